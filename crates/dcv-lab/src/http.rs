@@ -1,0 +1,1 @@
+//! Lab HTTP/HTTPS responders (serving tokens, redirects, challenge and block pages).
