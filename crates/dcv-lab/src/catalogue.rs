@@ -1,0 +1,430 @@
+//! Named scenarios shared by tests and `dcv-doctor demo`. Names follow the
+//! extended-dns-errors.com labels where one fits, so verdicts can be compared with
+//! Unbound's and with the public test zones.
+//!
+//! Every scenario is built on [`base`]: a root, `lab.` and `example.lab.` with
+//! `www.example.lab.` as the name under test.
+
+use crate::scenario::{Mode, RrsetSelector, Scenario, ServerSpec, Signing, ZoneFault, ZoneSpec};
+
+/// Root server name.
+pub const ROOT_NS: &str = "ns.root.";
+/// `lab.` TLD server name.
+pub const TLD_NS: &str = "ns.lab.";
+/// First `example.lab.` server.
+pub const NS1: &str = "ns1.example.lab.";
+/// Second `example.lab.` server.
+pub const NS2: &str = "ns2.example.lab.";
+/// The zone under test.
+pub const ZONE: &str = "example.lab.";
+/// The name under test.
+pub const WWW: &str = "www.example.lab.";
+/// Address of `www.example.lab.` in scenarios without HTTP responders
+/// (TEST-NET-1, never contacted).
+pub const WWW_V4: &str = "192.0.2.10";
+
+/// Root → `lab.` → `example.lab.`, all with the given signing, two servers for
+/// `example.lab.`, and `www`, a CAA record, a TXT and a wildcard below `wild`.
+pub fn base(signing: &Signing) -> Scenario {
+    Scenario::new("base")
+        .describe("root, lab. and example.lab., healthy")
+        .server(ServerSpec::new(ROOT_NS))
+        .server(ServerSpec::new(TLD_NS))
+        .server(ServerSpec::new(NS1))
+        .server(ServerSpec::new(NS2))
+        .zone(
+            ZoneSpec::new(".")
+                .served_by(ROOT_NS)
+                .signed(signing.clone()),
+        )
+        .zone(
+            ZoneSpec::new("lab.")
+                .served_by(TLD_NS)
+                .signed(signing.clone()),
+        )
+        .zone(
+            ZoneSpec::new(ZONE)
+                .served_by(NS1)
+                .served_by(NS2)
+                .signed(signing.clone())
+                .records([
+                    format!("www A {WWW_V4}"),
+                    "www AAAA 2001:db8::10".to_owned(),
+                    "@ CAA 0 issue \"letsencrypt.org\"".to_owned(),
+                    "_acme-challenge.www TXT \"token\"".to_owned(),
+                    "*.wild A 192.0.2.20".to_owned(),
+                    "deep.ent.sub A 192.0.2.30".to_owned(),
+                ]),
+        )
+}
+
+/// The unsigned base: the first thing the DNS engine needs.
+pub fn unsigned() -> Scenario {
+    base(&Signing::Unsigned).rename("no-dnssec", "no DNSSEC anywhere")
+}
+
+/// Healthy, signed with NSEC everywhere.
+pub fn valid() -> Scenario {
+    base(&Signing::Nsec).rename("valid", "signed chain root → lab. → example.lab.")
+}
+
+/// Healthy, signed with NSEC3 (no salt, no extra iterations).
+pub fn valid_nsec3() -> Scenario {
+    base(&Signing::nsec3()).rename("valid-nsec3", "signed with NSEC3 everywhere")
+}
+
+/// Signed parents, unsigned `example.lab.`: provably insecure.
+pub fn insecure_delegation() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "unsigned",
+            "signed parent, unsigned child: NSEC proves no DS",
+        )
+        .with_zone(ZONE, |z| z.signing = Signing::Unsigned)
+}
+
+/// `example.lab.` is signed but the parent has no DS.
+pub fn no_ds() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("no-ds", "signed child, no DS at the parent: insecure")
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::NoDs))
+}
+
+/// The DS key tag matches no DNSKEY.
+pub fn ds_bad_tag() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("ds-bad-tag", "DS key tag matches no DNSKEY: bogus")
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsBadTag))
+}
+
+/// The DS digest matches no DNSKEY.
+pub fn ds_bogus_digest() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "ds-bogus-digest-value",
+            "DS digest matches no DNSKEY: bogus",
+        )
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsBadDigest))
+}
+
+fn www_a() -> RrsetSelector {
+    RrsetSelector::rrset("www", "A")
+}
+
+/// The RRSIG over `www A` has expired.
+pub fn rrsig_exp_a() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("rrsig-exp-a", "RRSIG over www A expired")
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::RrsigExpired(www_a())))
+}
+
+/// Every RRSIG of `example.lab.` has expired.
+pub fn rrsig_exp_all() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("rrsig-exp-all", "every RRSIG of example.lab. expired")
+        .with_zone(ZONE, |z| {
+            z.faults.push(ZoneFault::RrsigExpired(RrsetSelector::All));
+        })
+}
+
+/// The RRSIG over `www A` is not yet valid.
+pub fn rrsig_not_yet_a() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("rrsig-not-yet-a", "RRSIG over www A not yet valid")
+        .with_zone(ZONE, |z| {
+            z.faults.push(ZoneFault::RrsigNotYetValid(www_a()));
+        })
+}
+
+/// `www A` has no RRSIG.
+pub fn rrsig_no_a() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("rrsig-no-a", "www A served without RRSIG")
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::RrsigMissing(www_a())))
+}
+
+/// No RRSIGs at all in `example.lab.`.
+pub fn rrsig_no_all() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("rrsig-no-all", "example.lab. served without any RRSIG")
+        .with_zone(ZONE, |z| {
+            z.faults.push(ZoneFault::RrsigMissing(RrsetSelector::All));
+        })
+}
+
+/// The RRSIG over `www A` does not verify.
+pub fn bad_rrsig_a() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("bad-rrsig-a", "RRSIG over www A has a corrupted signature")
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::RrsigCorrupt(www_a())))
+}
+
+/// The DNSKEY RR set is signed only by the ZSK.
+pub fn no_rrsig_ksk() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "no-rrsig-ksk",
+            "DNSKEY RRset not signed by the DS-matched KSK",
+        )
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DnskeyNotSignedByKsk))
+}
+
+/// NXDOMAIN answers carry no NSEC3 records.
+pub fn nsec3_missing() -> Scenario {
+    base(&Signing::nsec3())
+        .rename("nsec3-missing", "negative answers without NSEC3 records")
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DenialMissing))
+}
+
+/// NSEC records that cover nothing (signed, but the proof fails).
+pub fn bad_nsec() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "bad-nsec-next",
+            "NSEC records cover nothing: denial proofs fail",
+        )
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DenialCorrupt))
+}
+
+/// NSEC3 next-hash values that cover nothing.
+pub fn bad_nsec3_next() -> Scenario {
+    base(&Signing::nsec3())
+        .rename(
+            "bad-nsec3-next",
+            "NSEC3 records cover nothing: denial proofs fail",
+        )
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DenialCorrupt))
+}
+
+/// NSEC3 with 200 extra iterations (RFC 9276: validators may call it insecure).
+pub fn nsec3_iter_200() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "nsec3-iter-200",
+            "example.lab. uses NSEC3 with 200 iterations",
+        )
+        .with_zone(ZONE, |z| {
+            z.signing = Signing::Nsec3 {
+                iterations: 200,
+                salt: "aabbccdd".into(),
+                opt_out: false,
+            };
+        })
+}
+
+/// `www.example.lab.` does not exist (the base has no such name: use `nx`).
+pub fn nxdomain() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("nxdomain", "the name under test does not exist")
+        .with_zone(ZONE, |z| z.records.retain(|r| !r.starts_with("www ")))
+}
+
+/// Every `example.lab.` server answers SERVFAIL.
+pub fn servfail() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename("servfail", "every example.lab. server answers SERVFAIL")
+        .with_server(NS1, |s| s.behaviour.mode = Mode::ServFail)
+        .with_server(NS2, |s| s.behaviour.mode = Mode::ServFail)
+}
+
+/// Every `example.lab.` server answers REFUSED.
+pub fn refused() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename(
+            "allow-query-none",
+            "every example.lab. server answers REFUSED",
+        )
+        .with_server(NS1, |s| s.behaviour.mode = Mode::Refused)
+        .with_server(NS2, |s| s.behaviour.mode = Mode::Refused)
+}
+
+/// Every `example.lab.` server is silent.
+pub fn timeout() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename("timeout", "every example.lab. server times out")
+        .with_server(NS1, |s| s.behaviour.mode = Mode::Timeout)
+        .with_server(NS2, |s| s.behaviour.mode = Mode::Timeout)
+}
+
+/// One of two servers times out (the resolver must retry the other).
+pub fn one_server_timeout() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename("one-timeout", "ns2.example.lab. times out, ns1 answers")
+        .with_server(NS2, |s| s.behaviour.mode = Mode::Timeout)
+}
+
+/// The `example.lab.` servers answer without AA.
+pub fn lame() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename("not-auth", "example.lab. servers answer without AA (lame)")
+        .with_server(NS1, |s| s.behaviour.mode = Mode::NotAuthoritative)
+        .with_server(NS2, |s| s.behaviour.mode = Mode::NotAuthoritative)
+}
+
+/// UDP answers are truncated; TCP answers in full.
+pub fn tc_tcp() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("tc-tcp", "example.lab. sets TC over UDP, answers over TCP")
+        .with_server(NS1, |s| s.behaviour.truncate_udp = true)
+        .with_server(NS2, |s| s.behaviour.truncate_udp = true)
+}
+
+/// `ns1` serves two zones and fails only one of them.
+pub fn servfail_one_zone() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename(
+            "servfail-one-zone",
+            "ns1 serves lab. and example.lab., SERVFAIL for example.lab. only",
+        )
+        .with_zone("lab.", |z| z.servers.push(NS1.into()))
+        .with_server(NS1, |s| {
+            s.behaviour.per_zone.push(crate::scenario::ZoneMode {
+                apex: ZONE.into(),
+                mode: Mode::ServFail,
+            });
+        })
+}
+
+/// Every `example.lab.` answer takes 300 ms.
+pub fn slow() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename("slow", "example.lab. servers answer after 300 ms")
+        .with_server(NS1, |s| s.behaviour.delay_ms = 300)
+        .with_server(NS2, |s| s.behaviour.delay_ms = 300)
+}
+
+/// `www` is a CNAME to `target.other.lab.` (another zone), which has the address.
+pub fn cname_cross_zone() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("cname-cross-zone", "www.example.lab. CNAME into other.lab.")
+        .server(ServerSpec::new("ns.other.lab."))
+        .with_zone(ZONE, |z| {
+            z.records.retain(|r| !r.starts_with("www "));
+            z.records.push("www CNAME alias.example.lab.".into());
+            z.records.push("alias CNAME target.other.lab.".into());
+        })
+        .zone(
+            ZoneSpec::new("other.lab.")
+                .served_by("ns.other.lab.")
+                .signed(Signing::Nsec)
+                .record(format!("target A {WWW_V4}")),
+        )
+}
+
+/// `www` → `loop1` → `www`: a CNAME loop.
+pub fn cname_loop() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("cname-loop", "www.example.lab. is part of a CNAME loop")
+        .with_zone(ZONE, |z| {
+            z.records.retain(|r| !r.starts_with("www "));
+            z.records.push("www CNAME loop1.example.lab.".into());
+            z.records.push("loop1 CNAME www.example.lab.".into());
+        })
+}
+
+/// `example.lab.` is served by `ns.dns-provider.com.`, whose address needs its own
+/// resolution through `com.` (no glue anywhere).
+pub fn out_of_bailiwick_ns() -> Scenario {
+    let mut s = base(&Signing::Nsec).rename(
+        "out-of-bailiwick-ns",
+        "example.lab. delegated to ns.dns-provider.com. (no glue)",
+    );
+    s.servers.retain(|x| x.name != NS1 && x.name != NS2);
+    s.server(ServerSpec::new("ns.com."))
+        .server(ServerSpec::new("ns.dns-provider.com."))
+        .with_zone(ZONE, |z| z.servers = vec!["ns.dns-provider.com.".into()])
+        .zone(
+            ZoneSpec::new("com.")
+                .served_by("ns.com.")
+                .signed(Signing::Nsec),
+        )
+        .zone(
+            ZoneSpec::new("dns-provider.com.")
+                .served_by("ns.dns-provider.com.")
+                .signed(Signing::Nsec),
+        )
+}
+
+/// `ns2` serves a stale copy of `example.lab.` with an old address for `www`.
+pub fn stale_secondary() -> Scenario {
+    let mut s = base(&Signing::Unsigned).rename(
+        "stale-secondary",
+        "ns2.example.lab. serves an old copy of example.lab.",
+    );
+    if let Some(z) = s.zone_mut(ZONE) {
+        z.servers.retain(|n| n != NS2);
+    }
+    s.zone(
+        ZoneSpec::new(ZONE)
+            .served_by(NS2)
+            .record("www A 192.0.2.99"),
+    )
+}
+
+/// An old provider still serves `example.lab.`, but the parent no longer
+/// delegates to it.
+pub fn old_provider() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename(
+            "old-provider",
+            "ns.old-provider.lab. still serves example.lab. with stale data",
+        )
+        .server(ServerSpec::new("ns.old-provider.lab."))
+        .zone(
+            ZoneSpec::new(ZONE)
+                .served_by("ns.old-provider.lab.")
+                .record("www A 192.0.2.98")
+                .fault(ZoneFault::NotDelegated),
+        )
+}
+
+/// `www.example.lab.` is reached through a DNAME at `old.lab.`.
+pub fn dname() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("dname", "old.lab. DNAME example.lab.")
+        .with_zone("lab.", |z| z.records.push("old DNAME example.lab.".into()))
+}
+
+/// All catalogue scenarios, by name.
+pub fn all() -> Vec<Scenario> {
+    vec![
+        unsigned(),
+        valid(),
+        valid_nsec3(),
+        insecure_delegation(),
+        no_ds(),
+        ds_bad_tag(),
+        ds_bogus_digest(),
+        rrsig_exp_a(),
+        rrsig_exp_all(),
+        rrsig_not_yet_a(),
+        rrsig_no_a(),
+        rrsig_no_all(),
+        bad_rrsig_a(),
+        no_rrsig_ksk(),
+        nsec3_missing(),
+        bad_nsec(),
+        bad_nsec3_next(),
+        nsec3_iter_200(),
+        nxdomain(),
+        servfail(),
+        refused(),
+        timeout(),
+        one_server_timeout(),
+        lame(),
+        tc_tcp(),
+        servfail_one_zone(),
+        slow(),
+        cname_cross_zone(),
+        cname_loop(),
+        out_of_bailiwick_ns(),
+        stale_secondary(),
+        old_provider(),
+        dname(),
+    ]
+}
+
+/// A catalogue scenario by name.
+pub fn by_name(name: &str) -> Option<Scenario> {
+    all().into_iter().find(|s| s.name == name)
+}

@@ -1,0 +1,297 @@
+//! A running lab: addresses allocated, zones built and signed, servers bound.
+//! Dropping the [`Lab`] aborts every server task.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hickory_proto::rr::Name;
+use time::OffsetDateTime;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinSet;
+
+use crate::LabError;
+use crate::addr::Block;
+use crate::scenario::{Scenario, fqdn};
+use crate::server::{ServerState, serve_tcp, serve_udp};
+use crate::zone::{BuildCtx, HostAddrs, Zone, ZoneKeys, build_zone, parse_name};
+
+/// How many address blocks / ephemeral ports to try before giving up.
+const BIND_ATTEMPTS: usize = 12;
+
+/// Paths written by [`Lab::write_files`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabFiles {
+    /// Root hints in `named.root` format, for `--root-hints`.
+    pub root_hints: PathBuf,
+    /// The root KSK's DS record (empty file if the root is unsigned), for
+    /// `--trust-anchor`.
+    pub trust_anchor: PathBuf,
+}
+
+/// A running private DNS hierarchy (and, later, HTTP responders) on loopback.
+#[derive(Debug)]
+pub struct Lab {
+    scenario: Scenario,
+    dns_port: u16,
+    servers: BTreeMap<String, Vec<IpAddr>>,
+    root_servers: Vec<String>,
+    root_ds: Option<String>,
+    root_dnskey: Option<String>,
+    _tasks: JoinSet<()>,
+}
+
+impl Lab {
+    /// Starts the scenario on an ephemeral DNS port shared by all servers.
+    pub async fn start(scenario: Scenario) -> Result<Self, LabError> {
+        Self::start_on_port(scenario, 0).await
+    }
+
+    /// Starts the scenario with every server on `port` (0 = ephemeral), e.g. 53 for
+    /// Unbound or delv, which cannot be told another port per server.
+    pub async fn start_on_port(scenario: Scenario, port: u16) -> Result<Self, LabError> {
+        validate(&scenario)?;
+        let now = OffsetDateTime::now_utc();
+        // Keys once per apex, shared by every copy of a zone.
+        let mut keys: HashMap<String, Arc<ZoneKeys>> = HashMap::new();
+        for spec in &scenario.zones {
+            if spec.signing.is_signed()
+                && let std::collections::hash_map::Entry::Vacant(e) = keys.entry(fqdn(&spec.apex))
+            {
+                e.insert(Arc::new(ZoneKeys::generate()?));
+            }
+        }
+        let mut last_err = None;
+        for _ in 0..BIND_ATTEMPTS {
+            let block = Block::allocate();
+            match Self::try_start(&scenario, block, port, now, &keys).await {
+                Ok(lab) => return Ok(lab),
+                Err(LabError::Bind { source, addr, hint })
+                    if source.kind() == io::ErrorKind::AddrInUse =>
+                {
+                    last_err = Some(LabError::Bind { source, addr, hint });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| LabError::Spec("could not bind the lab".into())))
+    }
+
+    async fn try_start(
+        scenario: &Scenario,
+        block: Block,
+        port: u16,
+        now: OffsetDateTime,
+        keys: &HashMap<String, Arc<ZoneKeys>>,
+    ) -> Result<Self, LabError> {
+        // Host numbers: servers from 1, in scenario order.
+        let mut server_addrs: HashMap<String, HostAddrs> = HashMap::new();
+        let mut servers = BTreeMap::new();
+        for (i, spec) in scenario.servers.iter().enumerate() {
+            let n = u8::try_from(i + 1)
+                .ok()
+                .filter(|n| *n < 200)
+                .ok_or_else(|| LabError::Spec("at most 199 servers per lab".into()))?;
+            let mut h = HostAddrs::default();
+            if spec.ipv4 {
+                h.v4.push(IpAddr::V4(block.v4(n)));
+            }
+            if spec.ipv6 {
+                h.v6.push(IpAddr::V6(block.v6(n)));
+            }
+            servers.insert(
+                fqdn(&spec.name),
+                h.v4.iter().chain(&h.v6).copied().collect(),
+            );
+            server_addrs.insert(fqdn(&spec.name), h);
+        }
+        let http_addrs: HashMap<String, HostAddrs> = HashMap::new();
+
+        let ctx = BuildCtx {
+            specs: &scenario.zones,
+            servers: &scenario.servers,
+            server_addrs: &server_addrs,
+            http_addrs: &http_addrs,
+            keys,
+            now,
+        };
+        let mut zones_by_server: HashMap<String, Vec<Arc<Zone>>> = HashMap::new();
+        for spec in &scenario.zones {
+            let zone = Arc::new(build_zone(spec, &ctx)?);
+            for s in &spec.servers {
+                zones_by_server
+                    .entry(fqdn(s))
+                    .or_default()
+                    .push(Arc::clone(&zone));
+            }
+        }
+
+        let mut tasks = JoinSet::new();
+        let mut port = port;
+        for spec in &scenario.servers {
+            let name = fqdn(&spec.name);
+            let state = Arc::new(ServerState {
+                behaviour: spec.behaviour.clone(),
+                zones: zones_by_server.remove(&name).unwrap_or_default(),
+            });
+            for ip in servers
+                .get(&name)
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect::<Vec<IpAddr>>()
+            {
+                let addr = SocketAddr::new(ip, port);
+                let udp = UdpSocket::bind(addr)
+                    .await
+                    .map_err(|e| bind_error(addr, e))?;
+                if port == 0 {
+                    port = udp.local_addr().map_err(|e| bind_error(addr, e))?.port();
+                }
+                let addr = SocketAddr::new(ip, port);
+                let tcp = TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| bind_error(addr, e))?;
+                tasks.spawn(serve_udp(udp, Arc::clone(&state)));
+                tasks.spawn(serve_tcp(tcp, Arc::clone(&state)));
+            }
+        }
+
+        let root = Name::root();
+        let root_keys = keys.get(".");
+        let root_ds = match root_keys {
+            Some(k) => Some(format!(". 86400 IN DS {}", k.ds(&root)?)),
+            None => None,
+        };
+        let root_dnskey = root_keys.map(|k| format!(". 86400 IN DNSKEY {}", k.ksk_dnskey));
+        let mut root_servers: Vec<String> = Vec::new();
+        for spec in scenario.zones.iter().filter(|z| fqdn(&z.apex) == ".") {
+            for s in &spec.servers {
+                let s = fqdn(s);
+                if !root_servers.contains(&s) {
+                    root_servers.push(s);
+                }
+            }
+        }
+        Ok(Self {
+            scenario: scenario.clone(),
+            dns_port: port,
+            servers,
+            root_servers,
+            root_ds,
+            root_dnskey,
+            _tasks: tasks,
+        })
+    }
+
+    /// The scenario this lab runs.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The DNS port shared by every server of the lab.
+    pub fn dns_port(&self) -> u16 {
+        self.dns_port
+    }
+
+    /// Addresses of a DNS server (IPv4 first); empty for an unknown name.
+    pub fn server_addrs(&self, name: &str) -> Vec<IpAddr> {
+        self.servers.get(&fqdn(name)).cloned().unwrap_or_default()
+    }
+
+    /// Socket addresses (address + DNS port) of a DNS server.
+    pub fn server_socket_addrs(&self, name: &str) -> Vec<SocketAddr> {
+        self.server_addrs(name)
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, self.dns_port))
+            .collect()
+    }
+
+    /// Socket addresses of the root servers, for a resolver's hints.
+    pub fn root_hints(&self) -> Vec<SocketAddr> {
+        self.root_servers
+            .iter()
+            .flat_map(|s| self.server_socket_addrs(s))
+            .collect()
+    }
+
+    /// Root hints as zone-file text in IANA `named.root` form: `. NS` per root
+    /// server plus its A/AAAA.
+    pub fn root_hints_zone(&self) -> String {
+        let mut out = String::from("; dcv-lab root hints\n");
+        for s in &self.root_servers {
+            let _ = writeln!(out, ".                        3600000      NS    {s}");
+        }
+        for s in &self.root_servers {
+            for ip in self.server_addrs(s) {
+                let t = if ip.is_ipv4() { "A   " } else { "AAAA" };
+                let _ = writeln!(out, "{s:<24} 3600000      {t}  {ip}");
+            }
+        }
+        out
+    }
+
+    /// The root KSK's DS as a zone-file line; `None` if the root is unsigned.
+    pub fn trust_anchor_ds(&self) -> Option<String> {
+        self.root_ds.clone()
+    }
+
+    /// The root KSK as a DNSKEY zone-file line; `None` if the root is unsigned.
+    pub fn trust_anchor_dnskey(&self) -> Option<String> {
+        self.root_dnskey.clone()
+    }
+
+    /// Writes `root.hints` and `trust-anchor.ds` into `dir`.
+    pub fn write_files(&self, dir: &Path) -> io::Result<LabFiles> {
+        let root_hints = dir.join("root.hints");
+        let trust_anchor = dir.join("trust-anchor.ds");
+        std::fs::write(&root_hints, self.root_hints_zone())?;
+        let mut ta = self.root_ds.clone().unwrap_or_default();
+        if !ta.is_empty() {
+            ta.push('\n');
+        }
+        std::fs::write(&trust_anchor, ta)?;
+        Ok(LabFiles {
+            root_hints,
+            trust_anchor,
+        })
+    }
+}
+
+fn bind_error(addr: SocketAddr, source: io::Error) -> LabError {
+    let hint = if addr.is_ipv6() && source.kind() != io::ErrorKind::AddrInUse {
+        " (IPv6 lab addresses need `sudo scripts/lab-net-setup`, run as root)"
+    } else {
+        ""
+    };
+    LabError::Bind { addr, source, hint }
+}
+
+/// Checks names and references before anything is bound.
+fn validate(scenario: &Scenario) -> Result<(), LabError> {
+    let known: Vec<String> = scenario.servers.iter().map(|s| fqdn(&s.name)).collect();
+    for (i, s) in known.iter().enumerate() {
+        parse_name(s)?;
+        if known[..i].contains(s) {
+            return Err(LabError::Spec(format!("server {s} is declared twice")));
+        }
+    }
+    for zone in &scenario.zones {
+        parse_name(&zone.apex)?;
+        if zone.servers.is_empty() {
+            return Err(LabError::Spec(format!("zone {} has no servers", zone.apex)));
+        }
+        for s in &zone.servers {
+            if !known.contains(&fqdn(s)) {
+                return Err(LabError::Spec(format!(
+                    "zone {} names unknown server {s}",
+                    zone.apex
+                )));
+            }
+        }
+    }
+    Ok(())
+}

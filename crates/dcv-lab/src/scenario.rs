@@ -1,0 +1,372 @@
+//! Declarative lab scenarios: which zones exist, which servers serve them, and which
+//! faults are injected. Plain data (serde) with builder helpers, so a scenario reads
+//! like the picture of the DNS tree it describes.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A complete lab: zones, the DNS servers that serve them, and HTTP responders.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Short identifier (extended-dns-errors.com label where one fits).
+    pub name: String,
+    /// One line saying what the scenario demonstrates.
+    pub description: String,
+    /// Zones, root and TLDs included. Two specs may share an apex (stale copies).
+    pub zones: Vec<ZoneSpec>,
+    /// Authoritative servers; the lab allocates their addresses.
+    pub servers: Vec<ServerSpec>,
+}
+
+impl Scenario {
+    /// An empty scenario with a name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets name and description (catalogue variants of a base scenario).
+    #[must_use]
+    pub fn rename(mut self, name: impl Into<String>, description: impl Into<String>) -> Self {
+        self.name = name.into();
+        self.description = description.into();
+        self
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn describe(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Adds a zone.
+    #[must_use]
+    pub fn zone(mut self, zone: ZoneSpec) -> Self {
+        self.zones.push(zone);
+        self
+    }
+
+    /// Adds a server.
+    #[must_use]
+    pub fn server(mut self, server: ServerSpec) -> Self {
+        self.servers.push(server);
+        self
+    }
+
+    /// The first zone spec with this apex, to add records or faults to a base scenario.
+    pub fn zone_mut(&mut self, apex: &str) -> Option<&mut ZoneSpec> {
+        let apex = fqdn(apex);
+        self.zones.iter_mut().find(|z| fqdn(&z.apex) == apex)
+    }
+
+    /// The server spec with this name, to change its behaviour.
+    pub fn server_mut(&mut self, name: &str) -> Option<&mut ServerSpec> {
+        let name = fqdn(name);
+        self.servers.iter_mut().find(|s| fqdn(&s.name) == name)
+    }
+
+    /// Builder form of [`Scenario::zone_mut`]: applies `f` to the zone if it exists.
+    #[must_use]
+    pub fn with_zone(mut self, apex: &str, f: impl FnOnce(&mut ZoneSpec)) -> Self {
+        if let Some(zone) = self.zone_mut(apex) {
+            f(zone);
+        }
+        self
+    }
+
+    /// Builder form of [`Scenario::server_mut`].
+    #[must_use]
+    pub fn with_server(mut self, name: &str, f: impl FnOnce(&mut ServerSpec)) -> Self {
+        if let Some(server) = self.server_mut(name) {
+            f(server);
+        }
+        self
+    }
+}
+
+/// How a zone is signed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Signing {
+    /// No DNSKEY, no RRSIGs; the parent proves there is no DS if it is signed.
+    #[default]
+    Unsigned,
+    /// Signed, with an NSEC chain.
+    Nsec,
+    /// Signed, with an NSEC3 chain (RFC 5155). High `iterations` is itself a fault
+    /// (RFC 9276 lets validators treat it as insecure or bogus).
+    Nsec3 {
+        /// Extra hash iterations.
+        iterations: u16,
+        /// Salt, hex (empty for none).
+        salt: String,
+        /// Opt-out: insecure delegations are left out of the chain.
+        opt_out: bool,
+    },
+}
+
+impl Signing {
+    /// NSEC3 as RFC 9276 recommends: no extra iterations, no salt, no opt-out.
+    pub fn nsec3() -> Self {
+        Self::Nsec3 {
+            iterations: 0,
+            salt: String::new(),
+            opt_out: false,
+        }
+    }
+
+    /// Whether the zone carries DNSSEC records at all.
+    pub fn is_signed(&self) -> bool {
+        !matches!(self, Self::Unsigned)
+    }
+}
+
+/// Which RR sets a signature fault applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RrsetSelector {
+    /// Every signed RR set of the zone (DNSKEY and denial records included).
+    All,
+    /// One RR set: owner (relative to the apex or absolute) and type mnemonic.
+    RrSet {
+        /// Owner name, `@` for the apex.
+        owner: String,
+        /// Type mnemonic, e.g. `A`.
+        rtype: String,
+    },
+}
+
+impl RrsetSelector {
+    /// Shorthand for [`RrsetSelector::RrSet`].
+    pub fn rrset(owner: impl Into<String>, rtype: impl Into<String>) -> Self {
+        Self::RrSet {
+            owner: owner.into(),
+            rtype: rtype.into(),
+        }
+    }
+}
+
+/// A deliberate defect in a zone (or in how its parent delegates to it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ZoneFault {
+    /// RRSIGs whose expiration is in the past (`rrsig-exp-*`).
+    RrsigExpired(RrsetSelector),
+    /// RRSIGs whose inception is in the future (`rrsig-not-yet-*`).
+    RrsigNotYetValid(RrsetSelector),
+    /// No RRSIG at all for the selected RR sets (`rrsig-no-*`).
+    RrsigMissing(RrsetSelector),
+    /// RRSIGs with a corrupted signature value (`bad-rrsig-*`).
+    RrsigCorrupt(RrsetSelector),
+    /// The parent's DS has a key tag that matches no DNSKEY (`ds-bad-tag`).
+    DsBadTag,
+    /// The parent's DS digest matches no DNSKEY (`ds-bogus-digest-value`).
+    DsBadDigest,
+    /// The zone is signed but the parent publishes no DS, with a denial proof
+    /// (`no-ds`: the zone is provably insecure).
+    NoDs,
+    /// The DNSKEY RR set is signed only by the ZSK, not by the DS-matched KSK
+    /// (`no-rrsig-ksk`).
+    DnskeyNotSignedByKsk,
+    /// Negative answers carry no NSEC/NSEC3 records (`nsec3-missing`).
+    DenialMissing,
+    /// NSEC/NSEC3 records are signed but wrong: they cover nothing and claim the
+    /// common types exist, so every denial proof fails.
+    DenialCorrupt,
+    /// This copy's servers are left out of the parent's NS set (an old provider
+    /// still serving the zone).
+    NotDelegated,
+    /// The parent delegates without glue for in-bailiwick name servers.
+    NoGlue,
+}
+
+/// A zone: apex, servers, records, signing and faults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ZoneSpec {
+    /// Apex, e.g. `example.lab.` or `.`.
+    pub apex: String,
+    /// Names of the [`ServerSpec`]s serving this copy.
+    pub servers: Vec<String>,
+    /// Zone-file lines; names relative to the apex unless they end in a dot.
+    /// Placeholders `{http4:N}`, `{http6:N}`, `{ns4:N}`, `{ns6:N}` expand to lab
+    /// addresses. SOA and apex NS are generated when absent.
+    pub records: Vec<String>,
+    /// Signing mode.
+    pub signing: Signing,
+    /// Injected defects.
+    pub faults: Vec<ZoneFault>,
+}
+
+impl ZoneSpec {
+    /// An empty unsigned zone.
+    pub fn new(apex: impl Into<String>) -> Self {
+        Self {
+            apex: apex.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a serving server.
+    #[must_use]
+    pub fn served_by(mut self, server: impl Into<String>) -> Self {
+        self.servers.push(server.into());
+        self
+    }
+
+    /// Adds a zone-file line.
+    #[must_use]
+    pub fn record(mut self, line: impl Into<String>) -> Self {
+        self.records.push(line.into());
+        self
+    }
+
+    /// Adds zone-file lines.
+    #[must_use]
+    pub fn records<I, S>(mut self, lines: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.records.extend(lines.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the signing mode.
+    #[must_use]
+    pub fn signed(mut self, signing: Signing) -> Self {
+        self.signing = signing;
+        self
+    }
+
+    /// Adds a fault.
+    #[must_use]
+    pub fn fault(mut self, fault: ZoneFault) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
+    pub(crate) fn has_fault(&self, fault: &ZoneFault) -> bool {
+        self.faults.contains(fault)
+    }
+}
+
+/// What a server does with a query, before any zone data is consulted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    /// Answer from the zones it serves.
+    #[default]
+    Answer,
+    /// Never answer (UDP and TCP).
+    Timeout,
+    /// Answer SERVFAIL.
+    ServFail,
+    /// Answer REFUSED.
+    Refused,
+    /// Answer normally but without the AA bit (lame).
+    NotAuthoritative,
+}
+
+/// A per-zone override of [`Mode`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneMode {
+    /// Apex of the zone the override applies to.
+    pub apex: String,
+    /// Mode for queries falling in that zone.
+    pub mode: Mode,
+}
+
+/// Server fault knobs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Behaviour {
+    /// Default mode.
+    pub mode: Mode,
+    /// Overrides for particular zones (e.g. SERVFAIL for one zone only).
+    pub per_zone: Vec<ZoneMode>,
+    /// Always set TC over UDP (with an empty answer); TCP answers fully.
+    pub truncate_udp: bool,
+    /// Added latency before each answer, in milliseconds.
+    pub delay_ms: u64,
+}
+
+/// An authoritative DNS server of the lab.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerSpec {
+    /// Host name, e.g. `ns1.example.lab.`; A/AAAA records for it are generated.
+    pub name: String,
+    /// Listen on a 127.x address.
+    pub ipv4: bool,
+    /// Listen on an `fd5c:dc5::/48` address.
+    pub ipv6: bool,
+    /// Fault knobs.
+    pub behaviour: Behaviour,
+}
+
+impl ServerSpec {
+    /// A well-behaved dual-stack server.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ipv4: true,
+            ipv6: true,
+            behaviour: Behaviour::default(),
+        }
+    }
+
+    /// IPv4 only.
+    #[must_use]
+    pub fn ipv4_only(mut self) -> Self {
+        self.ipv6 = false;
+        self
+    }
+
+    /// IPv6 only.
+    #[must_use]
+    pub fn ipv6_only(mut self) -> Self {
+        self.ipv4 = false;
+        self
+    }
+
+    /// Sets the default mode.
+    #[must_use]
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.behaviour.mode = mode;
+        self
+    }
+
+    /// Overrides the mode for one zone.
+    #[must_use]
+    pub fn zone_mode(mut self, apex: impl Into<String>, mode: Mode) -> Self {
+        self.behaviour.per_zone.push(ZoneMode {
+            apex: apex.into(),
+            mode,
+        });
+        self
+    }
+
+    /// Sets TC on every UDP answer.
+    #[must_use]
+    pub fn truncate_udp(mut self) -> Self {
+        self.behaviour.truncate_udp = true;
+        self
+    }
+
+    /// Adds latency to every answer.
+    #[must_use]
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.behaviour.delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+}
+
+/// Lower-cased, dot-terminated form of a name, for comparing spec names.
+pub(crate) fn fqdn(name: &str) -> String {
+    let mut n = name.trim().to_ascii_lowercase();
+    if !n.ends_with('.') {
+        n.push('.');
+    }
+    if n == ".." {
+        ".".clone_into(&mut n);
+    }
+    n
+}
