@@ -1,0 +1,175 @@
+//! Evidence: what each server said, exactly as it arrived.
+//!
+//! Every type here is plain data with `serde::Serialize`, so a report can carry
+//! it verbatim.
+
+use std::{net::SocketAddr, time::Duration};
+
+use serde::{Serialize, Serializer};
+
+use crate::types::{DnsName, Rcode, RecordType, hex_bytes};
+
+/// Transport used for one exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Udp,
+    Tcp,
+}
+
+/// Header flags of a response (RFC 1035 §4.1.1, RFC 4035 §3.2.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[allow(clippy::struct_excessive_bools)] // one bool per header bit, as on the wire
+pub struct HeaderFlags {
+    /// Authoritative Answer.
+    pub aa: bool,
+    /// Truncated.
+    pub tc: bool,
+    /// Recursion Available.
+    pub ra: bool,
+    /// Authentic Data.
+    pub ad: bool,
+    /// Checking Disabled.
+    pub cd: bool,
+}
+
+/// RFC 8914 Extended DNS Error (EDNS option 15): INFO-CODE and EXTRA-TEXT.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExtendedError {
+    pub info_code: u16,
+    /// The registered purpose of `info_code` (RFC 8914 §4), if known.
+    pub purpose: Option<&'static str>,
+    /// EXTRA-TEXT, decoded as UTF-8 (invalid sequences replaced).
+    pub extra_text: String,
+}
+
+/// Section of a DNS message (RFC 1035 §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Section {
+    Answer,
+    Authority,
+    Additional,
+}
+
+/// One resource record as served.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecordEvidence {
+    pub name: DnsName,
+    pub rtype: RecordType,
+    pub ttl: u32,
+    /// Presentation format of the RDATA (zone-file syntax).
+    pub rdata: String,
+    /// The RDATA bytes exactly as they were on the wire (compression pointers
+    /// inside RDATA, if any, are left as sent).
+    #[serde(serialize_with = "hex_bytes")]
+    pub wire_rdata: Vec<u8>,
+}
+
+/// A decoded response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResponseEvidence {
+    /// Full RCODE, including the EDNS extended bits.
+    pub rcode: Rcode,
+    pub flags: HeaderFlags,
+    /// UDP payload size the server advertised in its OPT record, if any.
+    pub edns_payload: Option<u16>,
+    /// DO bit echoed in the server's OPT record.
+    pub dnssec_ok: bool,
+    pub extended_errors: Vec<ExtendedError>,
+    pub answer: Vec<RecordEvidence>,
+    pub authority: Vec<RecordEvidence>,
+    pub additional: Vec<RecordEvidence>,
+    /// Size of the message in bytes.
+    pub size: usize,
+}
+
+/// What came back from one attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ExchangeResult {
+    /// A response that matched the question and decoded.
+    Response(ResponseEvidence),
+    /// No matching response within the timeout.
+    Timeout,
+    /// A socket-level error (connection refused, reset, unreachable...).
+    NetworkError { error: String },
+    /// Bytes arrived that matched the question ID but could not be decoded.
+    Unparseable {
+        error: String,
+        #[serde(serialize_with = "hex_bytes")]
+        prefix: Vec<u8>,
+        size: usize,
+    },
+    /// A decodable response that does not answer our question (RFC 5452 §9.1:
+    /// id, qname, qtype and qclass must match).
+    Mismatched { detail: String },
+}
+
+/// One query sent to one server and what came of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Exchange {
+    pub server: SocketAddr,
+    pub protocol: Protocol,
+    pub qname: DnsName,
+    pub qtype: RecordType,
+    /// 1 for the first attempt, then retries.
+    pub attempt: u8,
+    #[serde(serialize_with = "millis")]
+    pub latency: Duration,
+    pub result: ExchangeResult,
+}
+
+impl Exchange {
+    /// The decoded response, if this exchange produced one.
+    pub fn response(&self) -> Option<&ResponseEvidence> {
+        match &self.result {
+            ExchangeResult::Response(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    #[allow(clippy::cast_precision_loss)]
+    let ms = d.as_secs_f64() * 1000.0;
+    s.serialize_f64((ms * 1000.0).round() / 1000.0)
+}
+
+/// RFC 8914 §4 registered purposes.
+pub(crate) fn ede_purpose(code: u16) -> Option<&'static str> {
+    Some(match code {
+        0 => "Other Error",
+        1 => "Unsupported DNSKEY Algorithm",
+        2 => "Unsupported DS Digest Type",
+        3 => "Stale Answer",
+        4 => "Forged Answer",
+        5 => "DNSSEC Indeterminate",
+        6 => "DNSSEC Bogus",
+        7 => "Signature Expired",
+        8 => "Signature Not Yet Valid",
+        9 => "DNSKEY Missing",
+        10 => "RRSIGs Missing",
+        11 => "No Zone Key Bit Set",
+        12 => "NSEC Missing",
+        13 => "Cached Error",
+        14 => "Not Ready",
+        15 => "Blocked",
+        16 => "Censored",
+        17 => "Filtered",
+        18 => "Prohibited",
+        19 => "Stale NXDomain Answer",
+        20 => "Not Authoritative",
+        21 => "Not Supported",
+        22 => "No Reachable Authority",
+        23 => "Network Error",
+        24 => "Invalid Data",
+        25 => "Signature Expired before Valid",
+        26 => "Too Early",
+        27 => "Unsupported NSEC3 Iterations Value",
+        28 => "Unable to conform to policy",
+        29 => "Synthesized",
+        30 => "Invalid Query Type",
+        _ => return None,
+    })
+}

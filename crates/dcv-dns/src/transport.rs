@@ -1,0 +1,239 @@
+//! One question to one server: UDP with EDNS(0), retries on timeout, TCP on TC
+//! (RFC 7766 §5), random IDs and ports (RFC 5452 §9.2), and every attempt kept
+//! as an [`Exchange`].
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    time::{Duration, Instant},
+};
+
+use hickory_proto::rr::Name;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpStream, UdpSocket},
+    time::timeout_at,
+};
+
+use crate::{
+    evidence::{Exchange, ExchangeResult, Protocol},
+    limits,
+    types::{DnsName, RecordType},
+    wire::{self, DecodeFailure, Decoded},
+};
+
+/// Datagrams read per attempt before giving up on a flood of unrelated or
+/// spoofed packets (each is discarded per RFC 5452 §9.1).
+const MAX_DATAGRAMS_PER_ATTEMPT: usize = 64;
+
+/// Parameters of one server query.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueryParams {
+    pub timeout: Duration,
+    pub retries: u8,
+}
+
+/// Outcome of asking one server one question, all attempts included.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerReply {
+    pub server: SocketAddr,
+    pub exchanges: Vec<Exchange>,
+    /// The final decoded response, if any attempt produced one.
+    pub decoded: Option<Decoded>,
+}
+
+impl ServerReply {
+    /// The last exchange (the one that decided the outcome).
+    pub fn last(&self) -> Option<&Exchange> {
+        self.exchanges.last()
+    }
+}
+
+/// Asks `server` for `qname`/`qtype`. `take_budget` is called before each
+/// packet is sent and returns false once the engine's query budget is spent.
+pub(crate) async fn query(
+    server: SocketAddr,
+    qname: &Name,
+    qtype: RecordType,
+    params: QueryParams,
+    take_budget: &(dyn Fn() -> bool + Sync),
+) -> ServerReply {
+    let mut exchanges = Vec::new();
+    let dns_name = DnsName::from_hickory(qname);
+    for attempt in 1..=params.retries.saturating_add(1) {
+        if !take_budget() {
+            break;
+        }
+        let id: u16 = rand::random();
+        let started = Instant::now();
+        let result = udp_attempt(server, id, qname, qtype, params.timeout).await;
+        let latency = started.elapsed();
+        let (result, decoded) = match result {
+            Ok(d) => (ExchangeResult::Response(d.evidence.clone()), Some(d)),
+            Err(r) => (r, None),
+        };
+        let retry = matches!(
+            result,
+            ExchangeResult::Timeout | ExchangeResult::NetworkError { .. }
+        );
+        exchanges.push(Exchange {
+            server,
+            protocol: Protocol::Udp,
+            qname: dns_name.clone(),
+            qtype,
+            attempt,
+            latency,
+            result,
+        });
+        if let Some(d) = decoded {
+            if d.evidence.flags.tc {
+                // RFC 7766 §5: a truncated UDP answer is retried over TCP.
+                if !take_budget() {
+                    return ServerReply {
+                        server,
+                        exchanges,
+                        decoded: Some(d),
+                    };
+                }
+                let id: u16 = rand::random();
+                let started = Instant::now();
+                let tcp = tcp_attempt(server, id, qname, qtype, params.timeout).await;
+                let latency = started.elapsed();
+                let (result, decoded) = match tcp {
+                    Ok(t) => (ExchangeResult::Response(t.evidence.clone()), Some(t)),
+                    // Keep the truncated answer as the best we have.
+                    Err(r) => (r, Some(d)),
+                };
+                exchanges.push(Exchange {
+                    server,
+                    protocol: Protocol::Tcp,
+                    qname: dns_name.clone(),
+                    qtype,
+                    attempt,
+                    latency,
+                    result,
+                });
+                return ServerReply {
+                    server,
+                    exchanges,
+                    decoded,
+                };
+            }
+            return ServerReply {
+                server,
+                exchanges,
+                decoded: Some(d),
+            };
+        }
+        if !retry {
+            break;
+        }
+    }
+    ServerReply {
+        server,
+        exchanges,
+        decoded: None,
+    }
+}
+
+fn unspecified(server: SocketAddr) -> SocketAddr {
+    let ip = match server.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(ip, 0)
+}
+
+fn failure(f: DecodeFailure, bytes: &[u8]) -> ExchangeResult {
+    match f {
+        DecodeFailure::Unparseable(error) => ExchangeResult::Unparseable {
+            error,
+            prefix: bytes.iter().copied().take(64).collect(),
+            size: bytes.len(),
+        },
+        DecodeFailure::Mismatched(detail) => ExchangeResult::Mismatched { detail },
+    }
+}
+
+fn net_err(e: &std::io::Error) -> ExchangeResult {
+    ExchangeResult::NetworkError {
+        error: e.to_string(),
+    }
+}
+
+async fn udp_attempt(
+    server: SocketAddr,
+    id: u16,
+    qname: &Name,
+    qtype: RecordType,
+    timeout: Duration,
+) -> Result<Decoded, ExchangeResult> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let query = wire::encode_query(id, qname, qtype)
+        .map_err(|error| ExchangeResult::NetworkError { error })?;
+    // Port 0: the kernel picks a random ephemeral source port per query.
+    let socket = UdpSocket::bind(unspecified(server))
+        .await
+        .map_err(|e| net_err(&e))?;
+    socket.connect(server).await.map_err(|e| net_err(&e))?;
+    match timeout_at(deadline, socket.send(&query)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(net_err(&e)),
+        Err(_) => return Err(ExchangeResult::Timeout),
+    }
+    let mut buf = vec![0u8; limits::MAX_UDP_RESPONSE];
+    let mut mismatch = None;
+    for _ in 0..MAX_DATAGRAMS_PER_ATTEMPT {
+        let n = match timeout_at(deadline, socket.recv(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(net_err(&e)),
+            Err(_) => break,
+        };
+        let bytes = &buf[..n];
+        if wire::peek_id(bytes) != Some(id) {
+            // Not ours (RFC 5452 §9.1): keep waiting for the real answer.
+            mismatch = Some(ExchangeResult::Mismatched {
+                detail: format!("datagram of {n} bytes with another message id"),
+            });
+            continue;
+        }
+        match wire::decode_response(bytes, id, qname, qtype) {
+            Ok(d) => return Ok(d),
+            Err(DecodeFailure::Mismatched(detail)) => {
+                mismatch = Some(ExchangeResult::Mismatched { detail });
+            }
+            Err(f) => return Err(failure(f, bytes)),
+        }
+    }
+    Err(mismatch.unwrap_or(ExchangeResult::Timeout))
+}
+
+async fn tcp_attempt(
+    server: SocketAddr,
+    id: u16,
+    qname: &Name,
+    qtype: RecordType,
+    timeout: Duration,
+) -> Result<Decoded, ExchangeResult> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let query = wire::encode_query(id, qname, qtype)
+        .map_err(|error| ExchangeResult::NetworkError { error })?;
+    let io = async {
+        let mut stream = TcpStream::connect(server).await?;
+        let len = u16::try_from(query.len()).map_err(std::io::Error::other)?;
+        let mut framed = len.to_be_bytes().to_vec();
+        framed.extend_from_slice(&query);
+        stream.write_all(&framed).await?;
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).await?;
+        let len = usize::from(u16::from_be_bytes(len)).min(limits::MAX_TCP_RESPONSE);
+        let mut buf = vec![0u8; len];
+        stream.read_exact(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let bytes = match timeout_at(deadline, io).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return Err(net_err(&e)),
+        Err(_) => return Err(ExchangeResult::Timeout),
+    };
+    wire::decode_response(&bytes, id, qname, qtype).map_err(|f| failure(f, &bytes))
+}
