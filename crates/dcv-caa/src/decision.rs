@@ -254,7 +254,7 @@ impl fmt::Display for ReasonCode {
                 detail,
                 relevant_above,
             } => {
-                write!(f, "CAA lookup for {name} failed ({detail}; DNSSEC: {security:?})")?;
+                write!(f, "CAA lookup for {name} failed ({detail}; DNSSEC: {security})")?;
                 if let Some(above) = relevant_above {
                     write!(f, "; it would hide any records that override those at {above}")?;
                 }

@@ -49,7 +49,15 @@ fn climb_names(name: &str) -> Vec<String> {
 /// the resolver's answer *after* chasing aliases at that name (RFC 8659 §3):
 /// the search climbs the original name's labels only, never the CNAME
 /// target's, so lookups for other names are ignored. The search stops at
-/// the first non-empty RRset; entries above it need not be provided.
+/// the first non-empty RRset; entries above it need not be provided. If a
+/// name appears twice, the first entry counts.
+///
+/// A failed lookup at a name before the Relevant RRset is found stops the
+/// search: it may hide records that would apply. Under
+/// [`FailurePolicy::PermitIfProvenInsecure`] a failure in a proven-Insecure
+/// zone is itself the permission (BR 3.2.2.8), so the search stops there too;
+/// a Bogus answer never is (BR 3.2.2.8.1). A failure above the Relevant RRset
+/// is never looked at.
 pub fn evaluate<L: AsNameLookup>(
     request: &Request,
     identity: &CaIdentity,
@@ -153,11 +161,7 @@ pub fn evaluate<L: AsNameLookup>(
                         detail: detail.clone(),
                     },
                 });
-                let relevant_above = names.iter().skip(position + 1).find(|above| {
-                    find(above).is_some_and(
-                        |l| matches!(l.caa_lookup(), CaaLookup::Records(r) if !r.is_empty()),
-                    )
-                });
+                let relevant_above = closest_rrset_above(&names[position + 1..], find);
                 decision.outcome = Outcome::LookupFailed;
                 // BR 3.2.2.8.1: a DNSSEC validation error is never permission.
                 decision.rule = if *security == LookupSecurity::Bogus {
@@ -169,13 +173,30 @@ pub fn evaluate<L: AsNameLookup>(
                     name: name.clone(),
                     security: *security,
                     detail: detail.clone(),
-                    relevant_above: relevant_above.cloned(),
+                    relevant_above,
                 };
                 return decision;
             }
         }
     }
     decision
+}
+
+/// The name that would hold the Relevant RRset if the failed lookup were
+/// empty: the first non-empty RRset above, as long as every name in between
+/// was looked up and empty. Evidence only.
+fn closest_rrset_above<'a, L: AsNameLookup + 'a>(
+    names: &[String],
+    find: impl Fn(&str) -> Option<&'a L>,
+) -> Option<String> {
+    for name in names {
+        match find(name).map(AsNameLookup::caa_lookup) {
+            Some(CaaLookup::Records(records)) if !records.is_empty() => return Some(name.clone()),
+            Some(CaaLookup::Records(_) | CaaLookup::Empty) => {}
+            Some(CaaLookup::Failed { .. }) | None => return None,
+        }
+    }
+    None
 }
 
 /// The evaluation of one Relevant RRset, without the search around it.

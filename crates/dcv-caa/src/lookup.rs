@@ -1,9 +1,11 @@
 //! The caller's CAA lookups, one per queried name. This crate never queries
 //! DNS itself; the caller (dcv-dns) does and reports what it saw here.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
-use crate::record::CaaRecord;
+use crate::record::{CaaRecord, RdataError};
 
 /// What the DNSSEC validator proved about a failed lookup's zone
 /// (RFC 4035 §4.3), which decides whether BR 3.2.2.8 can apply.
@@ -23,6 +25,17 @@ pub enum LookupSecurity {
     Indeterminate,
 }
 
+impl fmt::Display for LookupSecurity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ProvenInsecure => "proven insecure",
+            Self::Secure => "secure",
+            Self::Bogus => "bogus",
+            Self::Indeterminate => "indeterminate",
+        })
+    }
+}
+
 /// The answer to one CAA query, after the resolver chased aliases
 /// (RFC 8659 §3, "according to ... Section 4.3.2 of RFC 1034").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +46,9 @@ pub enum CaaLookup {
     /// as [`CaaLookup::Empty`].
     Records(Vec<CaaRecord>),
     /// NOERROR/NODATA or NXDOMAIN: no CAA here, keep climbing.
+    ///
+    /// A caller modelling Let's Encrypt passes NXDOMAIN at a TLD as
+    /// [`CaaLookup::Failed`] instead: Boulder treats it as an error.
     Empty,
     /// SERVFAIL, timeout, REFUSED, bogus answer, ...
     Failed {
@@ -44,6 +60,26 @@ pub enum CaaLookup {
 }
 
 impl CaaLookup {
+    /// Builds the lookup from wire RDATA as served (RFC 8659 §4.1.1): no
+    /// RDATA is [`CaaLookup::Empty`]. Undecodable RDATA is an error, which
+    /// the caller reports as a failed lookup: a resolver cannot parse it
+    /// either.
+    pub fn from_rdata<I, B>(rdatas: I) -> Result<Self, RdataError>
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        let records = rdatas
+            .into_iter()
+            .map(|rdata| CaaRecord::from_rdata(rdata.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(if records.is_empty() {
+            Self::Empty
+        } else {
+            Self::Records(records)
+        })
+    }
+
     /// A [`CaaLookup::Failed`].
     pub fn failed(security: LookupSecurity, detail: impl Into<String>) -> Self {
         Self::Failed {

@@ -33,6 +33,13 @@ pub fn suggest_records(
         return Vec::new();
     };
     let mut lines = Vec::new();
+    if let (Some(queried), false) = (&decision.relevant_name, decision.cname_chain.is_empty()) {
+        lines.push(format!(
+            "; the CAA records live at {} (CNAME target of {}): change them in that zone, or stop aliasing the name",
+            absolute(owner),
+            absolute(queried)
+        ));
+    }
     let critical: Vec<&DecidingRecord> = decision
         .deciding_records
         .iter()
@@ -146,7 +153,10 @@ fn add_issue_lines(
 
     for record in records {
         let replace = match &record.verdict {
-            RecordVerdict::IssuerCaseMismatch { .. } => true,
+            RecordVerdict::IssuerCaseMismatch { .. }
+            | RecordVerdict::AccountUriDuplicate
+            | RecordVerdict::ValidationMethodsDuplicate
+            | RecordVerdict::ValidationMethodsMalformed { .. } => true,
             RecordVerdict::Malformed { .. } => identity.value_mentions_issuer(&record.record.value),
             _ => false,
         };

@@ -202,7 +202,7 @@ fn lookup_failure_names_the_rrset_above() {
     assert_eq!(
         decision.summary(),
         "CAA could not be checked: CAA lookup for www.example.com failed \
-         (SERVFAIL (EDE 7: Signature Expired); DNSSEC: Bogus); it would hide any records \
+         (SERVFAIL (EDE 7: Signature Expired); DNSSEC: bogus); it would hide any records \
          that override those at com [BR 3.2.2.8.1]"
     );
 }
@@ -239,7 +239,10 @@ fn cname_evidence_points_at_the_target() {
     // Fixes go where the RRset lives, not beside the CNAME.
     assert_eq!(
         suggest_records(&decision, &le(), &http("www.example.com")),
-        ["lb.cdn.example. CAA 0 issue \"letsencrypt.org\""]
+        [
+            "; the CAA records live at lb.cdn.example. (CNAME target of www.example.com.): change them in that zone, or stop aliasing the name",
+            "lb.cdn.example. CAA 0 issue \"letsencrypt.org\"",
+        ]
     );
 }
 
@@ -360,6 +363,17 @@ fn suggestions_are_exact_zone_lines() {
             ],
         ),
         (
+            "duplicate accounturi is replaced",
+            http("www.example.com").with_account_uri(ACCOUNT),
+            vec![issue(&format!(
+                "letsencrypt.org; accounturi={ACCOUNT}; accounturi={ACCOUNT}"
+            ))],
+            vec![
+                "; replace (accounturi duplicated): example.com. CAA 0 issue \"letsencrypt.org; accounturi=https://acme-v02.api.letsencrypt.org/acme/acct/12345; accounturi=https://acme-v02.api.letsencrypt.org/acme/acct/12345\"",
+                "example.com. CAA 0 issue \"letsencrypt.org; accounturi=https://acme-v02.api.letsencrypt.org/acme/acct/12345\"",
+            ],
+        ),
+        (
             "critical unknown tag alone",
             http("www.example.com"),
             vec![rec(128, "tbs", "Unknown")],
@@ -403,4 +417,52 @@ fn decision_round_trips_through_json() {
     let lookups_json = serde_json::to_string(&lookups).unwrap();
     let lookups_back: Vec<dcv_caa::NameLookup> = serde_json::from_str(&lookups_json).unwrap();
     assert_eq!(lookups_back, lookups);
+}
+
+#[test]
+fn lookups_can_be_built_from_wire_rdata() {
+    let served: [&[u8]; 2] = [b"\x00\x05issueletsencrypt.org", b"\x80\x03tbsx"];
+    let lookup = CaaLookup::from_rdata(served).unwrap();
+    assert_eq!(
+        lookup,
+        records(vec![issue("letsencrypt.org"), rec(128, "tbs", "x")])
+    );
+    assert_eq!(
+        CaaLookup::from_rdata(Vec::<Vec<u8>>::new()),
+        Ok(CaaLookup::Empty)
+    );
+    assert_eq!(
+        CaaLookup::from_rdata([b"\x00\x00".as_slice()]),
+        Err(dcv_caa::RdataError::ZeroTagLength)
+    );
+}
+
+#[test]
+fn plain_string_pairs_are_accepted() {
+    let lookups: Vec<(String, CaaLookup)> = vec![
+        ("www.example.com".to_owned(), CaaLookup::Empty),
+        (
+            "example.com".to_owned(),
+            records(vec![issue("letsencrypt.org")]),
+        ),
+    ];
+    let decision = evaluate(&http("www.example.com"), &le(), &lookups);
+    assert_eq!(decision.outcome, Outcome::Permit);
+}
+
+#[test]
+fn relevant_above_stops_at_another_failure() {
+    let lookups = www(
+        CaaLookup::failed(LookupSecurity::Indeterminate, "timeout"),
+        CaaLookup::failed(LookupSecurity::Indeterminate, "timeout"),
+        records(vec![issue("letsencrypt.org")]),
+    );
+    let decision = evaluate(&http("www.example.com"), &le(), &lookups);
+    assert!(matches!(
+        decision.reason_code,
+        ReasonCode::LookupFailedBelowRelevant {
+            relevant_above: None,
+            ..
+        }
+    ));
 }

@@ -37,7 +37,7 @@ const BR_DNSSEC: &str = "BR 3.2.2.8.1";
 const WWW: Option<&str> = Some("www.example.com");
 const APEX: Option<&str> = Some("example.com");
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one argument per table column")]
 fn case(
     name: &'static str,
     request: Request,
