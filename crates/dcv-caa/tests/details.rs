@@ -466,3 +466,57 @@ fn relevant_above_stops_at_another_failure() {
         }
     ));
 }
+
+#[test]
+fn inputs_have_a_plain_json_shape() {
+    let request = http("*.example.com").with_account_uri(ACCOUNT);
+    let json = serde_json::to_value(&request).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"name": "*.example.com", "method": "http-01", "account_uri": ACCOUNT})
+    );
+    let other: dcv_caa::Request = serde_json::from_value(
+        serde_json::json!({"name": "a.example", "method": "dns-persist-01", "account_uri": null}),
+    )
+    .unwrap();
+    assert_eq!(
+        other.method,
+        dcv_caa::ValidationMethod::Other("dns-persist-01".into())
+    );
+
+    let lookup = CaaLookup::failed(LookupSecurity::ProvenInsecure, "timeout");
+    assert_eq!(
+        serde_json::to_value(&lookup).unwrap(),
+        serde_json::json!({"failed": {"security": "proven_insecure", "detail": "timeout"}})
+    );
+    let identity = le();
+    let back: dcv_caa::CaIdentity =
+        serde_json::from_value(serde_json::to_value(&identity).unwrap()).unwrap();
+    assert_eq!(back, identity);
+}
+
+#[test]
+fn reason_codes_and_citations_are_stable() {
+    let citations = [
+        (Rule::RelevantRrset, "RFC 8659 §3"),
+        (Rule::IssuerCritical, "RFC 8659 §4.1"),
+        (Rule::Issue, "RFC 8659 §4.2"),
+        (Rule::IssueWild, "RFC 8659 §4.3"),
+        (Rule::AccountUri, "RFC 8657 §3"),
+        (Rule::ValidationMethods, "RFC 8657 §4"),
+        (Rule::LookupFailure, "BR 3.2.2.8"),
+        (Rule::DnssecValidation, "BR 3.2.2.8.1"),
+    ];
+    for (rule, citation) in citations {
+        assert_eq!(rule.citation(), citation);
+        assert_eq!(rule.to_string(), citation);
+    }
+    let reason = ReasonCode::LookupNotProvided {
+        name: "example.com".into(),
+    };
+    assert_eq!(reason.code(), "lookup_not_provided");
+    assert_eq!(
+        serde_json::to_value(&reason).unwrap(),
+        serde_json::json!({"code": "lookup_not_provided", "name": "example.com"})
+    );
+}
