@@ -390,10 +390,15 @@ fn nsec_proof(
                 }
                 return Ok(());
             }
-            // Wildcard NODATA (RFC 4035 §3.1.3.4): qname covered, *.ce matched.
             let Some((owner, n)) = covering(qname) else {
                 return Err(format!("no NSEC matches or covers {qname}"));
             };
+            // Empty non-terminal (RFC 4035 §3.1.3.2, RFC 7129 §3.2): the
+            // covering NSEC's next name is below qname, so qname exists.
+            if qname.zone_of(n.next_domain_name()) && n.next_domain_name() != qname {
+                return Ok(());
+            }
+            // Wildcard NODATA (RFC 4035 §3.1.3.4): qname covered, *.ce matched.
             let ce = common_ancestor(qname, owner)
                 .max_by_depth(&common_ancestor(qname, n.next_domain_name()))
                 .clone();

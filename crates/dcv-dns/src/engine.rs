@@ -1186,31 +1186,36 @@ fn alias_target(
     qname: &Name,
     qtype: RecordType,
 ) -> Option<(AliasKind, DnsName)> {
-    if qtype != RecordType::CNAME
-        && let Some(t) = answers.iter().find_map(|r| match &r.data {
-            RData::CNAME(c) if &r.name == qname => Some(c.0.clone()),
-            _ => None,
-        })
-    {
-        return Some((AliasKind::Cname, DnsName::from_hickory(&t)));
+    // A DNAME at an ancestor wins over the CNAME synthesised from it
+    // (RFC 6672 §3.4): the DNAME is the signed, authoritative record.
+    if qtype != RecordType::DNAME {
+        let dname = answers.iter().find_map(|r| {
+            if r.record_type() != HType::DNAME || !r.name.zone_of(qname) || &r.name == qname {
+                return None;
+            }
+            // hickory has no DNAME type: the target is the raw, uncompressed
+            // name in RDATA (RFC 6672 §2.5).
+            let RData::Unknown { rdata, .. } = &r.data else {
+                return None;
+            };
+            let dname = <Name as BinDecodable>::from_bytes(&rdata.anything).ok()?;
+            let keep = usize::from(qname.num_labels().saturating_sub(r.name.num_labels()));
+            let prefix: Vec<&[u8]> = qname.iter().take(keep).collect();
+            let target = Name::from_labels(prefix).ok()?.append_domain(&dname).ok()?;
+            Some((AliasKind::Dname, DnsName::from_hickory(&target)))
+        });
+        if dname.is_some() {
+            return dname;
+        }
     }
-    if qtype == RecordType::DNAME {
+    if qtype == RecordType::CNAME {
         return None;
     }
-    answers.iter().find_map(|r| {
-        if r.record_type() != HType::DNAME || !r.name.zone_of(qname) || &r.name == qname {
-            return None;
+    answers.iter().find_map(|r| match &r.data {
+        RData::CNAME(c) if &r.name == qname => {
+            Some((AliasKind::Cname, DnsName::from_hickory(&c.0)))
         }
-        // hickory has no DNAME type: the target is the raw, uncompressed
-        // name in RDATA (RFC 6672 §2.5).
-        let RData::Unknown { rdata, .. } = &r.data else {
-            return None;
-        };
-        let dname = <Name as BinDecodable>::from_bytes(&rdata.anything).ok()?;
-        let keep = usize::from(qname.num_labels().saturating_sub(r.name.num_labels()));
-        let prefix: Vec<&[u8]> = qname.iter().take(keep).collect();
-        let target = Name::from_labels(prefix).ok()?.append_domain(&dname).ok()?;
-        Some((AliasKind::Dname, DnsName::from_hickory(&target)))
+        _ => None,
     })
 }
 

@@ -1,0 +1,487 @@
+//! Acceptance tests against the dcv-lab private root: each scenario asserts
+//! the resolver-view outcome, the DNSSEC verdict and the reason.
+
+mod common;
+
+use common::config;
+use dcv_dns::{
+    AliasKind, BogusReason, DenialKind, DnsName, Engine, ExchangeResult, IndeterminateReason,
+    InsecureReason, Lookup, Outcome, Protocol, RecordType, Security, ServFailReason, ServerVerdict,
+    render_trace,
+};
+use dcv_lab::{
+    Lab, Mode, Scenario, Signing,
+    catalogue::{self, NS1, NS2},
+};
+
+async fn run(scenario: Scenario, name: &str, qtype: RecordType) -> (Lookup, Lab) {
+    let lab = Lab::start(scenario).await.expect("lab starts");
+    let engine = Engine::new(config(&lab));
+    let lookup = engine.lookup(&DnsName::parse(name).unwrap(), qtype).await;
+    println!("{}", render_trace(&lookup));
+    (lookup, lab)
+}
+
+fn bogus(l: &Lookup) -> &BogusReason {
+    match (&l.security, &l.outcome) {
+        (
+            Security::Bogus(r),
+            Outcome::ServFail {
+                why: ServFailReason::Bogus(r2),
+            },
+        ) => {
+            assert_eq!(r, r2, "resolver view carries the same reason");
+            r
+        }
+        other => panic!("expected bogus + SERVFAIL, got {other:?}"),
+    }
+}
+
+fn name(s: &str) -> DnsName {
+    DnsName::parse(s).unwrap()
+}
+
+#[tokio::test]
+async fn secure_name_nsec_and_nsec3() {
+    for s in [catalogue::valid(), catalogue::valid_nsec3()] {
+        let (l, _lab) = run(s, "www.example.lab", RecordType::A).await;
+        assert_eq!(l.security, Security::Secure);
+        assert_eq!(l.records()[0].rdata, "192.0.2.10");
+        assert_eq!(l.records()[0].wire_rdata, vec![192, 0, 2, 10]);
+        let zones: Vec<&str> = l.validation.iter().map(|s| s.zone.as_str()).collect();
+        assert_eq!(zones, [".", "lab.", "example.lab."]);
+        assert!(l.validation[0].anchored);
+        assert!(l.validation.iter().all(|s| s.security.is_secure()));
+        assert!(l.validation.iter().all(|s| {
+            s.dnskeys
+                .iter()
+                .any(|k| k.matches_ds && k.signs_dnskey_rrset)
+        }));
+        let cuts: Vec<&str> = l.zone_cuts.iter().map(|c| c.zone.as_str()).collect();
+        assert_eq!(cuts, [".", "lab.", "example.lab."]);
+        // Two servers x two families for example.lab., each answer kept apart.
+        let leaf: Vec<_> = l
+            .server_answers
+            .iter()
+            .filter(|a| a.zone.as_str() == "example.lab." && a.qtype == RecordType::A)
+            .collect();
+        assert_eq!(leaf.len(), 4);
+        assert!(leaf.iter().any(|a| a.server.addr.is_ipv6()));
+    }
+}
+
+#[tokio::test]
+async fn caa_and_txt_keep_wire_rdata() {
+    let (l, _lab) = run(catalogue::valid(), "example.lab", RecordType::CAA).await;
+    assert_eq!(l.security, Security::Secure);
+    let caa = &l.records()[0];
+    assert_eq!(caa.wire_rdata[0], 0, "flags");
+    assert_eq!(&caa.wire_rdata[2..7], b"issue");
+    assert_eq!(&caa.wire_rdata[7..], b"letsencrypt.org");
+}
+
+#[tokio::test]
+async fn nsec_and_nsec3_denials_are_secure() {
+    for (s, kind) in [
+        (catalogue::valid(), "NSEC"),
+        (catalogue::valid_nsec3(), "NSEC3"),
+    ] {
+        let lab = Lab::start(s).await.unwrap();
+        let e = Engine::new(config(&lab));
+        let nx = e.lookup(&name("nx.example.lab"), RecordType::A).await;
+        assert_eq!(nx.outcome, Outcome::NxDomain, "{kind}");
+        assert_eq!(nx.security, Security::Secure, "{kind} NXDOMAIN");
+        let nodata = e.lookup(&name("www.example.lab"), RecordType::TXT).await;
+        assert_eq!(nodata.outcome, Outcome::NoData);
+        assert_eq!(nodata.security, Security::Secure, "{kind} NODATA");
+        let ent = e.lookup(&name("sub.example.lab"), RecordType::A).await;
+        assert_eq!(ent.outcome, Outcome::NoData, "{kind} empty non-terminal");
+        assert_eq!(ent.security, Security::Secure, "{kind} ENT");
+        let wild = e.lookup(&name("x.wild.example.lab"), RecordType::A).await;
+        assert_eq!(wild.records()[0].rdata, "192.0.2.20");
+        assert_eq!(wild.security, Security::Secure, "{kind} wildcard");
+    }
+}
+
+#[tokio::test]
+async fn insecure_delegation_without_ds() {
+    for s in [catalogue::insecure_delegation(), catalogue::no_ds()] {
+        let (l, _lab) = run(s, "www.example.lab", RecordType::A).await;
+        assert!(matches!(l.outcome, Outcome::Answer { .. }));
+        assert_eq!(
+            l.security,
+            Security::Insecure(InsecureReason::NoDs {
+                zone: name("example.lab"),
+                parent: name("lab"),
+                proof: DenialKind::Nsec,
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn expired_rrsig() {
+    let (l, _lab) = run(catalogue::rrsig_exp_a(), "www.example.lab", RecordType::A).await;
+    let r = bogus(&l);
+    let BogusReason::SignatureExpired { zone, rrset, .. } = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(zone.as_str(), "example.lab.");
+    assert_eq!(rrset.to_string(), "www.example.lab/A");
+    assert_eq!(r.ede_code(), 7);
+    assert_eq!(
+        r.boulder_problem(RecordType::A, &l.qname),
+        "DNS problem: looking up A for www.example.lab: DNSSEC: Signature Expired"
+    );
+    assert!(r.to_string().contains("expired 20"), "{r}");
+}
+
+#[tokio::test]
+async fn not_yet_valid_rrsig() {
+    let (l, _lab) = run(
+        catalogue::rrsig_not_yet_a(),
+        "www.example.lab",
+        RecordType::A,
+    )
+    .await;
+    let r = bogus(&l);
+    assert!(
+        matches!(r, BogusReason::SignatureNotYetValid { .. }),
+        "{r:?}"
+    );
+    assert_eq!(r.boulder_summary(), "DNSSEC: Signature Not Yet Valid");
+}
+
+#[tokio::test]
+async fn missing_rrsigs() {
+    let (l, _lab) = run(catalogue::rrsig_no_a(), "www.example.lab", RecordType::A).await;
+    let r = bogus(&l);
+    assert_eq!(r.to_string(), "no RRSIG for www.example.lab/A");
+    assert_eq!(r.boulder_summary(), "DNSSEC: RRSIGs Missing");
+    let (l, _lab) = run(catalogue::rrsig_no_all(), "www.example.lab", RecordType::A).await;
+    assert_eq!(bogus(&l).to_string(), "no RRSIG for example.lab/DNSKEY");
+}
+
+#[tokio::test]
+async fn bad_signature() {
+    let (l, _lab) = run(catalogue::bad_rrsig_a(), "www.example.lab", RecordType::A).await;
+    let r = bogus(&l);
+    assert!(matches!(r, BogusReason::SignatureInvalid { .. }), "{r:?}");
+    assert_eq!(r.boulder_summary(), "DNSSEC: Bogus");
+}
+
+#[tokio::test]
+async fn ds_matching_no_dnskey() {
+    for s in [catalogue::ds_bad_tag(), catalogue::ds_bogus_digest()] {
+        let (l, _lab) = run(s, "www.example.lab", RecordType::A).await;
+        let r = bogus(&l);
+        let BogusReason::DsMatchesNoDnskey { zone, parent, ds } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!((zone.as_str(), parent.as_str()), ("example.lab.", "lab."));
+        assert_eq!(ds.len(), 1);
+        assert!(r.to_string().starts_with("DS "), "{r}");
+        assert!(
+            r.to_string()
+                .ends_with(" in lab. matches no DNSKEY of example.lab.")
+        );
+        assert_eq!(r.boulder_summary(), "DNSSEC: DNSKEY Missing");
+        let step = l.validation.last().unwrap();
+        assert!(step.dnskeys.iter().all(|k| !k.matches_ds));
+    }
+}
+
+#[tokio::test]
+async fn dnskey_not_signed_by_ds_key() {
+    let (l, _lab) = run(catalogue::no_rrsig_ksk(), "www.example.lab", RecordType::A).await;
+    let r = bogus(&l);
+    assert!(
+        matches!(r, BogusReason::DnskeyNotSignedByDsKey { zone, .. } if zone.as_str() == "example.lab."),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn broken_denials_are_bogus() {
+    for s in [
+        catalogue::bad_nsec(),
+        catalogue::bad_nsec3_next(),
+        catalogue::nsec3_missing(),
+    ] {
+        let lab = Lab::start(s).await.unwrap();
+        let e = Engine::new(config(&lab));
+        let nx = e.lookup(&name("nx.example.lab"), RecordType::A).await;
+        let r = bogus(&nx);
+        assert!(
+            matches!(r, BogusReason::DenialMissing { denial, .. } if denial == "NXDOMAIN"),
+            "{r:?}"
+        );
+        assert_eq!(r.boulder_summary(), "DNSSEC: NSEC Missing");
+        let nodata = e.lookup(&name("www.example.lab"), RecordType::TXT).await;
+        let r = bogus(&nodata);
+        assert!(
+            matches!(r, BogusReason::DenialMissing { denial, .. } if denial == "NODATA"),
+            "{r:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn nsec3_iterations_above_limit_are_insecure() {
+    let (l, _lab) = run(catalogue::nsec3_iter_200(), "nx.example.lab", RecordType::A).await;
+    assert_eq!(l.outcome, Outcome::NxDomain);
+    assert!(matches!(
+        l.security,
+        Security::Insecure(InsecureReason::Nsec3IterationsTooHigh {
+            iterations: 200,
+            limit: 150,
+            ..
+        })
+    ));
+}
+
+fn signed_with(mode: Mode, both: bool) -> Scenario {
+    let s = catalogue::base(&Signing::Nsec).with_server(NS1, |s| s.behaviour.mode = mode);
+    if both {
+        s.with_server(NS2, |s| s.behaviour.mode = mode)
+    } else {
+        s
+    }
+}
+
+#[tokio::test]
+async fn one_of_two_servers_servfail() {
+    let (l, _lab) = run(
+        signed_with(Mode::ServFail, false),
+        "www.example.lab",
+        RecordType::A,
+    )
+    .await;
+    assert_eq!(l.security, Security::Secure);
+    assert_eq!(l.records()[0].rdata, "192.0.2.10");
+    let per_server: Vec<(&str, &ServerVerdict)> = l
+        .server_answers
+        .iter()
+        .filter(|a| a.qtype == RecordType::A && a.zone.as_str() == "example.lab.")
+        .map(|a| (a.server.name.as_str(), &a.verdict))
+        .collect();
+    assert_eq!(per_server.len(), 4);
+    for (ns, v) in per_server {
+        if ns == NS1 {
+            assert_eq!(v, &ServerVerdict::ServFail);
+        } else {
+            assert!(matches!(v, ServerVerdict::Answer { .. }));
+        }
+    }
+}
+
+fn all_failed(l: &Lookup) -> Vec<String> {
+    match &l.outcome {
+        Outcome::ServFail {
+            why: ServFailReason::AllServersFailed { zone, failures },
+        } => {
+            assert_eq!(zone.as_str(), "example.lab.");
+            failures.iter().map(|f| f.reason.clone()).collect()
+        }
+        other => panic!("expected all servers failed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn all_servers_servfail_is_indeterminate_not_bogus() {
+    let (l, _lab) = run(
+        signed_with(Mode::ServFail, true),
+        "www.example.lab",
+        RecordType::A,
+    )
+    .await;
+    let reasons = all_failed(&l);
+    assert_eq!(reasons, vec!["answered SERVFAIL"; 4]);
+    assert!(matches!(
+        l.security,
+        Security::Indeterminate(IndeterminateReason::FetchFailed { .. })
+    ));
+    let (l, _lab) = run(catalogue::servfail(), "www.example.lab", RecordType::A).await;
+    assert_eq!(all_failed(&l).len(), 4);
+}
+
+#[tokio::test]
+async fn refused() {
+    let (l, _lab) = run(catalogue::refused(), "www.example.lab", RecordType::A).await;
+    assert_eq!(all_failed(&l), vec!["answered REFUSED"; 4]);
+    assert!(
+        l.server_answers
+            .iter()
+            .any(|a| a.verdict == ServerVerdict::Refused)
+    );
+}
+
+#[tokio::test]
+async fn timeout() {
+    let (l, _lab) = run(
+        signed_with(Mode::Timeout, true),
+        "www.example.lab",
+        RecordType::A,
+    )
+    .await;
+    assert_eq!(all_failed(&l), vec!["timed out"; 4]);
+    assert!(!l.security.is_bogus());
+    let text = match &l.outcome {
+        Outcome::ServFail { why } => why.to_string(),
+        _ => unreachable!(),
+    };
+    assert!(text.contains("timed out"), "{text}");
+    // First attempt plus one retry per server.
+    let timeouts = l
+        .exchanges
+        .iter()
+        .filter(|e| e.result == ExchangeResult::Timeout)
+        .count();
+    assert_eq!(timeouts, 8);
+}
+
+#[tokio::test]
+async fn one_server_times_out() {
+    let (l, _lab) = run(
+        catalogue::one_server_timeout(),
+        "www.example.lab",
+        RecordType::A,
+    )
+    .await;
+    assert_eq!(l.records()[0].rdata, "192.0.2.10");
+    assert!(
+        l.server_answers
+            .iter()
+            .any(|a| a.verdict == ServerVerdict::Timeout)
+    );
+}
+
+#[tokio::test]
+async fn lame_server_without_aa() {
+    let (l, _lab) = run(catalogue::lame(), "www.example.lab", RecordType::A).await;
+    let reasons = all_failed(&l);
+    assert!(
+        reasons.iter().all(|r| r.starts_with("is lame")),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn truncated_udp_retried_over_tcp() {
+    let (l, _lab) = run(catalogue::tc_tcp(), "www.example.lab", RecordType::A).await;
+    assert_eq!(l.security, Security::Secure);
+    assert_eq!(l.records()[0].rdata, "192.0.2.10");
+    let tc_udp = l
+        .exchanges
+        .iter()
+        .any(|e| e.protocol == Protocol::Udp && e.response().is_some_and(|r| r.flags.tc));
+    let tcp_ok = l.exchanges.iter().any(|e| {
+        e.protocol == Protocol::Tcp
+            && e.response()
+                .is_some_and(|r| !r.flags.tc && !r.answer.is_empty())
+    });
+    assert!(tc_udp && tcp_ok);
+}
+
+#[tokio::test]
+async fn cname_chain_across_zones() {
+    let (l, _lab) = run(
+        catalogue::cname_cross_zone(),
+        "www.example.lab",
+        RecordType::A,
+    )
+    .await;
+    assert_eq!(l.security, Security::Secure);
+    assert_eq!(l.records()[0].name.as_str(), "target.other.lab.");
+    let links: Vec<(&str, &str)> = l
+        .chain
+        .iter()
+        .map(|c| (c.owner.as_str(), c.target.as_str()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            ("www.example.lab.", "alias.example.lab."),
+            ("alias.example.lab.", "target.other.lab.")
+        ]
+    );
+    assert!(l.chain.iter().all(|c| c.kind == AliasKind::Cname));
+    assert!(l.zone_cuts.iter().any(|c| c.zone.as_str() == "other.lab."));
+}
+
+#[tokio::test]
+async fn cname_loop() {
+    let (l, _lab) = run(catalogue::cname_loop(), "www.example.lab", RecordType::A).await;
+    let Outcome::ServFail {
+        why: ServFailReason::AliasLoop { names },
+    } = &l.outcome
+    else {
+        panic!("{:?}", l.outcome)
+    };
+    assert_eq!(names.first(), names.last());
+}
+
+#[tokio::test]
+async fn dname_is_followed() {
+    let (l, _lab) = run(catalogue::dname(), "www.old.lab", RecordType::A).await;
+    assert_eq!(l.security, Security::Secure);
+    assert_eq!(l.chain[0].kind, AliasKind::Dname);
+    assert_eq!(l.chain[0].target.as_str(), "www.example.lab.");
+    assert_eq!(l.records()[0].rdata, "192.0.2.10");
+}
+
+#[tokio::test]
+async fn ns_names_need_their_own_resolution() {
+    let (l, _lab) = run(
+        catalogue::out_of_bailiwick_ns(),
+        "www.example.lab",
+        RecordType::A,
+    )
+    .await;
+    assert_eq!(l.security, Security::Secure);
+    let cut = l.zone_cut_for(&name("www.example.lab")).unwrap();
+    assert_eq!(cut.zone.as_str(), "example.lab.");
+    assert_eq!(cut.ns_names, vec![name("ns.dns-provider.com")]);
+    assert!(!cut.servers.is_empty());
+    assert!(cut.servers.iter().all(|s| !s.glue));
+    // The NS name's own zone cuts are evidence too.
+    assert!(
+        l.zone_cuts
+            .iter()
+            .any(|c| c.zone.as_str() == "dns-provider.com.")
+    );
+}
+
+#[tokio::test]
+async fn concurrent_identical_lookups_share_exchanges() {
+    let lab = Lab::start(catalogue::valid()).await.unwrap();
+    let e = Engine::new(config(&lab));
+    let n = name("www.example.lab");
+    let e2 = e.clone();
+    let (a, b) = tokio::join!(e.lookup(&n, RecordType::A), e2.lookup(&n, RecordType::A));
+    assert_eq!(a.records(), b.records());
+    let first = e.queries_sent();
+    let _ = e.lookup(&n, RecordType::A).await;
+    let _ = e.lookup(&name("example.lab"), RecordType::CAA).await;
+    assert_eq!(
+        e.queries_sent(),
+        first + 4,
+        "CAA costs one query per example.lab. server only"
+    );
+}
+
+#[tokio::test]
+async fn query_budget_is_enforced() {
+    let lab = Lab::start(catalogue::valid()).await.unwrap();
+    let mut cfg = config(&lab);
+    cfg.max_queries = 3;
+    let e = Engine::new(cfg);
+    let l = e.lookup(&name("www.example.lab"), RecordType::A).await;
+    assert!(
+        matches!(l.outcome, Outcome::ServFail { .. }),
+        "{:?}",
+        l.outcome
+    );
+    assert!(!l.security.is_bogus());
+    assert_eq!(e.queries_sent(), 3);
+}
