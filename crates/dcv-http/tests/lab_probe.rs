@@ -1,0 +1,1039 @@
+//! Lab tests: real hyper/rustls servers from `dcv_lab::http` on loopback
+//! (127.x and `fd5c:dc5::/48`, made local by `scripts/lab-net-setup`), probed
+//! through a fixed-table resolver (a resolver stub; the servers are real).
+//!
+//! Address plan: 127.A.B.n and `fd5c:dc5:0:AABB::n` with A in 2..=15, apart
+//! from `dcv_lab`'s own blocks (A >= 16), so these tests never share a
+//! listening address with a lab running in parallel.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use dcv_http::{
+    AddressResolver, BadRedirectReason, Classification, ErrorKind, Family, HttpProbeReport, Phase,
+    ProbeConfig, ProbeError, ProblemType, ResolveError, ResolveFuture, ResolvedAddrs, Scheme,
+    Target, TldPolicy, fetch_once, probe,
+};
+use dcv_lab::http::{HttpBehaviour, ResponderSpec, RunningResponder, spawn_responder};
+
+const TOKEN: &str = "tok_LAB-123";
+const KA: &str = "tok_LAB-123.thumbprint-xyz";
+const HOST: &str = "www.example.lab";
+
+/// Fixed answers; an unknown name is NXDOMAIN.
+#[derive(Debug, Default)]
+struct Table(HashMap<String, ResolvedAddrs>);
+
+impl AddressResolver for Table {
+    fn resolve<'a>(&'a self, host: &'a str) -> ResolveFuture<'a> {
+        Box::pin(async move {
+            self.0.get(host).cloned().ok_or_else(|| {
+                ResolveError::new(format!(
+                    "DNS problem: NXDOMAIN looking up A for {host} - check that a DNS record exists for this domain"
+                ))
+            })
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fam {
+    V4,
+    V6,
+}
+
+static NEXT_BLOCK: AtomicU32 = AtomicU32::new(0);
+
+struct TestLab {
+    fam: Fam,
+    a: u8,
+    b: u8,
+    ports: Option<(u16, u16)>,
+    table: Table,
+    running: Vec<RunningResponder>,
+    config: ProbeConfig,
+}
+
+impl TestLab {
+    fn new(fam: Fam) -> Self {
+        let n = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed);
+        let base = std::process::id().wrapping_mul(2_654_435_761) >> 8;
+        let index = base.wrapping_add(n) % (14 * 256);
+        let a = 2 + u8::try_from(index / 256).expect("a");
+        let b = u8::try_from(index % 256).expect("b");
+        let config = ProbeConfig {
+            allow_private: true,
+            tld_policy: TldPolicy::Predicate(|t| t == "lab"),
+            connect_timeout: Duration::from_secs(2),
+            tls_timeout: Duration::from_secs(2),
+            response_headers_timeout: Duration::from_millis(800),
+            body_timeout: Duration::from_secs(1),
+            total_deadline: Duration::from_secs(8),
+            ..ProbeConfig::default()
+        };
+        Self {
+            fam,
+            a,
+            b,
+            ports: None,
+            table: Table::default(),
+            running: Vec::new(),
+            config,
+        }
+    }
+
+    fn v4(&self, n: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(127, self.a, self.b, n))
+    }
+
+    fn v6(&self, n: u8) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::new(
+            0xfd5c,
+            0x0dc5,
+            0,
+            u16::from(self.a) << 8 | u16::from(self.b),
+            0,
+            0,
+            0,
+            u16::from(n),
+        ))
+    }
+
+    fn addr(&self, n: u8) -> IpAddr {
+        match self.fam {
+            Fam::V4 => self.v4(n),
+            Fam::V6 => self.v6(n),
+        }
+    }
+
+    async fn serve_on(&mut self, ip: IpAddr, spec: ResponderSpec) -> IpAddr {
+        let (h, s) = self.ports.unwrap_or((0, 0));
+        let r = spawn_responder(&spec, &[ip], h, s)
+            .await
+            .unwrap_or_else(|e| panic!("spawn {} on {ip}: {e}", spec.name));
+        self.ports = Some((r.http_port(), r.https_port()));
+        self.config.http_port = r.http_port();
+        self.config.https_port = r.https_port();
+        self.running.push(r);
+        ip
+    }
+
+    async fn serve(&mut self, n: u8, behaviour: HttpBehaviour) -> IpAddr {
+        let ip = self.addr(n);
+        self.serve_on(ip, ResponderSpec::new(format!("r{n}"), behaviour))
+            .await
+    }
+
+    fn name(&mut self, host: &str, ips: &[IpAddr]) {
+        let mut addrs = ResolvedAddrs::default();
+        for ip in ips {
+            if ip.is_ipv6() {
+                addrs.v6.push(*ip);
+            } else {
+                addrs.v4.push(*ip);
+            }
+        }
+        self.table.0.insert(host.to_owned(), addrs);
+    }
+
+    async fn probe(&self, host: &str, expected: Option<&str>) -> HttpProbeReport {
+        probe(&self.config, host, TOKEN, expected, &self.table)
+            .await
+            .expect("probe input is valid")
+    }
+
+    /// One-address probe of `HOST` served by `behaviour` (or `spec`).
+    async fn single(
+        fam: Fam,
+        spec: ResponderSpec,
+        expected: Option<&str>,
+    ) -> (Self, IpAddr, HttpProbeReport) {
+        let mut lab = Self::new(fam);
+        let ip = lab.addr(1);
+        lab.serve_on(ip, spec).await;
+        lab.name(HOST, &[ip]);
+        let report = lab.probe(HOST, expected).await;
+        (lab, ip, report)
+    }
+}
+
+fn url() -> String {
+    format!("http://{HOST}/.well-known/acme-challenge/{TOKEN}")
+}
+
+fn spec(b: HttpBehaviour) -> ResponderSpec {
+    ResponderSpec::new("web", b)
+}
+
+fn only(report: &HttpProbeReport) -> &dcv_http::AddressAttempt {
+    assert_eq!(report.attempts.len(), 1, "{report:#?}");
+    &report.attempts[0]
+}
+
+fn detail(report: &HttpProbeReport) -> String {
+    report
+        .ca_view
+        .problem
+        .as_ref()
+        .map(|p| p.detail.clone())
+        .unwrap_or_default()
+}
+
+const FAMS: [Fam; 2] = [Fam::V4, Fam::V6];
+
+#[tokio::test]
+async fn token_served() {
+    for fam in FAMS {
+        let (lab, ip, report) = TestLab::single(
+            fam,
+            spec(HttpBehaviour::ServeToken {
+                token: TOKEN.into(),
+                body: format!("{KA}\r\n"),
+            }),
+            Some(KA),
+        )
+        .await;
+        let att = only(&report);
+        assert_eq!(att.address, ip);
+        assert!(
+            matches!(&att.classification, Classification::TokenServed { url: u, .. } if *u == url()),
+            "{:#?}",
+            att.classification
+        );
+        assert_eq!(att.hops.len(), 1);
+        let hop = &att.hops[0];
+        assert_eq!(
+            (hop.status, hop.address, hop.port, hop.scheme),
+            (Some(200), Some(ip), 80, Scheme::Http)
+        );
+        assert!(hop.timings.connect_ms.is_some() && hop.timings.headers_ms.is_some());
+        assert_eq!(report.ca_view.validates, Some(true));
+        assert_eq!(report.ca_view.addresses_tried, vec![ip]);
+        assert!(report.ca_view.problem.is_none());
+        // What the server saw: Host without port, LE's user agent.
+        let seen = lab.running[0].requests();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].host.as_deref(), Some(HOST));
+        assert_eq!(seen[0].path, format!("/.well-known/acme-challenge/{TOKEN}"));
+        assert_eq!(
+            seen[0].user_agent.as_deref(),
+            Some(dcv_http::limits::LETS_ENCRYPT_USER_AGENT)
+        );
+    }
+}
+
+#[tokio::test]
+async fn token_mismatch() {
+    for fam in FAMS {
+        let (_lab, _ip, report) = TestLab::single(
+            fam,
+            spec(HttpBehaviour::ServeToken {
+                token: TOKEN.into(),
+                body: "wrong\"body".into(),
+            }),
+            Some(KA),
+        )
+        .await;
+        let att = only(&report);
+        match &att.classification {
+            Classification::TokenMismatch { expected, got, .. } => {
+                assert_eq!(expected, &format!("\"{KA}\""));
+                assert_eq!(got, "\"wrong\\\"body\"");
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            detail(&report),
+            format!(
+                "The key authorization file from the server did not match this challenge. Expected \"{KA}\" (got \"wrong\\\"body\")"
+            )
+        );
+        assert_eq!(report.ca_view.validates, Some(false));
+    }
+}
+
+#[tokio::test]
+async fn token_not_published_is_healthy_for_probe_token() {
+    for fam in FAMS {
+        let (_lab, ip, report) = TestLab::single(fam, spec(HttpBehaviour::NotFound), None).await;
+        let att = only(&report);
+        assert!(
+            matches!(att.classification, Classification::TokenNotPublished { .. }),
+            "{:#?}",
+            att.classification
+        );
+        assert!(att.classification.is_healthy());
+        assert_eq!(
+            detail(&report),
+            format!("{ip}: Invalid response from {}: 404", url())
+        );
+        assert_eq!(report.ca_view.validates, None);
+    }
+}
+
+#[tokio::test]
+async fn not_200() {
+    for fam in FAMS {
+        let (_lab, ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::Status(500)), Some(KA)).await;
+        assert!(matches!(
+            only(&report).classification,
+            Classification::Not200 { status: 500, .. }
+        ));
+        assert_eq!(
+            detail(&report),
+            format!("{ip}: Invalid response from {}: 500", url())
+        );
+        assert_eq!(
+            report.ca_view.problem.as_ref().map(|p| p.problem_type),
+            Some(ProblemType::Unauthorized)
+        );
+    }
+}
+
+#[tokio::test]
+async fn challenge_page() {
+    for fam in FAMS {
+        let (_lab, ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::ChallengePage), Some(KA)).await;
+        match &only(&report).classification {
+            Classification::ChallengePage {
+                status,
+                vendor,
+                markers,
+                ..
+            } => {
+                assert_eq!(*status, 403);
+                assert_eq!(vendor.as_deref(), Some("cloudflare"));
+                assert!(
+                    markers.iter().any(|m| m == "cf-mitigated: challenge"),
+                    "{markers:?}"
+                );
+                assert!(
+                    markers.iter().any(|m| m == "Just a moment..."),
+                    "{markers:?}"
+                );
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            detail(&report),
+            format!("{ip}: Invalid response from {}: 403", url())
+        );
+    }
+}
+
+#[tokio::test]
+async fn blocked_pages() {
+    for fam in FAMS {
+        for (behaviour, want_vendor, want_status) in [
+            (HttpBehaviour::BlockPage, "cloudflare", 403),
+            (HttpBehaviour::FirewallBlock, "palo-alto", 503),
+            (HttpBehaviour::TestCookie, "nginx-testcookie", 200),
+        ] {
+            let (_lab, ip, report) = TestLab::single(fam, spec(behaviour), Some(KA)).await;
+            match &only(&report).classification {
+                Classification::Blocked { status, vendor, .. } => {
+                    assert_eq!(
+                        (*status, vendor.as_deref()),
+                        (want_status, Some(want_vendor))
+                    );
+                }
+                other => panic!("{other:#?}"),
+            }
+            let d = detail(&report);
+            assert!(
+                d.starts_with(&format!("{ip}: Invalid response from {}: ", url())),
+                "{d}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn redirect_to_https_serving_token() {
+    for fam in FAMS {
+        let (lab, ip, report) = TestLab::single(
+            fam,
+            ResponderSpec::http_to_https("web", TOKEN, KA),
+            Some(KA),
+        )
+        .await;
+        let att = only(&report);
+        match &att.classification {
+            Classification::RedirectToHttps {
+                from,
+                to,
+                hops,
+                outcome,
+            } => {
+                assert_eq!(from, &url());
+                assert_eq!(
+                    to,
+                    &format!("https://{HOST}/.well-known/acme-challenge/{TOKEN}")
+                );
+                assert_eq!(hops.len(), 2);
+                assert!(
+                    matches!(**outcome, Classification::TokenServed { .. }),
+                    "{outcome:#?}"
+                );
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert!(att.classification.is_healthy());
+        let https = &att.hops[1];
+        assert_eq!(
+            (https.scheme, https.port, https.address, https.status),
+            (Scheme::Https, 443, Some(ip), Some(200))
+        );
+        let tls = https.tls.as_ref().expect("tls info");
+        assert_eq!(tls.sni.as_deref(), Some(HOST));
+        assert_eq!(tls.presented_chain.len(), 1);
+        assert!(https.timings.tls_ms.is_some());
+        assert_eq!(att.hops[0].status, Some(301));
+        assert_eq!(report.ca_view.validates, Some(true));
+        let seen = lab.running[0].requests();
+        assert!(
+            seen.iter().any(|r| r.tls && r.sni.as_deref() == Some(HOST)),
+            "{seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tls_failure_after_redirect() {
+    for fam in FAMS {
+        let s = ResponderSpec::new("web", HttpBehaviour::RedirectToHttps)
+            .with_tls_behaviour(HttpBehaviour::CloseImmediately);
+        let (_lab, _ip, report) = TestLab::single(fam, s, Some(KA)).await;
+        let c = &only(&report).classification;
+        assert!(
+            matches!(c, Classification::RedirectToHttps { .. }),
+            "{c:#?}"
+        );
+        match c.outcome() {
+            Classification::Unreachable {
+                phase,
+                error_kind,
+                after_redirect,
+                ..
+            } => {
+                assert_eq!(*phase, Phase::Tls);
+                assert!(
+                    matches!(error_kind, ErrorKind::Reset | ErrorKind::Closed),
+                    "{error_kind:?}"
+                );
+                assert!(after_redirect);
+            }
+            other => panic!("{other:#?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn http_on_https_port() {
+    for fam in FAMS {
+        let (_lab, ip, report) =
+            TestLab::single(fam, ResponderSpec::http_on_tls_port("web"), Some(KA)).await;
+        match only(&report).classification.outcome() {
+            Classification::HttpOnHttpsPort { address, url } => {
+                assert_eq!(*address, ip);
+                assert!(url.starts_with("https://"));
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            detail(&report),
+            format!(
+                "{ip}: Fetching https://{HOST}/.well-known/acme-challenge/{TOKEN}: Server only speaks HTTP, not TLS"
+            )
+        );
+        assert_eq!(
+            report.ca_view.problem.as_ref().map(|p| p.problem_type),
+            Some(ProblemType::Malformed)
+        );
+    }
+}
+
+#[tokio::test]
+async fn tls_on_http_port() {
+    for fam in FAMS {
+        let (_lab, ip, report) =
+            TestLab::single(fam, ResponderSpec::tls_on_http_port("web"), Some(KA)).await;
+        assert!(
+            matches!(only(&report).classification, Classification::TlsOnHttpPort { address, .. } if address == ip),
+            "{:#?}",
+            only(&report)
+        );
+        assert_eq!(
+            detail(&report),
+            format!("{ip}: Fetching {}: Error getting validation data", url())
+        );
+    }
+}
+
+#[tokio::test]
+async fn http2_on_http_port() {
+    for fam in FAMS {
+        let (_lab, ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::Http2Settings), Some(KA)).await;
+        assert!(
+            matches!(
+                only(&report).classification,
+                Classification::Http2OnHttpPort { .. }
+            ),
+            "{:#?}",
+            only(&report)
+        );
+        assert_eq!(
+            detail(&report),
+            format!(
+                "{ip}: Fetching {}: Server is speaking HTTP/2 over HTTP",
+                url()
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn refused() {
+    for fam in FAMS {
+        let mut lab = TestLab::new(fam);
+        lab.serve(1, HttpBehaviour::NotFound).await; // fixes the ports
+        let dead = lab.addr(2);
+        lab.name(HOST, &[dead]);
+        let report = lab.probe(HOST, Some(KA)).await;
+        match &only(&report).classification {
+            Classification::Unreachable {
+                phase,
+                error_kind,
+                address,
+                after_redirect,
+                ..
+            } => {
+                assert_eq!(
+                    (*phase, *error_kind, *address, *after_redirect),
+                    (Phase::Connect, ErrorKind::Refused, Some(dead), false)
+                );
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            detail(&report),
+            format!("{dead}: Fetching {}: Connection refused", url())
+        );
+    }
+}
+
+#[tokio::test]
+async fn silent_server_times_out() {
+    for fam in FAMS {
+        let started = Instant::now();
+        let (_lab, ip, report) = TestLab::single(fam, spec(HttpBehaviour::Silent), Some(KA)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        match &only(&report).classification {
+            Classification::Unreachable {
+                phase, error_kind, ..
+            } => {
+                assert_eq!((*phase, *error_kind), (Phase::Response, ErrorKind::Timeout));
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            detail(&report),
+            format!(
+                "{ip}: Fetching {}: Timeout after connect (your server may be slow or overloaded)",
+                url()
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn slow_server_times_out_and_reset_is_reported() {
+    for fam in FAMS {
+        let (_lab, _ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::Slow { delay_ms: 5_000 }), Some(KA)).await;
+        assert!(matches!(
+            only(&report).classification,
+            Classification::Unreachable {
+                error_kind: ErrorKind::Timeout,
+                ..
+            }
+        ));
+
+        let (_lab, _ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::CloseImmediately), Some(KA)).await;
+        match &only(&report).classification {
+            Classification::Unreachable {
+                phase, error_kind, ..
+            } => {
+                assert_eq!(*phase, Phase::Response);
+                assert!(
+                    matches!(error_kind, ErrorKind::Reset | ErrorKind::Closed),
+                    "{error_kind:?}"
+                );
+            }
+            other => panic!("{other:#?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn body_too_large_is_quoted_like_boulder() {
+    for fam in FAMS {
+        let body = format!("{}{}", "x".repeat(120), "é".repeat(20));
+        let (_lab, ip, report) = TestLab::single(
+            fam,
+            spec(HttpBehaviour::Fixed {
+                status: 200,
+                headers: vec![],
+                body: body.clone(),
+            }),
+            Some(KA),
+        )
+        .await;
+        match &only(&report).classification {
+            Classification::BodyTooLarge {
+                bytes_read,
+                complete,
+                limit,
+                ..
+            } => {
+                assert_eq!((*bytes_read, *complete, *limit), (body.len(), true, 128));
+            }
+            other => panic!("{other:#?}"),
+        }
+        // 128 bytes: 120 'x' and four 'é' (8 bytes).
+        let quoted = format!("\"{}{}\"", "x".repeat(120), "é".repeat(4));
+        assert_eq!(
+            detail(&report),
+            format!("{ip}: Invalid response from {}: {quoted}", url())
+        );
+    }
+}
+
+#[tokio::test]
+async fn endless_body_is_capped_in_bounded_time() {
+    for fam in FAMS {
+        let started = Instant::now();
+        let (_lab, _ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::HugeBody), Some(KA)).await;
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        match &only(&report).classification {
+            Classification::BodyTooLarge {
+                bytes_read,
+                complete,
+                ..
+            } => {
+                assert_eq!(*bytes_read, dcv_http::limits::BODY_EXCERPT_LIMIT);
+                assert!(!complete);
+            }
+            other => panic!("{other:#?}"),
+        }
+        let resp = only(&report).hops[0].response.as_ref().expect("response");
+        assert_eq!(
+            resp.body.excerpt.len(),
+            dcv_http::limits::BODY_EXCERPT_LIMIT
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_redirects() {
+    for fam in FAMS {
+        let cases: Vec<(HttpBehaviour, &str)> = vec![
+            (
+                HttpBehaviour::Redirect {
+                    status: 302,
+                    location: "http://{host}:8080{path}".into(),
+                },
+                "Invalid port in redirect target. Only ports 80 and 443 are supported, not 8080",
+            ),
+            (
+                HttpBehaviour::Redirect {
+                    status: 303,
+                    location: "https://{host}{path}".into(),
+                },
+                "received disallowed redirect status code",
+            ),
+            (
+                HttpBehaviour::Redirect {
+                    status: 302,
+                    location: "https://{host}.well-known/acme-challenge/x".into(),
+                },
+                "Invalid host in redirect target \"www.example.lab.well-known\". Check webserver config for missing '/' in redirect target.",
+            ),
+            (
+                HttpBehaviour::Redirect {
+                    status: 301,
+                    location: "ftp://{host}/x".into(),
+                },
+                "Invalid protocol scheme in redirect target. Only \"http\" and \"https\" protocol schemes are supported, not \"ftp\"",
+            ),
+            (
+                HttpBehaviour::Redirect {
+                    status: 301,
+                    location: "http://intranet.corp/x".into(),
+                },
+                "Invalid host in redirect target, must end in IANA registered TLD",
+            ),
+            (HttpBehaviour::RedirectLoop, "Redirect loop detected"),
+        ];
+        for (behaviour, text) in cases {
+            let (_lab, ip, report) = TestLab::single(fam, spec(behaviour.clone()), Some(KA)).await;
+            let att = only(&report);
+            assert!(
+                matches!(att.classification, Classification::BadRedirect { .. }),
+                "{behaviour:?}: {:#?}",
+                att.classification
+            );
+            assert_eq!(att.hops.len(), 1, "{behaviour:?}");
+            let d = detail(&report);
+            assert!(d.starts_with(&format!("{ip}: Fetching ")), "{d}");
+            assert!(d.ends_with(text), "{behaviour:?}: {d}");
+            assert!(att.refused_redirect.is_some());
+        }
+    }
+}
+
+#[tokio::test]
+async fn reserved_redirect_target_refused_unless_allowed() {
+    for fam in FAMS {
+        let mut lab = TestLab::new(fam);
+        let target = lab.addr(2);
+        lab.serve(
+            2,
+            HttpBehaviour::ServeToken {
+                token: TOKEN.into(),
+                body: KA.into(),
+            },
+        )
+        .await;
+        let lit = match target {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            IpAddr::V4(v4) => v4.to_string(),
+        };
+        let ip = lab
+            .serve(
+                1,
+                HttpBehaviour::Redirect {
+                    status: 302,
+                    location: format!("http://{lit}{{path}}"),
+                },
+            )
+            .await;
+        lab.name(HOST, &[ip]);
+        let allowed = lab.probe(HOST, Some(KA)).await;
+        assert!(
+            matches!(
+                only(&allowed).classification,
+                Classification::TokenServed { .. }
+            ),
+            "{:#?}",
+            only(&allowed)
+        );
+        assert_eq!(only(&allowed).hops[1].address, Some(target));
+
+        lab.config.allow_private = false;
+        let refused = lab.probe(HOST, Some(KA)).await;
+        match &only(&refused).classification {
+            Classification::BadRedirect {
+                reason: BadRedirectReason::ReservedTarget { ip: r, range },
+                ..
+            } => {
+                assert_eq!(*r, target);
+                assert!(
+                    range
+                        .rfc
+                        .contains(if fam == Fam::V4 { "RFC1122" } else { "RFC4193" }),
+                    "{range:?}"
+                );
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert!(detail(&refused).contains(
+            "Invalid host in redirect target: IP address is in a reserved address block"
+        ));
+    }
+}
+
+#[tokio::test]
+async fn redirect_count_follows_boulder() {
+    for fam in FAMS {
+        for (count, ok) in [(10u32, true), (11, true), (12, false)] {
+            let (_lab, ip, report) = TestLab::single(
+                fam,
+                spec(HttpBehaviour::RedirectChain {
+                    count,
+                    body: KA.into(),
+                }),
+                Some(KA),
+            )
+            .await;
+            let att = only(&report);
+            if ok {
+                assert!(
+                    matches!(att.classification, Classification::TokenServed { .. }),
+                    "{count}: {:#?}",
+                    att.classification
+                );
+                assert_eq!(att.hops.len(), count as usize + 1);
+            } else {
+                match &att.classification {
+                    Classification::BadRedirect {
+                        reason: BadRedirectReason::TooManyRedirects { followed },
+                        ..
+                    } => {
+                        assert_eq!(*followed, 11);
+                    }
+                    other => panic!("{count}: {other:#?}"),
+                }
+                assert_eq!(att.hops.len(), 12);
+                assert_eq!(
+                    detail(&report),
+                    format!("{ip}: Fetching {}/hop-12: Too many redirects", url())
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn redirect_to_other_host_is_re_resolved() {
+    for fam in FAMS {
+        let mut lab = TestLab::new(fam);
+        let other = lab
+            .serve(
+                2,
+                HttpBehaviour::ServeToken {
+                    token: TOKEN.into(),
+                    body: KA.into(),
+                },
+            )
+            .await;
+        let ip = lab
+            .serve(
+                1,
+                HttpBehaviour::Redirect {
+                    status: 307,
+                    location: "http://cdn.example.lab{path}".into(),
+                },
+            )
+            .await;
+        lab.name(HOST, &[ip]);
+        lab.name("cdn.example.lab", &[other]);
+        let report = lab.probe(HOST, Some(KA)).await;
+        let att = only(&report);
+        assert!(
+            matches!(att.classification, Classification::TokenServed { .. }),
+            "{:#?}",
+            att.classification
+        );
+        assert_eq!(att.hops[1].host, "cdn.example.lab");
+        assert_eq!(att.hops[1].address, Some(other));
+        assert!(att.hops[1].addresses_resolved.is_some());
+
+        // A target that does not resolve: a DNS problem named after the hop.
+        let mut lab = TestLab::new(fam);
+        let ip = lab
+            .serve(
+                1,
+                HttpBehaviour::Redirect {
+                    status: 302,
+                    location: "http://missing.example.lab/x".into(),
+                },
+            )
+            .await;
+        lab.name(HOST, &[ip]);
+        let report = lab.probe(HOST, Some(KA)).await;
+        match &only(&report).classification {
+            Classification::Unreachable {
+                phase: Phase::Dns,
+                error_kind: ErrorKind::DnsFailure,
+                after_redirect: true,
+                ..
+            } => {}
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            detail(&report),
+            format!(
+                "{ip}: Fetching http://missing.example.lab/x: DNS problem: NXDOMAIN looking up A for missing.example.lab - check that a DNS record exists for this domain"
+            )
+        );
+        assert_eq!(
+            report.ca_view.problem.as_ref().map(|p| p.problem_type),
+            Some(ProblemType::Dns)
+        );
+    }
+}
+
+#[tokio::test]
+async fn ipv6_404_while_ipv4_serves_token() {
+    let mut lab = TestLab::new(Fam::V6);
+    let v4 = lab.v4(1);
+    let v6 = lab.v6(1);
+    lab.serve_on(v6, spec(HttpBehaviour::NotFound)).await;
+    lab.serve_on(
+        v4,
+        spec(HttpBehaviour::ServeToken {
+            token: TOKEN.into(),
+            body: KA.into(),
+        }),
+    )
+    .await;
+    lab.name(HOST, &[v4, v6]);
+    let report = lab.probe(HOST, Some(KA)).await;
+
+    assert_eq!(report.attempts.len(), 2);
+    let a6 = report.first_ipv6().expect("v6 attempt");
+    let a4 = report.first_ipv4().expect("v4 attempt");
+    assert_eq!((a6.address, a6.family), (v6, Family::Ipv6));
+    assert!(matches!(
+        a6.classification,
+        Classification::Not200 { status: 404, .. }
+    ));
+    assert!(matches!(
+        a4.classification,
+        Classification::TokenServed { .. }
+    ));
+    assert!(report.families_disagree());
+
+    // The CA stays on IPv6: a bad status is not a dial error.
+    let ca = &report.ca_view;
+    assert_eq!(ca.addresses_tried, vec![v6]);
+    assert!(!ca.fell_back_to_ipv4);
+    assert_eq!(ca.validates, Some(false));
+    assert!(matches!(
+        ca.classification,
+        Classification::Not200 { status: 404, .. }
+    ));
+    assert_eq!(
+        detail(&report),
+        format!("{v6}: Invalid response from {}: 404", url())
+    );
+    assert_eq!(report.attempts[ca.attempt.expect("attempt")].address, v6);
+}
+
+#[tokio::test]
+async fn ipv6_dial_failure_falls_back_to_ipv4() {
+    let mut lab = TestLab::new(Fam::V6);
+    let v4 = lab.v4(1);
+    let v6 = lab.v6(1); // nothing listens here: connection refused
+    lab.serve_on(
+        v4,
+        spec(HttpBehaviour::ServeToken {
+            token: TOKEN.into(),
+            body: KA.into(),
+        }),
+    )
+    .await;
+    lab.name(HOST, &[v4, v6]);
+    let report = lab.probe(HOST, Some(KA)).await;
+
+    let a6 = report.first_ipv6().expect("v6 attempt");
+    assert!(a6.ended_in_dial_error());
+    assert!(matches!(
+        a6.classification,
+        Classification::Unreachable {
+            phase: Phase::Connect,
+            error_kind: ErrorKind::Refused,
+            ..
+        }
+    ));
+    let ca = &report.ca_view;
+    assert!(ca.fell_back_to_ipv4);
+    assert_eq!(ca.addresses_tried, vec![v6, v4]);
+    assert_eq!(ca.validates, Some(true));
+    assert!(matches!(
+        ca.classification,
+        Classification::TokenServed { .. }
+    ));
+}
+
+#[tokio::test]
+async fn wildcard_and_bad_input_refused() {
+    let lab = TestLab::new(Fam::V4);
+    let err = probe(&lab.config, "*.example.lab", TOKEN, Some(KA), &lab.table)
+        .await
+        .expect_err("wildcard");
+    assert!(matches!(err, ProbeError::WildcardNotAllowed { .. }));
+    assert!(err.to_string().contains("RFC 8555 §8.3"));
+    let err = probe(&lab.config, HOST, "bad/token", Some(KA), &lab.table)
+        .await
+        .expect_err("token");
+    assert!(matches!(err, ProbeError::InvalidTokenPath(_)));
+}
+
+#[tokio::test]
+async fn unresolvable_name() {
+    let lab = TestLab::new(Fam::V4);
+    let report = probe(
+        &lab.config,
+        "nowhere.example.lab",
+        TOKEN,
+        Some(KA),
+        &lab.table,
+    )
+    .await
+    .expect("report");
+    assert!(report.attempts.is_empty());
+    assert!(report.resolve_error.is_some());
+    assert_eq!(
+        report.ca_view.problem.as_ref().map(|p| p.problem_type),
+        Some(ProblemType::Dns)
+    );
+    assert!(detail(&report).starts_with("DNS problem: NXDOMAIN"));
+}
+
+#[tokio::test]
+async fn fetch_once_over_tls_records_phases() {
+    for fam in FAMS {
+        let mut lab = TestLab::new(fam);
+        let ip = lab
+            .serve(
+                1,
+                HttpBehaviour::ServeToken {
+                    token: TOKEN.into(),
+                    body: KA.into(),
+                },
+            )
+            .await;
+        let target = Target {
+            host: HOST.into(),
+            ip,
+            port: lab.config.https_port,
+            scheme: Scheme::Https,
+            path: format!("/.well-known/acme-challenge/{TOKEN}"),
+            logical_port: Some(443),
+        };
+        let out = fetch_once(&lab.config, &target).await;
+        assert!(out.error.is_none(), "{out:#?}");
+        let resp = out.response.expect("response");
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body.excerpt, KA.as_bytes());
+        assert!(resp.body.complete);
+        let tls = out.tls.expect("tls");
+        assert!(tls.version.is_some() && tls.cipher_suite.is_some());
+        assert!(!tls.presented_chain.is_empty());
+        assert!(
+            out.timings.connect_ms.is_some()
+                && out.timings.tls_ms.is_some()
+                && out.timings.body_ms.is_some()
+        );
+        let json = serde_json::to_value(&tls).expect("serialises");
+        assert!(
+            json["presented_chain"][0]
+                .as_str()
+                .is_some_and(|s| s.starts_with("30"))
+        );
+    }
+}
