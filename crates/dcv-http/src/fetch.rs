@@ -81,6 +81,26 @@ pub struct Target {
     pub logical_port: Option<u16>,
 }
 
+impl Target {
+    /// A target whose `Host` header is `host` alone (logical port 80/443).
+    pub fn new(
+        host: impl Into<String>,
+        ip: IpAddr,
+        port: u16,
+        scheme: Scheme,
+        path: impl Into<String>,
+    ) -> Self {
+        Self {
+            host: host.into(),
+            ip,
+            port,
+            scheme,
+            path: path.into(),
+            logical_port: None,
+        }
+    }
+}
+
 /// The step a request failed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -868,7 +888,8 @@ where
         },
     });
 
-    let is_redirect = matches!(status, 301 | 302 | 303 | 307 | 308) && location.is_some();
+    let is_redirect = matches!(status, 301 | 302 | 303 | 307 | 308)
+        && location.as_deref().is_some_and(|l| !l.trim().is_empty());
     if is_redirect && !read_redirect_body {
         drop(driver);
         return Ok(());

@@ -548,7 +548,11 @@ async fn run_chain(
         hop.addresses_resolved = resolved_here.take();
         let failed = hop.error.is_some();
         let redirect = match (&hop.status, &hop.location) {
-            (Some(s @ (301 | 302 | 303 | 307 | 308)), Some(loc)) => Some((*s, loc.clone())),
+            // Like Go's client, a redirect status without a (non-empty)
+            // `Location` is a final response.
+            (Some(s @ (301 | 302 | 303 | 307 | 308)), Some(loc)) if !loc.trim().is_empty() => {
+                Some((*s, loc.clone()))
+            }
             _ => None,
         };
         hops.push(hop);
@@ -861,6 +865,55 @@ mod tests {
         assert!(normalise_hostname("").is_err());
         assert!(normalise_hostname("a b.com").is_err());
         assert_eq!(normalise_hostname("[::1]").as_deref(), Ok("::1"));
+    }
+
+    #[test]
+    fn boulder_error_texts() {
+        let t = |phase, kind| fetch_error_text(&FetchError::new(phase, kind, "x")).1;
+        assert_eq!(
+            t(Phase::Connect, ErrorKind::Timeout),
+            "Timeout during connect (likely firewall problem)"
+        );
+        assert_eq!(t(Phase::Connect, ErrorKind::Refused), "Connection refused");
+        assert_eq!(
+            t(Phase::Connect, ErrorKind::Unreachable),
+            "Network unreachable"
+        );
+        assert_eq!(
+            t(Phase::Response, ErrorKind::Reset),
+            "Connection reset by peer"
+        );
+        assert_eq!(
+            t(Phase::Tls, ErrorKind::Timeout),
+            "Timeout after connect (your server may be slow or overloaded)"
+        );
+        assert_eq!(
+            t(Phase::Tls, ErrorKind::HttpOnTlsPort),
+            "Server only speaks HTTP, not TLS"
+        );
+        assert_eq!(
+            t(Phase::Response, ErrorKind::Http2OnHttpPort),
+            "Server is speaking HTTP/2 over HTTP"
+        );
+        assert_eq!(
+            t(Phase::Response, ErrorKind::TlsOnHttpPort),
+            "Error getting validation data"
+        );
+        let alert = FetchError {
+            tls_alert: Some("handshake failure".into()),
+            ..FetchError::new(
+                Phase::Tls,
+                ErrorKind::TlsAlert,
+                "remote error: tls: handshake failure",
+            )
+        };
+        assert_eq!(
+            fetch_error_text(&alert),
+            (
+                ProblemType::Tls,
+                "remote error: tls: handshake failure".to_owned()
+            )
+        );
     }
 
     #[test]

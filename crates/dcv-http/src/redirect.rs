@@ -15,7 +15,7 @@ use crate::limits;
 /// Why a redirect was not followed. Each maps to Boulder's own text
 /// ([`BadRedirectReason::boulder_text`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
+#[serde(tag = "code", rename_all = "snake_case")]
 pub enum BadRedirectReason {
     /// More than [`ProbeConfig::max_redirects`] redirects already followed.
     TooManyRedirects {
@@ -31,6 +31,8 @@ pub enum BadRedirectReason {
     EmptyHost,
     /// `Location` that does not parse as a URL reference.
     InvalidLocation {
+        /// The redirect status.
+        status: u16,
         /// Why it did not parse.
         error: String,
     },
@@ -82,7 +84,9 @@ impl BadRedirectReason {
             Self::TooManyRedirects { .. } => "Too many redirects".to_owned(),
             Self::DisallowedStatus { .. } => "received disallowed redirect status code".to_owned(),
             Self::EmptyHost => "Invalid empty host in redirect target".to_owned(),
-            Self::InvalidLocation { .. } => "Invalid Location header in redirect".to_owned(),
+            Self::InvalidLocation { status, .. } => {
+                format!("Invalid Location header in {status} redirect")
+            }
             Self::Scheme { scheme } => format!(
                 "Invalid protocol scheme in redirect target. Only \"http\" and \"https\" protocol schemes are supported, not {}",
                 crate::message::go_quote(scheme)
@@ -247,6 +251,7 @@ pub fn check_redirect(
         Err(e) => {
             return Err(bad(
                 BadRedirectReason::InvalidLocation {
+                    status,
                     error: e.to_string(),
                 },
                 None,

@@ -1037,3 +1037,140 @@ async fn fetch_once_over_tls_records_phases() {
         );
     }
 }
+
+#[tokio::test]
+async fn redirect_without_location_and_unparsable_location() {
+    for fam in FAMS {
+        let (_lab, ip, report) = TestLab::single(
+            fam,
+            spec(HttpBehaviour::Fixed {
+                status: 301,
+                headers: vec![("location".into(), " ".into())],
+                body: String::new(),
+            }),
+            Some(KA),
+        )
+        .await;
+        assert!(
+            matches!(
+                only(&report).classification,
+                Classification::Not200 { status: 301, .. }
+            ),
+            "{:#?}",
+            only(&report)
+        );
+        assert_eq!(
+            detail(&report),
+            format!("{ip}: Invalid response from {}: 301", url())
+        );
+
+        let (_lab, ip, report) = TestLab::single(
+            fam,
+            spec(HttpBehaviour::Redirect {
+                status: 302,
+                location: "http://[zz/x".into(),
+            }),
+            Some(KA),
+        )
+        .await;
+        match &only(&report).classification {
+            Classification::BadRedirect {
+                reason: BadRedirectReason::InvalidLocation { status: 302, .. },
+                ..
+            } => {}
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            detail(&report),
+            format!(
+                "{ip}: Fetching {}: Invalid Location header in 302 redirect",
+                url()
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn redirect_name_with_only_reserved_addresses() {
+    for fam in FAMS {
+        let mut lab = TestLab::new(fam);
+        let other = lab
+            .serve(
+                2,
+                HttpBehaviour::ServeToken {
+                    token: TOKEN.into(),
+                    body: KA.into(),
+                },
+            )
+            .await;
+        let ip = lab
+            .serve(
+                1,
+                HttpBehaviour::Redirect {
+                    status: 302,
+                    location: "http://internal.example.lab{path}".into(),
+                },
+            )
+            .await;
+        lab.name(HOST, &[ip]);
+        lab.name("internal.example.lab", &[other]);
+        lab.config.allow_private = false;
+        let report = lab.probe(HOST, Some(KA)).await;
+        let att = only(&report);
+        match &att.classification {
+            Classification::Unreachable {
+                phase: Phase::Dns, ..
+            } => {}
+            other => panic!("{other:#?}"),
+        }
+        let last = att.hops.last().expect("hop");
+        assert_eq!(last.address, None);
+        assert!(
+            last.addresses_resolved
+                .as_ref()
+                .is_some_and(|r| r.all().any(|a| a == other))
+        );
+        assert!(detail(&report).ends_with(
+            "no valid A records found for internal.example.lab; no valid AAAA records found for internal.example.lab"
+        ));
+    }
+}
+
+#[tokio::test]
+async fn report_serialises_with_stable_names() {
+    let mut lab = TestLab::new(Fam::V6);
+    let v4 = lab.v4(1);
+    let v6 = lab.v6(1);
+    lab.serve_on(
+        v6,
+        spec(HttpBehaviour::Redirect {
+            status: 302,
+            location: "http://{host}:8080/".into(),
+        }),
+    )
+    .await;
+    lab.serve_on(v4, ResponderSpec::http_to_https("web", TOKEN, KA))
+        .await;
+    lab.name(HOST, &[v4, v6]);
+    let report = lab.probe(HOST, Some(KA)).await;
+    let json = serde_json::to_value(&report).expect("serialises");
+    assert_eq!(json["ca_view"]["classification"]["kind"], "bad_redirect");
+    assert_eq!(json["ca_view"]["classification"]["reason"]["code"], "port");
+    assert_eq!(json["ca_view"]["classification"]["reason"]["port"], 8080);
+    assert_eq!(json["ca_view"]["problem"]["type"], "connection");
+    assert_eq!(json["attempts"][0]["family"], "ipv6");
+    assert_eq!(
+        json["attempts"][1]["classification"]["kind"],
+        "redirect_to_https"
+    );
+    assert_eq!(
+        json["attempts"][1]["classification"]["outcome"]["kind"],
+        "bad_redirect"
+    );
+    // Like the CA, the https hop re-resolves the name and takes its first
+    // AAAA: the IPv4 chain lands on the IPv6 server and its bad redirect.
+    assert_eq!(json["attempts"][1]["hops"][1]["scheme"], "https");
+    assert_eq!(json["attempts"][1]["hops"][1]["address"], v6.to_string());
+    assert_eq!(json["attempts"][1]["hops"][0]["status"], 301);
+    assert!(!report.families_disagree());
+}
