@@ -5,6 +5,28 @@
 //!
 //! DNS is the caller's: the probe asks an [`AddressResolver`] and never the
 //! system resolver.
+//!
+//! ```no_run
+//! use dcv_http::{AddressResolver, ProbeConfig, ResolveError, ResolveFuture, ResolvedAddrs};
+//!
+//! struct Fixed(ResolvedAddrs);
+//! impl AddressResolver for Fixed {
+//!     fn resolve<'a>(&'a self, _host: &'a str) -> ResolveFuture<'a> {
+//!         Box::pin(async move { Ok::<_, ResolveError>(self.0.clone()) })
+//!     }
+//! }
+//!
+//! # async fn demo() -> Result<(), dcv_http::ProbeError> {
+//! let resolver = Fixed(ResolvedAddrs { v6: vec![], v4: vec!["192.0.2.1".parse().unwrap()] });
+//! let report = dcv_http::probe(&ProbeConfig::default(), "www.example.com", "probe-token", None, &resolver).await?;
+//! // The CA's verdict (first AAAA, first A only after a dial error) ...
+//! println!("{}", report.ca_view.classification.code());
+//! // ... and the evidence from every address.
+//! for attempt in &report.attempts {
+//!     println!("{} {:?}", attempt.address, attempt.ca_problem);
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod classify;
 pub mod config;

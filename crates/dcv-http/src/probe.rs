@@ -136,6 +136,10 @@ impl AddressAttempt {
 
 /// The CA's own path (Boulder `va/http.go`): the first AAAA; the first A only
 /// after a dial error on it. A bad status, body or redirect on IPv6 is final.
+///
+/// A dial error on a redirect hop also counts: Boulder's fallback re-runs the
+/// request from the initial host on its first A (redirect hops then use their
+/// own first AAAA again), which is exactly the first-A attempt's chain.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaView {
     /// Addresses the CA would dial for the initial host, in order.
