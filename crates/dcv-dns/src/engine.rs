@@ -114,17 +114,27 @@ impl Ctx {
         }
     }
 
-    fn merge(&mut self, other: Ctx, with_answers: bool) {
+    /// Adds exchanges of questions not yet recorded (all attempts of a
+    /// question, TCP fallback included, or none of them).
+    fn add_exchanges<'e>(&mut self, exchanges: impl IntoIterator<Item = &'e Exchange>) {
+        let mut fresh = HashSet::new();
+        for e in exchanges {
+            let key = (e.server, e.qname.clone(), e.qtype);
+            if fresh.contains(&key) || !self.seen.contains(&key) {
+                fresh.insert(key);
+                self.exchanges.push(e.clone());
+            }
+        }
+        self.seen.extend(fresh);
+    }
+
+    fn merge(&mut self, other: &Ctx, with_answers: bool) {
         for c in &other.cuts {
             self.add_cut(c);
         }
-        for e in other.exchanges {
-            if self.seen.insert((e.server, e.qname.clone(), e.qtype)) || e.attempt > 1 {
-                self.exchanges.push(e);
-            }
-        }
+        self.add_exchanges(&other.exchanges);
         if with_answers {
-            self.answers.extend(other.answers);
+            self.answers.extend(other.answers.iter().cloned());
         }
     }
 
@@ -141,11 +151,7 @@ impl Ctx {
             {
                 self.steps.push(step.clone());
                 self.answers.extend(k.answers.iter().cloned());
-                for e in &k.exchanges {
-                    if self.seen.insert((e.server, e.qname.clone(), e.qtype)) || e.attempt > 1 {
-                        self.exchanges.push(e.clone());
-                    }
-                }
+                self.add_exchanges(&k.exchanges);
             }
         }
     }
@@ -441,7 +447,12 @@ impl Engine {
         keep_answers: bool,
     ) -> BoxFuture<'a, WalkEnd> {
         Box::pin(async move {
-            let mut cut = self.closest_cut(qname);
+            // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1).
+            let start = match qname.parent() {
+                Some(p) if qtype == RecordType::DS => p,
+                _ => qname.clone(),
+            };
+            let mut cut = self.closest_cut(&start);
             self.add_cut_path(&cut, ctx);
             for _ in 0..limits::MAX_REFERRALS {
                 if cut.servers.is_empty() {
@@ -454,7 +465,17 @@ impl Engine {
                     join_all(cut.servers.iter().map(|ns| self.ask(ns.addr, qname, qtype))).await;
                 let verdicts: Vec<ServerVerdict> = replies
                     .iter()
-                    .map(|r| classify(&cut.zone, qname, r))
+                    .map(|r| match classify(&cut.zone, qname, r) {
+                        // The parent must answer DS itself (RFC 4035 §3.1.4.1).
+                        ServerVerdict::Referral { zone, .. }
+                            if qtype == RecordType::DS && &zone == qname =>
+                        {
+                            ServerVerdict::Lame {
+                                detail: format!("referral instead of the DS RRset for {zone}"),
+                            }
+                        }
+                        v => v,
+                    })
                     .collect();
                 for r in &replies {
                     ctx.add_reply(r, qname, qtype);
@@ -587,7 +608,7 @@ impl Engine {
         }
         let resolved = join_all(to_resolve.iter().map(|ns| self.resolve_ns(ns, depth + 1))).await;
         for (ns, (addrs, reason, sub)) in to_resolve.iter().zip(resolved) {
-            ctx.merge(sub, false);
+            ctx.merge(&sub, false);
             if addrs.is_empty() {
                 unresolved.push(UnresolvedNs {
                     name: ns.clone(),

@@ -326,3 +326,37 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Arbitrary bytes never panic the decoder.
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let name = Name::from_ascii("www.example.lab.").unwrap();
+            let _ = decode_response(&bytes, 1, &name, RecordType::A);
+            let _ = parse_ede(&bytes);
+        }
+
+        /// A valid header and question followed by garbage never panics.
+        #[test]
+        fn garbage_after_question_never_panics(
+            tail in proptest::collection::vec(any::<u8>(), 0..600),
+            counts in proptest::array::uniform6(any::<u8>()),
+        ) {
+            let name = Name::from_ascii("www.example.lab.").unwrap();
+            let mut bytes = encode_query(7, &name, RecordType::A).unwrap();
+            bytes[2] |= 0x80;
+            bytes[6..12].copy_from_slice(&counts);
+            bytes.truncate(12 + 17 + 4);
+            bytes.extend_from_slice(&tail);
+            let _ = decode_response(&bytes, 7, &name, RecordType::A);
+        }
+    }
+}
