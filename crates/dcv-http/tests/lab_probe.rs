@@ -1174,3 +1174,115 @@ async fn report_serialises_with_stable_names() {
     assert_eq!(json["attempts"][1]["hops"][0]["status"], 301);
     assert!(!report.families_disagree());
 }
+
+/// A listener whose accept queue is full: further SYNs are dropped, so a
+/// connect really times out (no packet leaves loopback).
+async fn blackhole(ip: IpAddr, port: u16) -> (tokio::net::TcpListener, Vec<tokio::net::TcpStream>) {
+    let socket = if ip.is_ipv6() {
+        tokio::net::TcpSocket::new_v6()
+    } else {
+        tokio::net::TcpSocket::new_v4()
+    }
+    .expect("socket");
+    socket
+        .bind(std::net::SocketAddr::new(ip, port))
+        .expect("bind blackhole");
+    let listener = socket.listen(0).expect("listen");
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::net::TcpStream::connect((ip, port)),
+        )
+        .await
+        {
+            Ok(Ok(s)) => held.push(s),
+            _ => break,
+        }
+    }
+    (listener, held)
+}
+
+#[tokio::test]
+async fn connect_timeout_and_dial_timeout_fallback() {
+    for fam in FAMS {
+        let mut lab = TestLab::new(fam);
+        lab.serve(1, HttpBehaviour::NotFound).await; // fixes the ports
+        let dead = lab.addr(2);
+        let _hole = blackhole(dead, lab.config.http_port).await;
+        lab.config.connect_timeout = Duration::from_millis(400);
+        lab.name(HOST, &[dead]);
+        let report = lab.probe(HOST, Some(KA)).await;
+        match &only(&report).classification {
+            Classification::Unreachable {
+                phase, error_kind, ..
+            } => {
+                assert_eq!((*phase, *error_kind), (Phase::Connect, ErrorKind::Timeout));
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            detail(&report),
+            format!(
+                "{dead}: Fetching {}: Timeout during connect (likely firewall problem)",
+                url()
+            )
+        );
+    }
+
+    // A dial timeout on the first AAAA is a fallback error too.
+    let mut lab = TestLab::new(Fam::V6);
+    let v4 = lab.v4(1);
+    let v6 = lab.v6(1);
+    lab.serve_on(
+        v4,
+        spec(HttpBehaviour::ServeToken {
+            token: TOKEN.into(),
+            body: KA.into(),
+        }),
+    )
+    .await;
+    let _hole = blackhole(v6, lab.config.http_port).await;
+    lab.config.connect_timeout = Duration::from_millis(400);
+    lab.name(HOST, &[v6, v4]);
+    let report = lab.probe(HOST, Some(KA)).await;
+    assert!(report.ca_view.fell_back_to_ipv4);
+    assert_eq!(report.ca_view.addresses_tried, vec![v6, v4]);
+    assert_eq!(report.ca_view.validates, Some(true));
+}
+
+#[tokio::test]
+async fn tls_alert_after_redirect() {
+    for fam in FAMS {
+        let s = ResponderSpec::new("web", HttpBehaviour::RedirectToHttps)
+            .with_tls_behaviour(HttpBehaviour::TlsNoCertificate);
+        let (_lab, ip, report) = TestLab::single(fam, s, Some(KA)).await;
+        let att = only(&report);
+        match att.classification.outcome() {
+            Classification::Unreachable {
+                phase,
+                error_kind,
+                after_redirect,
+                ..
+            } => {
+                assert_eq!(
+                    (*phase, *error_kind, *after_redirect),
+                    (Phase::Tls, ErrorKind::TlsAlert, true)
+                );
+            }
+            other => panic!("{other:#?}"),
+        }
+        let err = att.hops[1].error.as_ref().expect("error");
+        assert_eq!(err.tls_alert.as_deref(), Some("access denied"));
+        assert_eq!(
+            detail(&report),
+            format!(
+                "{ip}: Fetching https://{HOST}/.well-known/acme-challenge/{TOKEN}: remote error: tls: access denied"
+            )
+        );
+        assert_eq!(
+            report.ca_view.problem.as_ref().map(|p| p.problem_type),
+            Some(ProblemType::Tls)
+        );
+    }
+}

@@ -109,6 +109,10 @@ pub enum HttpBehaviour {
     TlsHandshake(Box<HttpBehaviour>),
     /// Answers with an HTTP/2 SETTINGS frame (an h2-only server on port 80).
     Http2Settings,
+    /// On the TLS port: no certificate for any name, so the handshake ends
+    /// with a fatal alert (rustls sends `access_denied`). On the plain port:
+    /// like [`HttpBehaviour::NotFound`].
+    TlsNoCertificate,
 }
 
 /// One named responder.
@@ -243,6 +247,29 @@ impl Drop for RunningResponder {
             t.abort();
         }
     }
+}
+
+/// Resolves no certificate at all: every handshake fails with an alert.
+#[derive(Debug)]
+struct NoCertificate;
+
+impl rustls::server::ResolvesServerCert for NoCertificate {
+    fn resolve(
+        &self,
+        _client_hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        None
+    }
+}
+
+fn no_cert_config() -> io::Result<Arc<ServerConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(NoCertificate));
+    Ok(Arc::new(config))
 }
 
 fn server_config() -> io::Result<Arc<ServerConfig>> {
@@ -386,6 +413,14 @@ async fn handle_conn(
         seen,
     };
     if speak_tls {
+        let tls = if inner == HttpBehaviour::TlsNoCertificate {
+            match no_cert_config() {
+                Ok(c) => c,
+                Err(_) => return,
+            }
+        } else {
+            tls
+        };
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let Ok(Ok(tls_stream)) =
             tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
@@ -608,7 +643,8 @@ fn respond<'a>(
             HttpBehaviour::NotFound
             | HttpBehaviour::Silent
             | HttpBehaviour::CloseImmediately
-            | HttpBehaviour::Http2Settings => reply(404, &[], "404 page not found\n"),
+            | HttpBehaviour::Http2Settings
+            | HttpBehaviour::TlsNoCertificate => reply(404, &[], "404 page not found\n"),
         }
     })
 }
