@@ -281,6 +281,9 @@ pub(crate) enum DenialGoal {
     NxDomain,
     /// Name exists without the type (RFC 4035 §5.4, RFC 5155 §8.5-8.7).
     NoData(HType),
+    /// The delegation `qname` has no DS: NODATA for DS at a name whose
+    /// NSEC/NSEC3 has the NS bit (RFC 4035 §5.2, RFC 5155 §8.6), or opt-out.
+    InsecureDelegation,
     /// Wildcard-expanded positive answer: the next closer name must not exist
     /// (RFC 4035 §5.3.4, RFC 5155 §8.8). The value is the RRSIG labels count.
     WildcardAnswer(u8),
@@ -369,10 +372,21 @@ fn nsec_proof(
     let is_delegation =
         |n: &NSEC| n.type_set().contains(HType::NS) && !n.type_set().contains(HType::SOA);
 
+    let need_ns = goal == DenialGoal::InsecureDelegation;
+    let goal = if need_ns {
+        DenialGoal::NoData(HType::DS)
+    } else {
+        goal
+    };
     match goal {
         DenialGoal::NoData(qtype) => {
             if let Some((_, n)) = matching(qname) {
                 let types = n.type_set();
+                if need_ns && !types.contains(HType::NS) {
+                    return Err(format!(
+                        "the NSEC at {qname} has no NS bit: not a delegation"
+                    ));
+                }
                 if types.contains(qtype) {
                     return Err(format!("the NSEC at {qname} lists {qtype}"));
                 }
@@ -389,6 +403,9 @@ fn nsec_proof(
                     ));
                 }
                 return Ok(());
+            }
+            if need_ns {
+                return Err(format!("no NSEC matches the delegation {qname}"));
             }
             let Some((owner, n)) = covering(qname) else {
                 return Err(format!("no NSEC matches or covers {qname}"));
@@ -441,6 +458,8 @@ fn nsec_proof(
                 Err(format!("no NSEC proves wildcard {wc} does not exist"))
             }
         }
+        // Normalised to NoData(DS) above.
+        DenialGoal::InsecureDelegation => Err("insecure delegation goal not normalised".into()),
         DenialGoal::WildcardAnswer(_) => {
             if covering(qname).is_some() {
                 Ok(())
@@ -493,6 +512,12 @@ struct Nsec3Entry<'a> {
 }
 
 fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) -> Denial {
+    let need_ns = goal == DenialGoal::InsecureDelegation;
+    let goal = if need_ns {
+        DenialGoal::NoData(HType::DS)
+    } else {
+        goal
+    };
     let mut entries = Vec::new();
     for r in nsec3s {
         let Some(n) = as_nsec3(r) else { continue };
@@ -612,6 +637,11 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
             };
             if let Some(e) = matching(&qh) {
                 let types = e.data.type_set();
+                if need_ns && !types.contains(HType::NS) {
+                    return Denial::Failed(format!(
+                        "the NSEC3 for {qname} has no NS bit: not a delegation"
+                    ));
+                }
                 if types.contains(qtype) {
                     return Denial::Failed(format!("the NSEC3 for {qname} lists {qtype}"));
                 }
@@ -626,6 +656,9 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
             // RFC 5155 §8.6: DS NODATA may be an opt-out span; §8.7 wildcard NODATA.
             match closest_encloser(&mut hash) {
                 Ok((_, true)) if qtype == HType::DS => Denial::OptOut,
+                _ if need_ns => Denial::Failed(format!(
+                    "no NSEC3 matches the delegation {qname} and no opt-out span covers it"
+                )),
                 Ok((ce, _)) => {
                     let Some(wc) = wildcard_of(&ce) else {
                         return Denial::Failed("wildcard name too long".into());
@@ -642,6 +675,10 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
                 }
                 Err(_) => Denial::Failed(format!("no NSEC3 matches {qname}")),
             }
+        }
+        // Normalised to NoData(DS) above.
+        DenialGoal::InsecureDelegation => {
+            Denial::Failed("insecure delegation goal not normalised".into())
         }
         DenialGoal::WildcardAnswer(labels) => {
             // RFC 5155 §8.8: the next closer name (one label below the
@@ -714,7 +751,8 @@ mod tests {
     /// Signs `set` with an RRSIG whose inception is `inception_offset` seconds
     /// from `NOW` (valid for one day).
     fn sign(set: &RecordSet, key: &Key, inception_offset: i64) -> Record {
-        let inception = OffsetDateTime::from_unix_timestamp(NOW.cast_signed() + inception_offset).unwrap();
+        let inception =
+            OffsetDateTime::from_unix_timestamp(NOW.cast_signed() + inception_offset).unwrap();
         let sig = RRSIG::from_rrset(set, DNSClass::IN, inception, &key.signer).unwrap();
         Record::from_rdata(
             set.name().clone(),

@@ -993,7 +993,7 @@ impl Engine {
                         &parent_h,
                         &zone_h,
                         RecordType::DS,
-                        DenialGoal::NoData(HType::DS),
+                        DenialGoal::InsecureDelegation,
                         &decoded.authority,
                         &parent_keys,
                         now,
@@ -1382,6 +1382,7 @@ fn check_denial(
             denial: match goal {
                 DenialGoal::NxDomain => "NXDOMAIN".into(),
                 DenialGoal::NoData(_) => "NODATA".into(),
+                DenialGoal::InsecureDelegation => "insecure delegation (no DS)".into(),
                 DenialGoal::WildcardAnswer(_) => "wildcard expansion".into(),
             },
             detail,

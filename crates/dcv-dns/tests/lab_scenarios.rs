@@ -11,7 +11,7 @@ use dcv_dns::{
 };
 use dcv_lab::{
     Lab, Mode, Scenario, Signing,
-    catalogue::{self, NS1, NS2},
+    catalogue::{self, NS1, NS2, ZONE},
 };
 
 async fn run(scenario: Scenario, name: &str, qtype: RecordType) -> (Lookup, Lab) {
@@ -484,4 +484,97 @@ async fn query_budget_is_enforced() {
     );
     assert!(!l.security.is_bogus());
     assert_eq!(e.queries_sent(), 3);
+}
+
+#[tokio::test]
+async fn nsec3_insecure_delegation_with_and_without_opt_out() {
+    for opt_out in [false, true] {
+        let s = catalogue::base(&Signing::Nsec3 {
+            iterations: 0,
+            salt: String::new(),
+            opt_out,
+        })
+        .with_zone(ZONE, |z| z.signing = Signing::Unsigned);
+        let (l, _lab) = run(s, "www.example.lab", RecordType::A).await;
+        assert_eq!(l.records()[0].rdata, "192.0.2.10");
+        let expected = if opt_out {
+            InsecureReason::OptOut {
+                zone: name("example.lab"),
+                parent: name("lab"),
+            }
+        } else {
+            InsecureReason::NoDs {
+                zone: name("example.lab"),
+                parent: name("lab"),
+                proof: DenialKind::Nsec3,
+            }
+        };
+        assert_eq!(
+            l.security,
+            Security::Insecure(expected),
+            "opt-out {opt_out}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn disagreeing_servers_are_visible() {
+    let (l, _lab) = run(
+        catalogue::stale_secondary(),
+        "www.example.lab",
+        RecordType::A,
+    )
+    .await;
+    let mut seen: Vec<String> = l
+        .server_answers
+        .iter()
+        .filter(|a| a.qtype == RecordType::A && a.zone.as_str() == "example.lab.")
+        .filter_map(|a| match &a.verdict {
+            ServerVerdict::Answer { records } => Some(records[0].rdata.clone()),
+            _ => None,
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, ["192.0.2.10", "192.0.2.99"]);
+}
+
+#[tokio::test]
+async fn validation_fetch_failure_is_indeterminate() {
+    let lab = Lab::start(catalogue::valid()).await.unwrap();
+    // Enough queries for the walk (2 root + 2 lab. + 4 example.lab.), none
+    // left for DNSKEY/DS.
+    let e = Engine::new(dcv_dns::EngineConfig {
+        max_queries: 8,
+        ..config(&lab)
+    });
+    let l = e.lookup(&name("www.example.lab"), RecordType::A).await;
+    assert!(
+        matches!(
+            l.security,
+            Security::Indeterminate(IndeterminateReason::BudgetExhausted { limit: 8 })
+        ),
+        "{:?}",
+        l.security
+    );
+    assert!(matches!(
+        l.outcome,
+        Outcome::ServFail {
+            why: ServFailReason::Indeterminate(_)
+        }
+    ));
+}
+
+#[tokio::test]
+async fn lookup_serialises_to_json() {
+    let (l, _lab) = run(catalogue::rrsig_exp_a(), "www.example.lab", RecordType::A).await;
+    let v = serde_json::to_value(&l).unwrap();
+    assert_eq!(v["qtype"], "A");
+    assert_eq!(v["security"]["status"], "bogus");
+    assert_eq!(v["security"]["reason"]["kind"], "signature_expired");
+    assert_eq!(v["outcome"]["kind"], "serv_fail");
+    let ex = &v["exchanges"][0];
+    assert_eq!(ex["protocol"], "udp");
+    assert!(ex["latency"].as_f64().is_some());
+    assert!(ex["result"]["answer"].is_array() || ex["result"]["authority"].is_array());
 }
