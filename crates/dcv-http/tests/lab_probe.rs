@@ -1286,3 +1286,81 @@ async fn tls_alert_after_redirect() {
         );
     }
 }
+
+#[tokio::test]
+async fn truncated_and_garbage_responses() {
+    for fam in FAMS {
+        // The head promises 100 bytes, 5 come, then the connection closes.
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort".to_vec();
+        let (_lab, ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::Raw(raw)), Some(KA)).await;
+        match &only(&report).classification {
+            Classification::Unreachable {
+                phase, error_kind, ..
+            } => {
+                assert_eq!((*phase, *error_kind), (Phase::Body, ErrorKind::Closed));
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            only(&report).hops[0]
+                .response
+                .as_ref()
+                .map(|r| r.body.excerpt.clone()),
+            Some(b"short".to_vec())
+        );
+        assert_eq!(
+            detail(&report),
+            format!("{ip}: Error reading HTTP response body: unexpected EOF")
+        );
+
+        // Not HTTP at all.
+        let raw = b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".to_vec();
+        let (_lab, ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::Raw(raw)), Some(KA)).await;
+        match &only(&report).classification {
+            Classification::Unreachable {
+                phase, error_kind, ..
+            } => {
+                assert_eq!(
+                    (*phase, *error_kind),
+                    (Phase::Response, ErrorKind::MalformedResponse)
+                );
+            }
+            other => panic!("{other:#?}"),
+        }
+        assert_eq!(
+            detail(&report),
+            format!("{ip}: Fetching {}: Error getting validation data", url())
+        );
+
+        // Closed without a byte.
+        let (_lab, _ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::Raw(Vec::new())), Some(KA)).await;
+        assert!(
+            matches!(
+                only(&report).classification,
+                Classification::Unreachable {
+                    phase: Phase::Response,
+                    error_kind: ErrorKind::Closed,
+                    ..
+                }
+            ),
+            "{:#?}",
+            only(&report).classification
+        );
+
+        // An HTTP/1.0 answer without Content-Length, body until close: fine.
+        let raw = format!("HTTP/1.0 200 OK\r\n\r\n{KA}\n").into_bytes();
+        let (_lab, _ip, report) =
+            TestLab::single(fam, spec(HttpBehaviour::Raw(raw)), Some(KA)).await;
+        assert!(
+            matches!(
+                only(&report).classification,
+                Classification::TokenServed { .. }
+            ),
+            "{:#?}",
+            only(&report)
+        );
+    }
+}

@@ -113,6 +113,9 @@ pub enum HttpBehaviour {
     /// with a fatal alert (rustls sends `access_denied`). On the plain port:
     /// like [`HttpBehaviour::NotFound`].
     TlsNoCertificate,
+    /// Reads the request head, writes these bytes verbatim, closes: for
+    /// malformed, truncated or non-HTTP answers.
+    Raw(Vec<u8>),
 }
 
 /// One named responder.
@@ -404,6 +407,7 @@ async fn handle_conn(
             return;
         }
         HttpBehaviour::Http2Settings => return h2_settings(stream).await,
+        HttpBehaviour::Raw(bytes) if !speak_tls => return raw(stream, &bytes).await,
         _ => {}
     }
     let ctx = ConnCtx {
@@ -462,6 +466,14 @@ async fn silent(mut stream: TcpStream) {
             break;
         }
     }
+}
+
+async fn raw(mut stream: TcpStream, bytes: &[u8]) {
+    // Wait for (some of) the request so the answer is not sent unprompted.
+    let mut buf = vec![0u8; SILENT_READ_CHUNK];
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await;
+    let _ = stream.write_all(bytes).await;
+    let _ = stream.shutdown().await;
 }
 
 async fn h2_settings(mut stream: TcpStream) {
@@ -644,7 +656,8 @@ fn respond<'a>(
             | HttpBehaviour::Silent
             | HttpBehaviour::CloseImmediately
             | HttpBehaviour::Http2Settings
-            | HttpBehaviour::TlsNoCertificate => reply(404, &[], "404 page not found\n"),
+            | HttpBehaviour::TlsNoCertificate
+            | HttpBehaviour::Raw(_) => reply(404, &[], "404 page not found\n"),
         }
     })
 }
