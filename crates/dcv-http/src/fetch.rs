@@ -254,8 +254,7 @@ pub struct TlsInfo {
     pub presented_chain: Vec<Vec<u8>>,
 }
 
-#[allow(clippy::ptr_arg)] // serde's `serialize_with` passes `&Vec<_>`
-fn ser_chain<S: Serializer>(chain: &Vec<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+fn ser_chain<S: Serializer>(chain: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
     use std::fmt::Write as _;
     s.collect_seq(chain.iter().map(|der| {
         der.iter()
