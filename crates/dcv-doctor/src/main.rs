@@ -1,1 +1,119 @@
-fn main() {}
+//! The `dcv-doctor` binary: flags in, reports out. Exit status: 0 when every
+//! selected CA would validate (or `explain` recognised the message), 1 when a
+//! finding blocks validation (or the message is unknown), 2 for bad input.
+
+mod cli;
+mod config;
+mod demo;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser as _;
+use dcv_diagnosis::render::render_text;
+use dcv_diagnosis::{Report, Verdict};
+
+use crate::cli::{Cli, Command, Format};
+
+/// Exit status for bad input (clap uses 2 for its own usage errors too).
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dcv-doctor: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => {
+            let cfg = config::check_config(&args)?;
+            let report = runtime()?.block_on(dcv_diagnosis::runner::run_check(cfg));
+            print_report(&report, args.format, args.verbose)?;
+            Ok(exit_for(&report))
+        }
+        Command::Dns(args) => {
+            let timeout = Duration::from_secs(args.timeout);
+            let dns = config::dns_config(&args.dns, timeout)?;
+            let name = dcv_dns::DnsName::parse(&args.name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let rtype: dcv_dns::RecordType =
+                args.rtype.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let lookup = runtime()?.block_on(async move {
+                let engine = dcv_dns::Engine::new(dns);
+                tokio::time::timeout(timeout, engine.lookup(&name, rtype)).await
+            });
+            let Ok(lookup) = lookup else {
+                anyhow::bail!("no answer within {}s", timeout.as_secs());
+            };
+            let mut out = anstream::stdout();
+            match args.format {
+                Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&lookup)?)?,
+                Format::Text => write!(out, "{}", dcv_dns::render_trace(&lookup))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { message, format } => {
+            let explanation = dcv_diagnosis::explain::explain(&message);
+            let mut out = anstream::stdout();
+            match (format, &explanation) {
+                (Format::Json, _) => {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&explanation)?)?;
+                }
+                (Format::Text, Some(e)) => {
+                    writeln!(out, "Recognised ({} wording): {}", e.source, e.matched)?;
+                    writeln!(out, "Cause:          {}", e.cause)?;
+                    if let Some(code) = e.finding {
+                        writeln!(out, "Finding:        {code}")?;
+                    }
+                    writeln!(out, "What to check:  {}", e.what_to_check)?;
+                    writeln!(out, "Fix:            {}", e.fix)?;
+                    writeln!(out, "Who fixes:      {}", e.who_fixes)?;
+                    writeln!(out, "Test it with:   {}", e.check_command)?;
+                }
+                (Format::Text, None) => writeln!(
+                    out,
+                    "Not a message dcv-doctor knows; it will not guess. Run `dcv-doctor check <hostname>` to diagnose from scratch."
+                )?,
+            }
+            Ok(if explanation.is_some() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Demo { format, verbose } => runtime()?.block_on(demo::run(format, verbose)),
+        Command::FindingsDoc => {
+            print!("{}", dcv_diagnosis::codes::findings_markdown());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Result<()> {
+    let mut out = anstream::stdout();
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(report)?)?,
+        Format::Text => write!(out, "{}", render_text(report, verbose))?,
+    }
+    Ok(())
+}
+
+fn exit_for(report: &Report) -> ExitCode {
+    if report.verdict == Verdict::Fail {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,283 @@
+//! Evidence shapes in the report. They are summaries of the probe crates' own
+//! evidence types, flattened to strings and numbers so the report's JSON stays
+//! stable while the probes evolve.
+
+use serde::{Deserialize, Serialize};
+
+/// One authoritative server's own answer to a query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerAnswerEvidence {
+    /// `name@address:port` of the server asked.
+    pub server: String,
+    /// `udp` or `tcp`.
+    pub protocol: String,
+    /// RCODE name, or null when no answer came.
+    pub rcode: Option<String>,
+    /// Whether the server claimed authority (AA flag): a server without it is lame.
+    pub authoritative: bool,
+    pub latency_ms: u64,
+    /// Records as served, in presentation format.
+    pub answer: Vec<String>,
+    /// Why no usable answer came (timeout, refused, malformed ...).
+    pub error: Option<String>,
+    /// RFC 8914 Extended DNS Error, as `code (text)`.
+    pub ede: Option<String>,
+}
+
+/// The CA resolver's view of one lookup and the authoritative evidence behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsLookupEvidence {
+    /// `name/TYPE`.
+    pub query: String,
+    /// What a validating resolver returns: `NOERROR`, `NODATA`, `NXDOMAIN`, `SERVFAIL`.
+    pub outcome: String,
+    /// Final answer records in presentation format.
+    pub answer: Vec<String>,
+    /// `secure`, `insecure`, `bogus` or `indeterminate` (RFC 4035 §4.3).
+    pub security: String,
+    /// Why the answer is bogus/indeterminate, or why the resolver failed.
+    pub reason: Option<String>,
+    /// CNAME/DNAME links followed, as `owner -> target`.
+    pub chain: Vec<String>,
+    /// The zone authoritative for the final name and its nameservers.
+    pub zone: Option<String>,
+    pub zone_nameservers: Vec<String>,
+    /// Each authoritative server's own answer (for the final zone).
+    pub servers: Vec<ServerAnswerEvidence>,
+}
+
+/// The CAA decision for one CA.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaaEvidence {
+    /// The name whose CAA RRset decided (RFC 8659 §3), if any was found.
+    pub relevant_name: Option<String>,
+    /// The records of that RRset exactly as served, with a per-record verdict.
+    pub records: Vec<String>,
+    /// `permit`, `deny` or `lookup_failed`.
+    pub decision: String,
+    /// Why, in words, with the rule cited.
+    pub reason: String,
+    /// Every name queried on the climb and what it gave.
+    pub lookups: Vec<String>,
+}
+
+/// One hop of an HTTP-01 fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpHopEvidence {
+    pub url: String,
+    pub address: String,
+    pub status: Option<u16>,
+    pub location: Option<String>,
+    /// The phase that failed (`connect`, `tls`, `response`, `body`), if one did.
+    pub failed_phase: Option<String>,
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// An HTTP-01 fetch from one starting address, hop by hop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpEvidence {
+    /// The address the fetch started at.
+    pub address: String,
+    /// Whether this is the path the CA itself would take (IPv6 first, IPv4 only
+    /// after a dial error).
+    pub ca_path: bool,
+    pub hops: Vec<HttpHopEvidence>,
+    /// How the final response was classified.
+    pub outcome: String,
+    /// Start of the body as received (escaped), when it matters.
+    pub body_excerpt: Option<String>,
+}
+
+impl DnsLookupEvidence {
+    /// Summarises one engine lookup: the resolver view plus the answers of the
+    /// servers of the zone that holds the final name.
+    pub fn from_lookup(lookup: &dcv_dns::Lookup) -> DnsLookupEvidence {
+        use dcv_dns::{Outcome, Security};
+        let final_name = lookup
+            .chain
+            .last()
+            .map_or_else(|| lookup.qname.clone(), |l| l.target.clone());
+        let cut = lookup.zone_cut_for(&final_name);
+        let (security, reason) = match &lookup.security {
+            Security::Secure => ("secure", None),
+            Security::Insecure(r) => ("insecure", Some(r.to_string())),
+            Security::Bogus(r) => ("bogus", Some(r.to_string())),
+            Security::Indeterminate(r) => ("indeterminate", Some(r.to_string())),
+        };
+        let reason = match &lookup.outcome {
+            Outcome::ServFail { why } => Some(why.to_string()),
+            _ => reason,
+        };
+        let outcome = match &lookup.outcome {
+            Outcome::Answer { .. } => "NOERROR",
+            other => other.label(),
+        };
+        let servers = lookup
+            .server_answers
+            .iter()
+            .filter(|a| a.qname == final_name || a.qname == lookup.qname)
+            .filter(|a| a.qtype == lookup.qtype)
+            .map(ServerAnswerEvidence::from_answer)
+            .collect();
+        DnsLookupEvidence {
+            query: format!("{}/{}", lookup.qname.without_dot(), lookup.qtype),
+            outcome: outcome.to_owned(),
+            answer: lookup
+                .records()
+                .iter()
+                .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.rtype, r.rdata))
+                .collect(),
+            security: security.to_owned(),
+            reason,
+            chain: lookup
+                .chain
+                .iter()
+                .map(|l| format!("{} {:?} {}", l.owner, l.kind, l.target))
+                .collect(),
+            zone: cut.map(|c| c.zone.to_string()),
+            zone_nameservers: cut
+                .map(|c| c.ns_names.iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
+            servers,
+        }
+    }
+}
+
+impl ServerAnswerEvidence {
+    fn from_answer(a: &dcv_dns::ServerAnswer) -> ServerAnswerEvidence {
+        use dcv_dns::ServerVerdict as V;
+        let (rcode, answer, error, authoritative) = match &a.verdict {
+            V::Answer { records } => (
+                Some("NOERROR"),
+                records
+                    .iter()
+                    .map(|r| format!("{} {} {}", r.name, r.rtype, r.rdata))
+                    .collect(),
+                None,
+                true,
+            ),
+            V::NxDomain => (Some("NXDOMAIN"), Vec::new(), None, true),
+            V::NoData => (Some("NOERROR"), Vec::new(), None, true),
+            V::Referral { zone, .. } => (
+                Some("NOERROR"),
+                vec![format!("referral to {zone}")],
+                None,
+                false,
+            ),
+            V::Refused => (Some("REFUSED"), Vec::new(), None, false),
+            V::ServFail => (Some("SERVFAIL"), Vec::new(), None, false),
+            other => (None, Vec::new(), Some(other.failure_text()), false),
+        };
+        ServerAnswerEvidence {
+            server: format!("{}@{}", a.server.name, a.server.addr),
+            protocol: "udp".to_owned(),
+            rcode: rcode.map(str::to_owned),
+            authoritative,
+            latency_ms: 0,
+            answer,
+            error,
+            ede: None,
+        }
+    }
+}
+
+impl CaaEvidence {
+    /// Summarises a CAA decision for one CA.
+    pub fn from_decision(d: &dcv_caa::CaaDecision) -> CaaEvidence {
+        CaaEvidence {
+            relevant_name: d.rrset_owner().map(str::to_owned),
+            records: d
+                .deciding_records
+                .iter()
+                .map(|r| format!("{}  ; {}", r.presentation, r.verdict.label()))
+                .collect(),
+            decision: match d.outcome {
+                dcv_caa::Outcome::Permit => "permit",
+                dcv_caa::Outcome::Deny => "deny",
+                dcv_caa::Outcome::LookupFailed => "lookup_failed",
+            }
+            .to_owned(),
+            reason: format!("{} [{}]", d.reason_code, d.rule.citation()),
+            lookups: d
+                .climb
+                .iter()
+                .map(|s| {
+                    let via = if s.cname_chain.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" via {}", s.cname_chain.join(" -> "))
+                    };
+                    let status = match &s.status {
+                        dcv_caa::StepStatus::Empty => "empty".to_owned(),
+                        dcv_caa::StepStatus::Relevant { records } => {
+                            format!("relevant RRset ({records} records)")
+                        }
+                        dcv_caa::StepStatus::Failed { detail, .. } => format!("failed: {detail}"),
+                        dcv_caa::StepStatus::FailureTolerated { detail, .. } => {
+                            format!("failed, tolerated as Insecure: {detail}")
+                        }
+                        _ => "not looked up".to_owned(),
+                    };
+                    format!("{}{via}: {status}", s.name)
+                })
+                .collect(),
+        }
+    }
+}
+
+impl HttpEvidence {
+    /// Summarises one starting address's attempt.
+    pub fn from_attempt(a: &dcv_http::AddressAttempt, ca_path: bool) -> HttpEvidence {
+        let hops = a
+            .hops
+            .iter()
+            .map(|h| {
+                let t = &h.timings;
+                let total: f64 = [t.connect_ms, t.tls_ms, t.headers_ms, t.body_ms]
+                    .iter()
+                    .flatten()
+                    .sum();
+                HttpHopEvidence {
+                    url: h.url.clone(),
+                    address: h
+                        .address
+                        .map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
+                    status: h.status,
+                    location: h.location.clone(),
+                    failed_phase: h
+                        .error
+                        .as_ref()
+                        .map(|e| format!("{:?}", e.phase).to_lowercase()),
+                    error: h.error.as_ref().map(|e| e.detail.clone()),
+                    elapsed_ms: millis(total),
+                }
+            })
+            .collect();
+        let body_excerpt = a
+            .hops
+            .last()
+            .and_then(|h| h.response.as_ref())
+            .map(|r| {
+                let cut = &r.body.excerpt[..r.body.excerpt.len().min(160)];
+                dcv_http::message::go_quote(&String::from_utf8_lossy(cut))
+            })
+            .filter(|b| b != "\"\"");
+        HttpEvidence {
+            address: a.address.to_string(),
+            ca_path,
+            hops,
+            outcome: a.classification.code().to_owned(),
+            body_excerpt,
+        }
+    }
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn millis(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        ms.round() as u64
+    } else {
+        0
+    }
+}

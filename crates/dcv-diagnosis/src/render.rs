@@ -1,0 +1,243 @@
+//! The text report for people. Styles are ANSI escapes from `anstyle`; the
+//! binary writes through `anstream`, which strips them when stdout is not a
+//! terminal or `NO_COLOR` is set, so this module never checks the terminal.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Effects, Style};
+
+use crate::evidence::{CaaEvidence, DnsLookupEvidence, HttpEvidence};
+use crate::model::{Evidence, Finding, Report, Severity, Verdict};
+
+const BOLD: Style = Style::new().effects(Effects::BOLD);
+const RED: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
+    .effects(Effects::BOLD);
+const YELLOW: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)))
+    .effects(Effects::BOLD);
+const GREEN: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)))
+    .effects(Effects::BOLD);
+const DIM: Style = Style::new().effects(Effects::DIMMED);
+
+fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// Renders a report. `verbose` adds the evidence behind every finding.
+pub fn render_text(report: &Report, verbose: bool) -> String {
+    let mut out = String::new();
+    let (style, word) = match report.verdict {
+        Verdict::Pass => (GREEN, "PASS"),
+        Verdict::Warn => (YELLOW, "WARN"),
+        Verdict::Fail => (RED, "FAIL"),
+    };
+    let methods: Vec<String> = report.method.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        out,
+        "{} {} (method: {})",
+        paint(style, word),
+        paint(BOLD, &report.hostname),
+        methods.join("+")
+    );
+    for v in &report.ca_verdicts {
+        let per_method: Vec<String> = v
+            .methods
+            .iter()
+            .map(|m| {
+                if m.would_validate {
+                    format!("{}: ok", m.method)
+                } else {
+                    let codes: Vec<&str> = m.blocked_by.iter().map(|c| c.as_str()).collect();
+                    format!("{}: blocked by {}", m.method, codes.join(", "))
+                }
+            })
+            .collect();
+        let mark = if v.would_validate {
+            paint(GREEN, "would validate")
+        } else {
+            paint(RED, "would fail")
+        };
+        let _ = writeln!(
+            out,
+            "  {:<12} {mark}  ({})",
+            v.ca.profile().name,
+            per_method.join("; ")
+        );
+    }
+    for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+        let group: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let (style, title) = match severity {
+            Severity::Error => (RED, "Errors"),
+            Severity::Warning => (YELLOW, "Warnings"),
+            Severity::Info => (BOLD, "Info"),
+        };
+        let _ = writeln!(out, "\n{}", paint(style, title));
+        for f in group {
+            render_finding(&mut out, f, verbose);
+        }
+    }
+    if !verbose && report.findings.iter().any(|f| !f.evidence.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            paint(DIM, "(run with -v to see the evidence behind each finding)")
+        );
+    }
+    out
+}
+
+fn render_finding(out: &mut String, f: &Finding, verbose: bool) {
+    let _ = writeln!(out, "  [{}] {}", paint(BOLD, f.code.as_str()), f.summary);
+    if let Some(msg) = &f.ca_message {
+        let _ = writeln!(out, "      CA says:    {msg}");
+    }
+    let _ = writeln!(out, "      Why:        {}", f.explanation);
+    let _ = writeln!(out, "      Fix:        {}", indent_continuation(&f.fix, 18));
+    let _ = writeln!(out, "      Who fixes:  {}", f.who_fixes);
+    if !f.blocks.is_empty() {
+        let cas: Vec<&str> = f.blocks.iter().map(|c| c.as_str()).collect();
+        let _ = writeln!(out, "      Blocks:     {}", cas.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "      {}",
+        paint(DIM, &format!("Rests on: {}", f.reference))
+    );
+    if verbose {
+        for e in &f.evidence {
+            render_evidence(out, e);
+        }
+    }
+}
+
+fn indent_continuation(text: &str, width: usize) -> String {
+    text.replace('\n', &format!("\n{}", " ".repeat(width)))
+}
+
+fn render_evidence(out: &mut String, e: &Evidence) {
+    match e {
+        Evidence::DnsLookup(d) => render_dns(out, d),
+        Evidence::Caa(c) => render_caa(out, c),
+        Evidence::Http(h) => render_http(out, h),
+        Evidence::Identifier { name, problem } => {
+            let _ = writeln!(out, "      evidence: identifier {name}: {problem}");
+        }
+        Evidence::Address {
+            address,
+            range,
+            reference,
+            met_as,
+        } => {
+            let _ = writeln!(
+                out,
+                "      evidence: {address} ({met_as}) is in {range} [{reference}]"
+            );
+        }
+    }
+}
+
+fn render_dns(out: &mut String, d: &DnsLookupEvidence) {
+    let _ = writeln!(
+        out,
+        "      evidence: {} -> {} ({}){}",
+        d.query,
+        d.outcome,
+        d.security,
+        d.reason
+            .as_ref()
+            .map_or(String::new(), |r| format!(": {r}"))
+    );
+    for link in &d.chain {
+        let _ = writeln!(out, "        via {link}");
+    }
+    for rr in &d.answer {
+        let _ = writeln!(out, "        {rr}");
+    }
+    if let Some(zone) = &d.zone {
+        let _ = writeln!(
+            out,
+            "        zone {zone} served by {}",
+            d.zone_nameservers.join(", ")
+        );
+    }
+    for s in &d.servers {
+        let what = match (&s.rcode, &s.error) {
+            (_, Some(err)) => err.clone(),
+            (Some(rcode), None) => format!(
+                "{rcode}{}{}",
+                if s.authoritative {
+                    " aa"
+                } else {
+                    " (not authoritative)"
+                },
+                if s.answer.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", s.answer.join(" | "))
+                }
+            ),
+            (None, None) => "no answer".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "        {} {} {}ms: {what}",
+            s.server, s.protocol, s.latency_ms
+        );
+    }
+}
+
+fn render_caa(out: &mut String, c: &CaaEvidence) {
+    let _ = writeln!(
+        out,
+        "      evidence: CAA {} at {}: {}",
+        c.decision,
+        c.relevant_name.as_deref().unwrap_or("(no relevant RRset)"),
+        c.reason
+    );
+    for r in &c.records {
+        let _ = writeln!(out, "        {r}");
+    }
+    for l in &c.lookups {
+        let _ = writeln!(out, "        looked up {l}");
+    }
+}
+
+fn render_http(out: &mut String, h: &HttpEvidence) {
+    let _ = writeln!(
+        out,
+        "      evidence: HTTP from {}{}: {}",
+        h.address,
+        if h.ca_path { " (the CA's path)" } else { "" },
+        h.outcome
+    );
+    for hop in &h.hops {
+        let status = hop.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
+        let _ = writeln!(
+            out,
+            "        GET {} @{} -> {status}{}{} ({}ms)",
+            hop.url,
+            hop.address,
+            hop.location
+                .as_ref()
+                .map_or(String::new(), |l| format!(" Location: {l}")),
+            match (&hop.failed_phase, &hop.error) {
+                (Some(p), Some(e)) => format!(" failed in {p}: {e}"),
+                (None, Some(e)) => format!(" {e}"),
+                _ => String::new(),
+            },
+            hop.elapsed_ms
+        );
+    }
+    if let Some(body) = &h.body_excerpt {
+        let _ = writeln!(out, "        body: {body}");
+    }
+}

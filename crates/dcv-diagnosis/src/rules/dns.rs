@@ -1,0 +1,256 @@
+//! DNS findings (troubleshooting page, "DNS settings and records"): resolver
+//! failures the CA would hit, servers that fail while others answer, zone cuts
+//! that hand the name to another provider, and the DNSSEC status.
+
+use std::collections::BTreeSet;
+
+use dcv_dns::{Lookup, Outcome, Security, ServFailReason, ServerVerdict};
+
+use crate::codes::FindingCode;
+use crate::config::CheckConfig;
+use crate::evidence::DnsLookupEvidence;
+use crate::messages;
+use crate::model::{Evidence, Finding, Method, Severity};
+use crate::runner::Observations;
+
+use super::{blocking, finding};
+
+/// Which failure class a SERVFAIL falls in, judged from the servers' own answers.
+fn servfail_code(lookup: &Lookup, why: &ServFailReason) -> FindingCode {
+    match why {
+        ServFailReason::Bogus(_) => FindingCode::DnssecBogus,
+        ServFailReason::AllServersFailed { zone, .. } => {
+            let verdicts: Vec<&ServerVerdict> = lookup
+                .server_answers
+                .iter()
+                .filter(|a| &a.zone == zone)
+                .map(|a| &a.verdict)
+                .filter(|v| !v.is_usable())
+                .collect();
+            let all = |f: fn(&ServerVerdict) -> bool| {
+                !verdicts.is_empty() && verdicts.iter().all(|v| f(v))
+            };
+            if all(|v| {
+                matches!(
+                    v,
+                    ServerVerdict::Timeout | ServerVerdict::NetworkError { .. }
+                )
+            }) {
+                FindingCode::DnsTimeout
+            } else if all(|v| matches!(v, ServerVerdict::Refused)) {
+                FindingCode::DnsRefused
+            } else if all(|v| matches!(v, ServerVerdict::Lame { .. } | ServerVerdict::Refused)) {
+                FindingCode::DnsLameDelegation
+            } else {
+                FindingCode::DnsServfail
+            }
+        }
+        _ => FindingCode::DnsServfail,
+    }
+}
+
+/// The blocking finding for a lookup the CA must make and would see fail, or
+/// `None` when it resolves (NXDOMAIN/NODATA are the caller's business).
+pub fn lookup_failure(
+    cfg: &CheckConfig,
+    lookup: &Lookup,
+    method: Option<Method>,
+    purpose: &str,
+) -> Option<Finding> {
+    let Outcome::ServFail { why } = &lookup.outcome else {
+        return None;
+    };
+    let code = servfail_code(lookup, why);
+    let name = lookup.qname.without_dot();
+    let qtype = lookup.qtype.to_string();
+    let mut f = blocking(
+        cfg,
+        code,
+        method,
+        format!("{purpose}: the CA's resolver would return SERVFAIL for {name}/{qtype}: {why}"),
+    );
+    let hostname = cfg.hostname.to_string();
+    match (code, why) {
+        (FindingCode::DnssecBogus, ServFailReason::Bogus(reason)) => {
+            f.ca_message = Some(messages::cloudflare_dnssec_bogus(&qtype, &hostname));
+            f.acme_detail = Some(reason.boulder_problem(lookup.qtype, &lookup.qname));
+            f.explanation = format!(
+                "DNSSEC validation fails in zone {}: {reason}. A validating resolver (Let's Encrypt uses Unbound) turns this into SERVFAIL, so the CA cannot use the answer.",
+                reason.zone()
+            );
+            f.fix = format!(
+                "Repair the chain of trust for {}: re-sign the zone (fresh RRSIGs), or make the DS records at the parent match the zone's current KSK, or remove the DS at the registrar to go unsigned. DNSViz shows the same chain.",
+                reason.zone()
+            );
+        }
+        (FindingCode::DnsTimeout, _) => {
+            f.ca_message = Some(messages::CLOUDFLARE_DNS_TROUBLE.to_owned());
+            f.acme_detail = Some(format!(
+                "DNS problem: query timed out looking up {qtype} for {name}"
+            ));
+            f.fix = "Make every authoritative nameserver answer over UDP and TCP, IPv4 and IPv6 (check firewalls, rate limits and servers that drop unknown query types such as CAA).".to_owned();
+        }
+        (FindingCode::DnsRefused, _) => {
+            f.ca_message = Some(messages::CLOUDFLARE_SERVFAIL.to_owned());
+            f.acme_detail = Some(messages::boulder_dns_problem("SERVFAIL", &qtype, name));
+            f.fix = "The nameservers named in the delegation refuse the zone: configure the zone on them, or change the NS records at the parent to servers that serve it.".to_owned();
+        }
+        (FindingCode::DnsLameDelegation, _) => {
+            f.ca_message = Some(messages::CLOUDFLARE_SERVFAIL.to_owned());
+            f.acme_detail = Some(messages::boulder_dns_problem("SERVFAIL", &qtype, name));
+            f.fix = "The delegated nameservers do not answer authoritatively: add the zone to them, or point the parent's NS records at the provider that really hosts it.".to_owned();
+        }
+        _ => {
+            f.ca_message = Some(messages::CLOUDFLARE_SERVFAIL.to_owned());
+            f.acme_detail = Some(messages::boulder_dns_problem("SERVFAIL", &qtype, name));
+            f.fix = "Fix the failing nameservers so every one answers authoritatively (see the evidence for each server's answer).".to_owned();
+        }
+    }
+    f.evidence
+        .push(Evidence::DnsLookup(DnsLookupEvidence::from_lookup(lookup)));
+    Some(f)
+}
+
+/// Every lookup the check made, for rules that look across them.
+fn all_lookups(obs: &Observations) -> impl Iterator<Item = &Lookup> {
+    obs.caa
+        .iter()
+        .chain(obs.a.iter())
+        .chain(obs.aaaa.iter())
+        .chain(obs.txt.iter())
+}
+
+/// Findings about zones rather than single answers.
+pub fn zone_findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
+    let mut out = Vec::new();
+    out.extend(partial_server_failures(obs));
+    out.extend(delegations(cfg, obs));
+    if let Some(base) = obs.caa.first()
+        && let Security::Insecure(reason) = &base.security
+    {
+        let mut f = finding(
+            FindingCode::DnssecInsecure,
+            Severity::Info,
+            format!("{} is not DNSSEC-signed: {reason}", cfg.hostname.base()),
+        );
+        f.fix = "Nothing is required. Signing the zone protects the CAA and validation records from forgery (RFC 8659 §5.1).".to_owned();
+        f.evidence
+            .push(Evidence::DnsLookup(DnsLookupEvidence::from_lookup(base)));
+        out.push(f);
+    }
+    out
+}
+
+/// A server that fails while another server of the same zone answers: the CA's
+/// resolver retries elsewhere, but other perspectives and resolvers may pick the
+/// broken one first. Warning, one per server and failure.
+fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for lookup in all_lookups(obs) {
+        if matches!(lookup.outcome, Outcome::ServFail { .. }) {
+            continue; // reported as the blocking failure itself
+        }
+        for answer in &lookup.server_answers {
+            let code = match &answer.verdict {
+                ServerVerdict::Timeout | ServerVerdict::NetworkError { .. } => {
+                    FindingCode::DnsTimeout
+                }
+                ServerVerdict::Refused => FindingCode::DnsRefused,
+                ServerVerdict::Lame { .. } => FindingCode::DnsLameDelegation,
+                ServerVerdict::ServFail
+                | ServerVerdict::OtherRcode { .. }
+                | ServerVerdict::Unparseable { .. } => FindingCode::DnsServfail,
+                _ => continue,
+            };
+            if !seen.insert((answer.server.addr, answer.zone.clone(), code)) {
+                continue;
+            }
+            let mut f = finding(
+                code,
+                Severity::Warning,
+                format!(
+                    "nameserver {} ({}) of {} {} while other servers answer",
+                    answer.server.name.without_dot(),
+                    answer.server.addr.ip(),
+                    answer.zone,
+                    answer.verdict.failure_text()
+                ),
+            );
+            f.explanation = format!(
+                "{} Resolvers that ask this server first retry elsewhere and slow down; a CA perspective that can reach only this server fails.",
+                code.meaning()
+            );
+            f.fix = format!(
+                "Fix or remove {} from the NS set of {} (at the zone and at its parent).",
+                answer.server.name.without_dot(),
+                answer.zone
+            );
+            f.evidence
+                .push(Evidence::DnsLookup(DnsLookupEvidence::from_lookup(lookup)));
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// `ns_delegated`: a zone cut at the hostname or a parent below the
+/// registrable level hands the name (and its `_acme-challenge` records) to
+/// the servers named there. Informational unless the DNS method then misses
+/// its TXT record, which the TXT rules report with this zone in the fix.
+fn delegations(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
+    let Some(lookup) = obs.caa.first().or(obs.a.as_ref()) else {
+        return Vec::new();
+    };
+    let Ok(name) = dcv_dns::DnsName::parse(cfg.hostname.base()) else {
+        return Vec::new();
+    };
+    let Some(cut) = lookup.zone_cut_for(&name) else {
+        return Vec::new();
+    };
+    let Some(parent) = &cut.parent else {
+        return Vec::new();
+    };
+    // Delegations from the root or a TLD are the normal registrar delegation.
+    let parent_labels = parent
+        .without_dot()
+        .split('.')
+        .filter(|l| !l.is_empty())
+        .count();
+    if parent_labels < 2 {
+        return Vec::new();
+    }
+    let ns: Vec<&str> = cut
+        .ns_names
+        .iter()
+        .map(dcv_dns::DnsName::without_dot)
+        .collect();
+    let mut f = finding(
+        FindingCode::NsDelegated,
+        Severity::Info,
+        format!(
+            "{} is delegated by {} to its own nameservers ({}): the CA uses the records there",
+            cut.zone.without_dot(),
+            parent.without_dot(),
+            ns.join(", ")
+        ),
+    );
+    f.explanation = format!(
+        "An NS record for {} in the zone {} moves DNS resolution of {} to the provider named by {}. Records for {} (A/AAAA, CAA, the _acme-challenge TXT) must be added there; copies left at the parent's provider are never seen by the CA.",
+        cut.zone.without_dot(),
+        parent.without_dot(),
+        cfg.hostname.base(),
+        ns.join(", "),
+        cfg.hostname.base()
+    );
+    f.fix = format!(
+        "Add the DCV TXT record (and any CAA records) at the provider that serves {} ({}), or remove the NS records for {} at {}'s provider.",
+        cut.zone.without_dot(),
+        ns.join(", "),
+        cut.zone.without_dot(),
+        parent.without_dot()
+    );
+    f.evidence
+        .push(Evidence::DnsLookup(DnsLookupEvidence::from_lookup(lookup)));
+    vec![f]
+}

@@ -1,0 +1,295 @@
+//! The check runner: starts every probe as soon as its inputs are known, shares
+//! one DNS engine (cache and in-flight dedup) between them, and hands the
+//! evidence to the rules. The critical path of a healthy check is the A/AAAA walk
+//! followed by one HTTP fetch, with CAA and TXT lookups running beside it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use dcv_dns::{DnsName, Engine, Lookup, Outcome, RecordType};
+use dcv_http::{AddressResolver, HttpProbeReport, ResolveError, ResolveFuture, ResolvedAddrs};
+use futures::future::join_all;
+
+use crate::config::CheckConfig;
+use crate::model::{CaVerdict, Finding, Method, MethodVerdict, Report, Severity};
+use crate::rules;
+
+/// Everything the probes saw, handed to the rules.
+#[derive(Debug)]
+pub struct Observations {
+    /// `<tld>./NS`: whether the root in use delegates the name's TLD.
+    pub tld: Option<Lookup>,
+    /// CAA at the name and every parent below the root, closest first.
+    pub caa: Vec<Lookup>,
+    /// A and AAAA at the name (HTTP method).
+    pub a: Option<Lookup>,
+    pub aaaa: Option<Lookup>,
+    /// The HTTP-01 probe, or why it could not run.
+    pub http: Option<Result<HttpProbeReport, String>>,
+    /// TXT at `_acme-challenge.<name>` (DNS method).
+    pub txt: Option<Lookup>,
+    /// TXT at the doubled-label mistakes (`_acme-challenge.<name>.<zone>`).
+    pub txt_doubled: Vec<Lookup>,
+    /// The token path fetched.
+    pub http_token: String,
+}
+
+/// Adapter: the HTTP probe resolves hosts (the hostname and redirect targets)
+/// through the check's own engine, never the system resolver.
+struct EngineResolver<'a> {
+    engine: &'a Engine,
+}
+
+impl AddressResolver for EngineResolver<'_> {
+    fn resolve<'a>(&'a self, host: &'a str) -> ResolveFuture<'a> {
+        Box::pin(async move {
+            let name = DnsName::parse(host).map_err(|e| ResolveError::new(e.to_string()))?;
+            let (aaaa, a) = tokio::join!(
+                self.engine.lookup(&name, RecordType::AAAA),
+                self.engine.lookup(&name, RecordType::A)
+            );
+            let addrs = ResolvedAddrs {
+                v6: addresses(&aaaa),
+                v4: addresses(&a),
+            };
+            if addrs.is_empty() {
+                // Boulder: `no valid A records found for X; no valid AAAA records found for X`,
+                // or the resolver errors.
+                let why = |l: &Lookup| match &l.outcome {
+                    Outcome::ServFail { why } => format!("SERVFAIL looking up {} ({why})", l.qtype),
+                    Outcome::NxDomain => format!("NXDOMAIN looking up {}", l.qtype),
+                    _ => format!("no valid {} records found for {host}", l.qtype),
+                };
+                return Err(ResolveError::new(format!("{}; {}", why(&a), why(&aaaa))));
+            }
+            Ok(addrs)
+        })
+    }
+}
+
+/// The addresses in an A or AAAA answer, in order.
+pub fn addresses(lookup: &Lookup) -> Vec<std::net::IpAddr> {
+    lookup
+        .records()
+        .iter()
+        .filter(|r| r.rtype == lookup.qtype)
+        .filter_map(|r| r.rdata.parse().ok())
+        .collect()
+}
+
+/// A random probe token: 22 base64url characters (128 bits, RFC 8555 §8.1).
+fn probe_token() -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::rng();
+    (0..22)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs a full check. Never fails: every problem becomes a finding.
+pub async fn run_check(cfg: CheckConfig) -> Report {
+    let started = Instant::now();
+    let mut timings = BTreeMap::new();
+    let mut findings: Vec<Finding> = rules::identifier::syntactic(&cfg);
+
+    let obs = if cfg.hostname.ip_literal().is_some() {
+        None
+    } else {
+        let probes = gather(&cfg, &mut timings);
+        if let Ok(obs) = tokio::time::timeout(cfg.timeout, probes).await {
+            Some(obs)
+        } else {
+            findings.push(rules::check_timed_out(&cfg));
+            None
+        }
+    };
+    if let Some(obs) = &obs {
+        findings.extend(rules::all(&cfg, obs));
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
+    let ca_verdicts = verdicts(&cfg, &findings);
+    timings.insert("total".to_owned(), elapsed_ms(started));
+    Report {
+        hostname: cfg.hostname.to_string(),
+        ca: cfg.cas.clone(),
+        method: cfg.methods.clone(),
+        verdict: Report::fold_verdict(&ca_verdicts, &findings),
+        ca_verdicts,
+        findings,
+        timings_ms: timings,
+    }
+}
+
+/// Starts every lookup and fetch concurrently; each waits only for its inputs.
+async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Observations {
+    let started = Instant::now();
+    let engine = Engine::new(cfg.dns.clone());
+    let engine = &engine;
+    let base = cfg.hostname.base();
+    let Ok(name) = DnsName::parse(base) else {
+        // Hostname::parse already guarantees a valid name; keep the check total.
+        return empty_observations();
+    };
+    let token = cfg.http_token.clone().unwrap_or_else(probe_token);
+
+    // The TLD of the root in use (RFC 8499: what the root delegates).
+    let tld_name = DnsName::parse(cfg.hostname.tld()).ok();
+    let tld = async {
+        match &tld_name {
+            Some(t) => Some(engine.lookup(t, RecordType::NS).await),
+            None => None,
+        }
+    };
+
+    // CAA at the name and every ancestor below the root (RFC 8659 §3), all at
+    // once as Boulder does; the policy picks the closest non-empty RRset.
+    let mut caa_names = Vec::new();
+    let mut cursor = Some(name.clone());
+    while let Some(n) = cursor {
+        if n.as_str() == "." {
+            break;
+        }
+        cursor = n.parent();
+        caa_names.push(n);
+    }
+    let caa = async {
+        let t = Instant::now();
+        let lookups = join_all(caa_names.iter().map(|n| engine.lookup(n, RecordType::CAA))).await;
+        (lookups, elapsed_ms(t))
+    };
+
+    let wants_http = cfg.methods.contains(&Method::Http);
+    let http = async {
+        if !wants_http {
+            return (None, None, None, 0);
+        }
+        let t = Instant::now();
+        let probe_cfg = dcv_http::ProbeConfig {
+            http_port: cfg.http_port,
+            https_port: cfg.https_port,
+            allow_private: cfg.allow_private,
+            total_deadline: cfg.timeout.min(Duration::from_secs(20)),
+            ..dcv_http::ProbeConfig::default()
+        };
+        let resolver = EngineResolver { engine };
+        let report = dcv_http::probe(
+            &probe_cfg,
+            base,
+            &token,
+            cfg.http_body.as_deref(),
+            &resolver,
+        )
+        .await
+        .map_err(|e| e.to_string());
+        // Cached: the probe already resolved these.
+        let (a, aaaa) = tokio::join!(
+            engine.lookup(&name, RecordType::A),
+            engine.lookup(&name, RecordType::AAAA)
+        );
+        (Some(a), Some(aaaa), Some(report), elapsed_ms(t))
+    };
+
+    let wants_dns = cfg.methods.contains(&Method::Dns);
+    let txt = async {
+        if !wants_dns {
+            return (None, Vec::new(), 0);
+        }
+        let t = Instant::now();
+        let Ok(challenge) = DnsName::parse(&format!("_acme-challenge.{base}")) else {
+            return (None, Vec::new(), 0);
+        };
+        let lookup = engine.lookup(&challenge, RecordType::TXT).await;
+        // Registrar forms that append the zone: `_acme-challenge.<name>.<zone>`
+        // (Let's Debug TXTDoubleLabel), with the zone from the walk.
+        let mut doubled_names = vec![format!("_acme-challenge.{base}.{base}")];
+        if let Some(cut) = lookup.zone_cut_for(&name) {
+            let zone = cut.zone.without_dot();
+            if !zone.is_empty() && zone != base {
+                doubled_names.push(format!("_acme-challenge.{base}.{zone}"));
+            }
+        }
+        let doubled = join_all(
+            doubled_names
+                .iter()
+                .filter_map(|n| DnsName::parse(n).ok())
+                .map(|n| async move { engine.lookup(&n, RecordType::TXT).await }),
+        )
+        .await;
+        (Some(lookup), doubled, elapsed_ms(t))
+    };
+
+    let (tld, (caa, caa_ms), (a, aaaa, http, http_ms), (txt, txt_doubled, txt_ms)) =
+        tokio::join!(tld, caa, http, txt);
+    timings.insert("caa".to_owned(), caa_ms);
+    if wants_http {
+        timings.insert("http".to_owned(), http_ms);
+    }
+    if wants_dns {
+        timings.insert("txt".to_owned(), txt_ms);
+    }
+    timings.insert("probes".to_owned(), elapsed_ms(started));
+    timings.insert("dns_queries".to_owned(), u64::from(engine.queries_sent()));
+    Observations {
+        tld,
+        caa,
+        a,
+        aaaa,
+        http,
+        txt,
+        txt_doubled,
+        http_token: token,
+    }
+}
+
+fn empty_observations() -> Observations {
+    Observations {
+        tld: None,
+        caa: Vec::new(),
+        a: None,
+        aaaa: None,
+        http: None,
+        txt: None,
+        txt_doubled: Vec::new(),
+        http_token: String::new(),
+    }
+}
+
+/// Per CA and method: validation passes unless an error finding blocks it.
+fn verdicts(cfg: &CheckConfig, findings: &[Finding]) -> Vec<CaVerdict> {
+    cfg.cas
+        .iter()
+        .map(|ca| {
+            let methods: Vec<MethodVerdict> = cfg
+                .methods
+                .iter()
+                .filter(|m| ca.profile().methods.contains(m))
+                .map(|m| {
+                    let mut blocked_by: Vec<_> = findings
+                        .iter()
+                        .filter(|f| f.severity == Severity::Error)
+                        .filter(|f| f.blocks.contains(ca))
+                        .filter(|f| f.method.is_none_or(|fm| fm == *m))
+                        .map(|f| f.code)
+                        .collect();
+                    blocked_by.dedup();
+                    MethodVerdict {
+                        method: *m,
+                        would_validate: blocked_by.is_empty(),
+                        blocked_by,
+                    }
+                })
+                .collect();
+            CaVerdict {
+                ca: *ca,
+                // Every selected method must work: pick --method to match yours.
+                would_validate: methods.iter().all(|m| m.would_validate),
+                methods,
+            }
+        })
+        .collect()
+}

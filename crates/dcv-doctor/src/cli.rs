@@ -1,0 +1,167 @@
+//! Command-line flags (what was typed). `config.rs` turns them into a validated
+//! `CheckConfig`; nothing below the binary sees clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// See what each certificate authority will see before it validates your domain.
+///
+/// dcv-doctor walks DNS from the root with full DNSSEC validation, asks every
+/// authoritative nameserver, evaluates CAA as RFC 8659/8657 and the CA/B Baseline
+/// Requirements say, fetches the HTTP-01 token from every address under the CA's
+/// redirect rules, and names the cause, the CA's own message, who must fix it and
+/// how.
+#[derive(Debug, Parser)]
+#[command(name = "dcv-doctor", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose domain control validation for one hostname.
+    ///
+    /// Exit status: 0 when every selected CA would validate, 1 when a finding
+    /// blocks validation, 2 for bad input.
+    Check(CheckArgs),
+    /// Resolve one name and type from the root like the CA's validating resolver,
+    /// and print the walk: zone cuts, each server's answer, the DNSSEC chain.
+    Dns(DnsArgs),
+    /// Explain a `validation_errors` message or ACME problem detail: its cause,
+    /// what to check, the fix, and the `check` command that tests it.
+    ///
+    /// Exit status: 0 when the message is recognised, 1 when it is not.
+    Explain {
+        /// The message as the CA or Cloudflare's API gave it.
+        message: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Start the built-in lab (a private DNS root and web servers on loopback)
+    /// and diagnose one hostname per failure class. Works offline.
+    Demo {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Show the evidence behind every finding.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Print docs/findings.md (the finding catalogue) from the code.
+    #[command(hide = true)]
+    FindingsDoc,
+}
+
+/// Which CA to predict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CaArg {
+    /// Let's Encrypt.
+    Letsencrypt,
+    /// Google Trust Services.
+    Google,
+    /// SSL.com.
+    Sslcom,
+    /// Sectigo (Cloudflare backup certificates).
+    Sectigo,
+    /// All of Cloudflare's partner CAs: the hostname must pass for each (Cloudflare
+    /// may rotate CAs on renewal).
+    All,
+}
+
+/// Which validation method to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// HTTP-01: token at http://<host>/.well-known/acme-challenge/<token>.
+    Http,
+    /// DNS-01: TXT record at _acme-challenge.<host>.
+    Dns,
+    /// Both (wildcards: DNS only).
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Where DNS starts and how it is trusted; shared by `check` and `dns`.
+#[derive(Debug, Args)]
+pub struct DnsSourceArgs {
+    /// Root hints in zone-file syntax (NS records for "." plus A/AAAA glue).
+    /// Default: the IANA root hints compiled in. With this flag, the system
+    /// resolver is never used.
+    #[arg(long, value_name = "FILE")]
+    pub root_hints: Option<PathBuf>,
+    /// Trust anchor: DS or DNSKEY records in zone-file syntax. Default: the IANA
+    /// root KSKs (2017 and 2024) compiled in.
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
+    /// Port to query every nameserver on (the lab uses a non-53 port).
+    #[arg(long, value_name = "N", default_value_t = 53, value_parser = clap::value_parser!(u16).range(1..))]
+    pub dns_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The hostname to validate (`*.example.com` for a wildcard; DNS method only).
+    pub hostname: String,
+    /// Which CA to predict.
+    #[arg(long, value_enum, default_value_t = CaArg::All)]
+    pub ca: CaArg,
+    /// Which validation method to check.
+    #[arg(long, value_enum, default_value_t = MethodArg::All)]
+    pub method: MethodArg,
+    /// HTTP-01 token (the file name under /.well-known/acme-challenge/). Without
+    /// it a random probe token is fetched, and a 404 from the right server is the
+    /// healthy answer.
+    #[arg(long, value_name = "T")]
+    pub http_token: Option<String>,
+    /// The body the token URL must serve (the key authorisation).
+    #[arg(long, value_name = "B", requires = "http_token")]
+    pub http_body: Option<String>,
+    /// Expected DNS-01 TXT value; repeat for several (apex + wildcard need two).
+    #[arg(long = "txt-value", value_name = "V")]
+    pub txt_values: Vec<String>,
+    #[command(flatten)]
+    pub dns: DnsSourceArgs,
+    /// Port the CA's "port 80" maps to (lab use).
+    #[arg(long, value_name = "N", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_port: u16,
+    /// Port the CA's "port 443" maps to (lab use).
+    #[arg(long, value_name = "N", default_value_t = 443, value_parser = clap::value_parser!(u16).range(1..))]
+    pub https_port: u16,
+    /// Treat loopback, private and reserved addresses as reachable targets (the
+    /// lab needs it). Without it such addresses are a blocking finding, since a
+    /// public CA can never reach them.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// ACME account URI, to test CAA `accounturi` parameters (RFC 8657 §3).
+    #[arg(long, value_name = "URI")]
+    pub account_uri: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Upper bound on the whole check, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+    /// Show the evidence behind every finding.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DnsArgs {
+    /// The name to resolve.
+    pub name: String,
+    /// The record type (A, AAAA, CAA, TXT, NS, DS, DNSKEY, SOA, CNAME, ...).
+    #[arg(value_name = "TYPE")]
+    pub rtype: String,
+    #[command(flatten)]
+    pub dns: DnsSourceArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Upper bound, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+}

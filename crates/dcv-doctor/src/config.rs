@@ -1,0 +1,148 @@
+//! Flags to a validated `CheckConfig` (ripgrep's lowargs→hiargs idea). Every
+//! error here is bad input: one line naming what is wrong, exit status 2.
+
+use std::path::Path;
+use std::time::Duration;
+
+use dcv_diagnosis::config::CheckConfig;
+use dcv_diagnosis::identifier::{Hostname, InputError};
+use dcv_diagnosis::{CaId, Method};
+use thiserror::Error;
+
+use crate::cli::{CaArg, CheckArgs, DnsSourceArgs, MethodArg};
+
+/// Largest hints/anchor file we read: real ones are a few KiB.
+const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
+
+/// Bad input, reported on one line with exit status 2.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("invalid hostname: {0}")]
+    Hostname(#[from] InputError),
+    #[error("cannot read {what} file {path}: {detail}")]
+    Read {
+        what: &'static str,
+        path: String,
+        detail: String,
+    },
+    #[error("{what} file {path} is malformed: {detail}")]
+    Malformed {
+        what: &'static str,
+        path: String,
+        detail: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn read_small_file(path: &Path, what: &'static str) -> Result<String, ConfigError> {
+    let read_err = |detail: String| ConfigError::Read {
+        what,
+        path: path.display().to_string(),
+        detail,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| read_err(e.to_string()))?;
+    if meta.len() > MAX_CONFIG_FILE_BYTES {
+        return Err(read_err(format!(
+            "larger than {MAX_CONFIG_FILE_BYTES} bytes"
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| read_err(e.to_string()))
+}
+
+/// Builds the DNS engine configuration from `--root-hints`, `--trust-anchor`,
+/// `--dns-port`.
+pub fn dns_config(
+    args: &DnsSourceArgs,
+    timeout: Duration,
+) -> Result<dcv_dns::EngineConfig, ConfigError> {
+    let mut cfg = dcv_dns::EngineConfig {
+        port: args.dns_port,
+        ..dcv_dns::EngineConfig::default()
+    };
+    if let Some(path) = &args.root_hints {
+        let text = read_small_file(path, "root hints")?;
+        cfg.root_hints = dcv_dns::parse_root_hints(&text).map_err(|e| ConfigError::Malformed {
+            what: "root hints",
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+    }
+    if let Some(path) = &args.trust_anchor {
+        let text = read_small_file(path, "trust anchor")?;
+        cfg.trust_anchors =
+            dcv_dns::parse_trust_anchor(&text).map_err(|e| ConfigError::Malformed {
+                what: "trust anchor",
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            })?;
+    }
+    // A check's DNS work must fit inside its overall timeout.
+    cfg.query_timeout = cfg.query_timeout.min(timeout);
+    Ok(cfg)
+}
+
+/// Validates `check` flags.
+pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
+    let hostname = Hostname::parse(&args.hostname)?;
+    let timeout = Duration::from_secs(args.timeout);
+    let methods = match args.method {
+        MethodArg::Http => {
+            if hostname.is_wildcard() {
+                return Err(InputError::WildcardWithHttp {
+                    name: hostname.to_string(),
+                }
+                .into());
+            }
+            vec![Method::Http]
+        }
+        MethodArg::Dns => vec![Method::Dns],
+        MethodArg::All if hostname.is_wildcard() => vec![Method::Dns],
+        MethodArg::All => vec![Method::Http, Method::Dns],
+    };
+    if let Some(token) = &args.http_token {
+        // RFC 8555 §8.1: tokens are base64url characters only.
+        if token.is_empty()
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError::Invalid(format!(
+                "--http-token {token:?} is not a token: ACME tokens use base64url characters only (RFC 8555 §8.1)"
+            )));
+        }
+    }
+    if args.txt_values.iter().any(String::is_empty) {
+        return Err(ConfigError::Invalid(
+            "--txt-value must not be empty".to_owned(),
+        ));
+    }
+    if let Some(uri) = &args.account_uri
+        && !uri.starts_with("https://")
+    {
+        return Err(ConfigError::Invalid(format!(
+            "--account-uri {uri:?} must be an https:// ACME account URL (RFC 8657 §3)"
+        )));
+    }
+    let cas = match args.ca {
+        CaArg::All => CaId::ALL.to_vec(),
+        CaArg::Letsencrypt => vec![CaId::Letsencrypt],
+        CaArg::Google => vec![CaId::Google],
+        CaArg::Sslcom => vec![CaId::Sslcom],
+        CaArg::Sectigo => vec![CaId::Sectigo],
+    };
+    Ok(CheckConfig {
+        cas,
+        methods,
+        http_token: args.http_token.clone(),
+        http_body: args.http_body.clone(),
+        txt_values: args.txt_values.clone(),
+        dns: dns_config(&args.dns, timeout)?,
+        http_port: args.http_port,
+        https_port: args.https_port,
+        allow_private: args.allow_private,
+        timeout,
+        account_uri: args.account_uri.clone(),
+        hostname,
+    })
+}
