@@ -480,7 +480,7 @@ impl Engine {
                 for r in &replies {
                     ctx.add_reply(r, qname, qtype);
                 }
-                let chosen = verdicts.iter().position(ServerVerdict::is_usable);
+                let chosen = choose(&replies, &verdicts);
                 if keep_answers {
                     for (i, (ns, v)) in cut.servers.iter().zip(&verdicts).enumerate() {
                         ctx.answers.push(ServerAnswer {
@@ -489,6 +489,7 @@ impl Engine {
                             qtype,
                             server: ns.clone(),
                             verdict: v.clone(),
+                            authoritative: is_aa(&replies[i]),
                             chosen: Some(i) == chosen,
                         });
                     }
@@ -696,7 +697,7 @@ impl Engine {
             .iter()
             .map(|r| classify(&cut.zone, qname, r))
             .collect();
-        let chosen = verdicts.iter().position(ServerVerdict::is_usable);
+        let chosen = choose(&replies, &verdicts);
         let mut seen = HashSet::new();
         for (i, (r, v)) in replies.iter().zip(&verdicts).enumerate() {
             if seen.insert(r.server) {
@@ -708,6 +709,7 @@ impl Engine {
                 qtype,
                 server: cut.servers[i].clone(),
                 verdict: v.clone(),
+                authoritative: is_aa(r),
                 chosen: Some(i) == chosen,
             });
         }
@@ -1269,12 +1271,7 @@ fn classify(zone: &DnsName, qname: &DnsName, reply: &ServerReply) -> ServerVerdi
     }
     match ev.rcode {
         Rcode::NOERROR => {}
-        Rcode::NXDOMAIN if ev.flags.aa => return ServerVerdict::NxDomain,
-        Rcode::NXDOMAIN => {
-            return ServerVerdict::Lame {
-                detail: "NXDOMAIN without the AA flag".into(),
-            };
-        }
+        Rcode::NXDOMAIN => return ServerVerdict::NxDomain,
         Rcode::SERVFAIL => return ServerVerdict::ServFail,
         Rcode::REFUSED => return ServerVerdict::Refused,
         rcode => return ServerVerdict::OtherRcode { rcode },
@@ -1324,13 +1321,30 @@ fn classify(zone: &DnsName, qname: &DnsName, reply: &ServerReply) -> ServerVerdi
                 ),
             };
         }
+        if d.authority.iter().any(|r| r.record_type() == HType::SOA) {
+            return ServerVerdict::NoData;
+        }
         return ServerVerdict::Lame {
-            detail: "no AA flag and no referral".into(),
+            detail: "no AA flag, no referral and no SOA".into(),
         };
     }
-    ServerVerdict::Lame {
-        detail: "answer without the AA flag (not authoritative)".into(),
+    // An answer without AA: usable (Unbound takes it), flagged in the evidence.
+    ServerVerdict::Answer {
+        records: ev.answer.clone(),
     }
+}
+
+fn is_aa(reply: &ServerReply) -> bool {
+    reply.decoded.as_ref().is_some_and(|d| d.evidence.flags.aa)
+}
+
+/// The resolver's pick: the first usable authoritative answer (or referral),
+/// else the first usable answer without AA, as Unbound does.
+fn choose(replies: &[Arc<ServerReply>], verdicts: &[ServerVerdict]) -> Option<usize> {
+    let preferred = verdicts.iter().zip(replies).position(|(v, r)| {
+        v.is_usable() && (is_aa(r) || matches!(v, ServerVerdict::Referral { .. }))
+    });
+    preferred.or_else(|| verdicts.iter().position(ServerVerdict::is_usable))
 }
 
 /// Verifies the NSEC/NSEC3 RRsets of `authority` and checks they prove

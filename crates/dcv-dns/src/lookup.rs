@@ -204,6 +204,9 @@ pub struct ServerAnswer {
     pub qtype: RecordType,
     pub server: NameServer,
     pub verdict: ServerVerdict,
+    /// The AA flag was set. An answer without it is what RFC 1912 §2.8 calls
+    /// lame; Unbound still uses it when no authoritative server answers.
+    pub authoritative: bool,
     /// This answer is the one the resolver view used.
     pub chosen: bool,
 }

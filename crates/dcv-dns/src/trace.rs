@@ -70,9 +70,16 @@ fn render(l: &Lookup, out: &mut String) -> std::fmt::Result {
                 )
             })
             .unwrap_or_default();
+        let aa = if a.authoritative || matches!(a.verdict, ServerVerdict::Referral { .. }) {
+            ""
+        } else if a.verdict.is_usable() {
+            " (no AA: lame)"
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "{mark} {} {} @{} ({}): {}{latency}",
+            "{mark} {} {} @{} ({}): {}{aa}{latency}",
             a.qname,
             a.qtype,
             a.server.addr,

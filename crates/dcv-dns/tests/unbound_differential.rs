@@ -1,0 +1,204 @@
+//! Differential test: each lab scenario resolved by our engine and by Unbound
+//! (Let's Encrypt's resolver), configured with the lab's root hints and trust
+//! anchor; the verdict classes must agree. Skipped when `unbound`/`dig` are
+//! missing. The lab runs on port 53 (Unbound cannot use per-server ports).
+
+mod common;
+
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use dcv_dns::{DnsName, Engine, Outcome, RecordType, Security};
+use dcv_lab::{Lab, Scenario, catalogue};
+
+/// What the CA would see, coarsely: validated answer, unvalidated answer, failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Secure(&'static str),
+    Insecure(&'static str),
+    Fail,
+}
+
+/// Kills Unbound (by its own pid) when dropped.
+struct Unbound {
+    child: Child,
+    addr: IpAddr,
+    dir: PathBuf,
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn available() -> bool {
+    Path::new("/usr/sbin/unbound").exists() && Path::new("/usr/bin/dig").exists()
+}
+
+fn start_unbound(lab: &Lab, name: &str) -> Unbound {
+    let first = lab.root_hints()[0].ip();
+    let IpAddr::V4(v4) = first else {
+        panic!("root server has no IPv4")
+    };
+    let o = v4.octets();
+    let addr = IpAddr::from([127, o[1], o[2], 250]);
+    let dir = std::env::temp_dir().join(format!("dcv-dns-unbound-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = lab.write_files(&dir).unwrap();
+    let anchor = if lab.trust_anchor_ds().is_some() {
+        format!(
+            "    trust-anchor-file: \"{}\"\n",
+            files.trust_anchor.display()
+        )
+    } else {
+        String::new()
+    };
+    let conf = format!(
+        "server:\n    interface: {addr}\n    port: 53\n    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    logfile: \"{d}/unbound.log\"\n    use-syslog: no\n    verbosity: 1\n    num-threads: 1\n    so-reuseport: no\n    do-not-query-localhost: no\n    discard-timeout: 0\n    root-hints: \"{hints}\"\n{anchor}    qname-minimisation: no\n    aggressive-nsec: no\n    access-control: 127.0.0.0/8 allow\n    ede: yes\n    val-log-level: 2\n    module-config: \"validator iterator\"\n    prefetch: no\n    cache-max-negative-ttl: 1\nremote-control:\n    control-enable: no\n",
+        d = dir.display(),
+        hints = files.root_hints.display(),
+    );
+    let conf_path = dir.join("unbound.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new("/usr/sbin/unbound")
+        .args(["-d", "-c"])
+        .arg(&conf_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("unbound starts");
+    let u = Unbound { child, addr, dir };
+    // Wait until it answers (bounded).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if dig(u.addr, ".", "NS").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    u
+}
+
+/// (rcode, AD flag) from `dig`, `None` if no answer at all.
+fn dig(server: IpAddr, name: &str, qtype: &str) -> Option<(String, bool)> {
+    let out = Command::new("/usr/bin/dig")
+        .arg(format!("@{server}"))
+        .args(["-p", "53", "+dnssec", "+tries=1", "+time=10", name, qtype])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let status = text.split("status: ").nth(1)?.split(',').next()?.to_owned();
+    let flags = text.split("flags: ").nth(1)?.split(';').next()?.to_owned();
+    let ad = flags.split_whitespace().any(|f| f == "ad");
+    Some((status, ad))
+}
+
+fn unbound_verdict(status: &str, ad: bool) -> Verdict {
+    let kind = match status {
+        "NOERROR" => "NOERROR",
+        "NXDOMAIN" => "NXDOMAIN",
+        _ => return Verdict::Fail,
+    };
+    if ad {
+        Verdict::Secure(kind)
+    } else {
+        Verdict::Insecure(kind)
+    }
+}
+
+fn our_verdict(outcome: &Outcome, security: &Security) -> Verdict {
+    let kind = match outcome {
+        Outcome::Answer { .. } | Outcome::NoData => "NOERROR",
+        Outcome::NxDomain => "NXDOMAIN",
+        Outcome::ServFail { .. } => return Verdict::Fail,
+    };
+    match security {
+        Security::Secure => Verdict::Secure(kind),
+        Security::Insecure(_) => Verdict::Insecure(kind),
+        _ => Verdict::Fail,
+    }
+}
+
+async fn compare(scenario: Scenario) -> Vec<String> {
+    let name = scenario.name.clone();
+    let lab = Lab::start_on_port(scenario, 53)
+        .await
+        .expect("lab on port 53");
+    let unbound = start_unbound(&lab, &name);
+    let engine = Engine::new(common::config(&lab));
+    let mut disagreements = Vec::new();
+    for (qname, qtype) in [
+        ("www.example.lab.", RecordType::A),
+        ("nx.example.lab.", RecordType::A),
+        ("www.example.lab.", RecordType::TXT),
+        ("x.wild.example.lab.", RecordType::A),
+        ("example.lab.", RecordType::CAA),
+    ] {
+        let ours = engine.lookup(&DnsName::parse(qname).unwrap(), qtype).await;
+        let ours = our_verdict(&ours.outcome, &ours.security);
+        let addr = unbound.addr;
+        let theirs = tokio::task::spawn_blocking(move || dig(addr, qname, &qtype.to_string()))
+            .await
+            .unwrap();
+        let theirs = theirs.map_or(Verdict::Fail, |(s, ad)| unbound_verdict(&s, ad));
+        let line = format!("{name:<22} {qname:<20} {qtype:<4} ours {ours:?} unbound {theirs:?}");
+        println!("{line}");
+        if ours != theirs {
+            disagreements.push(line);
+        }
+    }
+    disagreements
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_agree_with_unbound() {
+    if !available() {
+        eprintln!("unbound or dig not installed: differential test skipped");
+        return;
+    }
+    let scenarios = vec![
+        catalogue::unsigned(),
+        catalogue::valid(),
+        catalogue::valid_nsec3(),
+        catalogue::insecure_delegation(),
+        catalogue::no_ds(),
+        catalogue::ds_bad_tag(),
+        catalogue::ds_bogus_digest(),
+        catalogue::rrsig_exp_a(),
+        catalogue::rrsig_exp_all(),
+        catalogue::rrsig_not_yet_a(),
+        catalogue::rrsig_no_a(),
+        catalogue::rrsig_no_all(),
+        catalogue::bad_rrsig_a(),
+        catalogue::no_rrsig_ksk(),
+        catalogue::nsec3_missing(),
+        catalogue::bad_nsec(),
+        catalogue::bad_nsec3_next(),
+        catalogue::nsec3_iter_200(),
+        catalogue::nxdomain(),
+        catalogue::servfail(),
+        catalogue::refused(),
+        catalogue::lame(),
+        catalogue::tc_tcp(),
+        catalogue::cname_cross_zone(),
+        catalogue::cname_loop(),
+        catalogue::out_of_bailiwick_ns(),
+        catalogue::dname(),
+    ];
+    let mut all = Vec::new();
+    for s in scenarios {
+        all.extend(compare(s).await);
+    }
+    assert!(
+        all.is_empty(),
+        "disagreements with Unbound:\n{}",
+        all.join("\n")
+    );
+}
