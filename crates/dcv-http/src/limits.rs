@@ -56,8 +56,9 @@ pub const MAX_KEPT_HEADERS: usize = 64;
 /// Longest header value kept per header (our own bound).
 pub const MAX_KEPT_HEADER_VALUE: usize = 512;
 
-/// hyper's default cap on a response head; we keep hyper's own bound
-/// (`max_buf_size` 400 KiB) and never buffer more.
+/// Cap on hyper's read buffer (`max_buf_size`, default about 400 KiB), which
+/// bounds the response head we accept. Our own bound; a larger head is a
+/// malformed response.
 pub const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 
 /// Bytes of the first server read kept to recognise protocol mix-ups
