@@ -338,6 +338,12 @@ impl Engine {
             }
             let end = self.walk(&current, qtype, 0, &mut ctx, true).await;
             let (cut, verdict, decoded) = match end {
+                WalkEnd::Fail(why) if self.anchor_zone(&current).is_none() => {
+                    security = security.worst(Security::Insecure(InsecureReason::NoTrustAnchor {
+                        name: current.clone(),
+                    }));
+                    break Outcome::ServFail { why };
+                }
                 WalkEnd::Fail(why) => {
                     security = security.worst(match &why {
                         ServFailReason::AllServersFailed { zone, failures } => {

@@ -1,0 +1,169 @@
+//! Cold-resolution benchmark: one DCV-style check (A, AAAA, TXT and CAA at
+//! every label) against the signed lab, by a fresh `Engine` and by a fresh
+//! Unbound, both validating from the lab's trust anchor.
+//!
+//! `cargo run -p dcv-dns --example cold_bench [-- ROUNDS]` (needs root for
+//! port 53 and `/usr/sbin/unbound`; Unbound is skipped when missing).
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use dcv_dns::{DnsName, Engine, EngineConfig, RecordType, parse_root_hints, parse_trust_anchor};
+use dcv_lab::{Lab, catalogue};
+use hickory_proto::{
+    op::{Message, Query},
+    rr::Name,
+};
+use tokio::net::UdpSocket;
+
+const QUESTIONS: [(&str, RecordType); 6] = [
+    ("www.example.lab.", RecordType::A),
+    ("www.example.lab.", RecordType::AAAA),
+    ("_acme-challenge.www.example.lab.", RecordType::TXT),
+    ("www.example.lab.", RecordType::CAA),
+    ("example.lab.", RecordType::CAA),
+    ("lab.", RecordType::CAA),
+];
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20);
+    let lab = Lab::start_on_port(catalogue::valid(), 53).await?;
+    let config = EngineConfig {
+        root_hints: parse_root_hints(&lab.root_hints_zone())?,
+        port: lab.dns_port(),
+        trust_anchors: parse_trust_anchor(&lab.trust_anchor_ds().unwrap_or_default())?,
+        ..EngineConfig::default()
+    };
+    let mut ours = Vec::new();
+    let mut queries = 0;
+    for _ in 0..rounds {
+        let engine = Engine::new(config.clone());
+        let start = Instant::now();
+        let lookups = futures::future::join_all(QUESTIONS.iter().map(|(n, t)| {
+            let engine = engine.clone();
+            async move { engine.lookup(&DnsName::parse(n).unwrap(), *t).await }
+        }))
+        .await;
+        ours.push(start.elapsed());
+        queries = engine.queries_sent();
+        assert!(lookups.iter().all(|l| l.security.is_secure()));
+    }
+    report("dcv-dns (cold engine)", &ours);
+    println!("  {queries} exchanges per check (every server of every cut asked)");
+
+    if !std::path::Path::new("/usr/sbin/unbound").exists() {
+        println!("unbound not installed: skipped");
+        return Ok(());
+    }
+    let mut theirs = Vec::new();
+    for round in 0..rounds {
+        let unbound = Unbound::start(&lab, round)?;
+        let start = Instant::now();
+        let answers = futures::future::join_all(
+            QUESTIONS
+                .iter()
+                .map(|(n, t)| stub_query(unbound.addr, n, *t)),
+        )
+        .await;
+        theirs.push(start.elapsed());
+        assert!(
+            answers.iter().all(|ad| *ad),
+            "unbound validated every answer"
+        );
+    }
+    report("unbound 1.17 (cold cache)", &theirs);
+    Ok(())
+}
+
+fn report(label: &str, samples: &[Duration]) {
+    let mut v: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    v.sort_by(f64::total_cmp);
+    let median = v[v.len() / 2];
+    let p90 = v[(v.len() * 9 / 10).min(v.len() - 1)];
+    println!(
+        "{label:<28} median {median:7.2} ms   p90 {p90:7.2} ms   ({} runs)",
+        v.len()
+    );
+}
+
+/// One RD=1 query with DO; returns the AD flag.
+async fn stub_query(server: SocketAddr, name: &str, qtype: RecordType) -> bool {
+    let mut msg = Message::query();
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(
+        Name::from_ascii(name).unwrap(),
+        hickory_proto::rr::RecordType::from(qtype.0),
+    ));
+    let mut edns = hickory_proto::op::Edns::new();
+    edns.set_dnssec_ok(true);
+    edns.set_max_payload(1232);
+    msg.set_edns(edns);
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket
+        .send_to(&msg.to_vec().unwrap(), server)
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 65_535];
+    let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf)).await
+    else {
+        return false;
+    };
+    Message::from_vec(&buf[..n]).is_ok_and(|m| m.metadata.authentic_data)
+}
+
+struct Unbound {
+    child: Child,
+    addr: SocketAddr,
+    dir: std::path::PathBuf,
+}
+
+impl Unbound {
+    fn start(lab: &Lab, round: usize) -> std::io::Result<Self> {
+        let IpAddr::V4(v4) = lab.root_hints()[0].ip() else {
+            return Err(std::io::Error::other("no IPv4 root"));
+        };
+        let o = v4.octets();
+        let addr = SocketAddr::new(IpAddr::from([127, o[1], o[2], 250]), 53);
+        let dir =
+            std::env::temp_dir().join(format!("dcv-dns-bench-{}-{round}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let files = lab.write_files(&dir)?;
+        let conf = format!(
+            "server:\n interface: {ip}\n port: 53\n do-daemonize: no\n username: \"\"\n chroot: \"\"\n directory: \"{d}\"\n pidfile: \"{d}/pid\"\n logfile: \"{d}/log\"\n use-syslog: no\n num-threads: 1\n do-not-query-localhost: no\n discard-timeout: 0\n root-hints: \"{h}\"\n trust-anchor-file: \"{t}\"\n qname-minimisation: no\n access-control: 127.0.0.0/8 allow\n module-config: \"validator iterator\"\nremote-control:\n control-enable: no\n",
+            ip = addr.ip(),
+            d = dir.display(),
+            h = files.root_hints.display(),
+            t = files.trust_anchor.display(),
+        );
+        std::fs::write(dir.join("unbound.conf"), conf)?;
+        let child = Command::new("/usr/sbin/unbound")
+            .arg("-d")
+            .arg("-c")
+            .arg(dir.join("unbound.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        // Ready when its TCP listener accepts (no query, so the cache stays cold).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && std::net::TcpStream::connect(addr).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Self { child, addr, dir })
+    }
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
