@@ -118,7 +118,7 @@ impl DnsLookupEvidence {
             .iter()
             .filter(|a| a.qname == final_name || a.qname == lookup.qname)
             .filter(|a| a.qtype == lookup.qtype)
-            .map(ServerAnswerEvidence::from_answer)
+            .map(|a| ServerAnswerEvidence::from_answer(a, &lookup.exchanges))
             .collect();
         DnsLookupEvidence {
             query: format!("{}/{}", lookup.qname.without_dot(), lookup.qtype),
@@ -145,18 +145,29 @@ impl DnsLookupEvidence {
 }
 
 impl ServerAnswerEvidence {
-    fn from_answer(a: &dcv_dns::ServerAnswer) -> ServerAnswerEvidence {
+    fn from_answer(
+        a: &dcv_dns::ServerAnswer,
+        exchanges: &[dcv_dns::Exchange],
+    ) -> ServerAnswerEvidence {
         use dcv_dns::ServerVerdict as V;
         let (rcode, answer, error, authoritative) = match &a.verdict {
-            V::Answer { records } => (
-                Some("NOERROR"),
-                records
+            V::Answer { records } => {
+                // Signatures are evidence for the validator, not for people
+                // reading what the server serves; count them instead.
+                let sigs = records
                     .iter()
+                    .filter(|r| r.rtype == dcv_dns::RecordType::RRSIG)
+                    .count();
+                let mut shown: Vec<String> = records
+                    .iter()
+                    .filter(|r| r.rtype != dcv_dns::RecordType::RRSIG)
                     .map(|r| format!("{} {} {}", r.name, r.rtype, r.rdata))
-                    .collect(),
-                None,
-                true,
-            ),
+                    .collect();
+                if sigs > 0 {
+                    shown.push(format!("(+{sigs} RRSIG)"));
+                }
+                (Some("NOERROR"), shown, None, true)
+            }
             V::NxDomain => (Some("NXDOMAIN"), Vec::new(), None, true),
             V::NoData => (Some("NOERROR"), Vec::new(), None, true),
             V::Referral { zone, .. } => (
@@ -169,15 +180,38 @@ impl ServerAnswerEvidence {
             V::ServFail => (Some("SERVFAIL"), Vec::new(), None, false),
             other => (None, Vec::new(), Some(other.failure_text()), false),
         };
+        // The last exchange with this server for this question is the one
+        // the verdict was made from (after any retry or TCP fallback).
+        let exchange = exchanges
+            .iter()
+            .rev()
+            .find(|e| e.server == a.server.addr && e.qname == a.qname && e.qtype == a.qtype);
+        let ede = exchange
+            .and_then(dcv_dns::Exchange::response)
+            .and_then(|r| r.extended_errors.first())
+            .map(|e| {
+                format!(
+                    "{} ({})",
+                    e.info_code,
+                    e.purpose.unwrap_or(e.extra_text.as_str())
+                )
+            });
         ServerAnswerEvidence {
             server: format!("{}@{}", a.server.name, a.server.addr),
-            protocol: "udp".to_owned(),
+            protocol: exchange
+                .map_or("udp", |e| match e.protocol {
+                    dcv_dns::Protocol::Udp => "udp",
+                    dcv_dns::Protocol::Tcp => "tcp",
+                })
+                .to_owned(),
             rcode: rcode.map(str::to_owned),
             authoritative,
-            latency_ms: 0,
+            latency_ms: exchange.map_or(0, |e| {
+                u64::try_from(e.latency.as_millis()).unwrap_or(u64::MAX)
+            }),
             answer,
             error,
-            ede: None,
+            ede,
         }
     }
 }

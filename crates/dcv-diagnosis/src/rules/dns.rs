@@ -69,14 +69,14 @@ pub fn lookup_failure(
         method,
         format!("{purpose}: the CA's resolver would return SERVFAIL for {name}/{qtype}: {why}"),
     );
-    let hostname = cfg.hostname.to_string();
     match (code, why) {
         (FindingCode::DnssecBogus, ServFailReason::Bogus(reason)) => {
-            f.ca_message = Some(messages::cloudflare_dnssec_bogus(&qtype, &hostname));
+            f.ca_message = Some(messages::cloudflare_dnssec_bogus(&qtype, name));
             f.acme_detail = Some(reason.boulder_problem(lookup.qtype, &lookup.qname));
             f.explanation = format!(
-                "DNSSEC validation fails in zone {}: {reason}. A validating resolver (Let's Encrypt uses Unbound) turns this into SERVFAIL, so the CA cannot use the answer.",
-                reason.zone()
+                "DNSSEC validation fails in zone {}: {}. A validating resolver (Let's Encrypt uses Unbound) turns this into SERVFAIL, so the CA cannot use the answer.",
+                reason.zone(),
+                reason.to_string().trim_end_matches('.')
             );
             f.fix = format!(
                 "Repair the chain of trust for {}: re-sign the zone (fresh RRSIGs), or make the DS records at the parent match the zone's current KSK, or remove the DS at the registrar to go unsigned. DNSViz shows the same chain.",
