@@ -336,7 +336,7 @@ impl Engine {
                     },
                 };
             }
-            let end = self.walk(&current, qtype, 0, &mut ctx, true).await;
+            let end = self.walk(&current, qtype, &[], &mut ctx, true).await;
             let (cut, verdict, decoded) = match end {
                 WalkEnd::Fail(why) if self.anchor_zone(&current).is_none() => {
                     security = security.worst(Security::Insecure(InsecureReason::NoTrustAnchor {
@@ -448,7 +448,7 @@ impl Engine {
         &'a self,
         qname: &'a DnsName,
         qtype: RecordType,
-        depth: u8,
+        stack: &'a [DnsName],
         ctx: &'a mut Ctx,
         keep_answers: bool,
     ) -> BoxFuture<'a, WalkEnd> {
@@ -521,11 +521,16 @@ impl Engine {
                     });
                 };
                 if let ServerVerdict::Referral { zone: child, .. } = &verdicts[i] {
+                    if stack.contains(child) {
+                        let mut zones = stack.to_vec();
+                        zones.push(child.clone());
+                        return WalkEnd::Fail(ServFailReason::NameServerCycle { zones });
+                    }
                     let known = lock(&self.inner.cuts).get(child).cloned();
                     let next = match known {
                         Some(c) => c,
                         None => {
-                            self.build_cut(child, &cut, replies[i].server, &decoded, depth, ctx)
+                            self.build_cut(child, &cut, replies[i].server, &decoded, stack, ctx)
                                 .await
                         }
                     };
@@ -554,7 +559,7 @@ impl Engine {
         parent: &ZoneCut,
         referred_by: SocketAddr,
         decoded: &Decoded,
-        depth: u8,
+        stack: &[DnsName],
         ctx: &mut Ctx,
     ) -> Arc<ZoneCut> {
         let child_h = child.to_hickory();
@@ -601,7 +606,7 @@ impl Engine {
                         "in-bailiwick name server of {child} without glue in the referral"
                     ),
                 });
-            } else if depth >= limits::MAX_NS_RESOLUTION_DEPTH {
+            } else if stack.len() >= usize::from(limits::MAX_NS_RESOLUTION_DEPTH) {
                 unresolved.push(UnresolvedNs {
                     name: ns.clone(),
                     reason: format!(
@@ -613,7 +618,9 @@ impl Engine {
                 to_resolve.push(ns.clone());
             }
         }
-        let resolved = join_all(to_resolve.iter().map(|ns| self.resolve_ns(ns, depth + 1))).await;
+        let mut inner = stack.to_vec();
+        inner.push(child.clone());
+        let resolved = join_all(to_resolve.iter().map(|ns| self.resolve_ns(ns, &inner))).await;
         for (ns, (addrs, reason, sub)) in to_resolve.iter().zip(resolved) {
             ctx.merge(&sub, false);
             if addrs.is_empty() {
@@ -641,6 +648,11 @@ impl Engine {
             unresolved,
             referred_by: Some(referred_by),
         };
+        // A cut built inside a nested NS resolution with names left
+        // unresolved reflects that nesting, not the zone: do not cache it.
+        if !stack.is_empty() && !cut.unresolved.is_empty() {
+            return Arc::new(cut);
+        }
         let mut cuts = lock(&self.inner.cuts);
         cuts.entry(child.clone())
             .or_insert_with(|| Arc::new(cut))
@@ -649,7 +661,11 @@ impl Engine {
 
     /// Addresses of an out-of-bailiwick NS name (A, and AAAA if IPv6 is on).
     /// No DNSSEC validation: resolvers do not need it to reach servers.
-    async fn resolve_ns(&self, ns: &DnsName, depth: u8) -> (Vec<std::net::IpAddr>, String, Ctx) {
+    async fn resolve_ns(
+        &self,
+        ns: &DnsName,
+        stack: &[DnsName],
+    ) -> (Vec<std::net::IpAddr>, String, Ctx) {
         let mut ctx = Ctx::default();
         let mut types = vec![RecordType::A];
         if self.inner.config.use_ipv6 {
@@ -658,7 +674,7 @@ impl Engine {
         let mut addrs = Vec::new();
         let mut reasons = Vec::new();
         for t in types {
-            match self.walk(ns, t, depth, &mut ctx, false).await {
+            match self.walk(ns, t, stack, &mut ctx, false).await {
                 WalkEnd::Final {
                     verdict: ServerVerdict::Answer { .. },
                     decoded,
@@ -682,7 +698,11 @@ impl Engine {
                         verdict.failure_text().replace("answered ", "")
                     ));
                 }
-                WalkEnd::Fail(why) => reasons.push(format!("{t}: {why}")),
+                WalkEnd::Fail(why) => {
+                    // The AAAA walk would take the same failing path.
+                    reasons.push(format!("{t}: {why}"));
+                    break;
+                }
             }
         }
         (addrs, reasons.join("; "), ctx)

@@ -103,6 +103,9 @@ pub enum ServFailReason {
     ReferralLoop { from: DnsName, zone: DnsName },
     /// More referrals than the limit.
     TooManyReferrals { limit: usize },
+    /// Resolving the name servers of a zone needs the zone itself
+    /// (glueless delegation cycle), outermost zone first.
+    NameServerCycle { zones: Vec<DnsName> },
     /// Out-of-bailiwick NS resolution nested deeper than the limit.
     NsResolutionTooDeep { zone: DnsName, limit: u8 },
     /// The engine's query budget ran out.
@@ -137,6 +140,10 @@ impl fmt::Display for ServFailReason {
                 "servers of {from} refer to {zone}, which is not below {from}"
             ),
             Self::TooManyReferrals { limit } => write!(f, "more than {limit} referrals"),
+            Self::NameServerCycle { zones } => {
+                let list: Vec<&str> = zones.iter().map(DnsName::as_str).collect();
+                write!(f, "name server cycle: {}", list.join(" -> "))
+            }
             Self::NsResolutionTooDeep { zone, limit } => write!(
                 f,
                 "resolving the name servers of {zone} needs more than {limit} nested lookups"

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::config;
 use dcv_dns::{
     AliasKind, BogusReason, DenialKind, DnsName, Engine, ExchangeResult, IndeterminateReason,
@@ -10,7 +12,7 @@ use dcv_dns::{
     render_trace,
 };
 use dcv_lab::{
-    Lab, Mode, Scenario, Signing,
+    Lab, Mode, Scenario, ServerSpec, Signing, ZoneSpec,
     catalogue::{self, NS1, NS2, ZONE},
 };
 
@@ -583,4 +585,67 @@ async fn lookup_serialises_to_json() {
     assert_eq!(ex["protocol"], "udp");
     assert!(ex["latency"].as_f64().is_some());
     assert!(ex["result"]["answer"].is_array() || ex["result"]["authority"].is_array());
+}
+
+#[tokio::test]
+async fn glueless_ns_cycle_is_bounded() {
+    // example.lab. is served by ns.example.com., whose zone is served by
+    // ns.example.lab.: neither address can be found without the other.
+    let s = Scenario::new("ns-cycle")
+        .server(ServerSpec::new("ns.root."))
+        .server(ServerSpec::new("ns.lab."))
+        .server(ServerSpec::new("ns.com."))
+        .server(ServerSpec::new("ns.example.com."))
+        .server(ServerSpec::new("ns.example.lab."))
+        .zone(ZoneSpec::new(".").served_by("ns.root."))
+        .zone(ZoneSpec::new("lab.").served_by("ns.lab."))
+        .zone(ZoneSpec::new("com.").served_by("ns.com."))
+        .zone(
+            ZoneSpec::new("example.lab.")
+                .served_by("ns.example.com.")
+                .record("www A 192.0.2.10"),
+        )
+        .zone(ZoneSpec::new("example.com.").served_by("ns.example.lab."));
+    let lab = Lab::start(s).await.unwrap();
+    let e = Engine::new(config(&lab));
+    let l = tokio::time::timeout(
+        Duration::from_secs(20),
+        e.lookup(&name("www.example.lab"), RecordType::A),
+    )
+    .await
+    .expect("bounded");
+    println!("{}", render_trace(&l));
+    let Outcome::ServFail {
+        why: ServFailReason::NoServerAddresses { zone, unresolved },
+    } = &l.outcome
+    else {
+        panic!("{:?}", l.outcome)
+    };
+    assert_eq!(zone.as_str(), "example.lab.");
+    assert_eq!(unresolved[0].name.as_str(), "ns.example.com.");
+    assert!(
+        unresolved[0]
+            .reason
+            .contains("name server cycle: example.lab. -> example.com. -> example.lab."),
+        "{}",
+        unresolved[0].reason
+    );
+    assert!(e.queries_sent() < 200, "{} queries", e.queries_sent());
+}
+
+#[tokio::test]
+async fn ipv6_can_be_switched_off() {
+    let lab = Lab::start(catalogue::valid()).await.unwrap();
+    let e = Engine::new(dcv_dns::EngineConfig {
+        use_ipv6: false,
+        ..config(&lab)
+    });
+    let l = e.lookup(&name("www.example.lab"), RecordType::A).await;
+    assert_eq!(l.security, Security::Secure);
+    assert!(l.exchanges.iter().all(|x| x.server.is_ipv4()));
+    assert!(
+        l.zone_cuts
+            .iter()
+            .all(|c| c.servers.iter().all(|s| s.addr.is_ipv4()))
+    );
 }
