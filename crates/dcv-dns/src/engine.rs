@@ -429,7 +429,7 @@ impl Engine {
             current = target;
         };
         let mut zone_cuts = ctx.cuts;
-        zone_cuts.sort_by_key(|c| c.zone.as_str().matches('.').count());
+        zone_cuts.sort_by_key(|c| c.zone.label_count());
         Lookup {
             qname: name.clone(),
             qtype,
@@ -762,7 +762,7 @@ impl Engine {
             .iter()
             .filter(|a| name.is_subdomain_of(&a.owner))
             .map(|a| a.owner.clone())
-            .max_by_key(|o| o.as_str().matches('.').count())
+            .max_by_key(DnsName::label_count)
     }
 
     /// RFC 4035 §5: validates one authoritative response.

@@ -10,7 +10,31 @@
 //! # Ok(()) }
 //! ```
 //!
-//! hickory-proto stays private: every public type is this crate's own.
+//! hickory-proto stays private: every public type is this crate's own
+//! ([`RecordType`] is a `u16` newtype, not a re-export).
+//!
+//! Choices that decide verdicts, each modelled on Unbound (Let's Encrypt's
+//! resolver) and checked against it in `tests/unbound_differential.rs`:
+//!
+//! - Every address of every zone cut is asked; the resolver view takes the
+//!   first usable answer in server order, preferring AA answers and referrals.
+//!   An answer without AA is used only when nothing authoritative came back
+//!   (Unbound accepts it too); [`ServerAnswer::authoritative`] shows it.
+//! - RRSIG validity windows are checked here against [`Clock`] (hickory checks
+//!   only the cryptography), in RFC 1982 serial arithmetic, with no skew.
+//! - NSEC3 with more than [`limits::NSEC3_MAX_ITERATIONS`] (150) iterations
+//!   makes the answer Insecure (RFC 9276 §3.2), as Unbound 1.17 does.
+//! - A DS or DNSKEY that cannot be fetched (timeouts, SERVFAIL, budget) gives
+//!   [`Security::Indeterminate`], never Bogus; the resolver view is still
+//!   SERVFAIL because a validating resolver cannot answer either.
+//! - An insecure delegation needs a signed proof with the NS bit and no DS bit,
+//!   or an NSEC3 opt-out span (RFC 4035 §5.2, RFC 5155 §8.6).
+//! - [`BogusReason::ede_code`] maps each reason to the RFC 8914 code Unbound
+//!   sends, and [`BogusReason::boulder_problem`] to Boulder's problem text.
+//!
+//! Not covered: DNS cookies, EDNS fallback for servers that reject OPT (we
+//! report their FORMERR), RSA/MD5 and DSA (treated as unsupported, so
+//! Insecure), and validating the addresses of out-of-bailiwick name servers.
 
 mod config;
 mod dnssec;

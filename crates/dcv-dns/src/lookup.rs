@@ -47,7 +47,7 @@ impl Lookup {
         self.zone_cuts
             .iter()
             .filter(|c| name.is_subdomain_of(&c.zone))
-            .max_by_key(|c| c.zone.as_str().matches('.').count())
+            .max_by_key(|c| c.zone.label_count())
     }
 }
 

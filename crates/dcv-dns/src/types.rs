@@ -176,6 +176,11 @@ impl DnsName {
         }
     }
 
+    /// Number of labels, the root having none (RFC 4034 §3.1.3 "Labels").
+    pub fn label_count(&self) -> usize {
+        self.to_hickory().iter().count()
+    }
+
     /// The name one label up, `None` for the root.
     pub fn parent(&self) -> Option<Self> {
         let n = self.to_hickory();
@@ -255,6 +260,8 @@ mod tests {
         let n = DnsName::parse("WWW.Example.LAB").unwrap();
         assert_eq!(n.as_str(), "www.example.lab.");
         assert_eq!(n.parent().unwrap().as_str(), "example.lab.");
+        assert_eq!(n.label_count(), 3);
+        assert_eq!(DnsName::root().label_count(), 0);
         assert!(n.is_subdomain_of(&DnsName::parse("lab.").unwrap()));
         assert!(DnsName::parse("").is_err());
         assert!(DnsName::parse("a..b").is_err());
