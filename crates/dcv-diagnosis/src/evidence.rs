@@ -118,8 +118,14 @@ impl DnsLookupEvidence {
             .iter()
             .filter(|a| a.qname == final_name || a.qname == lookup.qname)
             .filter(|a| a.qtype == lookup.qtype)
+            // Only the zone that answers: referrals above it may come from a
+            // cache another lookup filled, so listing them would be arbitrary.
+            .filter(|a| cut.is_none_or(|c| c.zone == a.zone))
             .map(|a| ServerAnswerEvidence::from_answer(a, &lookup.exchanges))
-            .collect();
+            .collect::<Vec<_>>();
+        // Servers are asked concurrently; report them in a stable order.
+        let mut servers = servers;
+        servers.sort_by(|a, b| a.server.cmp(&b.server));
         DnsLookupEvidence {
             query: format!("{}/{}", lookup.qname.without_dot(), lookup.qtype),
             outcome: outcome.to_owned(),
@@ -169,7 +175,12 @@ impl ServerAnswerEvidence {
                 (Some("NOERROR"), shown, None, true)
             }
             V::NxDomain => (Some("NXDOMAIN"), Vec::new(), None, true),
-            V::NoData => (Some("NOERROR"), Vec::new(), None, true),
+            V::NoData => (
+                Some("NOERROR"),
+                vec!["(no records of this type)".to_owned()],
+                None,
+                true,
+            ),
             V::Referral { zone, .. } => (
                 Some("NOERROR"),
                 vec![format!("referral to {zone}")],

@@ -61,7 +61,7 @@ pub fn render_text(report: &Report, verbose: bool) -> String {
         };
         let _ = writeln!(
             out,
-            "  {:<12} {mark}  ({})",
+            "  {:<22} {mark}  ({})",
             v.ca.profile().name,
             per_method.join("; ")
         );

@@ -18,6 +18,7 @@ use crate::cli::Format;
 
 /// One demo case: a lab scenario, the name and method to check, and the finding
 /// that must come out (None: the hostname must pass).
+#[derive(Debug)]
 pub struct DemoCase {
     pub title: &'static str,
     pub scenario: fn() -> Scenario,

@@ -2,9 +2,7 @@
 //! selected CA would validate (or `explain` recognised the message), 1 when a
 //! finding blocks validation (or the message is unknown), 2 for bad input.
 
-mod cli;
-mod config;
-mod demo;
+use dcv_doctor::{cli, config, demo};
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -14,7 +12,7 @@ use clap::Parser as _;
 use dcv_diagnosis::render::render_text;
 use dcv_diagnosis::{Report, Verdict};
 
-use crate::cli::{Cli, Command, Format};
+use cli::{Cli, Command, Format};
 
 /// Exit status for bad input (clap uses 2 for its own usage errors too).
 const EXIT_BAD_INPUT: u8 = 2;

@@ -244,16 +244,6 @@ fn inconsistent(
         "Wait for every nameserver of the zone to serve the same TXT records (check the zone transfer / secondaries: {}), then ask the CA to validate again.",
         join(&lacking)
     );
-    for (server, values) in &per_server {
-        f.evidence.push(Evidence::Identifier {
-            name: server.clone(),
-            problem: if values.is_empty() {
-                "serves no TXT record".to_owned()
-            } else {
-                format!("serves {}", quote_list(values.iter()))
-            },
-        });
-    }
     f.evidence.push(evidence(lookup));
     Some(f)
 }

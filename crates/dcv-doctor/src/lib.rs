@@ -1,0 +1,7 @@
+//! The `dcv-doctor` command line as a library, so tests and benchmarks drive
+//! the same code paths as the binary: flag definitions (`cli`), their mapping
+//! to a validated configuration (`config`) and the built-in lab demo (`demo`).
+
+pub mod cli;
+pub mod config;
+pub mod demo;
