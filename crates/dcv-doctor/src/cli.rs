@@ -48,6 +48,21 @@ pub enum Command {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Serve one lab scenario on loopback until interrupted, to poke at by hand
+    /// with `dcv-doctor dns`, `check`, `dig` or `delv`.
+    Lab {
+        /// Scenario name (see --list).
+        scenario: Option<String>,
+        /// List the scenarios and exit.
+        #[arg(long)]
+        list: bool,
+        /// Where to write root.hints and trust-anchor.ds (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+        /// Serve DNS on this port on every lab address (53 for Unbound/delv; needs root).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        dns_port: u16,
+    },
     /// Print docs/findings.md (the finding catalogue) from the code.
     #[command(hide = true)]
     FindingsDoc,

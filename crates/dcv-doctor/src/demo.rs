@@ -287,3 +287,59 @@ fn exit(rows: &[(&str, &str, String, bool)]) -> ExitCode {
         ExitCode::from(1)
     }
 }
+
+/// `dcv-doctor lab`: one scenario, served until Ctrl-C.
+pub async fn serve_lab(
+    name: Option<&str>,
+    list: bool,
+    dir: Option<std::path::PathBuf>,
+    dns_port: u16,
+) -> anyhow::Result<ExitCode> {
+    let mut out = anstream::stdout();
+    if list || name.is_none() {
+        for s in catalogue::all() {
+            writeln!(out, "{:<24} {}", s.name, s.description)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = name.unwrap_or_default();
+    let scenario = catalogue::by_name(name)
+        .ok_or_else(|| anyhow::anyhow!("no lab scenario {name:?}; see `dcv-doctor lab --list`"))?;
+    let lab = Lab::start_on_port(scenario, dns_port).await?;
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("dcv-lab-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let files = lab.write_files(&dir)?;
+    let port = lab.dns_port();
+    let root = lab
+        .root_hints()
+        .first()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    writeln!(out, "lab {name:?} is up; DNS on port {port}")?;
+    writeln!(out, "  root hints:   {}", files.root_hints.display())?;
+    writeln!(out, "  trust anchor: {}", files.trust_anchor.display())?;
+    writeln!(
+        out,
+        "try:\n  dcv-doctor dns www.example.lab A --root-hints {} --trust-anchor {} --dns-port {port}",
+        files.root_hints.display(),
+        files.trust_anchor.display()
+    )?;
+    writeln!(
+        out,
+        "  dcv-doctor check www.example.lab --method dns --allow-private --root-hints {} --trust-anchor {} --dns-port {port}",
+        files.root_hints.display(),
+        files.trust_anchor.display()
+    )?;
+    writeln!(
+        out,
+        "  dig @{root} -p {port} +norecurse +dnssec example.lab NS"
+    )?;
+    writeln!(out, "Ctrl-C stops the lab.")?;
+    out.flush()?;
+    tokio::signal::ctrl_c().await?;
+    drop(lab);
+    Ok(ExitCode::SUCCESS)
+}

@@ -92,6 +92,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Demo { format, verbose } => runtime()?.block_on(demo::run(format, verbose)),
+        Command::Lab {
+            scenario,
+            list,
+            dir,
+            dns_port,
+        } => runtime()?.block_on(demo::serve_lab(scenario.as_deref(), list, dir, dns_port)),
         Command::FindingsDoc => {
             print!("{}", dcv_diagnosis::codes::findings_markdown());
             Ok(ExitCode::SUCCESS)

@@ -384,3 +384,54 @@ fn check_against_lab_without_allow_private() -> (i32, Value) {
         serde_json::from_slice(&output.stdout).unwrap(),
     )
 }
+
+#[test]
+fn dns_subcommand_prints_the_walk_and_the_chain_of_trust() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let lab = rt
+        .block_on(dcv_lab::Lab::start(dcv_lab::catalogue::valid()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = lab.write_files(dir.path()).unwrap();
+    let port = lab.dns_port().to_string();
+    let base = [
+        "--root-hints",
+        files.root_hints.to_str().unwrap(),
+        "--trust-anchor",
+        files.trust_anchor.to_str().unwrap(),
+        "--dns-port",
+        &port,
+    ];
+    let out = doctor()
+        .args(["dns", "www.example.lab", "A"])
+        .args(base)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("example.lab"), "{text}");
+    assert!(text.to_lowercase().contains("secure"), "{text}");
+    let out = doctor()
+        .args(["dns", "www.example.lab", "CAA", "--format", "json"])
+        .args(base)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["qtype"], "CAA");
+    assert_eq!(v["security"]["status"], "secure");
+    assert!(!v["zone_cuts"].as_array().unwrap().is_empty());
+    doctor()
+        .args(["dns", "www.example.lab", "NOTATYPE"])
+        .args(base)
+        .assert()
+        .code(2);
+    drop(lab);
+}
