@@ -312,6 +312,53 @@ mod tests {
     }
 
     #[test]
+    fn response_evidence_keeps_ede_flags_and_wire_rdata() {
+        use hickory_proto::rr::{
+            RData, Record,
+            rdata::{CAA, opt::EdnsOption},
+        };
+        let name = Name::from_ascii("Example.LAB.").unwrap();
+        let query = encode_query(99, &name, RecordType::CAA).unwrap();
+        let mut msg = Message::from_vec(&query).unwrap();
+        msg.metadata.message_type = MessageType::Response;
+        msg.metadata.authoritative = true;
+        msg.metadata.response_code = hickory_proto::op::ResponseCode::ServFail;
+        let caa = CAA::new_issue(true, Some(Name::from_ascii("ca.example").unwrap()), vec![]);
+        msg.add_answer(Record::from_rdata(name.clone(), 300, RData::CAA(caa)));
+        let mut edns = Edns::new();
+        let mut ede = vec![0, 7];
+        ede.extend_from_slice(b"signature expired");
+        edns.options_mut()
+            .insert(EdnsOption::Unknown(EDNS_OPTION_EDE, ede));
+        msg.set_edns(edns);
+        let bytes = msg.to_vec().unwrap();
+        // qname compared case-insensitively (RFC 4343).
+        let lower = Name::from_ascii("example.lab.").unwrap();
+        let d = decode_response(&bytes, 99, &lower, RecordType::CAA).unwrap();
+        assert_eq!(d.evidence.rcode, Rcode::SERVFAIL);
+        assert!(d.evidence.flags.aa && !d.evidence.flags.tc);
+        assert_eq!(d.evidence.extended_errors[0].info_code, 7);
+        assert_eq!(
+            d.evidence.extended_errors[0].extra_text,
+            "signature expired"
+        );
+        let rec = &d.evidence.answer[0];
+        assert_eq!(rec.rtype, RecordType::CAA);
+        assert_eq!(rec.wire_rdata[0], 0x80, "critical flag kept");
+        assert_eq!(&rec.wire_rdata[2..7], b"issue");
+        assert_eq!(&rec.wire_rdata[7..], b"ca.example");
+        // Wrong id or type: rejected as not ours.
+        assert!(matches!(
+            decode_response(&bytes, 98, &lower, RecordType::CAA),
+            Err(DecodeFailure::Mismatched(_))
+        ));
+        assert!(matches!(
+            decode_response(&bytes, 99, &lower, RecordType::TXT),
+            Err(DecodeFailure::Mismatched(_))
+        ));
+    }
+
+    #[test]
     fn query_round_trip() {
         let name = Name::from_ascii("www.Example.lab.").unwrap();
         let q = encode_query(4242, &name, RecordType::CAA).unwrap();
