@@ -218,6 +218,21 @@ pub struct ServerAnswer {
     pub chosen: bool,
 }
 
+impl ServerAnswer {
+    /// Lame in the RFC 1912 §2.8 sense: not authoritative for data it should
+    /// own (an answer or denial without AA), or an unusable non-authoritative
+    /// response ([`ServerVerdict::Lame`]).
+    pub fn is_lame(&self) -> bool {
+        match &self.verdict {
+            ServerVerdict::Lame { .. } => true,
+            ServerVerdict::Answer { .. } | ServerVerdict::NxDomain | ServerVerdict::NoData => {
+                !self.authoritative
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Classification of one server's response (RFC 1034 §4.3.2, RFC 2308).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

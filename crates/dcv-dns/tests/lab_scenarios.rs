@@ -382,6 +382,7 @@ async fn lame_server_without_aa() {
         .collect();
     assert_eq!(leaf.len(), 4);
     assert!(leaf.iter().all(|a| !a.authoritative));
+    assert!(leaf.iter().all(|a| a.is_lame()));
     assert!(render_trace(&l).contains("(no AA: lame)"));
 }
 
