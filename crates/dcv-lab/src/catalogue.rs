@@ -5,6 +5,7 @@
 //! Every scenario is built on [`base`]: a root, `lab.` and `example.lab.` with
 //! `www.example.lab.` as the name under test.
 
+use crate::http::{HttpBehaviour, ResponderSpec};
 use crate::scenario::{Mode, RrsetSelector, Scenario, ServerSpec, Signing, ZoneFault, ZoneSpec};
 
 /// Root server name.
@@ -19,15 +20,29 @@ pub const NS2: &str = "ns2.example.lab.";
 pub const ZONE: &str = "example.lab.";
 /// The name under test.
 pub const WWW: &str = "www.example.lab.";
-/// Address of `www.example.lab.` in scenarios without HTTP responders
-/// (TEST-NET-1, never contacted).
-pub const WWW_V4: &str = "192.0.2.10";
+/// The HTTP responder `www` points at.
+pub const WEB: &str = "web";
+/// HTTP-01 token served by [`WEB`].
+pub const TOKEN: &str = "lab-token-0123456789";
+/// Key authorisation served for [`TOKEN`].
+pub const KEY_AUTHZ: &str = "lab-token-0123456789.lab-account-thumbprint";
+/// A fixed address for names that no test connects to (TEST-NET-1).
+pub const UNUSED_V4: &str = "192.0.2.10";
 
 /// Root → `lab.` → `example.lab.`, all with the given signing, two servers for
-/// `example.lab.`, and `www`, a CAA record, a TXT and a wildcard below `wild`.
+/// `example.lab.`; `www` points at the [`WEB`] responder serving [`TOKEN`];
+/// a CAA record, a TXT, a wildcard below `wild` and empty non-terminals
+/// `sub`/`ent.sub`.
 pub fn base(signing: &Signing) -> Scenario {
     Scenario::new("base")
         .describe("root, lab. and example.lab., healthy")
+        .responder(ResponderSpec::new(
+            WEB,
+            HttpBehaviour::ServeToken {
+                token: TOKEN.into(),
+                body: KEY_AUTHZ.into(),
+            },
+        ))
         .server(ServerSpec::new(ROOT_NS))
         .server(ServerSpec::new(TLD_NS))
         .server(ServerSpec::new(NS1))
@@ -48,8 +63,8 @@ pub fn base(signing: &Signing) -> Scenario {
                 .served_by(NS2)
                 .signed(signing.clone())
                 .records([
-                    format!("www A {WWW_V4}"),
-                    "www AAAA 2001:db8::10".to_owned(),
+                    format!("www A {{http4:{WEB}}}"),
+                    format!("www AAAA {{http6:{WEB}}}"),
                     "@ CAA 0 issue \"letsencrypt.org\"".to_owned(),
                     "_acme-challenge.www TXT \"token\"".to_owned(),
                     "*.wild A 192.0.2.20".to_owned(),
@@ -307,7 +322,7 @@ pub fn cname_cross_zone() -> Scenario {
             ZoneSpec::new("other.lab.")
                 .served_by("ns.other.lab.")
                 .signed(Signing::Nsec)
-                .record(format!("target A {WWW_V4}")),
+                .record(format!("target A {{http4:{WEB}}}")),
         )
 }
 

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::LabError;
 use crate::addr::Block;
+use crate::http::{RunningResponder, spawn_responder};
 use crate::scenario::{Scenario, fqdn};
 use crate::server::{ServerState, serve_tcp, serve_udp};
 use crate::zone::{BuildCtx, HostAddrs, Zone, ZoneKeys, build_zone, parse_name};
@@ -32,12 +33,15 @@ pub struct LabFiles {
     pub trust_anchor: PathBuf,
 }
 
-/// A running private DNS hierarchy (and, later, HTTP responders) on loopback.
+/// A running private DNS hierarchy and its HTTP responders on loopback.
 #[derive(Debug)]
 pub struct Lab {
     scenario: Scenario,
     dns_port: u16,
     servers: BTreeMap<String, Vec<IpAddr>>,
+    http_port: u16,
+    https_port: u16,
+    responders: Vec<RunningResponder>,
     root_servers: Vec<String>,
     root_ds: Option<String>,
     root_dnskey: Option<String>,
@@ -108,7 +112,21 @@ impl Lab {
             );
             server_addrs.insert(fqdn(&spec.name), h);
         }
-        let http_addrs: HashMap<String, HostAddrs> = HashMap::new();
+        // Responders from 200, dual-stack.
+        let mut http_addrs: HashMap<String, HostAddrs> = HashMap::new();
+        for (j, spec) in scenario.http.iter().enumerate() {
+            let n = u8::try_from(200 + j)
+                .ok()
+                .filter(|n| *n < 255)
+                .ok_or_else(|| LabError::Spec("at most 55 HTTP responders per lab".into()))?;
+            http_addrs.insert(
+                spec.name.clone(),
+                HostAddrs {
+                    v4: vec![IpAddr::V4(block.v4(n))],
+                    v6: vec![IpAddr::V6(block.v6(n))],
+                },
+            );
+        }
 
         let ctx = BuildCtx {
             specs: &scenario.zones,
@@ -160,6 +178,22 @@ impl Lab {
             }
         }
 
+        // All responders share one HTTP and one HTTPS port, chosen by the first.
+        let (mut http_port, mut https_port) = (0, 0);
+        let mut responders = Vec::new();
+        for spec in &scenario.http {
+            let addrs: Vec<IpAddr> = http_addrs
+                .get(&spec.name)
+                .map(|h| h.v4.iter().chain(&h.v6).copied().collect())
+                .unwrap_or_default();
+            let running = spawn_responder(spec, &addrs, http_port, https_port)
+                .await
+                .map_err(|e| responder_error(&addrs, e))?;
+            http_port = running.http_port();
+            https_port = running.https_port();
+            responders.push(running);
+        }
+
         let root = Name::root();
         let root_keys = keys.get(".");
         let root_ds = match root_keys {
@@ -180,6 +214,9 @@ impl Lab {
             scenario: scenario.clone(),
             dns_port: port,
             servers,
+            http_port,
+            https_port,
+            responders,
             root_servers,
             root_ds,
             root_dnskey,
@@ -200,6 +237,28 @@ impl Lab {
     /// Addresses of a DNS server (IPv4 first); empty for an unknown name.
     pub fn server_addrs(&self, name: &str) -> Vec<IpAddr> {
         self.servers.get(&fqdn(name)).cloned().unwrap_or_default()
+    }
+
+    /// Addresses of an HTTP responder (IPv4 first); empty for an unknown name.
+    pub fn responder_addrs(&self, name: &str) -> Vec<IpAddr> {
+        self.responder(name)
+            .map(|r| r.addrs().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// A running HTTP responder, e.g. to read the requests it saw.
+    pub fn responder(&self, name: &str) -> Option<&RunningResponder> {
+        self.responders.iter().find(|r| r.name() == name)
+    }
+
+    /// The plain-HTTP port shared by every responder (0 without responders).
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+    }
+
+    /// The TLS port shared by every responder (0 without responders).
+    pub fn https_port(&self) -> u16 {
+        self.https_port
     }
 
     /// Socket addresses (address + DNS port) of a DNS server.
@@ -261,6 +320,23 @@ impl Lab {
     }
 }
 
+/// Keeps `AddrInUse` recognisable so a clash retries with another block.
+fn responder_error(addrs: &[IpAddr], source: io::Error) -> LabError {
+    let addr = SocketAddr::new(
+        addrs
+            .first()
+            .copied()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+        0,
+    );
+    let hint = if source.kind() == io::ErrorKind::AddrInUse {
+        ""
+    } else {
+        " (HTTP responder)"
+    };
+    LabError::Bind { addr, source, hint }
+}
+
 fn bind_error(addr: SocketAddr, source: io::Error) -> LabError {
     let hint = if addr.is_ipv6() && source.kind() != io::ErrorKind::AddrInUse {
         " (IPv6 lab addresses need `sudo scripts/lab-net-setup`, run as root)"
@@ -277,6 +353,14 @@ fn validate(scenario: &Scenario) -> Result<(), LabError> {
         parse_name(s)?;
         if known[..i].contains(s) {
             return Err(LabError::Spec(format!("server {s} is declared twice")));
+        }
+    }
+    for (i, r) in scenario.http.iter().enumerate() {
+        if scenario.http[..i].iter().any(|o| o.name == r.name) {
+            return Err(LabError::Spec(format!(
+                "responder {} is declared twice",
+                r.name
+            )));
         }
     }
     for zone in &scenario.zones {

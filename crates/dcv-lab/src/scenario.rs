@@ -17,6 +17,10 @@ pub struct Scenario {
     pub zones: Vec<ZoneSpec>,
     /// Authoritative servers; the lab allocates their addresses.
     pub servers: Vec<ServerSpec>,
+    /// HTTP responders, spawned by [`crate::http::spawn_responder`]. Not part of
+    /// the serde form (the responder specs are code-only).
+    #[serde(skip)]
+    pub http: Vec<crate::http::ResponderSpec>,
 }
 
 impl Scenario {
@@ -47,6 +51,13 @@ impl Scenario {
     #[must_use]
     pub fn zone(mut self, zone: ZoneSpec) -> Self {
         self.zones.push(zone);
+        self
+    }
+
+    /// Adds an HTTP responder; `{http4:NAME}`/`{http6:NAME}` expand to its addresses.
+    #[must_use]
+    pub fn responder(mut self, responder: crate::http::ResponderSpec) -> Self {
+        self.http.push(responder);
         self
     }
 
