@@ -5,7 +5,7 @@
 
 use dcv_caa::{
     CaIdentity, CaaDecision, CaaLookup, CaaRecord, FailurePolicy, IssuerMatch, LookupSecurity,
-    NameLookup, Outcome, Request, ValidationMethod, evaluate, suggest_records,
+    NameLookup, Outcome, ReasonCode, Request, ValidationMethod, evaluate, suggest_records,
 };
 use dcv_dns::{Lookup, Outcome as DnsOutcome, RecordType, Security};
 
@@ -136,6 +136,19 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
         .collect()
 }
 
+/// The engine lookup behind a failed decision: the one for the name the
+/// climb stopped at, if that lookup failed at the resolver (a malformed RDATA
+/// failure has no SERVFAIL to show).
+fn failed_lookup<'a>(obs: &'a Observations, d: &CaaDecision) -> Option<&'a Lookup> {
+    let ReasonCode::LookupFailedBelowRelevant { name, .. } = &d.reason_code else {
+        return None;
+    };
+    obs.caa
+        .iter()
+        .filter(|l| matches!(l.outcome, DnsOutcome::ServFail { .. }))
+        .find(|l| l.qname.without_dot().eq_ignore_ascii_case(name))
+}
+
 fn group_finding(cfg: &CheckConfig, obs: &Observations, members: &[&Decided]) -> Finding {
     let first = members[0];
     let d = &first.decision;
@@ -157,7 +170,8 @@ fn group_finding(cfg: &CheckConfig, obs: &Observations, members: &[&Decided]) ->
         Outcome::Deny if d.is_critical_deny() => (
             FindingCode::CaaCriticalUnknown,
             format!(
-                "CAA at {found_at} has a critical property no CA understands: {}",
+                "CAA at {found_at} has a critical property {} cannot process, so it does not issue for {hostname}: {}",
+                ca_names.join(", "),
                 d.reason_code
             ),
         ),
@@ -179,10 +193,7 @@ fn group_finding(cfg: &CheckConfig, obs: &Observations, members: &[&Decided]) ->
     f.method = method;
     f.reference = format!("{}; {}", d.rule.citation(), code.seed());
     if code == FindingCode::CaaLookupFailed {
-        let failed = obs
-            .caa
-            .iter()
-            .find(|l| matches!(l.outcome, DnsOutcome::ServFail { .. }));
+        let failed = failed_lookup(obs, d);
         let bogus = failed.and_then(|l| match &l.security {
             Security::Bogus(r) => Some(r.clone()),
             _ => match &l.outcome {
@@ -224,7 +235,10 @@ fn group_finding(cfg: &CheckConfig, obs: &Observations, members: &[&Decided]) ->
         let value = cas[0].profile().caa_value_to_add;
         f.ca_message = Some(messages::cloudflare_caa_blocks(value));
         if cas.contains(&CaId::Letsencrypt) {
-            f.acme_detail = Some(messages::boulder_caa_denied(&hostname, &found_at));
+            // Boulder names the name it queried (`caaResult.name`), not the
+            // end of the alias chain the resolver followed from it.
+            let queried = d.relevant_name.as_deref().unwrap_or(&found_at);
+            f.acme_detail = Some(messages::boulder_caa_denied(&hostname, queried));
         }
         let mut lines: Vec<String> = Vec::new();
         for m in members {
