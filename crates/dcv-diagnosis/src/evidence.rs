@@ -191,12 +191,14 @@ impl ServerAnswerEvidence {
             V::ServFail => (Some("SERVFAIL"), Vec::new(), None, false),
             other => (None, Vec::new(), Some(other.failure_text()), false),
         };
-        // The last exchange with this server for this question is the one
-        // the verdict was made from (after any retry or TCP fallback).
-        let exchange = exchanges
-            .iter()
-            .rev()
-            .find(|e| e.server == a.server.addr && e.qname == a.qname && e.qtype == a.qtype);
+        let exchange = exchange_for(a, exchanges);
+        // A server may answer without the AA bit (lame); resolvers such as
+        // Unbound still take the data, so the verdict is an answer, but the
+        // evidence must show the missing authority.
+        let authoritative = authoritative
+            && exchange
+                .and_then(dcv_dns::Exchange::response)
+                .is_none_or(|r| r.flags.aa);
         let ede = exchange
             .and_then(dcv_dns::Exchange::response)
             .and_then(|r| r.extended_errors.first())
@@ -225,6 +227,18 @@ impl ServerAnswerEvidence {
             ede,
         }
     }
+}
+
+/// The exchange a server answer was judged from: the last one with that
+/// server for that question (after any retry or TCP fallback).
+pub fn exchange_for<'a>(
+    a: &dcv_dns::ServerAnswer,
+    exchanges: &'a [dcv_dns::Exchange],
+) -> Option<&'a dcv_dns::Exchange> {
+    exchanges
+        .iter()
+        .rev()
+        .find(|e| e.server == a.server.addr && e.qname == a.qname && e.qtype == a.qtype)
 }
 
 impl CaaEvidence {

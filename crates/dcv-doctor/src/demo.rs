@@ -188,20 +188,18 @@ pub fn cases() -> Vec<DemoCase> {
     ]
 }
 
-/// The check configuration for a hostname in a running lab.
-pub fn lab_config(lab: &Lab, case: &DemoCase) -> anyhow::Result<CheckConfig> {
-    let hostname = Hostname::parse(case.hostname).map_err(|e| anyhow::anyhow!("{e}"))?;
+/// The check configuration for `hostname` in a running lab: the lab's root
+/// hints, trust anchor and ports, private addresses allowed, short DNS timeouts
+/// (lab servers that never answer should not make a check crawl).
+pub fn lab_config(lab: &Lab, hostname: &str) -> anyhow::Result<CheckConfig> {
+    let hostname = Hostname::parse(hostname).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut cfg = CheckConfig::new(hostname);
-    cfg.cas = case.cas.to_vec();
-    cfg.methods = case.methods.to_vec();
-    cfg.txt_values = case.txt_values.iter().map(|v| (*v).to_owned()).collect();
     cfg.dns.root_hints = dcv_dns::parse_root_hints(&lab.root_hints_zone())?;
     cfg.dns.trust_anchors = match lab.trust_anchor_ds() {
         Some(ds) => dcv_dns::parse_trust_anchor(&ds)?,
         None => Vec::new(),
     };
     cfg.dns.port = lab.dns_port();
-    // Lab servers that never answer should not make the demo crawl.
     cfg.dns.query_timeout = Duration::from_millis(400);
     cfg.dns.retries = 0;
     cfg.allow_private = true;
@@ -209,11 +207,27 @@ pub fn lab_config(lab: &Lab, case: &DemoCase) -> anyhow::Result<CheckConfig> {
     Ok(cfg)
 }
 
-/// Runs one case in its own lab.
-pub async fn run_case(case: &DemoCase) -> anyhow::Result<Report> {
-    let lab = Lab::start((case.scenario)()).await?;
-    let cfg = lab_config(&lab, case)?;
+/// Starts `scenario`, checks `hostname` with the config `tweak` leaves, and
+/// stops the lab.
+pub async fn check_in_lab(
+    scenario: Scenario,
+    hostname: &str,
+    tweak: impl FnOnce(&mut CheckConfig),
+) -> anyhow::Result<Report> {
+    let lab = Lab::start(scenario).await?;
+    let mut cfg = lab_config(&lab, hostname)?;
+    tweak(&mut cfg);
     Ok(dcv_diagnosis::runner::run_check(cfg).await)
+}
+
+/// Runs one demo case in its own lab.
+pub async fn run_case(case: &DemoCase) -> anyhow::Result<Report> {
+    check_in_lab((case.scenario)(), case.hostname, |cfg| {
+        cfg.cas = case.cas.to_vec();
+        cfg.methods = case.methods.to_vec();
+        cfg.txt_values = case.txt_values.iter().map(|v| (*v).to_owned()).collect();
+    })
+    .await
 }
 
 /// Whether the report shows what the case expects.

@@ -152,7 +152,17 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
             continue; // reported as the blocking failure itself
         }
         for answer in &lookup.server_answers {
+            let not_authoritative = || {
+                crate::evidence::exchange_for(answer, &lookup.exchanges)
+                    .and_then(dcv_dns::Exchange::response)
+                    .is_some_and(|r| !r.flags.aa)
+            };
             let code = match &answer.verdict {
+                ServerVerdict::Answer { .. } | ServerVerdict::NoData | ServerVerdict::NxDomain
+                    if not_authoritative() =>
+                {
+                    FindingCode::DnsLameDelegation
+                }
                 ServerVerdict::Timeout | ServerVerdict::NetworkError { .. } => {
                     FindingCode::DnsTimeout
                 }
@@ -166,15 +176,22 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
             if !seen.insert((answer.server.addr, answer.zone.clone(), code)) {
                 continue;
             }
+            let what = if code == FindingCode::DnsLameDelegation && answer.verdict.is_usable() {
+                "answers without the AA bit (not authoritative)".to_owned()
+            } else {
+                format!(
+                    "{} while other servers answer",
+                    answer.verdict.failure_text()
+                )
+            };
             let mut f = finding(
                 code,
                 Severity::Warning,
                 format!(
-                    "nameserver {} ({}) of {} {} while other servers answer",
+                    "nameserver {} ({}) of {} {what}",
                     answer.server.name.without_dot(),
                     answer.server.addr.ip(),
                     answer.zone,
-                    answer.verdict.failure_text()
                 ),
             );
             f.explanation = format!(

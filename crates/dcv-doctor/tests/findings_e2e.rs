@@ -1,0 +1,403 @@
+//! One end-to-end lab test per DNS-side finding code: real DNS servers on
+//! loopback, the real engine, the real rules. Each asserts the code, the
+//! severity, the CA message where the CA has one, and the key evidence.
+//!
+//! HTTP checks run only against scenarios whose names have no address or point
+//! at lab responders: the catalogue's base records use documentation addresses
+//! (192.0.2.0/24, 2001:db8::/32) that must never be contacted.
+
+use dcv_diagnosis::config::CheckConfig;
+use dcv_diagnosis::{CaId, Evidence, Finding, FindingCode, Method, Report, Severity};
+use dcv_doctor::demo::check_in_lab;
+use dcv_lab::catalogue::{self, NS1, NS2, ZONE};
+use dcv_lab::{Scenario, ServerSpec, Signing, ZoneSpec};
+
+fn run(scenario: Scenario, hostname: &str, tweak: impl FnOnce(&mut CheckConfig)) -> Report {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(check_in_lab(scenario, hostname, tweak))
+        .expect("lab starts")
+}
+
+fn dns_only(txt: &[&str]) -> impl FnOnce(&mut CheckConfig) {
+    let txt: Vec<String> = txt.iter().map(|s| (*s).to_owned()).collect();
+    move |cfg| {
+        cfg.methods = vec![Method::Dns];
+        cfg.cas = vec![CaId::Letsencrypt];
+        cfg.txt_values = txt;
+    }
+}
+
+fn http_only(cfg: &mut CheckConfig) {
+    cfg.methods = vec![Method::Http];
+    cfg.cas = vec![CaId::Letsencrypt];
+}
+
+fn find(report: &Report, code: FindingCode) -> &Finding {
+    report
+        .findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {code} in {}",
+                serde_json::to_string_pretty(report).unwrap()
+            )
+        })
+}
+
+fn dns_evidence(f: &Finding) -> &dcv_diagnosis::evidence::DnsLookupEvidence {
+    f.evidence
+        .iter()
+        .find_map(|e| match e {
+            Evidence::DnsLookup(d) => Some(d),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no DNS evidence in {f:?}"))
+}
+
+#[test]
+fn nxdomain_for_the_http_method() {
+    let report = run(catalogue::nxdomain(), "nx.example.lab", http_only);
+    let f = find(&report, FindingCode::Nxdomain);
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.blocks, vec![CaId::Letsencrypt]);
+    assert_eq!(
+        f.acme_detail.as_deref(),
+        Some(
+            "DNS problem: NXDOMAIN looking up A for nx.example.lab - check that a DNS record exists for this domain"
+        )
+    );
+    assert_eq!(dns_evidence(f).outcome, "NXDOMAIN");
+    assert!(!report.ca_verdicts[0].would_validate);
+}
+
+#[test]
+fn no_address_when_the_name_has_no_a_or_aaaa() {
+    // `ent.sub.example.lab` is an empty non-terminal: it exists, with no data.
+    let report = run(catalogue::valid(), "sub.example.lab", http_only);
+    let f = find(&report, FindingCode::NoAddress);
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.acme_detail
+            .as_deref()
+            .unwrap()
+            .contains("no valid A records found for sub.example.lab")
+    );
+    assert_eq!(dns_evidence(f).outcome, "NODATA");
+}
+
+#[test]
+fn servfail_timeout_refused_and_lame_are_told_apart() {
+    for (scenario, code) in [
+        (catalogue::servfail(), FindingCode::DnsServfail),
+        (catalogue::timeout(), FindingCode::DnsTimeout),
+        (catalogue::refused(), FindingCode::DnsRefused),
+    ] {
+        let name = scenario.name.clone();
+        let report = run(scenario, "www.example.lab", dns_only(&["token"]));
+        let f = find(&report, code);
+        assert_eq!(f.severity, Severity::Error, "{name}");
+        assert!(f.ca_message.is_some(), "{name}: no CA message");
+        let ev = dns_evidence(f);
+        assert_eq!(ev.outcome, "SERVFAIL", "{name}");
+        assert_eq!(ev.zone.as_deref(), Some(ZONE), "{name}");
+        // Every server of the failing zone is named with its own failure.
+        assert_eq!(ev.servers.len(), 4, "{name}: {ev:?}");
+    }
+}
+
+/// Servers that answer without AA: Unbound (and so the CA) still takes their
+/// data, so validation passes, but each server is named as lame.
+#[test]
+fn lame_servers_are_named_but_do_not_block() {
+    let report = run(catalogue::lame(), "www.example.lab", dns_only(&["token"]));
+    assert!(report.ca_verdicts[0].would_validate, "{report:#?}");
+    let lame: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == FindingCode::DnsLameDelegation)
+        .collect();
+    assert_eq!(lame.len(), 4, "one per server address: {lame:#?}");
+    assert!(
+        lame.iter()
+            .all(|f| f.severity == Severity::Warning && f.summary.contains("without the AA bit"))
+    );
+    let ev = dns_evidence(lame[0]);
+    assert!(ev.servers.iter().all(|s| !s.authoritative), "{ev:?}");
+}
+
+#[test]
+fn one_failing_server_of_two_is_a_warning_naming_it() {
+    let report = run(
+        catalogue::one_server_timeout(),
+        "www.example.lab",
+        dns_only(&["token"]),
+    );
+    assert!(report.ca_verdicts[0].would_validate, "{report:?}");
+    let f = find(&report, FindingCode::DnsTimeout);
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.summary.contains("ns2.example.lab"), "{}", f.summary);
+    assert!(f.blocks.is_empty());
+}
+
+#[test]
+fn dnssec_bogus_names_the_broken_link() {
+    let report = run(
+        catalogue::rrsig_exp_all(),
+        "www.example.lab",
+        dns_only(&["token"]),
+    );
+    let f = find(&report, FindingCode::DnssecBogus);
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.summary.contains("expired"), "{}", f.summary);
+    assert_eq!(
+        f.ca_message.as_deref(),
+        Some(
+            "the Certificate Authority had trouble performing a DNS lookup: dns problem: looking up txt for _acme-challenge.www.example.lab: dnssec: bogus"
+        )
+    );
+    assert!(
+        f.acme_detail
+            .as_deref()
+            .unwrap()
+            .ends_with("DNSSEC: Signature Expired"),
+        "{f:?}"
+    );
+    assert_eq!(dns_evidence(f).security, "bogus");
+}
+
+#[test]
+fn insecure_delegation_is_info_not_a_failure() {
+    let report = run(
+        catalogue::insecure_delegation(),
+        "www.example.lab",
+        dns_only(&["token"]),
+    );
+    assert!(report.ca_verdicts[0].would_validate);
+    let f = find(&report, FindingCode::DnssecInsecure);
+    assert_eq!(f.severity, Severity::Info);
+    assert_eq!(dns_evidence(f).security, "insecure");
+}
+
+/// `shop.example.lab` delegated from example.lab. to its own servers.
+fn sub_delegated(with_txt: bool) -> Scenario {
+    let mut zone = ZoneSpec::new("shop.example.lab.")
+        .served_by("ns.shop-provider.lab.")
+        .signed(Signing::Nsec)
+        .record("@ A 192.0.2.50");
+    if with_txt {
+        zone = zone.record("_acme-challenge TXT \"token\"");
+    }
+    catalogue::base(&Signing::Nsec)
+        .server(ServerSpec::new("ns.shop-provider.lab."))
+        .zone(zone)
+        // A stale copy at the parent's provider, which the CA never sees.
+        .with_zone(ZONE, |z| {
+            z.records.push("_acme-challenge.shop TXT \"token\"".into())
+        })
+}
+
+#[test]
+fn ns_delegated_names_the_zone_cut_and_its_servers() {
+    let report = run(
+        sub_delegated(true),
+        "shop.example.lab",
+        dns_only(&["token"]),
+    );
+    assert!(report.ca_verdicts[0].would_validate, "{report:#?}");
+    let f = find(&report, FindingCode::NsDelegated);
+    assert_eq!(f.severity, Severity::Info);
+    assert!(f.summary.contains("shop.example.lab"), "{}", f.summary);
+    assert!(f.summary.contains("ns.shop-provider.lab"), "{}", f.summary);
+    assert!(f.fix.contains("ns.shop-provider.lab"), "{}", f.fix);
+}
+
+#[test]
+fn txt_missing_at_the_delegated_provider_is_blocking_and_says_where() {
+    let report = run(
+        sub_delegated(false),
+        "shop.example.lab",
+        dns_only(&["token"]),
+    );
+    let f = find(&report, FindingCode::TxtMissing);
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.fix.contains("shop.example.lab (ns.shop-provider.lab)"),
+        "{}",
+        f.fix
+    );
+    assert_eq!(
+        f.acme_detail.as_deref(),
+        Some("No TXT record found at _acme-challenge.shop.example.lab")
+    );
+    find(&report, FindingCode::NsDelegated);
+}
+
+#[test]
+fn txt_mismatch_quotes_what_is_there() {
+    let report = run(
+        catalogue::valid(),
+        "www.example.lab",
+        dns_only(&["fresh-token"]),
+    );
+    let f = find(&report, FindingCode::TxtMismatch);
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(
+        f.acme_detail.as_deref(),
+        Some("Incorrect TXT record \"token\" found at _acme-challenge.www.example.lab")
+    );
+}
+
+#[test]
+fn apex_and_wildcard_need_both_values() {
+    let report = run(
+        catalogue::valid(),
+        "www.example.lab",
+        dns_only(&["token", "wildcard-token"]),
+    );
+    let f = find(&report, FindingCode::TxtMismatch);
+    assert!(f.summary.contains("wildcard-token"), "{}", f.summary);
+}
+
+#[test]
+fn txt_inconsistent_between_servers() {
+    let report = run(
+        catalogue::stale_secondary(),
+        "www.example.lab",
+        dns_only(&["token"]),
+    );
+    let f = find(&report, FindingCode::TxtInconsistent);
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.summary.contains("ns2.example.lab"), "{}", f.summary);
+    let ev = dns_evidence(f);
+    assert!(
+        ev.servers
+            .iter()
+            .any(|s| s.rcode.as_deref() == Some("NXDOMAIN")),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn txt_doubled_label() {
+    let scenario = catalogue::base(&Signing::Nsec).with_zone(ZONE, |z| {
+        z.records.retain(|r| !r.starts_with("_acme-challenge"));
+        z.records
+            .push("_acme-challenge.www.example.lab.example.lab. TXT \"token\"".into());
+    });
+    let report = run(scenario, "www.example.lab", dns_only(&["token"]));
+    find(&report, FindingCode::TxtMissing);
+    let f = find(&report, FindingCode::TxtDoubledLabel);
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.summary
+            .contains("_acme-challenge.www.example.lab.example.lab"),
+        "{}",
+        f.summary
+    );
+}
+
+#[test]
+fn delegated_dcv_cname_is_followed() {
+    let scenario = catalogue::base(&Signing::Nsec)
+        .server(ServerSpec::new("ns.dcv-provider.lab."))
+        .zone(
+            ZoneSpec::new("dcv-provider.lab.")
+                .served_by("ns.dcv-provider.lab.")
+                .signed(Signing::Nsec)
+                .record("www.example.lab.0123456789abcdef TXT \"token\""),
+        )
+        .with_zone(ZONE, |z| {
+            z.records.retain(|r| !r.starts_with("_acme-challenge"));
+            z.records.push(
+                "_acme-challenge.www CNAME www.example.lab.0123456789abcdef.dcv-provider.lab."
+                    .into(),
+            );
+        });
+    let report = run(scenario, "www.example.lab", dns_only(&["token"]));
+    assert!(report.ca_verdicts[0].would_validate, "{report:#?}");
+}
+
+#[test]
+fn delegated_dcv_conflict_with_a_leftover_txt() {
+    // ns1 serves the delegation CNAME; ns2 still serves the old TXT.
+    let mut scenario = catalogue::base(&Signing::Unsigned)
+        .server(ServerSpec::new("ns.dcv-provider.lab."))
+        .zone(
+            ZoneSpec::new("dcv-provider.lab.")
+                .served_by("ns.dcv-provider.lab.")
+                .record("www.example.lab.0123456789abcdef TXT \"token\""),
+        )
+        .with_zone(ZONE, |z| {
+            z.records.retain(|r| !r.starts_with("_acme-challenge"));
+            z.records.push(
+                "_acme-challenge.www CNAME www.example.lab.0123456789abcdef.dcv-provider.lab."
+                    .into(),
+            );
+        });
+    if let Some(z) = scenario.zone_mut(ZONE) {
+        z.servers.retain(|n| n != NS2);
+    }
+    let scenario = scenario.zone(
+        ZoneSpec::new(ZONE)
+            .served_by(NS2)
+            .record("www A 192.0.2.10")
+            .record("_acme-challenge.www TXT \"leftover\""),
+    );
+    let report = run(scenario, "www.example.lab", dns_only(&["token"]));
+    let f = find(&report, FindingCode::DelegatedDcvConflict);
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.summary.contains("ns1.example.lab") && f.summary.contains("ns2.example.lab"),
+        "{}",
+        f.summary
+    );
+}
+
+#[test]
+fn identifier_rejected_by_policy_per_ca() {
+    // 11 labels: Let's Encrypt refuses (more than 10), Google does not.
+    let report = run(
+        catalogue::valid(),
+        "a.b.c.d.e.f.g.h.www.example.lab",
+        |cfg| {
+            cfg.methods = vec![Method::Dns];
+            cfg.cas = vec![CaId::Letsencrypt, CaId::Google];
+        },
+    );
+    let f = find(&report, FindingCode::IdentifierRejected);
+    assert_eq!(f.blocks, vec![CaId::Letsencrypt]);
+    assert_eq!(
+        f.ca_message.as_deref(),
+        Some(
+            "The certificate authority will not issue for this domain. Please check your input or try another authority."
+        )
+    );
+    let le = report
+        .ca_verdicts
+        .iter()
+        .find(|v| v.ca == CaId::Letsencrypt)
+        .unwrap();
+    assert!(!le.would_validate);
+}
+
+#[test]
+fn servfail_for_one_zone_only_on_a_shared_server() {
+    let report = run(
+        catalogue::servfail_one_zone(),
+        "www.example.lab",
+        dns_only(&["token"]),
+    );
+    // ns2 still answers for example.lab., so the resolver view succeeds and
+    // ns1's SERVFAIL is a warning that names it.
+    let f = find(&report, FindingCode::DnsServfail);
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.summary.contains(NS1.trim_end_matches('.')),
+        "{}",
+        f.summary
+    );
+}
