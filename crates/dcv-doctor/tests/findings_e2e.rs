@@ -4,7 +4,7 @@
 //!
 //! HTTP checks run only against scenarios whose names have no address or point
 //! at lab responders: the catalogue's base records use documentation addresses
-//! (192.0.2.0/24, 2001:db8::/32) that must never be contacted.
+//! (`192.0.2.0/24`, `2001:db8::/32`) that must never be contacted.
 
 use dcv_diagnosis::config::CheckConfig;
 use dcv_diagnosis::{CaId, Evidence, Finding, FindingCode, Method, Report, Severity};
@@ -196,7 +196,7 @@ fn sub_delegated(with_txt: bool) -> Scenario {
         .zone(zone)
         // A stale copy at the parent's provider, which the CA never sees.
         .with_zone(ZONE, |z| {
-            z.records.push("_acme-challenge.shop TXT \"token\"".into())
+            z.records.push("_acme-challenge.shop TXT \"token\"".into());
         })
 }
 
