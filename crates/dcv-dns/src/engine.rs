@@ -1040,12 +1040,12 @@ impl Engine {
                                 crate::security::DenialKind::Nsec
                             },
                         }),
-                        Some(Security::Bogus(BogusReason::DenialMissing { .. })) => {
-                            Security::Bogus(BogusReason::DsDenialMissing {
-                                zone: zone.clone(),
-                                parent: parent.zone.clone(),
-                            })
-                        }
+                        Some(Security::Bogus(
+                            BogusReason::DenialMissing { .. } | BogusReason::DenialInvalid { .. },
+                        )) => Security::Bogus(BogusReason::DsDenialMissing {
+                            zone: zone.clone(),
+                            parent: parent.zone.clone(),
+                        }),
                         Some(other) => other,
                     };
                     return finish(zk, step, security);
@@ -1413,19 +1413,32 @@ fn check_denial(
             parent: zone_d,
         })),
         Denial::Insecure(r) => Some(Security::Insecure(r)),
-        Denial::Failed(detail) => Some(Security::Bogus(BogusReason::DenialMissing {
-            zone: zone_d,
-            rrset: RrsetId {
+        Denial::Failed(detail) => {
+            let rrset = RrsetId {
                 owner: DnsName::from_hickory(qname),
                 rtype: qtype,
-            },
-            denial: match goal {
+            };
+            let denial: String = match goal {
                 DenialGoal::NxDomain => "NXDOMAIN".into(),
                 DenialGoal::NoData(_) => "NODATA".into(),
                 DenialGoal::InsecureDelegation => "insecure delegation (no DS)".into(),
                 DenialGoal::WildcardAnswer(_) => "wildcard expansion".into(),
-            },
-            detail,
-        })),
+            };
+            Some(Security::Bogus(if nsecs.is_empty() && nsec3s.is_empty() {
+                BogusReason::DenialMissing {
+                    zone: zone_d,
+                    rrset,
+                    denial,
+                    detail,
+                }
+            } else {
+                BogusReason::DenialInvalid {
+                    zone: zone_d,
+                    rrset,
+                    denial,
+                    detail,
+                }
+            }))
+        }
     }
 }

@@ -219,11 +219,20 @@ pub enum BogusReason {
     },
     /// A secure parent neither gives a DS nor proves there is none.
     DsDenialMissing { zone: DnsName, parent: DnsName },
-    /// A secure zone gave NXDOMAIN/NODATA without a valid NSEC/NSEC3 proof.
+    /// A secure zone gave NXDOMAIN/NODATA (or a wildcard answer) without any
+    /// NSEC/NSEC3 records.
     DenialMissing {
         zone: DnsName,
         rrset: RrsetId,
-        /// What the proof is needed for ("NXDOMAIN", "NODATA", "wildcard").
+        /// What the proof is needed for ("NXDOMAIN", "NODATA", "wildcard expansion").
+        denial: String,
+        detail: String,
+    },
+    /// Signed NSEC/NSEC3 records were served but do not prove the denial
+    /// (wrong span, type bitmap lists the type, no closest encloser...).
+    DenialInvalid {
+        zone: DnsName,
+        rrset: RrsetId,
         denial: String,
         /// What was wrong with what was served.
         detail: String,
@@ -247,12 +256,14 @@ impl BogusReason {
             | Self::TrustAnchorMismatch { zone, .. }
             | Self::DsDenialMissing { zone, .. }
             | Self::DenialMissing { zone, .. }
+            | Self::DenialInvalid { zone, .. }
             | Self::Malformed { zone, .. } => zone,
         }
     }
 
-    /// The RFC 8914 INFO-CODE Unbound 1.17+ attaches to this failure
-    /// (`validator/val_utils.c`, `val_sigcrypt.c` `reason_bogus` values).
+    /// The RFC 8914 INFO-CODE Unbound 1.17 attaches to the first (uncached)
+    /// answer for this failure, as observed in `tests/unbound_differential.rs`;
+    /// from its cache Unbound sends 6 (DNSSEC Bogus) for all of them.
     pub fn ede_code(&self) -> u16 {
         match self {
             Self::SignatureExpired { .. } => 7,
@@ -260,14 +271,18 @@ impl BogusReason {
             Self::DnskeyMissing { .. }
             | Self::DsMatchesNoDnskey { .. }
             | Self::TrustAnchorMismatch { .. } => 9,
-            Self::RrsigsMissing { .. } => 10,
-            Self::DenialMissing { .. } | Self::DsDenialMissing { .. } => 12,
-            Self::DnskeyNotSignedByDsKey { detail, .. } => {
-                detail.as_deref().map_or(6, BogusReason::ede_code)
-            }
-            Self::SignatureInvalid { .. } | Self::NoMatchingKey { .. } | Self::Malformed { .. } => {
-                6
-            }
+            // No RRSIG by a DS-matched key over the DNSKEY RRset counts as missing.
+            Self::RrsigsMissing { .. } | Self::DnskeyNotSignedByDsKey { detail: None, .. } => 10,
+            Self::DnskeyNotSignedByDsKey {
+                detail: Some(d), ..
+            } => d.ede_code(),
+            Self::DenialMissing { denial, .. } if denial != "wildcard expansion" => 12,
+            Self::DenialMissing { .. }
+            | Self::DenialInvalid { .. }
+            | Self::DsDenialMissing { .. }
+            | Self::SignatureInvalid { .. }
+            | Self::NoMatchingKey { .. }
+            | Self::Malformed { .. } => 6,
         }
     }
 
@@ -376,6 +391,12 @@ impl fmt::Display for BogusReason {
                 "{parent} is signed but neither gives a DS for {zone} nor proves there is none"
             ),
             Self::DenialMissing {
+                rrset,
+                denial,
+                detail,
+                ..
+            }
+            | Self::DenialInvalid {
                 rrset,
                 denial,
                 detail,

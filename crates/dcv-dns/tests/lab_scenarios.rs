@@ -212,30 +212,34 @@ async fn dnskey_not_signed_by_ds_key() {
         matches!(r, BogusReason::DnskeyNotSignedByDsKey { zone, .. } if zone.as_str() == "example.lab."),
         "{r:?}"
     );
+    assert_eq!(r.boulder_summary(), "DNSSEC: RRSIGs Missing");
 }
 
 #[tokio::test]
 async fn broken_denials_are_bogus() {
-    for s in [
-        catalogue::bad_nsec(),
-        catalogue::bad_nsec3_next(),
-        catalogue::nsec3_missing(),
+    for (s, absent) in [
+        (catalogue::bad_nsec(), false),
+        (catalogue::bad_nsec3_next(), false),
+        (catalogue::nsec3_missing(), true),
     ] {
         let lab = Lab::start(s).await.unwrap();
         let e = Engine::new(config(&lab));
         let nx = e.lookup(&name("nx.example.lab"), RecordType::A).await;
-        let r = bogus(&nx);
-        assert!(
-            matches!(r, BogusReason::DenialMissing { denial, .. } if denial == "NXDOMAIN"),
-            "{r:?}"
-        );
-        assert_eq!(r.boulder_summary(), "DNSSEC: NSEC Missing");
         let nodata = e.lookup(&name("www.example.lab"), RecordType::TXT).await;
-        let r = bogus(&nodata);
-        assert!(
-            matches!(r, BogusReason::DenialMissing { denial, .. } if denial == "NODATA"),
-            "{r:?}"
-        );
+        for (l, denial) in [(&nx, "NXDOMAIN"), (&nodata, "NODATA")] {
+            let r = bogus(l);
+            match r {
+                BogusReason::DenialMissing { denial: d, .. } if absent => {
+                    assert_eq!(d, denial);
+                    assert_eq!(r.boulder_summary(), "DNSSEC: NSEC Missing");
+                }
+                BogusReason::DenialInvalid { denial: d, .. } if !absent => {
+                    assert_eq!(d, denial);
+                    assert_eq!(r.boulder_summary(), "DNSSEC: Bogus");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }
 

@@ -86,8 +86,8 @@ fn start_unbound(lab: &Lab, name: &str) -> Unbound {
     u
 }
 
-/// (rcode, AD flag) from `dig`, `None` if no answer at all.
-fn dig(server: IpAddr, name: &str, qtype: &str) -> Option<(String, bool)> {
+/// (rcode, AD flag, EDE info code) from `dig`, `None` if no answer at all.
+fn dig(server: IpAddr, name: &str, qtype: &str) -> Option<(String, bool, Option<u16>)> {
     let out = Command::new("/usr/bin/dig")
         .arg(format!("@{server}"))
         .args(["-p", "53", "+dnssec", "+tries=1", "+time=10", name, qtype])
@@ -97,7 +97,12 @@ fn dig(server: IpAddr, name: &str, qtype: &str) -> Option<(String, bool)> {
     let status = text.split("status: ").nth(1)?.split(',').next()?.to_owned();
     let flags = text.split("flags: ").nth(1)?.split(';').next()?.to_owned();
     let ad = flags.split_whitespace().any(|f| f == "ad");
-    Some((status, ad))
+    let ede = text
+        .split("; EDE: ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|c| c.parse().ok());
+    Some((status, ad, ede))
 }
 
 fn unbound_verdict(status: &str, ad: bool) -> Verdict {
@@ -134,6 +139,7 @@ async fn compare(scenario: Scenario) -> Vec<String> {
     let unbound = start_unbound(&lab, &name);
     let engine = Engine::new(common::config(&lab));
     let mut disagreements = Vec::new();
+    let mut first_bogus_seen = false;
     for (qname, qtype) in [
         ("www.example.lab.", RecordType::A),
         ("nx.example.lab.", RecordType::A),
@@ -141,16 +147,31 @@ async fn compare(scenario: Scenario) -> Vec<String> {
         ("x.wild.example.lab.", RecordType::A),
         ("example.lab.", RecordType::CAA),
     ] {
-        let ours = engine.lookup(&DnsName::parse(qname).unwrap(), qtype).await;
-        let ours = our_verdict(&ours.outcome, &ours.security);
+        let lookup = engine.lookup(&DnsName::parse(qname).unwrap(), qtype).await;
+        let ours = our_verdict(&lookup.outcome, &lookup.security);
+        let our_ede = match &lookup.security {
+            Security::Bogus(r) => Some(r.ede_code()),
+            _ => None,
+        };
         let addr = unbound.addr;
         let theirs = tokio::task::spawn_blocking(move || dig(addr, qname, &qtype.to_string()))
             .await
             .unwrap();
-        let theirs = theirs.map_or(Verdict::Fail, |(s, ad)| unbound_verdict(&s, ad));
-        let line = format!("{name:<22} {qname:<20} {qtype:<4} ours {ours:?} unbound {theirs:?}");
+        let their_ede = theirs.as_ref().and_then(|t| t.2);
+        let theirs = theirs.map_or(Verdict::Fail, |(s, ad, _)| unbound_verdict(&s, ad));
+        let line = format!(
+            "{name:<22} {qname:<20} {qtype:<4} ours {ours:?} EDE {our_ede:?} unbound {theirs:?} EDE {their_ede:?}"
+        );
         println!("{line}");
-        if ours != theirs {
+        // Unbound sends EDE only for DNSSEC failures. Its first answer carries
+        // the specific code; answers from its cache carry 6 (DNSSEC Bogus).
+        let ede_differs = match (our_ede, their_ede) {
+            (Some(o), Some(6)) if o != 6 => !first_bogus_seen,
+            (Some(o), Some(t)) => o != t,
+            _ => false,
+        };
+        first_bogus_seen |= their_ede.is_some();
+        if ours != theirs || ede_differs {
             disagreements.push(line);
         }
     }
