@@ -16,6 +16,8 @@ pub const TLD_NS: &str = "ns.lab.";
 pub const NS1: &str = "ns1.example.lab.";
 /// Second `example.lab.` server.
 pub const NS2: &str = "ns2.example.lab.";
+/// A server that serves nothing (for lame delegations).
+pub const NS3: &str = "ns3.example.lab.";
 /// The zone under test.
 pub const ZONE: &str = "example.lab.";
 /// The name under test.
@@ -276,6 +278,21 @@ pub fn lame() -> Scenario {
         .with_server(NS2, |s| s.behaviour.mode = Mode::NotAuthoritative)
 }
 
+/// `lab.` delegates to `ns1` and to `ns3.example.lab.`, which does not serve the
+/// zone (it answers REFUSED): a lame delegation.
+pub fn lame_delegation() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename(
+            "lame-delegation",
+            "example.lab. delegated to ns3, which does not serve it (REFUSED)",
+        )
+        .server(ServerSpec::new(NS3))
+        .with_zone("lab.", |z| {
+            z.records.push(format!("example NS {NS1}"));
+            z.records.push(format!("example NS {NS3}"));
+        })
+}
+
 /// UDP answers are truncated; TCP answers in full.
 pub fn tc_tcp() -> Scenario {
     base(&Signing::Nsec)
@@ -427,6 +444,7 @@ pub fn all() -> Vec<Scenario> {
         timeout(),
         one_server_timeout(),
         lame(),
+        lame_delegation(),
         tc_tcp(),
         servfail_one_zone(),
         slow(),

@@ -307,7 +307,10 @@ fn parse_lines(lines: &[String], apex: &Name, ctx: &BuildCtx<'_>) -> Result<Vec<
     for line in lines {
         let line = &expand(line, ctx)?;
         let trimmed = line.trim_start();
-        if trimmed.len() >= 8 && trimmed[..8].eq_ignore_ascii_case("$INCLUDE") {
+        if trimmed
+            .get(..8)
+            .is_some_and(|d| d.eq_ignore_ascii_case("$INCLUDE"))
+        {
             return Err(LabError::Spec(
                 "$INCLUDE is not allowed in lab zones".into(),
             ));

@@ -30,3 +30,21 @@ async fn www_points_at_a_live_responder() {
     assert!(response.ends_with(KEY_AUTHZ), "{response}");
     assert_eq!(lab.responder(WEB).unwrap().requests().len(), 1);
 }
+
+#[tokio::test]
+async fn files_for_the_cli() {
+    let lab = Lab::start(catalogue::valid()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "dcv-lab-files-{}-{}",
+        std::process::id(),
+        lab.dns_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = lab.write_files(&dir).unwrap();
+    let ta = std::fs::read_to_string(&files.trust_anchor).unwrap();
+    assert_eq!(ta.trim_end(), lab.trust_anchor_ds().unwrap());
+    assert!(ta.starts_with(". 86400 IN DS "));
+    let hints = std::fs::read_to_string(&files.root_hints).unwrap();
+    assert_eq!(hints, lab.root_hints_zone());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

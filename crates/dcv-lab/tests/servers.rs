@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{ips, of_type, rcode, tcp, udp, v4, v6};
-use dcv_lab::catalogue::{self, NS1, NS2, TLD_NS, WEB, WWW, ZONE};
+use dcv_lab::catalogue::{self, NS1, NS2, NS3, TLD_NS, WEB, WWW, ZONE};
 use dcv_lab::{Lab, Mode, Scenario, ServerSpec, ZoneSpec};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
@@ -55,6 +55,18 @@ async fn lame_server_answers_without_aa() {
     assert_eq!(rcode(&m), ResponseCode::NoError);
     assert!(!m.metadata.authoritative);
     assert_eq!(ips(&m.answers), lab.responder_addrs(WEB)[..1]);
+}
+
+#[tokio::test]
+async fn lame_delegation_to_a_server_without_the_zone() {
+    let lab = Lab::start(catalogue::lame_delegation()).await.unwrap();
+    let referral = udp(v4(&lab, TLD_NS), WWW, RecordType::A, false)
+        .await
+        .unwrap();
+    assert_eq!(of_type(&referral.authorities, RecordType::NS).len(), 2);
+    assert_eq!(ips(&referral.additionals).len(), 4, "glue for ns1 and ns3");
+    let m = udp(v4(&lab, NS3), WWW, RecordType::A, false).await.unwrap();
+    assert_eq!(rcode(&m), ResponseCode::Refused);
 }
 
 #[tokio::test]
