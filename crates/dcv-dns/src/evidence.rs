@@ -17,6 +17,15 @@ pub enum Protocol {
     Tcp,
 }
 
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Self::Udp => "UDP",
+            Self::Tcp => "TCP",
+        })
+    }
+}
+
 /// Header flags of a response (RFC 1035 §4.1.1, RFC 4035 §3.2.3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[allow(clippy::struct_excessive_bools)] // one bool per header bit, as on the wire

@@ -63,7 +63,7 @@ fn render(l: &Lookup, out: &mut String) -> std::fmt::Result {
                     _ => Vec::new(),
                 };
                 format!(
-                    " [{:?} {:.1} ms{}]",
+                    " [{} {:.1} ms{}]",
                     e.protocol,
                     e.latency.as_secs_f64() * 1000.0,
                     ede.concat()

@@ -42,9 +42,10 @@ impl RecordType {
 
 impl fmt::Display for RecordType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad` so that width and alignment flags work in tables.
         match self.to_hickory() {
-            hickory_proto::rr::RecordType::Unknown(code) => write!(f, "TYPE{code}"),
-            t => write!(f, "{t}"),
+            hickory_proto::rr::RecordType::Unknown(code) => f.pad(&format!("TYPE{code}")),
+            t => f.pad(&t.to_string()),
         }
     }
 }
@@ -109,9 +110,9 @@ impl fmt::Display for Rcode {
             10 => "NOTZONE",
             16 => "BADVERS",
             23 => "BADCOOKIE",
-            code => return write!(f, "RCODE{code}"),
+            code => return f.pad(&format!("RCODE{code}")),
         };
-        f.write_str(name)
+        f.pad(name)
     }
 }
 
@@ -210,7 +211,7 @@ impl DnsName {
 
 impl fmt::Display for DnsName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

@@ -667,3 +667,42 @@ async fn ipv6_can_be_switched_off() {
             .all(|c| c.servers.iter().all(|s| s.addr.is_ipv4()))
     );
 }
+
+#[tokio::test]
+async fn alias_chain_is_bounded() {
+    let s = catalogue::base(&Signing::Nsec).with_zone(ZONE, |z| {
+        for i in 0..14 {
+            z.records
+                .push(format!("c{i} CNAME c{}.example.lab.", i + 1));
+        }
+        z.records.push("c14 A 192.0.2.14".into());
+    });
+    let (l, _lab) = run(s, "c0.example.lab", RecordType::A).await;
+    assert_eq!(
+        l.outcome,
+        Outcome::ServFail {
+            why: ServFailReason::AliasChainTooLong { limit: 11 }
+        }
+    );
+    assert_eq!(l.chain.len(), 12);
+    assert_eq!(l.security, Security::Secure);
+}
+
+#[tokio::test]
+async fn trace_shows_cuts_servers_and_chain_of_trust() {
+    let (l, _lab) = run(catalogue::rrsig_exp_a(), "www.example.lab", RecordType::A).await;
+    let t = render_trace(&l);
+    for needle in [
+        ";; zone . (root hints)",
+        ";; zone lab. (delegated by .",
+        ";; zone example.lab. (delegated by lab.",
+        "example.lab.                     NS    ns1.example.lab.",
+        "referral to example.lab. (ns1.example.lab. ns2.example.lab.)",
+        ";; chain of trust",
+        "matches-DS signs-DNSKEY",
+        ";; resolver view: SERVFAIL (DNSSEC bogus: RRSIG over www.example.lab/A by key",
+        ";; EDE 7 -> DNS problem: looking up A for www.example.lab: DNSSEC: Signature Expired",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+}
