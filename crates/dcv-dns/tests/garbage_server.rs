@@ -59,10 +59,16 @@ async fn serve(socket: UdpSocket, payload: Vec<u8>, dress: Dress) {
 }
 
 async fn one_case(payload: Vec<u8>, dress: Dress) {
-    let ip = IpAddr::V4(Ipv4Addr::new(127, 66, rand_octet(), rand_octet()));
-    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
-        .await
-        .expect("bind 127.x");
+    // 127.255.0.0/16 is outside dcv-lab's address blocks (127.16-254.x.x).
+    let mut bound = None;
+    for _ in 0..8 {
+        let ip = IpAddr::V4(Ipv4Addr::new(127, 255, rand_octet(), rand_octet()));
+        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, 0)).await {
+            bound = Some((ip, s));
+            break;
+        }
+    }
+    let (ip, socket) = bound.expect("bind 127.255.x.x");
     let port = socket.local_addr().unwrap().port();
     let server = tokio::spawn(serve(socket, payload, dress));
     let hints = parse_root_hints(&format!(". NS ns.garbage.\nns.garbage. A {ip}\n")).unwrap();
