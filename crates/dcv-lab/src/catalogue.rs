@@ -317,6 +317,29 @@ pub fn servfail_one_zone() -> Scenario {
         })
 }
 
+/// The `example.lab.` servers time out on CAA queries only (an old appliance
+/// that drops unknown types), and answer everything else.
+pub fn caa_timeout() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename(
+            "caa-timeout",
+            "example.lab. servers never answer CAA queries",
+        )
+        .with_server(NS1, |s| *s = s.clone().type_mode("CAA", Mode::Timeout))
+        .with_server(NS2, |s| *s = s.clone().type_mode("CAA", Mode::Timeout))
+}
+
+/// The `example.lab.` servers answer SERVFAIL to CAA queries only.
+pub fn caa_servfail() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename(
+            "caa-servfail",
+            "example.lab. servers answer SERVFAIL to CAA",
+        )
+        .with_server(NS1, |s| *s = s.clone().type_mode("CAA", Mode::ServFail))
+        .with_server(NS2, |s| *s = s.clone().type_mode("CAA", Mode::ServFail))
+}
+
 /// Every `example.lab.` answer takes 300 ms.
 pub fn slow() -> Scenario {
     base(&Signing::Unsigned)
@@ -448,6 +471,8 @@ pub fn all() -> Vec<Scenario> {
         tc_tcp(),
         servfail_one_zone(),
         slow(),
+        caa_timeout(),
+        caa_servfail(),
         cname_cross_zone(),
         cname_loop(),
         out_of_bailiwick_ns(),

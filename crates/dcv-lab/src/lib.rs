@@ -1,6 +1,30 @@
 //! The private-root test lab: real DNS and HTTP servers on loopback, described
 //! declaratively, with fault knobs. Used by tests and by `dcv-doctor demo`.
 //!
+//! A [`Scenario`] lists zones ([`ZoneSpec`]: apex, serving servers, zone-file
+//! lines, [`Signing`], [`ZoneFault`]s), servers ([`ServerSpec`] with a
+//! [`Behaviour`]) and HTTP responders ([`http::ResponderSpec`]). [`Lab::start`]
+//! gives every server and responder its own address in a 127.A.B.0/24 and
+//! `fd5c:dc5:0:AB::/64` block private to that lab, builds each zone (SOA, apex
+//! NS, delegation NS + glue and DS in the parent are generated), signs it with
+//! fresh keys and serves it over UDP and TCP on one port.
+//!
+//! Fault knobs:
+//! - zones: [`ZoneFault::RrsigExpired`], [`ZoneFault::RrsigNotYetValid`],
+//!   [`ZoneFault::RrsigMissing`], [`ZoneFault::RrsigCorrupt`] (one RR set or all),
+//!   [`ZoneFault::DsBadTag`], [`ZoneFault::DsBadDigest`], [`ZoneFault::NoDs`],
+//!   [`ZoneFault::DnskeyNotSignedByKsk`], [`ZoneFault::DenialMissing`],
+//!   [`ZoneFault::DenialCorrupt`], [`ZoneFault::NotDelegated`],
+//!   [`ZoneFault::NoGlue`]; an unsigned child of a signed parent is an insecure
+//!   delegation; [`Signing::Nsec3`] with high `iterations` is the RFC 9276 case;
+//! - servers: [`Mode`] (`Timeout`, `ServFail`, `Refused`, `NotAuthoritative`)
+//!   for everything, per zone ([`ZoneMode`]) or per query type ([`TypeMode`]);
+//!   `truncate_udp` (TC over UDP, full answer over TCP); `delay_ms`;
+//! - stale data: a second [`ZoneSpec`] with the same apex on another server.
+//!
+//! [`catalogue`] names ready-made scenarios after the extended-dns-errors.com
+//! labels (`valid`, `no-ds`, `ds-bad-tag`, `rrsig-exp-a`, ...).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), dcv_lab::LabError> {
 //! use dcv_lab::{Lab, Scenario, ServerSpec, Signing, ZoneSpec};
@@ -34,7 +58,8 @@ use std::net::SocketAddr;
 
 pub use lab::{Lab, LabFiles};
 pub use scenario::{
-    Behaviour, Mode, RrsetSelector, Scenario, ServerSpec, Signing, ZoneFault, ZoneMode, ZoneSpec,
+    Behaviour, Mode, RrsetSelector, Scenario, ServerSpec, Signing, TypeMode, ZoneFault, ZoneMode,
+    ZoneSpec,
 };
 
 /// Why a lab could not start.

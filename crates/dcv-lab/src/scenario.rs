@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A complete lab: zones, the DNS servers that serve them, and HTTP responders.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Scenario {
     /// Short identifier (extended-dns-errors.com label where one fits).
     pub name: String,
@@ -194,6 +195,7 @@ pub enum ZoneFault {
 
 /// A zone: apex, servers, records, signing and faults.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ZoneSpec {
     /// Apex, e.g. `example.lab.` or `.`.
     pub apex: String,
@@ -287,13 +289,26 @@ pub struct ZoneMode {
     pub mode: Mode,
 }
 
-/// Server fault knobs.
+/// A per-query-type override of [`Mode`] (servers that choke on CAA are a
+/// classic cause of failed issuance).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeMode {
+    /// Type mnemonic, e.g. `CAA`.
+    pub rtype: String,
+    /// Mode for queries of that type.
+    pub mode: Mode,
+}
+
+/// Server fault knobs. Precedence: `per_type`, then `per_zone`, then `mode`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Behaviour {
     /// Default mode.
     pub mode: Mode,
     /// Overrides for particular zones (e.g. SERVFAIL for one zone only).
     pub per_zone: Vec<ZoneMode>,
+    /// Overrides for particular query types (e.g. time out on CAA only).
+    pub per_type: Vec<TypeMode>,
     /// Always set TC over UDP (with an empty answer); TCP answers fully.
     pub truncate_udp: bool,
     /// Added latency before each answer, in milliseconds.
@@ -310,6 +325,7 @@ pub struct ServerSpec {
     /// Listen on an `fd5c:dc5::/48` address.
     pub ipv6: bool,
     /// Fault knobs.
+    #[serde(default)]
     pub behaviour: Behaviour,
 }
 
@@ -350,6 +366,16 @@ impl ServerSpec {
     pub fn zone_mode(mut self, apex: impl Into<String>, mode: Mode) -> Self {
         self.behaviour.per_zone.push(ZoneMode {
             apex: apex.into(),
+            mode,
+        });
+        self
+    }
+
+    /// Overrides the mode for one query type.
+    #[must_use]
+    pub fn type_mode(mut self, rtype: impl Into<String>, mode: Mode) -> Self {
+        self.behaviour.per_type.push(TypeMode {
+            rtype: rtype.into(),
             mode,
         });
         self

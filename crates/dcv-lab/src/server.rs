@@ -54,16 +54,25 @@ impl ServerState {
         Some(first)
     }
 
-    fn mode_for(&self, zone: Option<&Arc<Zone>>) -> Mode {
-        zone.and_then(|z| {
-            let apex = fqdn(&z.apex.to_ascii());
-            self.behaviour
-                .per_zone
-                .iter()
-                .find(|m| fqdn(&m.apex) == apex)
-                .map(|m| m.mode)
-        })
-        .unwrap_or(self.behaviour.mode)
+    fn mode_for(&self, zone: Option<&Arc<Zone>>, qtype: RecordType) -> Mode {
+        let by_type = self
+            .behaviour
+            .per_type
+            .iter()
+            .find(|m| m.rtype.trim().eq_ignore_ascii_case(&qtype.to_string()))
+            .map(|m| m.mode);
+        by_type
+            .or_else(|| {
+                zone.and_then(|z| {
+                    let apex = fqdn(&z.apex.to_ascii());
+                    self.behaviour
+                        .per_zone
+                        .iter()
+                        .find(|m| fqdn(&m.apex) == apex)
+                        .map(|m| m.mode)
+                })
+            })
+            .unwrap_or(self.behaviour.mode)
     }
 
     /// The reply to one request, or `None` to stay silent.
@@ -98,7 +107,7 @@ impl ServerState {
             return encode(&response, &message, transport, false);
         }
         let zone = self.select_zone(&query.name, query.query_type);
-        let mode = self.mode_for(zone);
+        let mode = self.mode_for(zone, query.query_type);
         let truncate = self.behaviour.truncate_udp && transport == Transport::Udp;
         match mode {
             Mode::Timeout => return None,

@@ -83,6 +83,28 @@ async fn truncating_server_answers_fully_over_tcp() {
 }
 
 #[tokio::test]
+async fn per_type_mode() {
+    let lab = Lab::start(catalogue::caa_servfail()).await.unwrap();
+    let m = udp(v4(&lab, NS1), ZONE, RecordType::CAA, false)
+        .await
+        .unwrap();
+    assert_eq!(rcode(&m), ResponseCode::ServFail);
+    let m = udp(v4(&lab, NS1), WWW, RecordType::A, false).await.unwrap();
+    assert_eq!(rcode(&m), ResponseCode::NoError);
+
+    let lab = Lab::start(catalogue::caa_timeout()).await.unwrap();
+    assert!(
+        udp(v4(&lab, NS2), WWW, RecordType::CAA, false)
+            .await
+            .is_none()
+    );
+    let m = udp(v4(&lab, NS2), WWW, RecordType::AAAA, false)
+        .await
+        .unwrap();
+    assert_eq!(rcode(&m), ResponseCode::NoError);
+}
+
+#[tokio::test]
 async fn delayed_server() {
     let lab = Lab::start(catalogue::slow()).await.unwrap();
     let start = Instant::now();
