@@ -821,3 +821,96 @@ async fn caa_synthesised_from_a_dns_wildcard_is_the_names_own() {
         expect_each(&lab, "cwild.example.lab", &[], [Pass; 4]).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validationmethods_block_only_the_method_they_exclude() {
+    // `meth` points at the lab's own web responder, so HTTP-01 can be
+    // checked for real: it serves the token on loopback.
+    let web = catalogue::WEB;
+    let a = format!("meth A {{http4:{web}}}");
+    let aaaa = format!("meth AAAA {{http6:{web}}}");
+    let lab = CaaLab::start(signed_with(
+        "caa-methods",
+        &[
+            "meth CAA 0 issue \"letsencrypt.org; validationmethods=http-01\"",
+            "meth CAA 0 issue \"pki.goog; validationmethods=tls-alpn-01\"",
+            "meth CAA 0 issue \"ssl.com\"",
+            "meth CAA 0 issue \"sectigo.com\"",
+            &a,
+            &aaaa,
+        ],
+    ))
+    .await;
+    let (http_port, https_port) = lab.web_ports();
+    let (http_port, https_port) = (http_port.to_string(), https_port.to_string());
+    let extra = [
+        "--http-token",
+        catalogue::TOKEN,
+        "--http-body",
+        catalogue::KEY_AUTHZ,
+        "--http-port",
+        &http_port,
+        "--https-port",
+        &https_port,
+    ];
+    let method_verdicts = |run: &Run, ca: &str| -> Vec<(String, bool, Vec<String>)> {
+        run.report["ca_verdicts"]
+            .as_array()
+            .and_then(|v| v.iter().find(|v| v["ca"] == ca))
+            .and_then(|v| v["methods"].as_array())
+            .map(|ms| {
+                ms.iter()
+                    .map(|m| {
+                        (
+                            m["method"].as_str().unwrap_or_default().to_owned(),
+                            m["would_validate"] == true,
+                            strings(&m["blocked_by"]),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ok = |m: &str| (m.to_owned(), true, Vec::<String>::new());
+    let caa = |m: &str| (m.to_owned(), false, vec!["caa_forbids".to_owned()]);
+
+    // One CA: the finding concerns DNS-01 only, HTTP-01 validates.
+    let run = lab
+        .check_each_method("meth.example.lab", &["letsencrypt"], "all", &extra)
+        .await
+        .remove(0);
+    assert_eq!(run.status, 1, "every selected method must work");
+    let f = run.caa_findings();
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["method"], "dns", "{:#}", f[0]);
+    assert_eq!(
+        method_verdicts(&run, "letsencrypt"),
+        [ok("http"), caa("dns")]
+    );
+    let run = lab
+        .check_each_method("meth.example.lab", &["letsencrypt"], "http", &extra)
+        .await
+        .remove(0);
+    run.expect_pass();
+
+    // All CAs: Google is refused on both methods for the same reason at the
+    // same place; merging it with Let's Encrypt must not make Let's
+    // Encrypt's DNS-only refusal cover HTTP-01.
+    let run = lab
+        .check_each_method("meth.example.lab", &["all"], "all", &extra)
+        .await
+        .remove(0);
+    assert_eq!(
+        method_verdicts(&run, "letsencrypt"),
+        [ok("http"), caa("dns")]
+    );
+    assert_eq!(method_verdicts(&run, "google"), [caa("http"), caa("dns")]);
+    assert_eq!(method_verdicts(&run, "sslcom"), [ok("http"), ok("dns")]);
+    assert_eq!(method_verdicts(&run, "sectigo"), [ok("http"), ok("dns")]);
+    for f in run.caa_findings() {
+        let blocks = strings(&f["blocks"]);
+        if blocks.contains(&"letsencrypt".to_owned()) {
+            assert_eq!(f["method"], "dns", "{f:#}");
+        }
+    }
+}

@@ -116,15 +116,26 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
             }
         }
     }
-    // Merge CAs (and methods) that fail for the same reason at the same place.
-    let mut groups: Vec<(String, Vec<&Decided>)> = Vec::new();
-    for d in &decided {
-        let key = format!(
+    // Merge CAs (and methods) that fail for the same reason at the same place
+    // on the same methods: a CA refused on one method only must not join a
+    // finding that blocks every method.
+    let reason_key = |d: &Decided| {
+        format!(
             "{:?}|{:?}|{}",
             d.decision.outcome,
             d.decision.rrset_owner(),
             d.decision.reason_code.code()
-        );
+        )
+    };
+    let mut groups: Vec<(String, Vec<&Decided>)> = Vec::new();
+    for d in &decided {
+        let reason = reason_key(d);
+        let methods: Vec<Method> = decided
+            .iter()
+            .filter(|o| o.ca == d.ca && reason_key(o) == reason)
+            .map(|o| o.method)
+            .collect();
+        let key = format!("{reason}|{methods:?}");
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, members)) => members.push(d),
             None => groups.push((key, vec![d])),

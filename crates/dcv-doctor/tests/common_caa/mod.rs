@@ -51,16 +51,20 @@ impl CaaLab {
         }
     }
 
-    /// The command line for one check (DNS-01 only: base scenarios carry
-    /// documentation addresses that must never be contacted).
-    fn args(&self, host: &str, ca: &str, extra: &[&str]) -> Vec<String> {
+    /// The lab's HTTP and HTTPS ports, for `--http-port`/`--https-port`.
+    pub fn web_ports(&self) -> (u16, u16) {
+        (self.lab.http_port(), self.lab.https_port())
+    }
+
+    /// The command line for one check.
+    fn args(&self, host: &str, ca: &str, method: &str, extra: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "check".into(),
             host.into(),
             "--ca".into(),
             ca.into(),
             "--method".into(),
-            "dns".into(),
+            method.into(),
             "--format".into(),
             "json".into(),
             "--allow-private".into(),
@@ -85,13 +89,26 @@ impl CaaLab {
             .expect("one run")
     }
 
-    /// Runs the binary once per CA in `cas`, all at once (each on its own
-    /// blocking thread), in the order given.
+    /// Runs the binary once per CA in `cas` with `--method dns`, all at once
+    /// (each on its own blocking thread), in the order given. DNS-01 only:
+    /// names outside the lab's web responder must never be fetched from.
     pub async fn check_each(&self, host: &str, cas: &[&str], extra: &[&str]) -> Vec<Run> {
+        self.check_each_method(host, cas, "dns", extra).await
+    }
+
+    /// [`CaaLab::check_each`] with another `--method`: only for names whose
+    /// addresses are the lab's own web responder.
+    pub async fn check_each_method(
+        &self,
+        host: &str,
+        cas: &[&str],
+        method: &str,
+        extra: &[&str],
+    ) -> Vec<Run> {
         let handles: Vec<_> = cas
             .iter()
             .map(|ca| {
-                let args = self.args(host, ca, extra);
+                let args = self.args(host, ca, method, extra);
                 tokio::task::spawn_blocking(move || {
                     Command::cargo_bin("dcv-doctor")
                         .expect("the dcv-doctor binary is built")
@@ -104,7 +121,7 @@ impl CaaLab {
         let mut runs = Vec::new();
         for (ca, handle) in cas.iter().zip(handles) {
             let output: Output = handle.await.expect("the blocking task finishes");
-            let label = format!("{host} --ca {ca} {}", extra.join(" "));
+            let label = format!("{host} --ca {ca} --method {method} {}", extra.join(" "));
             let status = output.status.code().unwrap_or(-1);
             let stdout = String::from_utf8_lossy(&output.stdout);
             let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
