@@ -278,6 +278,9 @@ pub enum Mode {
     Refused,
     /// Answer normally but without the AA bit (lame).
     NotAuthoritative,
+    /// Reply with the right ID and a body that does not decode (a broken
+    /// middlebox or server): "unparseable answer" evidence.
+    Garbage,
 }
 
 /// A per-zone override of [`Mode`].

@@ -119,6 +119,7 @@ impl ServerState {
                 response.metadata.response_code = ResponseCode::Refused;
                 return encode(&response, &message, transport, false);
             }
+            Mode::Garbage => return Some(garbage(message.metadata.id)),
             Mode::Answer | Mode::NotAuthoritative => {}
         }
         let Some(zone) = zone.filter(|_| query.query_class == DNSClass::IN) else {
@@ -140,6 +141,14 @@ fn single_query(message: &Message) -> Option<&Query> {
         [q] => Some(q),
         _ => None,
     }
+}
+
+/// A response header (QR, AA) claiming a question and an answer, followed by a
+/// compression pointer past the end: no DNS decoder accepts it.
+fn garbage(id: u16) -> Vec<u8> {
+    let mut out = id.to_be_bytes().to_vec();
+    out.extend_from_slice(&[0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0, 0xc0, 0xff, 0xff]);
+    out
 }
 
 /// FORMERR for a request we could not decode, if its header is readable.

@@ -29,6 +29,27 @@ async fn servfail_and_refused_servers() {
 }
 
 #[tokio::test]
+async fn garbage_server_sends_undecodable_replies() {
+    let lab =
+        Lab::start(catalogue::unsigned().with_server(NS1, |s| s.behaviour.mode = Mode::Garbage))
+            .await
+            .unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let request = common::query_message(WWW, RecordType::A, false, 1232);
+    socket
+        .send_to(&request.to_vec().unwrap(), v4(&lab, NS1))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let (n, _) = tokio::time::timeout(common::WAIT, socket.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u16::from_be_bytes([buf[0], buf[1]]), request.metadata.id);
+    assert!(hickory_proto::op::Message::from_vec(&buf[..n]).is_err());
+}
+
+#[tokio::test]
 async fn timeout_server_never_answers() {
     let lab = Lab::start(catalogue::timeout()).await.unwrap();
     assert!(
