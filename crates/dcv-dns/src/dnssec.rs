@@ -231,6 +231,20 @@ pub(crate) fn verify_rrset(
     }))
 }
 
+/// RFC 4509 §3: ignore SHA-1 DS records when a stronger digest is present
+/// for the zone (prevents digest downgrade).
+pub(crate) fn strongest_digests<'a>(ds: &[&'a DS]) -> Vec<&'a DS> {
+    let has_strong = ds
+        .iter()
+        .any(|d| !matches!(d.digest_type(), hickory_proto::dnssec::DigestType::SHA1));
+    ds.iter()
+        .copied()
+        .filter(|d| {
+            !has_strong || !matches!(d.digest_type(), hickory_proto::dnssec::DigestType::SHA1)
+        })
+        .collect()
+}
+
 /// True if the DS uses an algorithm and digest we can check (RFC 4035 §5.2,
 /// RFC 6840 §5.2: otherwise the zone is treated as insecure).
 pub(crate) fn ds_supported(ds: &DS) -> bool {
@@ -612,7 +626,7 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
 
     match goal {
         DenialGoal::NxDomain => match closest_encloser(&mut hash) {
-            Ok((ce, _)) => {
+            Ok((ce, opt_out)) => {
                 let Some(wc) = wildcard_of(&ce) else {
                     return Denial::Failed("wildcard name too long".into());
                 };
@@ -620,7 +634,13 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
                     return Denial::Failed("NSEC3 hash budget exhausted".into());
                 };
                 if covering(&wh).is_some() {
-                    Denial::Proven(DenialKind::Nsec3)
+                    // RFC 5155 §9.2: under an opt-out span the name may sit
+                    // below an unsigned delegation; Unbound calls it insecure.
+                    if opt_out {
+                        Denial::OptOut
+                    } else {
+                        Denial::Proven(DenialKind::Nsec3)
+                    }
                 } else if matching(&wh).is_some() {
                     Denial::Failed(format!(
                         "wildcard {wc} exists, so {qname} should have been synthesised"

@@ -1066,8 +1066,12 @@ impl Engine {
             ds_list = anchors.iter().filter_map(|a| a.to_ds()).collect();
         }
         step.ds = ds_list.iter().map(dnssec::ds_summary).collect();
-        let supported: Vec<&hickory_proto::dnssec::rdata::DS> =
-            ds_list.iter().filter(|d| dnssec::ds_supported(d)).collect();
+        let supported: Vec<&hickory_proto::dnssec::rdata::DS> = dnssec::strongest_digests(
+            &ds_list
+                .iter()
+                .filter(|d| dnssec::ds_supported(d))
+                .collect::<Vec<_>>(),
+        );
         let key_anchors: Vec<(u8, &[u8])> =
             anchors.iter().filter_map(|a| a.dnskey_material()).collect();
         if supported.is_empty() && key_anchors.is_empty() {

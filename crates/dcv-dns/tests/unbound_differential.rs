@@ -146,6 +146,8 @@ async fn compare(scenario: Scenario) -> Vec<String> {
         ("www.example.lab.", RecordType::TXT),
         ("x.wild.example.lab.", RecordType::A),
         ("example.lab.", RecordType::CAA),
+        ("nothere.lab.", RecordType::A),
+        ("example.lab.", RecordType::DS),
     ] {
         let lookup = engine.lookup(&DnsName::parse(qname).unwrap(), qtype).await;
         let ours = our_verdict(&lookup.outcome, &lookup.security);
@@ -212,6 +214,13 @@ async fn verdicts_agree_with_unbound() {
         catalogue::cname_loop(),
         catalogue::out_of_bailiwick_ns(),
         catalogue::dname(),
+        catalogue::base(&dcv_lab::Signing::Nsec3 {
+            iterations: 0,
+            salt: String::new(),
+            opt_out: true,
+        })
+        .rename("nsec3-opt-out", "opt-out parent, unsigned child")
+        .with_zone(catalogue::ZONE, |z| z.signing = dcv_lab::Signing::Unsigned),
     ];
     let mut all = Vec::new();
     for s in scenarios {
