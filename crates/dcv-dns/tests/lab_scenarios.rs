@@ -706,3 +706,34 @@ async fn trace_shows_cuts_servers_and_chain_of_trust() {
         assert!(t.contains(needle), "missing {needle:?} in\n{t}");
     }
 }
+
+#[tokio::test]
+async fn dnskey_anchor_and_anchor_below_the_root() {
+    let lab = Lab::start(catalogue::valid()).await.unwrap();
+    // The root KSK as a DNSKEY anchor.
+    let key = lab.trust_anchor_dnskey().unwrap();
+    let e = Engine::new(dcv_dns::EngineConfig {
+        trust_anchors: dcv_dns::parse_trust_anchor(&key).unwrap(),
+        ..config(&lab)
+    });
+    let l = e.lookup(&name("www.example.lab"), RecordType::A).await;
+    assert_eq!(l.security, Security::Secure);
+    // A DS anchor for lab. only, taken from the parent: the chain starts there.
+    let ds = e.lookup(&name("lab"), RecordType::DS).await;
+    let text = format!("lab. IN DS {}", ds.records()[0].rdata);
+    let e = Engine::new(dcv_dns::EngineConfig {
+        trust_anchors: dcv_dns::parse_trust_anchor(&text).unwrap(),
+        ..config(&lab)
+    });
+    let l = e.lookup(&name("www.example.lab"), RecordType::A).await;
+    assert_eq!(l.security, Security::Secure);
+    let zones: Vec<&str> = l.validation.iter().map(|s| s.zone.as_str()).collect();
+    assert_eq!(zones, ["lab.", "example.lab."]);
+    assert!(l.validation[0].anchored);
+    // Names outside the anchor are insecure.
+    let other = e.lookup(&name("nothere.test"), RecordType::A).await;
+    assert!(matches!(
+        other.security,
+        Security::Insecure(InsecureReason::NoTrustAnchor { .. })
+    ));
+}
