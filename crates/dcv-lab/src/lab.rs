@@ -59,15 +59,7 @@ impl Lab {
     pub async fn start_on_port(scenario: Scenario, port: u16) -> Result<Self, LabError> {
         validate(&scenario)?;
         let now = OffsetDateTime::now_utc();
-        // Keys once per apex, shared by every copy of a zone.
-        let mut keys: HashMap<String, Arc<ZoneKeys>> = HashMap::new();
-        for spec in &scenario.zones {
-            if spec.signing.is_signed()
-                && let std::collections::hash_map::Entry::Vacant(e) = keys.entry(fqdn(&spec.apex))
-            {
-                e.insert(Arc::new(ZoneKeys::generate()?));
-            }
-        }
+        let keys = generate_keys(&scenario)?;
         let mut last_err = None;
         for _ in 0..BIND_ATTEMPTS {
             let block = Block::allocate();
@@ -91,61 +83,11 @@ impl Lab {
         now: OffsetDateTime,
         keys: &HashMap<String, Arc<ZoneKeys>>,
     ) -> Result<Self, LabError> {
-        // Host numbers: servers from 1, in scenario order.
-        let mut server_addrs: HashMap<String, HostAddrs> = HashMap::new();
-        let mut servers = BTreeMap::new();
-        for (i, spec) in scenario.servers.iter().enumerate() {
-            let n = u8::try_from(i + 1)
-                .ok()
-                .filter(|n| *n < 200)
-                .ok_or_else(|| LabError::Spec("at most 199 servers per lab".into()))?;
-            let mut h = HostAddrs::default();
-            if spec.ipv4 {
-                h.v4.push(IpAddr::V4(block.v4(n)));
-            }
-            if spec.ipv6 {
-                h.v6.push(IpAddr::V6(block.v6(n)));
-            }
-            servers.insert(
-                fqdn(&spec.name),
-                h.v4.iter().chain(&h.v6).copied().collect(),
-            );
-            server_addrs.insert(fqdn(&spec.name), h);
-        }
-        // Responders from 200, dual-stack.
-        let mut http_addrs: HashMap<String, HostAddrs> = HashMap::new();
-        for (j, spec) in scenario.http.iter().enumerate() {
-            let n = u8::try_from(200 + j)
-                .ok()
-                .filter(|n| *n < 255)
-                .ok_or_else(|| LabError::Spec("at most 55 HTTP responders per lab".into()))?;
-            http_addrs.insert(
-                spec.name.clone(),
-                HostAddrs {
-                    v4: vec![IpAddr::V4(block.v4(n))],
-                    v6: vec![IpAddr::V6(block.v6(n))],
-                },
-            );
-        }
-
-        let ctx = BuildCtx {
-            specs: &scenario.zones,
-            servers: &scenario.servers,
-            server_addrs: &server_addrs,
-            http_addrs: &http_addrs,
-            keys,
-            now,
-        };
-        let mut zones_by_server: HashMap<String, Vec<Arc<Zone>>> = HashMap::new();
-        for spec in &scenario.zones {
-            let zone = Arc::new(build_zone(spec, &ctx)?);
-            for s in &spec.servers {
-                zones_by_server
-                    .entry(fqdn(s))
-                    .or_default()
-                    .push(Arc::clone(&zone));
-            }
-        }
+        let Prepared {
+            servers,
+            http_addrs,
+            mut zones_by_server,
+        } = prepare(scenario, block, now, keys)?;
 
         let mut tasks = JoinSet::new();
         let mut port = port;
@@ -320,6 +262,98 @@ impl Lab {
     }
 }
 
+/// Keys once per signed apex, shared by every copy of a zone.
+fn generate_keys(scenario: &Scenario) -> Result<HashMap<String, Arc<ZoneKeys>>, LabError> {
+    let mut keys: HashMap<String, Arc<ZoneKeys>> = HashMap::new();
+    for spec in &scenario.zones {
+        if spec.signing.is_signed()
+            && let std::collections::hash_map::Entry::Vacant(e) = keys.entry(fqdn(&spec.apex))
+        {
+            e.insert(Arc::new(ZoneKeys::generate()?));
+        }
+    }
+    Ok(keys)
+}
+
+/// Addresses and built zones of a scenario, before anything is bound.
+struct Prepared {
+    /// Server name ([`fqdn`]) → addresses, IPv4 first.
+    servers: BTreeMap<String, Vec<IpAddr>>,
+    /// Responder name → addresses.
+    http_addrs: HashMap<String, HostAddrs>,
+    /// Server name ([`fqdn`]) → the zone copies it serves.
+    zones_by_server: HashMap<String, Vec<Arc<Zone>>>,
+}
+
+fn prepare(
+    scenario: &Scenario,
+    block: Block,
+    now: OffsetDateTime,
+    keys: &HashMap<String, Arc<ZoneKeys>>,
+) -> Result<Prepared, LabError> {
+    // Host numbers: servers from 1, in scenario order.
+    let mut server_addrs: HashMap<String, HostAddrs> = HashMap::new();
+    let mut servers = BTreeMap::new();
+    for (i, spec) in scenario.servers.iter().enumerate() {
+        let n = u8::try_from(i + 1)
+            .ok()
+            .filter(|n| *n < 200)
+            .ok_or_else(|| LabError::Spec("at most 199 servers per lab".into()))?;
+        let mut h = HostAddrs::default();
+        if spec.ipv4 {
+            h.v4.push(IpAddr::V4(block.v4(n)));
+        }
+        if spec.ipv6 {
+            h.v6.push(IpAddr::V6(block.v6(n)));
+        }
+        servers.insert(
+            fqdn(&spec.name),
+            h.v4.iter().chain(&h.v6).copied().collect(),
+        );
+        server_addrs.insert(fqdn(&spec.name), h);
+    }
+    // Responders from 200, dual-stack.
+    let mut http_addrs: HashMap<String, HostAddrs> = HashMap::new();
+    for (j, spec) in scenario.http.iter().enumerate() {
+        let n = u8::try_from(200 + j)
+            .ok()
+            .filter(|n| *n < 255)
+            .ok_or_else(|| LabError::Spec("at most 55 HTTP responders per lab".into()))?;
+        http_addrs.insert(
+            spec.name.clone(),
+            HostAddrs {
+                v4: vec![IpAddr::V4(block.v4(n))],
+                v6: vec![IpAddr::V6(block.v6(n))],
+            },
+        );
+    }
+
+    let ctx = BuildCtx {
+        specs: &scenario.zones,
+        servers: &scenario.servers,
+        server_addrs: &server_addrs,
+        http_addrs: &http_addrs,
+        keys,
+        now,
+    };
+    let mut zones_by_server: HashMap<String, Vec<Arc<Zone>>> = HashMap::new();
+    for spec in &scenario.zones {
+        let zone = Arc::new(build_zone(spec, &ctx)?);
+        for s in &spec.servers {
+            zones_by_server
+                .entry(fqdn(s))
+                .or_default()
+                .push(Arc::clone(&zone));
+        }
+    }
+
+    Ok(Prepared {
+        servers,
+        http_addrs,
+        zones_by_server,
+    })
+}
+
 /// Keeps `AddrInUse` recognisable so a clash retries with another block.
 fn responder_error(addrs: &[IpAddr], source: io::Error) -> LabError {
     let addr = SocketAddr::new(
@@ -378,4 +412,101 @@ fn validate(scenario: &Scenario) -> Result<(), LabError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::op::{Edns, Message, Query};
+    use hickory_proto::rr::RecordType;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::catalogue;
+    use crate::server::Transport;
+
+    fn states(scenario: &Scenario) -> Vec<ServerState> {
+        let keys = generate_keys(scenario).unwrap();
+        let prepared = prepare(
+            scenario,
+            Block::allocate(),
+            OffsetDateTime::now_utc(),
+            &keys,
+        )
+        .unwrap();
+        scenario
+            .servers
+            .iter()
+            .map(|s| ServerState {
+                behaviour: s.behaviour.clone(),
+                zones: prepared
+                    .zones_by_server
+                    .get(&fqdn(&s.name))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Random corruption of real queries: every reply is produced without a
+    /// panic, and whatever we send back decodes or is our deliberate FORMERR.
+    #[test]
+    fn mutated_queries_never_panic() {
+        let mut rng = StdRng::seed_from_u64(0x00dc_5dc5);
+        let names = [
+            "www.example.lab.",
+            "nx.example.lab.",
+            "x.wild.example.lab.",
+            "example.lab.",
+            "lab.",
+            ".",
+            "www.old.lab.",
+            "sub.example.lab.",
+        ];
+        let types = [
+            RecordType::A,
+            RecordType::DS,
+            RecordType::DNSKEY,
+            RecordType::ANY,
+            RecordType::CAA,
+            RecordType::NSEC3PARAM,
+        ];
+        for scenario in [
+            catalogue::valid(),
+            catalogue::valid_nsec3(),
+            catalogue::dname(),
+            catalogue::cname_loop(),
+            catalogue::bad_nsec3_next(),
+        ] {
+            for state in states(&scenario) {
+                for name in names {
+                    for rtype in types {
+                        let mut m = Message::query();
+                        m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+                        let mut edns = Edns::new();
+                        edns.set_dnssec_ok(true);
+                        m.set_edns(edns);
+                        let wire = m.to_vec().unwrap();
+                        // The clean query is answered with a decodable message.
+                        let reply = state.respond(&wire, Transport::Tcp).unwrap();
+                        Message::from_vec(&reply).unwrap();
+                        for _ in 0..20 {
+                            let mut bad = wire.clone();
+                            match rng.random_range(0..3) {
+                                0 => {
+                                    let i = rng.random_range(0..bad.len());
+                                    bad[i] = rng.random();
+                                }
+                                1 => bad.truncate(rng.random_range(0..bad.len())),
+                                _ => bad.extend(
+                                    (0..rng.random_range(1..40)).map(|_| rng.random::<u8>()),
+                                ),
+                            }
+                            let _ = state.respond(&bad, Transport::Udp);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
