@@ -35,6 +35,9 @@ pub struct CheckConfig {
     pub timeout: Duration,
     /// ACME account URI to test RFC 8657 `accounturi` against.
     pub account_uri: Option<String>,
+    /// Per-phase HTTP timeout (connect, TLS, response head, body). `None`:
+    /// Boulder's own (10 s dial); labs shorten it.
+    pub http_phase_timeout: Option<Duration>,
 }
 
 impl CheckConfig {
@@ -59,6 +62,7 @@ impl CheckConfig {
             allow_private: false,
             timeout: Duration::from_secs(30),
             account_uri: None,
+            http_phase_timeout: None,
         }
     }
 }

@@ -100,6 +100,9 @@ fn render_finding(out: &mut String, f: &Finding, verbose: bool) {
     if let Some(msg) = &f.ca_message {
         let _ = writeln!(out, "      CA says:    {msg}");
     }
+    if let Some(detail) = &f.acme_detail {
+        let _ = writeln!(out, "      ACME error: {detail}");
+    }
     let _ = writeln!(out, "      Why:        {}", f.explanation);
     let _ = writeln!(out, "      Fix:        {}", indent_continuation(&f.fix, 18));
     let _ = writeln!(out, "      Who fixes:  {}", f.who_fixes);

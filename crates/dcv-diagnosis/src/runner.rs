@@ -169,13 +169,19 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
             return (None, None, None, 0);
         }
         let t = Instant::now();
-        let probe_cfg = dcv_http::ProbeConfig {
+        let mut probe_cfg = dcv_http::ProbeConfig {
             http_port: cfg.http_port,
             https_port: cfg.https_port,
             allow_private: cfg.allow_private,
             total_deadline: cfg.timeout.min(Duration::from_secs(20)),
             ..dcv_http::ProbeConfig::default()
         };
+        if let Some(t) = cfg.http_phase_timeout {
+            probe_cfg.connect_timeout = t;
+            probe_cfg.tls_timeout = t;
+            probe_cfg.response_headers_timeout = t;
+            probe_cfg.body_timeout = t;
+        }
         let resolver = EngineResolver { engine };
         let report = dcv_http::probe(
             &probe_cfg,

@@ -143,6 +143,7 @@ pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
         allow_private: args.allow_private,
         timeout,
         account_uri: args.account_uri.clone(),
+        http_phase_timeout: None,
         hostname,
     })
 }

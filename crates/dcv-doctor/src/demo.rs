@@ -11,7 +11,8 @@ use dcv_diagnosis::config::CheckConfig;
 use dcv_diagnosis::identifier::Hostname;
 use dcv_diagnosis::render::render_text;
 use dcv_diagnosis::{CaId, FindingCode, Method, Report, Severity};
-use dcv_lab::catalogue::{self, ZONE};
+use dcv_lab::catalogue::{self, KEY_AUTHZ, TOKEN, WEB, ZONE};
+use dcv_lab::http::{HttpBehaviour, ResponderSpec};
 use dcv_lab::{Lab, Scenario, Signing};
 
 use crate::cli::Format;
@@ -21,6 +22,9 @@ use crate::cli::Format;
 #[derive(Debug)]
 pub struct DemoCase {
     pub title: &'static str,
+    /// Whether the case fetches the lab's token (HTTP method) with the right
+    /// expected body.
+    pub http_token: bool,
     pub scenario: fn() -> Scenario,
     pub hostname: &'static str,
     pub methods: &'static [Method],
@@ -71,13 +75,93 @@ fn caa_critical() -> Scenario {
         .with_zone(ZONE, |z| z.records.push("@ CAA 128 tbs \"unknown\"".into()))
 }
 
+/// The base lab with `www`'s web responder replaced.
+fn with_web(name: &str, spec: ResponderSpec) -> Scenario {
+    let mut s = healthy().rename(name, "www's web server misbehaves");
+    s.http.retain(|r| r.name != WEB);
+    s.responder(ResponderSpec {
+        name: WEB.to_owned(),
+        ..spec
+    })
+}
+
+fn web_challenge() -> Scenario {
+    with_web(
+        "waf-challenge",
+        ResponderSpec::new(WEB, HttpBehaviour::ChallengePage),
+    )
+}
+
+fn web_block() -> Scenario {
+    with_web(
+        "waf-block",
+        ResponderSpec::new(WEB, HttpBehaviour::BlockPage),
+    )
+}
+
+fn web_wrong_body() -> Scenario {
+    with_web(
+        "wrong-body",
+        ResponderSpec::new(
+            WEB,
+            HttpBehaviour::ServeToken {
+                token: TOKEN.to_owned(),
+                body: "stale-key-authorization".to_owned(),
+            },
+        ),
+    )
+}
+
+fn web_https_redirect_without_token() -> Scenario {
+    with_web(
+        "https-redirect",
+        ResponderSpec::new(WEB, HttpBehaviour::RedirectToHttps)
+            .with_tls_behaviour(HttpBehaviour::NotFound),
+    )
+}
+
+fn web_redirect_loop() -> Scenario {
+    with_web(
+        "redirect-loop",
+        ResponderSpec::new(WEB, HttpBehaviour::RedirectLoop),
+    )
+}
+
+fn web_silent() -> Scenario {
+    with_web("silent", ResponderSpec::new(WEB, HttpBehaviour::Silent))
+}
+
+/// `www`'s AAAA leads to a server without the token; its A to one with it.
+fn ipv6_elsewhere() -> Scenario {
+    let mut s = healthy().rename(
+        "aaaa-elsewhere",
+        "AAAA points at a server without the token",
+    );
+    s.http.retain(|r| r.name != WEB);
+    s.responder(ResponderSpec::new(
+        "web4",
+        HttpBehaviour::ServeToken {
+            token: TOKEN.to_owned(),
+            body: KEY_AUTHZ.to_owned(),
+        },
+    ))
+    .responder(ResponderSpec::new("web6", HttpBehaviour::NotFound))
+    .with_zone(ZONE, |z| {
+        z.records.retain(|r| !r.starts_with("www "));
+        z.records.push("www A {http4:web4}".into());
+        z.records.push("www AAAA {http6:web6}".into());
+    })
+}
+
 /// The scenarios of the demo, one per failure class the lab can show today.
 pub fn cases() -> Vec<DemoCase> {
     const DNS: &[Method] = &[Method::Dns];
+    const HTTP: &[Method] = &[Method::Http];
     const ALL_CAS: &[CaId] = CaId::ALL;
     const LE: &[CaId] = &[CaId::Letsencrypt];
     vec![
         DemoCase {
+            http_token: false,
             title: "healthy, DNSSEC-signed, TXT published",
             scenario: healthy,
             hostname: "www.example.lab",
@@ -87,6 +171,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: None,
         },
         DemoCase {
+            http_token: false,
             title: "TXT value is stale",
             scenario: catalogue::valid,
             hostname: "www.example.lab",
@@ -96,6 +181,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::TxtMismatch),
         },
         DemoCase {
+            http_token: false,
             title: "DS at the parent matches no DNSKEY",
             scenario: catalogue::ds_bad_tag,
             hostname: "www.example.lab",
@@ -105,6 +191,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnssecBogus),
         },
         DemoCase {
+            http_token: false,
             title: "every RRSIG expired",
             scenario: catalogue::rrsig_exp_all,
             hostname: "www.example.lab",
@@ -114,6 +201,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnssecBogus),
         },
         DemoCase {
+            http_token: false,
             title: "nameservers answer SERVFAIL",
             scenario: catalogue::servfail,
             hostname: "www.example.lab",
@@ -123,6 +211,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnsServfail),
         },
         DemoCase {
+            http_token: false,
             title: "nameservers answer REFUSED",
             scenario: catalogue::refused,
             hostname: "www.example.lab",
@@ -132,6 +221,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnsRefused),
         },
         DemoCase {
+            http_token: false,
             title: "nameservers are lame (no AA)",
             scenario: catalogue::lame,
             hostname: "www.example.lab",
@@ -141,6 +231,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnsLameDelegation),
         },
         DemoCase {
+            http_token: false,
             title: "nameservers never answer",
             scenario: catalogue::timeout,
             hostname: "www.example.lab",
@@ -150,6 +241,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnsTimeout),
         },
         DemoCase {
+            http_token: false,
             title: "secondary nameserver is out of sync",
             scenario: catalogue::stale_secondary,
             hostname: "www.example.lab",
@@ -159,6 +251,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::TxtInconsistent),
         },
         DemoCase {
+            http_token: false,
             title: "CAA allows only another CA",
             scenario: caa_google_only,
             hostname: "www.example.lab",
@@ -168,6 +261,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::CaaForbids),
         },
         DemoCase {
+            http_token: false,
             title: "CAA has a critical unknown property",
             scenario: caa_critical,
             hostname: "www.example.lab",
@@ -177,6 +271,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::CaaCriticalUnknown),
         },
         DemoCase {
+            http_token: false,
             title: "name under a TLD the root does not delegate",
             scenario: catalogue::valid,
             hostname: "www.example.nosuchtld",
@@ -184,6 +279,86 @@ pub fn cases() -> Vec<DemoCase> {
             cas: LE,
             txt_values: &[],
             expected: Some(FindingCode::IdentifierRejected),
+        },
+        DemoCase {
+            http_token: true,
+            title: "healthy HTTP-01: token served on IPv4 and IPv6",
+            scenario: healthy,
+            hostname: "www.example.lab",
+            methods: HTTP,
+            cas: ALL_CAS,
+            txt_values: &[],
+            expected: None,
+        },
+        DemoCase {
+            http_token: true,
+            title: "wrong key authorisation served",
+            scenario: web_wrong_body,
+            hostname: "www.example.lab",
+            methods: HTTP,
+            cas: LE,
+            txt_values: &[],
+            expected: Some(FindingCode::HttpTokenMismatch),
+        },
+        DemoCase {
+            http_token: true,
+            title: "WAF interactive challenge on /.well-known",
+            scenario: web_challenge,
+            hostname: "www.example.lab",
+            methods: HTTP,
+            cas: LE,
+            txt_values: &[],
+            expected: Some(FindingCode::HttpChallengePage),
+        },
+        DemoCase {
+            http_token: true,
+            title: "firewall block page on /.well-known",
+            scenario: web_block,
+            hostname: "www.example.lab",
+            methods: HTTP,
+            cas: LE,
+            txt_values: &[],
+            expected: Some(FindingCode::HttpBlocked),
+        },
+        DemoCase {
+            http_token: true,
+            title: "HTTP->HTTPS redirect, token only on http",
+            scenario: web_https_redirect_without_token,
+            hostname: "www.example.lab",
+            methods: HTTP,
+            cas: LE,
+            txt_values: &[],
+            expected: Some(FindingCode::HttpRedirectToHttps),
+        },
+        DemoCase {
+            http_token: true,
+            title: "redirect loop",
+            scenario: web_redirect_loop,
+            hostname: "www.example.lab",
+            methods: HTTP,
+            cas: LE,
+            txt_values: &[],
+            expected: Some(FindingCode::HttpBadRedirect),
+        },
+        DemoCase {
+            http_token: true,
+            title: "web server accepts and never answers",
+            scenario: web_silent,
+            hostname: "www.example.lab",
+            methods: HTTP,
+            cas: LE,
+            txt_values: &[],
+            expected: Some(FindingCode::HttpUnreachable),
+        },
+        DemoCase {
+            http_token: true,
+            title: "AAAA points elsewhere than A",
+            scenario: ipv6_elsewhere,
+            hostname: "www.example.lab",
+            methods: HTTP,
+            cas: LE,
+            txt_values: &[],
+            expected: Some(FindingCode::Ipv6Mismatch),
         },
     ]
 }
@@ -202,6 +377,9 @@ pub fn lab_config(lab: &Lab, hostname: &str) -> anyhow::Result<CheckConfig> {
     cfg.dns.port = lab.dns_port();
     cfg.dns.query_timeout = Duration::from_millis(400);
     cfg.dns.retries = 0;
+    cfg.http_port = lab.http_port();
+    cfg.https_port = lab.https_port();
+    cfg.http_phase_timeout = Some(Duration::from_millis(800));
     cfg.allow_private = true;
     cfg.timeout = Duration::from_secs(20);
     Ok(cfg)
@@ -226,6 +404,10 @@ pub async fn run_case(case: &DemoCase) -> anyhow::Result<Report> {
         cfg.cas = case.cas.to_vec();
         cfg.methods = case.methods.to_vec();
         cfg.txt_values = case.txt_values.iter().map(|v| (*v).to_owned()).collect();
+        if case.http_token {
+            cfg.http_token = Some(TOKEN.to_owned());
+            cfg.http_body = Some(KEY_AUTHZ.to_owned());
+        }
     })
     .await
 }
@@ -257,12 +439,16 @@ pub async fn run(format: Format, verbose: bool) -> anyhow::Result<ExitCode> {
             write!(out, "{}", render_text(&report, verbose))?;
             writeln!(out)?;
         }
-        let found: Vec<&str> = report
+        let mut found: Vec<&str> = Vec::new();
+        for f in report
             .findings
             .iter()
             .filter(|f| f.severity >= Severity::Warning)
-            .map(|f| f.code.as_str())
-            .collect();
+        {
+            if !found.contains(&f.code.as_str()) {
+                found.push(f.code.as_str());
+            }
+        }
         rows.push((
             case.title,
             case.expected.map_or("(pass)", FindingCode::as_str),

@@ -541,9 +541,10 @@ async fn accounturi_and_validationmethods_bind_the_record() {
     );
 }
 
-/// The provider's server: it answers `fine.lab.` and fails `broken.lab.`
+/// The provider's server: it answers `fine.lab.`, fails `broken.lab.`
 /// (unsigned under the signed `lab.`, so proven Insecure) and `sbroken.lab.`
-/// (signed, DS at `lab.`) with SERVFAIL, and only those two zones.
+/// (signed, DS at `lab.`) with SERVFAIL, and refuses `refused.lab.` (RFC 8659
+/// §6.2's broken server), and does so for those zones only.
 const PROVIDER_NS: &str = "ns.fine.lab.";
 
 /// `example.lab.` allows every CA at its apex and aliases names into the
@@ -557,6 +558,7 @@ fn provider_failing_one_zone() -> Scenario {
         "insecure CNAME x.broken.lab.",
         "signed CNAME x.sbroken.lab.",
         "ok CNAME x.fine.lab.",
+        "refusing CNAME x.refused.lab.",
         "leaf.insecure CAA 0 issue \"letsencrypt.org\"",
         "leaf.insecure CAA 0 issue \"pki.goog\"",
         "leaf.signed CAA 0 issue \"letsencrypt.org\"",
@@ -566,7 +568,13 @@ fn provider_failing_one_zone() -> Scenario {
         .server(
             ServerSpec::new(PROVIDER_NS)
                 .zone_mode("broken.lab.", Mode::ServFail)
-                .zone_mode("sbroken.lab.", Mode::ServFail),
+                .zone_mode("sbroken.lab.", Mode::ServFail)
+                .zone_mode("refused.lab.", Mode::Refused),
+        )
+        .zone(
+            ZoneSpec::new("refused.lab.")
+                .served_by(PROVIDER_NS)
+                .record("x CAA 0 issue \"letsencrypt.org\""),
         )
         .zone(
             ZoneSpec::new("fine.lab.")
@@ -619,6 +627,12 @@ async fn lookup_failure_below_the_relevant_rrset_stops_the_search() {
                 "While processing CAA for {host}: DNS problem: SERVFAIL looking up CAA for insecure.example.lab - the domain's nameservers may be malfunctioning"
             )
         );
+        assert!(
+            f["explanation"]
+                .as_str()
+                .is_some_and(|e| !e.contains("never take a failure")),
+            "DNSSEC did not prove broken.lab unsigned here: {f:#}"
+        );
         let ev = caa_evidence(f, host);
         assert!(
             ev["reason"].as_str().is_some_and(|r| r
@@ -635,6 +649,28 @@ async fn lookup_failure_below_the_relevant_rrset_stops_the_search() {
         );
     }
 
+    // A server that refuses: as much a failure as SERVFAIL.
+    let failed = LookupFailed {
+        failed_at: "refusing.example.lab",
+    };
+    let runs = lab
+        .check_each("refusing.example.lab", &["letsencrypt", "google"], &[])
+        .await;
+    for run in &runs {
+        run.expect(failed);
+        let f = run.expect_blocked("caa_lookup_failed");
+        let rcodes: Vec<&serde_json::Value> = common_caa::evidence_of(f, "dns_lookup")
+            .into_iter()
+            .flat_map(|d| d["servers"].as_array().into_iter().flatten())
+            .map(|s| &s["rcode"])
+            .collect();
+        assert!(
+            !rcodes.is_empty() && rcodes.iter().all(|r| *r == "REFUSED"),
+            "each server's REFUSED is in the evidence: {:#}",
+            f["evidence"]
+        );
+    }
+
     // Signed and failing (the DNSKEY fetch fails: Indeterminate, not
     // Insecure): no CA may take it as permission.
     let failed = LookupFailed {
@@ -642,7 +678,15 @@ async fn lookup_failure_below_the_relevant_rrset_stops_the_search() {
     };
     let runs = expect_each(&lab, "signed.example.lab", &[], [failed; 4]).await;
     for run in &runs {
-        let ev = caa_evidence(run.expect_blocked("caa_lookup_failed"), &run.label);
+        let f = run.expect_blocked("caa_lookup_failed");
+        assert!(
+            f["explanation"]
+                .as_str()
+                .is_some_and(|e| e.contains("does not prove the zone unsigned")
+                    && e.contains("so no CA may")),
+            "{f:#}"
+        );
+        let ev = caa_evidence(f, &run.label);
         assert!(
             ev["reason"]
                 .as_str()
@@ -671,7 +715,14 @@ async fn proven_insecure_failure_is_permission_for_sslcom_and_sectigo() {
     };
     for host in ["insecure.example.lab", "www.insecure.example.lab"] {
         let runs = expect_each(&lab, host, &[], [failed, failed, Pass, Pass]).await;
-        let ev = caa_evidence(runs[0].expect_blocked("caa_lookup_failed"), host);
+        let f = runs[0].expect_blocked("caa_lookup_failed");
+        assert!(
+            f["explanation"].as_str().is_some_and(|e| e.contains(
+                "proven unsigned, but Let's Encrypt never takes a failure as permission"
+            )),
+            "{f:#}"
+        );
+        let ev = caa_evidence(f, host);
         assert!(
             ev["reason"]
                 .as_str()

@@ -68,3 +68,8 @@ fn caa_forbids_report() {
 fn stale_secondary_report() {
     snapshot("secondary nameserver is out of sync", "txt_inconsistent");
 }
+
+#[test]
+fn ipv6_mismatch_report() {
+    snapshot("AAAA points elsewhere than A", "ipv6_mismatch");
+}

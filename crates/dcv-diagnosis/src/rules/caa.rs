@@ -232,10 +232,25 @@ fn group_finding(cfg: &CheckConfig, obs: &Observations, members: &[&Decided]) ->
                     &messages::boulder_dns_problem("SERVFAIL", "CAA", l.qname.without_dot()),
                 ));
             }
+            let why_not = match &d.reason_code {
+                ReasonCode::LookupFailedBelowRelevant {
+                    security: LookupSecurity::ProvenInsecure,
+                    ..
+                } => format!(
+                    "The zone is proven unsigned, but {} never {} a failure as permission.",
+                    ca_names.join(", "),
+                    if ca_names.len() == 1 { "takes" } else { "take" }
+                ),
+                ReasonCode::LookupFailedBelowRelevant { security, .. } => format!(
+                    "Here DNSSEC does not prove the zone unsigned (it is {security}), so no CA may."
+                ),
+                _ => String::new(),
+            };
             f.explanation = format!(
-                "A CAA lookup at or below the name that holds the relevant CAA records failed. CAs may treat a failure as permission only in a zone proven unsigned (BR 3.2.2.8), and {} never do.",
-                ca_names.join(", ")
-            );
+                "A CAA lookup at or below the name that holds the relevant CAA records failed, so records that would apply may be hidden. CAs may treat a failure as permission only in a zone proven unsigned (BR 3.2.2.8). {why_not}"
+            )
+            .trim_end()
+            .to_owned();
         }
         f.fix = "Make every authoritative server answer CAA queries: NOERROR with an empty answer when there are no CAA records (RFC 8659 §6.2), and fix the DNSSEC chain if it is broken. CAA must resolve from every location.".to_owned();
         if let Some(l) = failed {

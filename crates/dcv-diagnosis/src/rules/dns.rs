@@ -144,9 +144,19 @@ pub fn zone_findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
 /// A server that fails while another server of the same zone answers: the CA's
 /// resolver retries elsewhere, but other perspectives and resolvers may pick the
 /// broken one first. Warning, one per server and failure.
+/// Servers of one zone failing one way: (zone, code), the servers, a lookup to
+/// show as evidence, and whether the failure is a missing AA bit.
+type FailureGroup<'a> = (
+    (dcv_dns::DnsName, FindingCode),
+    Vec<String>,
+    &'a Lookup,
+    bool,
+);
+
 fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
+    // (zone, code) -> the servers failing that way, with one lookup as evidence.
+    let mut groups: Vec<FailureGroup<'_>> = Vec::new();
     let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
     for lookup in all_lookups(obs) {
         if matches!(lookup.outcome, Outcome::ServFail { .. }) {
             continue; // reported as the blocking failure itself
@@ -176,39 +186,51 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
             if !seen.insert((answer.server.addr, answer.zone.clone(), code)) {
                 continue;
             }
-            let what = if code == FindingCode::DnsLameDelegation && answer.verdict.is_usable() {
-                "answers without the AA bit (not authoritative)".to_owned()
+            let who = format!(
+                "{} ({})",
+                answer.server.name.without_dot(),
+                answer.server.addr.ip()
+            );
+            let no_aa = code == FindingCode::DnsLameDelegation && answer.verdict.is_usable();
+            let key = (answer.zone.clone(), code);
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) => g.1.push(who),
+                None => groups.push((key, vec![who], lookup, no_aa)),
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((zone, code), servers, lookup, no_aa)| {
+            let what = if no_aa {
+                "answer without the AA bit (not authoritative); resolvers still use the data".to_owned()
             } else {
-                format!(
-                    "{} while other servers answer",
-                    answer.verdict.failure_text()
-                )
+                match code {
+                    FindingCode::DnsTimeout => "do not answer",
+                    FindingCode::DnsRefused => "answer REFUSED",
+                    FindingCode::DnsLameDelegation => "are lame",
+                    _ => "answer SERVFAIL",
+                }
+                .to_owned()
+                    + " while other servers of the zone answer"
             };
             let mut f = finding(
                 code,
                 Severity::Warning,
-                format!(
-                    "nameserver {} ({}) of {} {what}",
-                    answer.server.name.without_dot(),
-                    answer.server.addr.ip(),
-                    answer.zone,
-                ),
+                format!("nameservers of {zone} {what}: {}", servers.join(", ")),
             );
             f.explanation = format!(
-                "{} Resolvers that ask this server first retry elsewhere and slow down; a CA perspective that can reach only this server fails.",
+                "{} Resolvers that ask these servers first retry elsewhere and slow down; a CA perspective that can reach only them fails.",
                 code.meaning()
             );
             f.fix = format!(
-                "Fix or remove {} from the NS set of {} (at the zone and at its parent).",
-                answer.server.name.without_dot(),
-                answer.zone
+                "Fix {} or remove them from the NS set of {zone} (at the zone and at its parent).",
+                servers.join(", ")
             );
-            f.evidence
-                .push(Evidence::DnsLookup(DnsLookupEvidence::from_lookup(lookup)));
-            out.push(f);
-        }
-    }
-    out
+            f.evidence.push(Evidence::DnsLookup(DnsLookupEvidence::from_lookup(lookup)));
+            f
+        })
+        .collect()
 }
 
 /// `ns_delegated`: a zone cut at the hostname or a parent below the

@@ -24,6 +24,21 @@ pub const REDIRECT_RULE_EXCLUDING_WELL_KNOWN: &str = r#"(http.request.scheme eq 
 /// when the chain ended badly).
 fn code_for(c: &Classification) -> Option<FindingCode> {
     Some(match c {
+        // After an http->https redirect, a failure to connect or speak TLS is
+        // its own finding; an https endpoint that answers without the token is
+        // the redirect's fault (partial setups serve the token over http).
+        Classification::RedirectToHttps { outcome, .. } if !c.is_healthy() => {
+            match outcome.outcome() {
+                inner @ (Classification::Unreachable { .. }
+                | Classification::HttpOnHttpsPort { .. }
+                | Classification::TlsOnHttpPort { .. }
+                | Classification::Http2OnHttpPort { .. }
+                | Classification::BadRedirect { .. }
+                | Classification::ChallengePage { .. }
+                | Classification::Blocked { .. }) => return code_for(inner),
+                _ => FindingCode::HttpRedirectToHttps,
+            }
+        }
         Classification::TokenServed { .. } | Classification::Reachable { .. } => return None,
         Classification::TokenNotPublished { .. } => FindingCode::HttpTokenNotPublished,
         Classification::TokenMismatch { .. } | Classification::BodyTooLarge { .. } => {
@@ -165,7 +180,17 @@ fn attempt_finding(
         f.method = Some(Method::Http);
         f
     };
-    f.fix = fix_for(c);
+    f.fix = match c {
+        Classification::RedirectToHttps { outcome, .. }
+            if code != FindingCode::HttpRedirectToHttps =>
+        {
+            format!(
+                "{} Or, if the origin serves the token over http, exclude /.well-known/ from the redirect: `{REDIRECT_RULE_EXCLUDING_WELL_KNOWN}`.",
+                fix_for(outcome.outcome())
+            )
+        }
+        _ => fix_for(c),
+    };
     f.acme_detail = attempt.ca_problem.as_ref().map(|p| p.detail.clone());
     f.evidence
         .push(Evidence::Http(HttpEvidence::from_attempt(attempt, ca_path)));
@@ -224,6 +249,7 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     };
     let mismatch_reported = mismatch.is_some();
     out.extend(mismatch);
+    let first_attempt_finding = out.len();
     for idx in 0..report.attempts.len() {
         let on_ca_path = ca_idx == Some(idx);
         if mismatch_reported && Some(idx) == v6 {
@@ -244,7 +270,39 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
             out.push(f);
         }
     }
+    merge_same_failure(&mut out, first_attempt_finding);
     out
+}
+
+/// Addresses failing the same way are one cause: fold a warning into the
+/// finding with the same code (the CA path's, when it has one), keeping every
+/// address's evidence and naming them all.
+fn merge_same_failure(findings: &mut Vec<Finding>, from: usize) {
+    let mut i = from;
+    while i < findings.len() {
+        let code = findings[i].code;
+        let target = (from..findings.len()).find(|&j| {
+            j != i && findings[j].code == code && findings[j].severity >= findings[i].severity
+        });
+        match target {
+            Some(j) if findings[i].severity == Severity::Warning || j < i => {
+                let merged = findings.remove(i);
+                let j = if j > i { j - 1 } else { j };
+                let addresses: Vec<String> = merged
+                    .evidence
+                    .iter()
+                    .filter_map(|e| match e {
+                        Evidence::Http(h) => Some(h.address.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let note = format!(" (same from {})", addresses.join(", "));
+                findings[j].summary.push_str(&note);
+                findings[j].evidence.extend(merged.evidence);
+            }
+            _ => i += 1,
+        }
+    }
 }
 
 /// `ipv6_mismatch`: the CA prefers IPv6 and does not fall back to IPv4 on a bad
