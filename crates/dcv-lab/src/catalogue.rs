@@ -100,6 +100,21 @@ pub fn insecure_delegation() -> Scenario {
         .with_zone(ZONE, |z| z.signing = Signing::Unsigned)
 }
 
+/// NSEC3 with opt-out in the parents, unsigned `example.lab.`: the insecure
+/// delegation is proven by an opt-out span, not by a matching NSEC3.
+pub fn insecure_delegation_opt_out() -> Scenario {
+    base(&Signing::Nsec3 {
+        iterations: 0,
+        salt: String::new(),
+        opt_out: true,
+    })
+    .rename(
+        "unsigned-nsec3-optout",
+        "NSEC3 opt-out parent, unsigned child: opt-out span proves no DS",
+    )
+    .with_zone(ZONE, |z| z.signing = Signing::Unsigned)
+}
+
 /// `example.lab.` is signed but the parent has no DS.
 pub fn no_ds() -> Scenario {
     base(&Signing::Nsec)
@@ -447,6 +462,7 @@ pub fn all() -> Vec<Scenario> {
         valid(),
         valid_nsec3(),
         insecure_delegation(),
+        insecure_delegation_opt_out(),
         no_ds(),
         ds_bad_tag(),
         ds_bogus_digest(),

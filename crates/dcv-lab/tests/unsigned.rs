@@ -104,6 +104,16 @@ async fn root_hints_and_files() {
 }
 
 #[tokio::test]
+async fn dropping_the_lab_stops_its_servers() {
+    let lab = Lab::start(catalogue::unsigned()).await.unwrap();
+    let addr = v4(&lab, NS1);
+    assert!(udp(addr, WWW, RecordType::A, false).await.is_some());
+    drop(lab);
+    tokio::task::yield_now().await;
+    assert!(udp(addr, WWW, RecordType::A, false).await.is_none());
+}
+
+#[tokio::test]
 async fn parallel_labs_get_distinct_addresses() {
     let (a, b) = tokio::join!(
         Lab::start(catalogue::unsigned()),
