@@ -35,7 +35,7 @@ pub struct DemoCase {
 
 /// Signed, with CAA allowing every Cloudflare partner CA (what Cloudflare
 /// itself adds when a zone has any CAA record).
-fn healthy() -> Scenario {
+pub fn healthy() -> Scenario {
     catalogue::base(&Signing::Nsec)
         .rename(
             "healthy",

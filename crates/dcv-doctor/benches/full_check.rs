@@ -1,0 +1,143 @@
+//! Full-check benchmark (`cargo bench -p dcv-doctor --bench full_check`).
+//!
+//! 1. **Critical path.** A healthy, DNSSEC-signed lab hostname where every DNS
+//!    answer and every HTTP response is delayed by `DELAY` (20 ms). A full
+//!    check (HTTP-01 and DNS-01, all four CAs: A/AAAA, CAA at every label,
+//!    TXT, DS/DNSKEY, the HTTP fetch from both addresses) is timed cold (fresh
+//!    engine, empty cache) and compared with its lower bound: the number of
+//!    sequential round trips on the critical path times `DELAY`. For
+//!    `www.example.lab` that path is root -> `lab.` -> `example.lab.` (three
+//!    delayed DNS answers; DNSKEY/DS fetches can overlap them) and then one
+//!    delayed HTTP response: 4 x 20 ms = 80 ms.
+//! 2. **Throughput.** 1,000 distinct lab hostnames checked concurrently, no
+//!    injected delay, each with its own engine (no cache shared between
+//!    checks), lab servers in the same process on the same 2 cores.
+//!
+//! Both are reported as ratios/rates measured in this run; nothing is compared
+//! with a number from elsewhere.
+
+use std::time::{Duration, Instant};
+
+use dcv_diagnosis::config::CheckConfig;
+use dcv_diagnosis::{CaId, Method, Verdict};
+use dcv_doctor::demo::{healthy, lab_config};
+use dcv_lab::Lab;
+use dcv_lab::catalogue::{KEY_AUTHZ, TOKEN, WEB, ZONE};
+use dcv_lab::http::{HttpBehaviour, ResponderSpec};
+
+const DELAY: Duration = Duration::from_millis(20);
+/// Sequential delayed round trips on the critical path (see the module docs).
+const CRITICAL_ROUND_TRIPS: u32 = 4;
+const RUNS: usize = 15;
+const HOSTNAMES: usize = 1000;
+
+fn full(cfg: &mut CheckConfig) {
+    cfg.methods = vec![Method::Http, Method::Dns];
+    cfg.cas = CaId::ALL.to_vec();
+    cfg.http_token = Some(TOKEN.to_owned());
+    cfg.http_body = Some(KEY_AUTHZ.to_owned());
+    cfg.txt_values = vec!["token".to_owned()];
+    cfg.dns.query_timeout = Duration::from_secs(2);
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+async fn critical_path() -> anyhow::Result<()> {
+    let delay_ms = u64::try_from(DELAY.as_millis())?;
+    let mut scenario = healthy();
+    for server in &mut scenario.servers {
+        server.behaviour.delay_ms = delay_ms;
+    }
+    scenario.http.retain(|r| r.name != WEB);
+    let scenario = scenario.responder(ResponderSpec::new(
+        WEB,
+        HttpBehaviour::Delayed {
+            delay_ms,
+            then: Box::new(HttpBehaviour::ServeToken {
+                token: TOKEN.to_owned(),
+                body: KEY_AUTHZ.to_owned(),
+            }),
+        },
+    ));
+    let lab = Lab::start(scenario).await?;
+    let mut times = Vec::new();
+    let mut queries = 0;
+    for _ in 0..RUNS {
+        let mut cfg = lab_config(&lab, "www.example.lab")?;
+        full(&mut cfg);
+        let started = Instant::now();
+        let report = dcv_diagnosis::runner::run_check(cfg).await;
+        times.push(started.elapsed());
+        anyhow::ensure!(report.verdict != Verdict::Fail, "healthy check failed: {report:#?}");
+        queries = report.timings_ms.get("dns_queries").copied().unwrap_or(0);
+    }
+    let med = median(times.clone());
+    let bound = DELAY * CRITICAL_ROUND_TRIPS;
+    let min = times.iter().min().copied().unwrap_or_default();
+    println!("critical path: {RUNS} cold full checks of www.example.lab, {delay_ms} ms per DNS answer and HTTP response");
+    println!("  DNS queries per check: {queries}");
+    println!(
+        "  median {:.1} ms, best {:.1} ms, lower bound {} x {} ms = {} ms",
+        med.as_secs_f64() * 1e3,
+        min.as_secs_f64() * 1e3,
+        CRITICAL_ROUND_TRIPS,
+        delay_ms,
+        bound.as_millis()
+    );
+    println!("  ratio median / lower bound = {:.2}", med.as_secs_f64() / bound.as_secs_f64());
+    Ok(())
+}
+
+async fn throughput() -> anyhow::Result<()> {
+    let scenario = healthy().with_zone(ZONE, |z| {
+        for i in 0..HOSTNAMES {
+            z.records.push(format!("h{i} A {{http4:{WEB}}}"));
+            z.records.push(format!("_acme-challenge.h{i} TXT \"token\""));
+        }
+    });
+    let lab = Lab::start(scenario).await?;
+    let configs: Vec<CheckConfig> = (0..HOSTNAMES)
+        .map(|i| {
+            let mut cfg = lab_config(&lab, &format!("h{i}.example.lab"))?;
+            full(&mut cfg);
+            cfg.timeout = Duration::from_secs(60);
+            Ok(cfg)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let started = Instant::now();
+    let handles: Vec<_> = configs
+        .into_iter()
+        .map(|cfg| tokio::spawn(dcv_diagnosis::runner::run_check(cfg)))
+        .collect();
+    let mut passed = 0;
+    for h in handles {
+        if h.await?.verdict != Verdict::Fail {
+            passed += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    println!("throughput: {HOSTNAMES} full checks of distinct lab hostnames at once, no injected delay");
+    println!(
+        "  {passed}/{HOSTNAMES} passed in {:.2} s = {:.0} checks/s",
+        elapsed.as_secs_f64(),
+        f64::from(u32::try_from(HOSTNAMES)?) / elapsed.as_secs_f64()
+    );
+    anyhow::ensure!(passed == HOSTNAMES, "{} checks failed", HOSTNAMES - passed);
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo test --benches` runs bench targets with `--bench`; keep that quick.
+    let quick = std::env::args().any(|a| a == "--quick");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        critical_path().await?;
+        if !quick {
+            throughput().await?;
+        }
+        Ok(())
+    })
+}
