@@ -965,3 +965,32 @@ async fn validationmethods_block_only_the_method_they_exclude() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caa_query_timeout_is_a_lookup_failure_in_boulders_words() {
+    // RFC 8659 §6.1: middleboxes that drop CAA queries show up as timeouts.
+    let mut records = ALLOW_ALL.to_vec();
+    records.push("mute CNAME x.silent.lab.");
+    let s = signed_with("caa-timeout", &records)
+        .server(ServerSpec::new("ns.silent-provider.lab.").mode(Mode::Timeout))
+        .zone(
+            ZoneSpec::new("silent.lab.")
+                .served_by("ns.silent-provider.lab.")
+                .record("x CAA 0 issue \"letsencrypt.org\""),
+        );
+    let lab = CaaLab::start(s).await;
+    let run = lab.check("mute.example.lab", "letsencrypt", &[]).await;
+    run.expect(LookupFailed {
+        failed_at: "mute.example.lab",
+    });
+    let f = run.expect_blocked("caa_lookup_failed");
+    assert_eq!(
+        f["acme_detail"],
+        "While processing CAA for mute.example.lab: DNS problem: query timed out looking up CAA for mute.example.lab",
+        "{f:#}"
+    );
+    assert_eq!(
+        f["ca_message"],
+        "the Certificate Authority had trouble performing a DNS lookup"
+    );
+}

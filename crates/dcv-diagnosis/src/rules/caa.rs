@@ -7,7 +7,7 @@ use dcv_caa::{
     CaIdentity, CaaDecision, CaaLookup, CaaRecord, FailurePolicy, IssuerMatch, LookupSecurity,
     NameLookup, Outcome, ReasonCode, Request, ValidationMethod, evaluate, suggest_records,
 };
-use dcv_dns::{Lookup, Outcome as DnsOutcome, RecordType, Security};
+use dcv_dns::{Lookup, Outcome as DnsOutcome, RecordType, Security, ServFailReason, ServerVerdict};
 
 use crate::ca::{CaId, CaProfile, CaaFailurePolicy};
 use crate::codes::FindingCode;
@@ -160,6 +160,32 @@ fn failed_lookup<'a>(obs: &'a Observations, d: &CaaDecision) -> Option<&'a Looku
         .find(|l| l.qname.without_dot().eq_ignore_ascii_case(name))
 }
 
+/// Whether every server of the zone that failed the lookup was silent (or
+/// unreachable), rather than answering with an error: Boulder then says the
+/// query timed out.
+fn timed_out(lookup: &Lookup) -> bool {
+    let DnsOutcome::ServFail {
+        why: ServFailReason::AllServersFailed { zone, .. },
+    } = &lookup.outcome
+    else {
+        return false;
+    };
+    let failures: Vec<&ServerVerdict> = lookup
+        .server_answers
+        .iter()
+        .filter(|a| &a.zone == zone)
+        .map(|a| &a.verdict)
+        .filter(|v| !v.is_usable())
+        .collect();
+    !failures.is_empty()
+        && failures.iter().all(|v| {
+            matches!(
+                v,
+                ServerVerdict::Timeout | ServerVerdict::NetworkError { .. }
+            )
+        })
+}
+
 fn group_finding(cfg: &CheckConfig, obs: &Observations, members: &[&Decided]) -> Finding {
     let first = members[0];
     let d = &first.decision;
@@ -209,7 +235,7 @@ fn group_finding(cfg: &CheckConfig, obs: &Observations, members: &[&Decided]) ->
             Security::Bogus(r) => Some(r.clone()),
             _ => match &l.outcome {
                 DnsOutcome::ServFail {
-                    why: dcv_dns::ServFailReason::Bogus(r),
+                    why: ServFailReason::Bogus(r),
                 } => Some(r.clone()),
                 _ => None,
             },
@@ -223,6 +249,21 @@ fn group_finding(cfg: &CheckConfig, obs: &Observations, members: &[&Decided]) ->
             f.explanation = format!(
                 "The CAA lookup at {} fails DNSSEC validation ({r}). A DNSSEC failure is never permission to issue (BR 3.2.2.8.1, since 2026-03-15), so every CA stops.",
                 l.qname.without_dot()
+            );
+        } else if let Some(l) = failed.filter(|l| timed_out(l)) {
+            // Boulder: `DNS problem: query timed out looking up CAA for <name>`.
+            f.ca_message = Some(messages::CLOUDFLARE_DNS_TROUBLE.to_owned());
+            f.acme_detail = Some(messages::boulder_caa_lookup_failed(
+                &hostname,
+                &format!(
+                    "DNS problem: query timed out looking up CAA for {}",
+                    l.qname.without_dot()
+                ),
+            ));
+            f.explanation = format!(
+                "No authoritative server answered the CAA query for {} (RFC 8659 §6.1: firewalls and middleboxes that drop unknown query types look like this). A lookup that never answers is never permission to issue for {}.",
+                l.qname.without_dot(),
+                ca_names.join(", ")
             );
         } else {
             f.ca_message = Some(messages::CLOUDFLARE_SERVFAIL.to_owned());
