@@ -187,6 +187,10 @@ pub struct EngineConfig {
     pub clock: Clock,
     /// Query IPv6 server addresses too (AAAA glue, IPv6 hints).
     pub use_ipv6: bool,
+    /// Ask every root server address (evidence about the root itself). Off by
+    /// default: the root is asked one address at a time until one answers,
+    /// sparing 26 packets per name on the real root.
+    pub ask_every_root_server: bool,
 }
 
 impl Default for EngineConfig {
@@ -202,6 +206,7 @@ impl Default for EngineConfig {
             max_queries: limits::DEFAULT_MAX_QUERIES,
             clock: Clock::System,
             use_ipv6: true,
+            ask_every_root_server: false,
         }
     }
 }

@@ -467,28 +467,13 @@ impl Engine {
                         unresolved: cut.unresolved.clone(),
                     });
                 }
-                let replies =
-                    join_all(cut.servers.iter().map(|ns| self.ask(ns.addr, qname, qtype))).await;
-                let verdicts: Vec<ServerVerdict> = replies
-                    .iter()
-                    .map(|r| match classify(&cut.zone, qname, r) {
-                        // The parent must answer DS itself (RFC 4035 §3.1.4.1).
-                        ServerVerdict::Referral { zone, .. }
-                            if qtype == RecordType::DS && &zone == qname =>
-                        {
-                            ServerVerdict::Lame {
-                                detail: format!("referral instead of the DS RRset for {zone}"),
-                            }
-                        }
-                        v => v,
-                    })
-                    .collect();
+                let (servers, replies, verdicts) = self.ask_cut(&cut, qname, qtype).await;
                 for r in &replies {
                     ctx.add_reply(r, qname, qtype);
                 }
                 let chosen = choose(&replies, &verdicts);
                 if keep_answers {
-                    for (i, (ns, v)) in cut.servers.iter().zip(&verdicts).enumerate() {
+                    for (i, (ns, v)) in servers.iter().zip(&verdicts).enumerate() {
                         ctx.answers.push(ServerAnswer {
                             zone: cut.zone.clone(),
                             qname: qname.clone(),
@@ -511,13 +496,13 @@ impl Engine {
                     }
                     return WalkEnd::Fail(ServFailReason::AllServersFailed {
                         zone: cut.zone.clone(),
-                        failures: failures(&cut.servers, &verdicts),
+                        failures: failures(&servers, &verdicts),
                     });
                 };
                 let Some(decoded) = replies[i].decoded.clone() else {
                     return WalkEnd::Fail(ServFailReason::AllServersFailed {
                         zone: cut.zone.clone(),
-                        failures: failures(&cut.servers, &verdicts),
+                        failures: failures(&servers, &verdicts),
                     });
                 };
                 if let ServerVerdict::Referral { zone: child, .. } = &verdicts[i] {
@@ -718,11 +703,7 @@ impl Engine {
         ev: &mut ZoneKeys,
     ) -> Fetch {
         let cut = self.closest_cut(zone);
-        let replies = join_all(cut.servers.iter().map(|ns| self.ask(ns.addr, qname, qtype))).await;
-        let verdicts: Vec<ServerVerdict> = replies
-            .iter()
-            .map(|r| classify(&cut.zone, qname, r))
-            .collect();
+        let (servers, replies, verdicts) = self.ask_cut(&cut, qname, qtype).await;
         let chosen = choose(&replies, &verdicts);
         let mut seen = HashSet::new();
         for (i, (r, v)) in replies.iter().zip(&verdicts).enumerate() {
@@ -733,7 +714,7 @@ impl Engine {
                 zone: cut.zone.clone(),
                 qname: qname.clone(),
                 qtype,
-                server: cut.servers[i].clone(),
+                server: servers[i].clone(),
                 verdict: v.clone(),
                 authoritative: is_aa(r),
                 chosen: Some(i) == chosen,
@@ -751,8 +732,42 @@ impl Engine {
             {
                 Fetch::Budget
             }
-            None => Fetch::Failed(failures(&cut.servers, &verdicts)),
+            None => Fetch::Failed(failures(&servers, &verdicts)),
         }
+    }
+
+    /// Asks the servers of `cut` concurrently; the root's servers (unless
+    /// [`EngineConfig::ask_every_root_server`]) one at a time until one is
+    /// usable, as a resolver would: they are never the domain's problem.
+    async fn ask_cut(
+        &self,
+        cut: &ZoneCut,
+        qname: &DnsName,
+        qtype: RecordType,
+    ) -> (Vec<NameServer>, Vec<Arc<ServerReply>>, Vec<ServerVerdict>) {
+        if cut.parent.is_none() && !self.inner.config.ask_every_root_server {
+            let mut servers = Vec::new();
+            let mut replies = Vec::new();
+            let mut verdicts = Vec::new();
+            for ns in &cut.servers {
+                let reply = self.ask(ns.addr, qname, qtype).await;
+                let verdict = classify_for(&cut.zone, qname, qtype, &reply);
+                let done = verdict.is_usable();
+                servers.push(ns.clone());
+                replies.push(reply);
+                verdicts.push(verdict);
+                if done {
+                    break;
+                }
+            }
+            return (servers, replies, verdicts);
+        }
+        let replies = join_all(cut.servers.iter().map(|ns| self.ask(ns.addr, qname, qtype))).await;
+        let verdicts = replies
+            .iter()
+            .map(|r| classify_for(&cut.zone, qname, qtype, r))
+            .collect();
+        (cut.servers.clone(), replies, verdicts)
     }
 
     fn anchor_zone(&self, name: &DnsName) -> Option<DnsName> {
@@ -1361,6 +1376,24 @@ fn classify(zone: &DnsName, qname: &DnsName, reply: &ServerReply) -> ServerVerdi
     // An answer without AA: usable (Unbound takes it), flagged in the evidence.
     ServerVerdict::Answer {
         records: ev.answer.clone(),
+    }
+}
+
+/// [`classify`], plus: a DS query must be answered by the parent itself
+/// (RFC 4035 §3.1.4.1), so a referral to the DS owner is lame.
+fn classify_for(
+    zone: &DnsName,
+    qname: &DnsName,
+    qtype: RecordType,
+    reply: &ServerReply,
+) -> ServerVerdict {
+    match classify(zone, qname, reply) {
+        ServerVerdict::Referral { zone, .. } if qtype == RecordType::DS && &zone == qname => {
+            ServerVerdict::Lame {
+                detail: format!("referral instead of the DS RRset for {zone}"),
+            }
+        }
+        v => v,
     }
 }
 

@@ -568,8 +568,8 @@ async fn disagreeing_servers_are_visible() {
 #[tokio::test]
 async fn validation_fetch_failure_is_indeterminate() {
     let lab = Lab::start(catalogue::valid()).await.unwrap();
-    // Enough queries for the walk (2 root + 2 lab. + 4 example.lab.), none
-    // left for DNSKEY/DS.
+    // Enough queries for the walk (1 root + 2 lab. + 4 example.lab.) and the
+    // root DNSKEY, none left for the DS of lab.
     let e = Engine::new(dcv_dns::EngineConfig {
         max_queries: 8,
         ..config(&lab)
@@ -736,4 +736,25 @@ async fn dnskey_anchor_and_anchor_below_the_root() {
         other.security,
         Security::Insecure(InsecureReason::NoTrustAnchor { .. })
     ));
+}
+
+#[tokio::test]
+async fn root_servers_asked_one_at_a_time_unless_configured() {
+    let lab = Lab::start(catalogue::valid()).await.unwrap();
+    let count_root = |l: &Lookup| {
+        l.server_answers
+            .iter()
+            .filter(|a| a.zone.as_str() == ".")
+            .count()
+    };
+    let e = Engine::new(config(&lab));
+    let l = e.lookup(&name("www.example.lab"), RecordType::A).await;
+    // Referral, DNSKEY and the DS of lab., each from the first root address.
+    assert_eq!(count_root(&l), 3);
+    let e = Engine::new(dcv_dns::EngineConfig {
+        ask_every_root_server: true,
+        ..config(&lab)
+    });
+    let l = e.lookup(&name("www.example.lab"), RecordType::A).await;
+    assert_eq!(count_root(&l), 6);
 }
