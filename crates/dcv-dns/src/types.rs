@@ -270,3 +270,29 @@ mod tests {
         assert_eq!(Rcode::NXDOMAIN.to_string(), "NXDOMAIN");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any input gives a name or an error, and names round-trip.
+        #[test]
+        fn names_parse_or_fail_cleanly(input in "\\PC{0,300}") {
+            if let Ok(n) = DnsName::parse(&input) {
+                prop_assert_eq!(DnsName::parse(n.as_str()).unwrap(), n.clone());
+                prop_assert!(n.as_str().ends_with('.'));
+                prop_assert!(n.label_count() <= 127);
+            }
+        }
+
+        #[test]
+        fn record_types_parse_or_fail_cleanly(input in "[A-Za-z0-9]{0,12}") {
+            if let Ok(t) = input.parse::<RecordType>() {
+                prop_assert_eq!(t.to_string().parse::<RecordType>().unwrap(), t);
+            }
+        }
+    }
+}
