@@ -139,6 +139,80 @@ pub fn ds_bogus_digest() -> Scenario {
         .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsBadDigest))
 }
 
+/// The DS names algorithm 8 (RSASHA256) for an algorithm-13 key: bogus.
+pub fn ds_bad_key_algo() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("ds-bad-key-algo", "DS algorithm 8 for an ECDSA key: bogus")
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsAlgorithm(8)))
+}
+
+/// The DS names unassigned algorithm 100: insecure (RFC 4035 §5.2).
+pub fn ds_unassigned_key_algo() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "ds-unassigned-key-algo",
+            "DS with unassigned algorithm 100: insecure",
+        )
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsAlgorithm(100)))
+}
+
+/// The DS names reserved algorithm 200: insecure.
+pub fn ds_reserved_key_algo() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "ds-reserved-key-algo",
+            "DS with reserved algorithm 200: insecure",
+        )
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsAlgorithm(200)))
+}
+
+/// The DS names unassigned digest type 100: insecure.
+pub fn ds_unassigned_digest_algo() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "ds-unassigned-digest-algo",
+            "DS with unassigned digest type 100: insecure",
+        )
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsDigestType(100)))
+}
+
+/// The DNSKEY RR set lacks the KSK the DS points at.
+pub fn no_ksk() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("no-ksk", "DNSKEY RR set without the KSK: bogus")
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DnskeyOmitKsk))
+}
+
+/// The DNSKEY RR set lacks the ZSK that signs the data.
+pub fn no_zsk() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("no-zsk", "DNSKEY RR set without the ZSK: bogus")
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DnskeyOmitZsk))
+}
+
+/// The DNSKEY RR set has no RRSIG.
+pub fn no_rrsig_dnskey() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "no-rrsig-dnskey",
+            "DNSKEY RR set served without RRSIG: bogus",
+        )
+        .with_zone(ZONE, |z| {
+            z.faults
+                .push(ZoneFault::RrsigMissing(RrsetSelector::rrset("@", "DNSKEY")));
+        })
+}
+
+/// The RRSIG over the DNSKEY RR set does not verify.
+pub fn bad_rrsig_dnskey() -> Scenario {
+    base(&Signing::Nsec)
+        .rename("bad-rrsig-dnskey", "RRSIG over DNSKEY corrupted: bogus")
+        .with_zone(ZONE, |z| {
+            z.faults
+                .push(ZoneFault::RrsigCorrupt(RrsetSelector::rrset("@", "DNSKEY")));
+        })
+}
+
 fn www_a() -> RrsetSelector {
     RrsetSelector::rrset("www", "A")
 }
@@ -466,6 +540,14 @@ pub fn all() -> Vec<Scenario> {
         no_ds(),
         ds_bad_tag(),
         ds_bogus_digest(),
+        ds_bad_key_algo(),
+        ds_unassigned_key_algo(),
+        ds_reserved_key_algo(),
+        ds_unassigned_digest_algo(),
+        no_ksk(),
+        no_zsk(),
+        no_rrsig_dnskey(),
+        bad_rrsig_dnskey(),
         rrsig_exp_a(),
         rrsig_exp_all(),
         rrsig_not_yet_a(),

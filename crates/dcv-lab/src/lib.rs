@@ -12,7 +12,9 @@
 //! Fault knobs:
 //! - zones: [`ZoneFault::RrsigExpired`], [`ZoneFault::RrsigNotYetValid`],
 //!   [`ZoneFault::RrsigMissing`], [`ZoneFault::RrsigCorrupt`] (one RR set or all),
-//!   [`ZoneFault::DsBadTag`], [`ZoneFault::DsBadDigest`], [`ZoneFault::NoDs`],
+//!   [`ZoneFault::DsBadTag`], [`ZoneFault::DsBadDigest`],
+//!   [`ZoneFault::DsAlgorithm`], [`ZoneFault::DsDigestType`], [`ZoneFault::NoDs`],
+//!   [`ZoneFault::DnskeyOmitKsk`], [`ZoneFault::DnskeyOmitZsk`],
 //!   [`ZoneFault::DnskeyNotSignedByKsk`], [`ZoneFault::DenialMissing`],
 //!   [`ZoneFault::DenialCorrupt`], [`ZoneFault::NotDelegated`],
 //!   [`ZoneFault::NoGlue`]; an unsigned child of a signed parent is an insecure

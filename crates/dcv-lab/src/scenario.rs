@@ -175,6 +175,17 @@ pub enum ZoneFault {
     DsBadTag,
     /// The parent's DS digest matches no DNSKEY (`ds-bogus-digest-value`).
     DsBadDigest,
+    /// The parent's DS names this DNSKEY algorithm (`ds-bad-key-algo` with 8:
+    /// bogus; `ds-unassigned-key-algo` with 100 or `ds-reserved-key-algo` with
+    /// 200: an unsupported algorithm, so insecure).
+    DsAlgorithm(u8),
+    /// The parent's DS names this digest type (`ds-unassigned-digest-algo`
+    /// with 100: unsupported, so insecure).
+    DsDigestType(u8),
+    /// The DNSKEY RR set leaves out the KSK (`no-ksk`, `no-dnskey-257`).
+    DnskeyOmitKsk,
+    /// The DNSKEY RR set leaves out the ZSK (`no-zsk`, `no-dnskey-256`).
+    DnskeyOmitZsk,
     /// The zone is signed but the parent publishes no DS, with a denial proof
     /// (`no-ds`: the zone is provably insecure).
     NoDs,

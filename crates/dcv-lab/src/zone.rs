@@ -466,23 +466,7 @@ pub(crate) fn build_zone(spec: &ZoneSpec, ctx: &BuildCtx<'_>) -> Result<Zone, La
             && !ctx.any_copy_has(child, &ZoneFault::NoDs)
             && !has(&records, child, RecordType::DS);
         if let (true, Some(keys)) = (wants_ds, ctx.keys.get(&fqdn(&child.to_ascii()))) {
-            let ds = keys.ds(child)?;
-            let ds = if ctx.any_copy_has(child, &ZoneFault::DsBadTag) {
-                DS::new(
-                    ds.key_tag().wrapping_add(1),
-                    ds.algorithm(),
-                    ds.digest_type(),
-                    ds.digest().to_vec(),
-                )
-            } else if ctx.any_copy_has(child, &ZoneFault::DsBadDigest) {
-                let mut digest = ds.digest().to_vec();
-                if let Some(b) = digest.last_mut() {
-                    *b ^= 0xff;
-                }
-                DS::new(ds.key_tag(), ds.algorithm(), ds.digest_type(), digest)
-            } else {
-                ds
-            };
+            let ds = faulty_ds(&keys.ds(child)?, ctx.copies(child).flat_map(|s| &s.faults));
             records.push(Record::from_rdata(
                 child.clone(),
                 INFRA_TTL,
@@ -504,7 +488,11 @@ pub(crate) fn build_zone(spec: &ZoneSpec, ctx: &BuildCtx<'_>) -> Result<Zone, La
             .keys
             .get(&fqdn(&apex.to_ascii()))
             .ok_or_else(|| LabError::Spec(format!("no keys for {apex}")))?;
-        for k in [&keys.ksk_dnskey, &keys.zsk_dnskey] {
+        let published = [
+            (&keys.ksk_dnskey, !spec.has_fault(&ZoneFault::DnskeyOmitKsk)),
+            (&keys.zsk_dnskey, !spec.has_fault(&ZoneFault::DnskeyOmitZsk)),
+        ];
+        for k in published.iter().filter(|(_, p)| *p).map(|(k, _)| *k) {
             records.push(Record::from_rdata(
                 apex.clone(),
                 INFRA_TTL,
@@ -573,6 +561,30 @@ pub(crate) fn build_zone(spec: &ZoneSpec, ctx: &BuildCtx<'_>) -> Result<Zone, La
         sign_zone(&mut zone, spec, ctx)?;
     }
     Ok(zone)
+}
+
+/// The parent's DS with the child's DS faults applied.
+fn faulty_ds<'f>(ds: &DS, faults: impl Iterator<Item = &'f ZoneFault>) -> DS {
+    let (mut tag, mut alg, mut digest_type, mut digest) = (
+        ds.key_tag(),
+        ds.algorithm(),
+        ds.digest_type(),
+        ds.digest().to_vec(),
+    );
+    for fault in faults {
+        match fault {
+            ZoneFault::DsBadTag => tag = tag.wrapping_add(1),
+            ZoneFault::DsBadDigest => {
+                if let Some(b) = digest.last_mut() {
+                    *b ^= 0xff;
+                }
+            }
+            ZoneFault::DsAlgorithm(a) => alg = Algorithm::from_u8(*a),
+            ZoneFault::DsDigestType(d) => digest_type = DigestType::from(*d),
+            _ => {}
+        }
+    }
+    DS::new(tag, alg, digest_type, digest)
 }
 
 /// Adds A/AAAA for a lab host at `name` unless the records already have some.

@@ -536,3 +536,52 @@ async fn every_catalogue_scenario_starts() {
         assert!(catalogue::by_name(&label).is_some());
     }
 }
+
+#[tokio::test]
+async fn ds_algorithm_and_digest_type_overrides() {
+    for (scenario, alg, digest) in [
+        (catalogue::ds_bad_key_algo(), 8u8, 2u8),
+        (catalogue::ds_unassigned_key_algo(), 100, 2),
+        (catalogue::ds_reserved_key_algo(), 200, 2),
+        (catalogue::ds_unassigned_digest_algo(), 13, 100),
+    ] {
+        let label = scenario.name.clone();
+        let lab = Lab::start(scenario).await.unwrap();
+        let ds = ds_records(&parent_ds(&lab, TLD_NS, ZONE).await.answers);
+        assert_eq!(ds.len(), 1, "{label}");
+        assert_eq!(u8::from(ds[0].algorithm()), alg, "{label}");
+        assert_eq!(u8::from(ds[0].digest_type()), digest, "{label}");
+        let keys = zone_keys(&lab, NS1, ZONE).await.0;
+        let ksk = keys.iter().find(|k| k.secure_entry_point()).unwrap();
+        assert_eq!(ds[0].key_tag(), ksk.calculate_key_tag().unwrap(), "{label}");
+    }
+}
+
+#[tokio::test]
+async fn dnskey_set_without_ksk_or_zsk() {
+    let lab = Lab::start(catalogue::no_ksk()).await.unwrap();
+    let (keys, msg) = zone_keys(&lab, NS1, ZONE).await;
+    assert_eq!(keys.len(), 1);
+    assert!(!keys[0].secure_entry_point(), "only the ZSK is published");
+    assert_eq!(
+        rrsigs(&msg.answers, RecordType::DNSKEY).len(),
+        1,
+        "signed by the absent KSK"
+    );
+    assert!(!verifies(
+        &keys,
+        &rrsigs(&msg.answers, RecordType::DNSKEY)[0],
+        &msg.answers
+    ));
+
+    let lab = Lab::start(catalogue::no_zsk()).await.unwrap();
+    let keys = zone_keys(&lab, NS1, ZONE).await.0;
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].secure_entry_point(), "only the KSK is published");
+    let www = udp(v4(&lab, NS1), WWW, RecordType::A, true).await.unwrap();
+    assert!(!verifies(
+        &keys,
+        &rrsigs(&www.answers, RecordType::A)[0],
+        &www.answers
+    ));
+}
