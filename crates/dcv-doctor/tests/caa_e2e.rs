@@ -767,6 +767,20 @@ async fn bogus_caa_rrset_is_never_permission() {
             "{f:#}"
         );
     }
+    // From a name below, the climb reaches the bogus RRset first; both
+    // messages name the query that failed.
+    let runs = expect_each(&lab, "nx.www.example.lab", &[], [failed; 4]).await;
+    let f = runs[0].expect_blocked("caa_lookup_failed");
+    assert!(
+        f["acme_detail"].as_str().is_some_and(|d| d.starts_with(
+            "While processing CAA for nx.www.example.lab: DNS problem: looking up CAA for www.example.lab: DNSSEC: "
+        )),
+        "{f:#}"
+    );
+    assert_eq!(
+        f["ca_message"],
+        "the Certificate Authority had trouble performing a DNS lookup: dns problem: looking up caa for www.example.lab: dnssec: bogus"
+    );
     // The bogus RRset sits above leaf.www's own: never looked at.
     let ssl = forbids("leaf.www.example.lab", &["0 issue \"pki.goog\""]);
     expect_each(&lab, "leaf.www.example.lab", &[], [Pass, Pass, ssl, ssl]).await;

@@ -241,7 +241,11 @@ fn group_finding(cfg: &CheckConfig, obs: &Observations, members: &[&Decided]) ->
             },
         });
         if let (Some(l), Some(r)) = (failed, &bogus) {
-            f.ca_message = Some(messages::cloudflare_dnssec_bogus("CAA", &hostname));
+            // Both name the query that failed, which may be a parent's.
+            f.ca_message = Some(messages::cloudflare_dnssec_bogus(
+                "CAA",
+                l.qname.without_dot(),
+            ));
             f.acme_detail = Some(messages::boulder_caa_lookup_failed(
                 &hostname,
                 &r.boulder_problem(l.qtype, &l.qname),
