@@ -52,15 +52,6 @@ pub struct ExtendedError {
     pub extra_text: String,
 }
 
-/// Section of a DNS message (RFC 1035 §4.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Section {
-    Answer,
-    Authority,
-    Additional,
-}
-
 /// One resource record as served.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RecordEvidence {

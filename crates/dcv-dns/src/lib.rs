@@ -55,7 +55,7 @@ pub use config::{
 pub use engine::Engine;
 pub use evidence::{
     Exchange, ExchangeResult, ExtendedError, HeaderFlags, Protocol, RecordEvidence,
-    ResponseEvidence, Section,
+    ResponseEvidence,
 };
 pub use lookup::{
     AliasKind, ChainLink, KeySummary, Lookup, NameServer, Outcome, ServFailReason, ServerAnswer,
