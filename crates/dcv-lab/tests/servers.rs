@@ -344,3 +344,36 @@ async fn bad_scenarios_are_errors() {
         );
     assert!(Lab::start(include).await.is_err());
 }
+
+#[tokio::test]
+async fn edns_handling_and_512_byte_limit_without_edns() {
+    let chunk = "x".repeat(200);
+    let scenario = catalogue::unsigned().with_zone(ZONE, |z| {
+        z.records
+            .push(format!("big TXT \"{chunk}\" \"{chunk}\" \"{chunk}\""));
+    });
+    let lab = Lab::start(scenario).await.unwrap();
+    let ns1 = v4(&lab, NS1);
+
+    let mut plain = common::query_message("big.example.lab.", RecordType::TXT, false, 4096);
+    plain.edns = None;
+    let m = common::udp_raw(ns1, &plain).await.unwrap();
+    assert!(m.metadata.truncation, "over 512 bytes without EDNS");
+    assert!(m.edns.is_none(), "no OPT when the query had none");
+    let m = common::tcp_raw(ns1, &plain).await.unwrap();
+    assert!(!m.metadata.truncation);
+    assert_eq!(of_type(&m.answers, RecordType::TXT).len(), 1);
+
+    let sized = common::query_message("big.example.lab.", RecordType::TXT, false, 1232);
+    let m = common::udp_raw(ns1, &sized).await.unwrap();
+    assert!(!m.metadata.truncation);
+    assert_eq!(m.edns.unwrap().max_payload(), 1232);
+
+    let mut v1 = common::query_message(WWW, RecordType::A, false, 1232);
+    if let Some(e) = v1.edns.as_mut() {
+        e.set_version(1);
+    }
+    let m = common::udp_raw(ns1, &v1).await.unwrap();
+    // 16 is BADVERS for OPT (decoders may name it BADSIG, the TSIG meaning).
+    assert_eq!(u16::from(rcode(&m)), 16);
+}
