@@ -334,7 +334,6 @@ pub fn parse_trust_anchor(text: &str) -> Result<Vec<TrustAnchor>, ConfigError> {
                 .parse()
                 .map_err(|e| ConfigError::Syntax(e.to_string()))?;
         for entry in &entries {
-            #[allow(irrefutable_let_patterns)]
             if let hickory_proto::serialize::txt::trust_anchor::Entry::DNSKEY(r) = entry {
                 anchors.push(dnskey_anchor(DnsName::from_hickory(r.name()), r.data())?);
             }

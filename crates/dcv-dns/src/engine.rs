@@ -1412,7 +1412,6 @@ fn choose(replies: &[Arc<ServerReply>], verdicts: &[ServerVerdict]) -> Option<us
 
 /// Verifies the NSEC/NSEC3 RRsets of `authority` and checks they prove
 /// `goal`. Returns `None` when proven, the non-secure status otherwise.
-#[allow(clippy::too_many_arguments)]
 fn check_denial(
     zone: &Name,
     qname: &Name,
