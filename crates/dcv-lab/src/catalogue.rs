@@ -382,6 +382,17 @@ pub fn lame_delegation() -> Scenario {
         })
 }
 
+/// `lab.` delegates `example.lab.` to in-bailiwick servers without glue: the
+/// servers' addresses can only be found by asking those very servers.
+pub fn missing_glue() -> Scenario {
+    base(&Signing::Unsigned)
+        .rename(
+            "missing-glue",
+            "in-bailiwick NS for example.lab. without glue",
+        )
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::NoGlue))
+}
+
 /// UDP answers are truncated; TCP answers in full.
 pub fn tc_tcp() -> Scenario {
     base(&Signing::Nsec)
@@ -566,6 +577,7 @@ pub fn all() -> Vec<Scenario> {
         one_server_timeout(),
         lame(),
         lame_delegation(),
+        missing_glue(),
         tc_tcp(),
         servfail_one_zone(),
         slow(),

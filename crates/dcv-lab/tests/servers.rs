@@ -91,6 +91,19 @@ async fn lame_delegation_to_a_server_without_the_zone() {
 }
 
 #[tokio::test]
+async fn delegation_without_glue() {
+    let lab = Lab::start(catalogue::missing_glue()).await.unwrap();
+    let referral = udp(v4(&lab, TLD_NS), WWW, RecordType::A, false)
+        .await
+        .unwrap();
+    assert_eq!(of_type(&referral.authorities, RecordType::NS).len(), 2);
+    assert!(referral.additionals.is_empty());
+    // The child still has its own address records.
+    let a = udp(v4(&lab, NS1), NS1, RecordType::A, false).await.unwrap();
+    assert_eq!(ips(&a.answers), lab.server_addrs(NS1)[..1]);
+}
+
+#[tokio::test]
 async fn truncating_server_answers_fully_over_tcp() {
     let lab = Lab::start(catalogue::tc_tcp()).await.unwrap();
     let m = udp(v4(&lab, NS1), WWW, RecordType::A, true).await.unwrap();
