@@ -40,34 +40,6 @@ pub fn boulder_dns_problem(detail: &str, rtype: &str, name: &str) -> String {
     format!("DNS problem: {detail} looking up {rtype} for {name}{addition}")
 }
 
-/// Boulder: a DNS failure that came with an Extended DNS Error.
-/// `DNS problem: looking up <TYPE> for <name>: <EDE summary>`.
-pub fn boulder_dns_problem_ede(rtype: &str, name: &str, ede_summary: &str) -> String {
-    format!("DNS problem: looking up {rtype} for {name}: {ede_summary}")
-}
-
-/// Boulder's summary of an RFC 8914 info code (`bdns/problem.go`).
-pub fn boulder_ede_summary(info_code: u16) -> String {
-    let text = match info_code {
-        1 => "DNSSEC: Unsupported DNSKEY Algorithm",
-        2 => "DNSSEC: Unsupported DS Digest Type",
-        5 => "DNSSEC: Indeterminate",
-        6 => "DNSSEC: Bogus",
-        7 => "DNSSEC: Signature Expired",
-        8 => "DNSSEC: Signature Not Yet Valid",
-        9 => "DNSSEC: DNSKEY Missing",
-        10 => "DNSSEC: RRSIGs Missing",
-        11 => "DNSSEC: No Zone Key Bit Set",
-        12 => "DNSSEC: NSEC Missing",
-        18 => "Prohibited",
-        20 => "Not Authoritative",
-        22 => "No Reachable Authority",
-        23 => "Network Error between Resolver and Authority",
-        other => return format!("Unknown Extended DNS Error code {other}"),
-    };
-    text.to_owned()
-}
-
 /// Boulder: CAA denial, `While processing CAA for <ident>: CAA record for <found> prevents issuance`.
 pub fn boulder_caa_denied(identifier: &str, found_at: &str) -> String {
     format!("While processing CAA for {identifier}: CAA record for {found_at} prevents issuance")
@@ -107,10 +79,6 @@ mod tests {
         assert_eq!(
             boulder_dns_problem("NXDOMAIN", "TXT", "hostname"),
             "DNS problem: NXDOMAIN looking up TXT for hostname - check that a DNS record exists for this domain"
-        );
-        assert_eq!(
-            boulder_dns_problem_ede("A", "hostname", &boulder_ede_summary(6)),
-            "DNS problem: looking up A for hostname: DNSSEC: Bogus"
         );
         assert_eq!(
             cloudflare_dnssec_bogus("CAA", "www.example.com"),

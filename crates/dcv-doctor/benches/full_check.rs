@@ -9,9 +9,10 @@
 //!    `www.example.lab` that path is root -> `lab.` -> `example.lab.` (three
 //!    delayed DNS answers; DNSKEY/DS fetches can overlap them) and then one
 //!    delayed HTTP response: 4 x 20 ms = 80 ms.
-//! 2. **Throughput.** 1,000 distinct lab hostnames checked concurrently, no
-//!    injected delay, each with its own engine (no cache shared between
-//!    checks), lab servers in the same process on the same 2 cores.
+//! 2. **Throughput.** 1,000 distinct lab hostnames checked concurrently (at
+//!    most `IN_FLIGHT` at a time), no injected delay, each with its own engine
+//!    (no cache shared between checks), lab servers in the same process on the
+//!    same 2 cores.
 //!
 //! Both are reported as ratios/rates measured in this run; nothing is compared
 //! with a number from elsewhere.
@@ -30,6 +31,11 @@ const DELAY: Duration = Duration::from_millis(20);
 const CRITICAL_ROUND_TRIPS: u32 = 4;
 const RUNS: usize = 15;
 const HOSTNAMES: usize = 1000;
+/// Checks in flight at once during the throughput run. A platform checking
+/// many customer hostnames bounds its concurrency the same way; unbounded,
+/// 1,000 checks x ~60 queries flood the in-process lab servers that share
+/// these 2 cores, and timeouts measure the lab, not the checker.
+const IN_FLIGHT: usize = 100;
 
 fn full(cfg: &mut CheckConfig) {
     cfg.methods = vec![Method::Http, Method::Dns];
@@ -65,20 +71,32 @@ async fn critical_path() -> anyhow::Result<()> {
     let lab = Lab::start(scenario).await?;
     let mut times = Vec::new();
     let mut queries = 0;
+    let mut phases = String::new();
     for _ in 0..RUNS {
         let mut cfg = lab_config(&lab, "www.example.lab")?;
         full(&mut cfg);
         let started = Instant::now();
         let report = dcv_diagnosis::runner::run_check(cfg).await;
         times.push(started.elapsed());
-        anyhow::ensure!(report.verdict != Verdict::Fail, "healthy check failed: {report:#?}");
+        anyhow::ensure!(
+            report.verdict != Verdict::Fail,
+            "healthy check failed: {report:#?}"
+        );
         queries = report.timings_ms.get("dns_queries").copied().unwrap_or(0);
+        phases = format!(
+            "caa {} ms, http {} ms, txt {} ms",
+            report.timings_ms.get("caa").copied().unwrap_or(0),
+            report.timings_ms.get("http").copied().unwrap_or(0),
+            report.timings_ms.get("txt").copied().unwrap_or(0)
+        );
     }
     let med = median(times.clone());
     let bound = DELAY * CRITICAL_ROUND_TRIPS;
     let min = times.iter().min().copied().unwrap_or_default();
-    println!("critical path: {RUNS} cold full checks of www.example.lab, {delay_ms} ms per DNS answer and HTTP response");
-    println!("  DNS queries per check: {queries}");
+    println!(
+        "critical path: {RUNS} cold full checks of www.example.lab, {delay_ms} ms per DNS answer and HTTP response"
+    );
+    println!("  DNS queries per check: {queries}; last run's phases: {phases}");
     println!(
         "  median {:.1} ms, best {:.1} ms, lower bound {} x {} ms = {} ms",
         med.as_secs_f64() * 1e3,
@@ -87,7 +105,10 @@ async fn critical_path() -> anyhow::Result<()> {
         delay_ms,
         bound.as_millis()
     );
-    println!("  ratio median / lower bound = {:.2}", med.as_secs_f64() / bound.as_secs_f64());
+    println!(
+        "  ratio median / lower bound = {:.2}",
+        med.as_secs_f64() / bound.as_secs_f64()
+    );
     Ok(())
 }
 
@@ -95,7 +116,8 @@ async fn throughput() -> anyhow::Result<()> {
     let scenario = healthy().with_zone(ZONE, |z| {
         for i in 0..HOSTNAMES {
             z.records.push(format!("h{i} A {{http4:{WEB}}}"));
-            z.records.push(format!("_acme-challenge.h{i} TXT \"token\""));
+            z.records
+                .push(format!("_acme-challenge.h{i} TXT \"token\""));
         }
     });
     let lab = Lab::start(scenario).await?;
@@ -104,35 +126,59 @@ async fn throughput() -> anyhow::Result<()> {
             let mut cfg = lab_config(&lab, &format!("h{i}.example.lab"))?;
             full(&mut cfg);
             cfg.timeout = Duration::from_secs(60);
+            cfg.dns.retries = 2;
+            cfg.http_phase_timeout = Some(Duration::from_secs(5));
             Ok(cfg)
         })
         .collect::<anyhow::Result<_>>()?;
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let started = Instant::now();
     let handles: Vec<_> = configs
         .into_iter()
-        .map(|cfg| tokio::spawn(dcv_diagnosis::runner::run_check(cfg)))
+        .map(|cfg| {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                dcv_diagnosis::runner::run_check(cfg).await
+            })
+        })
         .collect();
     let mut passed = 0;
+    let mut first_failure = None;
     for h in handles {
-        if h.await?.verdict != Verdict::Fail {
+        let report = h.await?;
+        if report.verdict == Verdict::Fail {
+            first_failure.get_or_insert(report);
+        } else {
             passed += 1;
         }
     }
     let elapsed = started.elapsed();
-    println!("throughput: {HOSTNAMES} full checks of distinct lab hostnames at once, no injected delay");
+    println!(
+        "throughput: {HOSTNAMES} full checks of distinct lab hostnames, {IN_FLIGHT} in flight, no injected delay"
+    );
     println!(
         "  {passed}/{HOSTNAMES} passed in {:.2} s = {:.0} checks/s",
         elapsed.as_secs_f64(),
         f64::from(u32::try_from(HOSTNAMES)?) / elapsed.as_secs_f64()
     );
-    anyhow::ensure!(passed == HOSTNAMES, "{} checks failed", HOSTNAMES - passed);
+    if let Some(report) = first_failure {
+        let codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+        anyhow::bail!(
+            "{} checks failed; the first: {} {codes:?}",
+            HOSTNAMES - passed,
+            report.hostname
+        );
+    }
     Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
     // `cargo test --benches` runs bench targets with `--bench`; keep that quick.
     let quick = std::env::args().any(|a| a == "--quick");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         critical_path().await?;
         if !quick {

@@ -7,7 +7,10 @@ use dcv_caa::{
     CaIdentity, CaaDecision, CaaLookup, CaaRecord, FailurePolicy, IssuerMatch, LookupSecurity,
     NameLookup, Outcome, ReasonCode, Request, ValidationMethod, evaluate, suggest_records,
 };
-use dcv_dns::{Lookup, Outcome as DnsOutcome, RecordType, Security, ServFailReason, ServerVerdict};
+use dcv_dns::{
+    InsecureReason, Lookup, Outcome as DnsOutcome, RecordType, Security, ServFailReason,
+    ServerVerdict,
+};
 
 use crate::ca::{CaId, CaProfile, CaaFailurePolicy};
 use crate::codes::FindingCode;
@@ -39,9 +42,14 @@ pub fn identity(profile: &CaProfile) -> CaIdentity {
     id
 }
 
+/// What DNSSEC proved, in BR 3.2.2.8's terms: "Insecure as defined in RFC
+/// 4035 §4.3" needs a trust anchor and a signed proof that a delegation has
+/// no (usable) DS. With no anchor covering the name nothing is proven, which
+/// RFC 4035 §4.3 calls Indeterminate.
 fn lookup_security(security: &Security) -> LookupSecurity {
     match security {
         Security::Secure => LookupSecurity::Secure,
+        Security::Insecure(InsecureReason::NoTrustAnchor { .. }) => LookupSecurity::Indeterminate,
         Security::Insecure(_) => LookupSecurity::ProvenInsecure,
         Security::Bogus(_) => LookupSecurity::Bogus,
         Security::Indeterminate(_) => LookupSecurity::Indeterminate,
