@@ -1,9 +1,12 @@
 //! Running the real `dcv-doctor` binary and reading its JSON report.
 //!
-//! The binary comes from the workspace's own target directory: the suite runs
-//! `cargo build -p dcv-doctor --bin dcv-doctor` (with the cargo that builds the
-//! suite, same profile) once per process, so the verdicts are always those of
-//! the current source. `DCV_DOCTOR_BIN=/path/to/dcv-doctor` skips the build.
+//! Which binary: `DCV_DOCTOR_BIN=/path/to/dcv-doctor` if set; otherwise the
+//! `dcv-doctor` that cargo built into the same profile directory as this test
+//! (`cargo test --workspace` always builds it, for dcv-doctor's own tests), as
+//! long as it is newer than every `crates/*/src` file; otherwise (`cargo test -p
+//! dcv-interop` after an edit) the suite runs `cargo build -p dcv-doctor --bin
+//! dcv-doctor` with the cargo that runs it and uses the executable cargo reports.
+//! Either way the verdicts are those of the current source.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,6 +36,9 @@ fn locate() -> anyhow::Result<PathBuf> {
         .nth(2)
         .context("workspace root")?
         .to_owned();
+    if let Some(sibling) = fresh_sibling(&workspace) {
+        return Ok(sibling);
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let out = Command::new(cargo)
         .current_dir(&workspace)
@@ -63,6 +69,46 @@ fn locate() -> anyhow::Result<PathBuf> {
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "dcv-doctor")
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .context("cargo build did not report the dcv-doctor executable")
+}
+
+/// `<profile dir>/dcv-doctor` next to the running executable
+/// (`target/debug/deps/agreement-…` or `target/debug/interop-world`), if it is
+/// newer than every source file of the crates it is built from.
+fn fresh_sibling(workspace: &Path) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let candidate = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|d| d.join("dcv-doctor"))
+        .find(|p| p.is_file())?;
+    let built = candidate.metadata().ok()?.modified().ok()?;
+    let newest = newest_source(&workspace.join("crates"))?;
+    (built >= newest).then_some(candidate)
+}
+
+/// The newest mtime under `crates/*/src` (dcv-interop excluded).
+fn newest_source(crates: &Path) -> Option<std::time::SystemTime> {
+    fn walk(dir: &Path, newest: &mut std::time::SystemTime) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path, newest);
+            } else if let Ok(t) = e.metadata().and_then(|m| m.modified()) {
+                *newest = (*newest).max(t);
+            }
+        }
+    }
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    for krate in std::fs::read_dir(crates).ok()?.flatten() {
+        if krate.file_name() != "dcv-interop" {
+            walk(&krate.path().join("src"), &mut newest);
+        }
+    }
+    Some(newest)
 }
 
 /// What dcv-doctor predicted for Let's Encrypt on one method.
