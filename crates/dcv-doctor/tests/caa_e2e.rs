@@ -1008,3 +1008,38 @@ async fn caa_query_timeout_is_a_lookup_failure_in_boulders_words() {
         "the Certificate Authority had trouble performing a DNS lookup"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_trust_anchor_is_not_proven_insecure() {
+    // The only anchor given covers a zone outside the lab: nothing about the
+    // lab's zones is proven, so a failed CAA lookup is Indeterminate (RFC
+    // 4035 §4.3) and BR 3.2.2.8's exception is closed to every CA.
+    let lab = CaaLab::start(provider_failing_one_zone())
+        .await
+        .with_trust_anchor(&format!(
+            "unrelated.example. 3600 IN DS 12345 13 2 {}\n",
+            "AB".repeat(32)
+        ));
+    let failed = LookupFailed {
+        failed_at: "insecure.example.lab",
+    };
+    let runs = expect_each(&lab, "insecure.example.lab", &[], [failed; 4]).await;
+    for run in &runs {
+        let ev = caa_evidence(run.expect_blocked("caa_lookup_failed"), &run.label);
+        assert!(
+            ev["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("DNSSEC: indeterminate")),
+            "{ev:#}"
+        );
+    }
+    // Resolution itself works without an anchor.
+    let gts_only = forbids("x.fine.lab", &["0 issue \"pki.goog\""]);
+    expect_each(
+        &lab,
+        "ok.example.lab",
+        &[],
+        [gts_only, Pass, gts_only, gts_only],
+    )
+    .await;
+}

@@ -49,10 +49,11 @@ pub fn identity(profile: &CaProfile) -> CaIdentity {
 fn lookup_security(security: &Security) -> LookupSecurity {
     match security {
         Security::Secure => LookupSecurity::Secure,
-        Security::Insecure(InsecureReason::NoTrustAnchor { .. }) => LookupSecurity::Indeterminate,
+        Security::Insecure(InsecureReason::NoTrustAnchor { .. }) | Security::Indeterminate(_) => {
+            LookupSecurity::Indeterminate
+        }
         Security::Insecure(_) => LookupSecurity::ProvenInsecure,
         Security::Bogus(_) => LookupSecurity::Bogus,
-        Security::Indeterminate(_) => LookupSecurity::Indeterminate,
     }
 }
 

@@ -18,7 +18,7 @@ pub const CAS: [&str; 4] = ["letsencrypt", "google", "sslcom", "sectigo"];
 pub struct CaaLab {
     lab: Lab,
     files: LabFiles,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// One run of `dcv-doctor check --format json`.
@@ -44,11 +44,15 @@ impl CaaLab {
             lab.trust_anchor_ds().is_some(),
             "lab {name}: the root must be signed so --trust-anchor has a key"
         );
-        CaaLab {
-            lab,
-            files,
-            _dir: dir,
-        }
+        CaaLab { lab, files, dir }
+    }
+
+    /// Replaces the trust anchor the binary is given (zone-file text).
+    pub fn with_trust_anchor(mut self, anchor: &str) -> CaaLab {
+        let path = self.dir.path().join("other-anchor.ds");
+        std::fs::write(&path, anchor).expect("anchor written");
+        self.files.trust_anchor = path;
+        self
     }
 
     /// The lab's HTTP and HTTPS ports, for `--http-port`/`--https-port`.
