@@ -18,6 +18,9 @@ pub enum Publish {
     /// record that delegates `moved.good.lab.` to provider B (occluded data: the
     /// user edited the old provider).
     OccludedTxt,
+    /// DNS-01: the right TXT at this name, which `_acme-challenge.<host>` is a
+    /// CNAME to (delegated DCV).
+    TxtAt(&'static str),
     /// Nothing (the record is missing, or the zone is broken anyway).
     Nothing,
 }
@@ -283,6 +286,24 @@ pub const SCENARIOS: &[Scenario] = &[
         Publish::Nothing,
         UNAUTHORIZED,
         &["dns_servfail"],
+    ),
+    dns(
+        "dns delegated DCV (CNAME)",
+        "dns-cname.good.lab",
+        Publish::TxtAt("dcv-target.good.lab."),
+        VALID,
+        &[],
+    ),
+    // `_acme-challenge.dns-dangling CNAME dcv-gone.good.lab.` (a delegated-DCV
+    // CNAME whose target was never created): NXDOMAIN for the target, proven by
+    // NSEC (RFC 6604 §2-3, RFC 4035 §5.4; see "http dangling CNAME"). Let's
+    // Encrypt: `DNS problem: NXDOMAIN looking up TXT for _acme-challenge.…`.
+    dns(
+        "dns delegated DCV CNAME dangling",
+        "dns-dangling.good.lab",
+        Publish::Nothing,
+        UNAUTHORIZED,
+        &["txt_missing", "nxdomain"],
     ),
     dns(
         "dns NS moved to another provider",

@@ -257,7 +257,9 @@ pub fn zone_text(zone: &Zone, ds: &dyn Fn(&str) -> Option<String>) -> String {
              dns-wrong.good.lab. 60 IN A 127.15.10.14\n\
              dns-missing.good.lab. 60 IN A 127.15.10.14\n\
              dns-nodata.good.lab. 60 IN A 127.15.10.14\n\
-             other._acme-challenge.dns-nodata.good.lab. 60 IN TXT \"an empty non-terminal above me\"\n",
+             other._acme-challenge.dns-nodata.good.lab. 60 IN TXT \"an empty non-terminal above me\"\n\
+             _acme-challenge.dns-cname.good.lab. 60 IN CNAME dcv-target.good.lab.\n\
+             _acme-challenge.dns-dangling.good.lab. 60 IN CNAME dcv-gone.good.lab.\n",
         ),
         "unsigned.lab." | "expired.lab." | "dsmismatch.lab." | "stripped.lab." => {
             let _ = writeln!(

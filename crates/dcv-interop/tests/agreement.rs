@@ -141,6 +141,13 @@ async fn publish(
         Publish::Nothing => return Ok(()),
         Publish::Txt | Publish::OccludedTxt => pending.dns_value.clone(),
         Publish::WrongTxt => "not-the-key-authorization-digest".to_owned(),
+        Publish::TxtAt(target) => {
+            let value = pending.dns_value.clone();
+            return tokio::task::spawn_blocking(move || {
+                World::set_txt("good.lab.", target, Some(&value))
+            })
+            .await?;
+        }
     };
     tokio::task::spawn_blocking(move || World::set_txt("good.lab.", &name, Some(&value))).await?
 }
