@@ -66,6 +66,76 @@ pub fn boulder_txt_mismatch(first: &str, more: usize, name: &str) -> String {
     format!("Incorrect TXT record {shown:?}{more} found at {name}")
 }
 
+/// For `docs/findings.md`: the message a CA gives for a finding code, as
+/// documented (Cloudflare's `validation_errors` wording first, else Boulder's
+/// ACME detail with placeholders). `None` where the CA has no message of its
+/// own (the HTTP classes surface only as a failed or timed-out validation).
+pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
+    use crate::FindingCode as C;
+    Some(match code {
+        C::IdentifierRejected => CLOUDFLARE_WILL_NOT_ISSUE,
+        C::Nxdomain => "DNS problem: NXDOMAIN looking up A for <name> - check that a DNS record exists for this domain",
+        C::NoAddress => "DNS problem: no valid A records found for <name>; no valid AAAA records found for <name>",
+        C::DnsServfail | C::DnsRefused | C::DnsLameDelegation => CLOUDFLARE_SERVFAIL,
+        C::DnsTimeout => "DNS problem: query timed out looking up <TYPE> for <name>",
+        C::DnssecBogus => {
+            "the Certificate Authority had trouble performing a DNS lookup: dns problem: looking up caa for <hostname>: dnssec: bogus"
+        }
+        C::TxtMissing => "No TXT record found at _acme-challenge.<name>",
+        C::TxtMismatch | C::TxtInconsistent => "Incorrect TXT record \"<value>\" found at _acme-challenge.<name>",
+        C::CaaForbids | C::CaaCriticalUnknown => {
+            "CAA records block issuance. Please remove all CAA records or add records for this authority (<ca>)"
+        }
+        C::CaaLookupFailed => "Certificate authority encountered a SERVFAIL during DNS lookup, please check your DNS reachability.",
+        C::HttpTokenMismatch => "The key authorization file from the server did not match this challenge. Expected \"<ka>\" (got \"<body>\")",
+        C::HttpTokenNotPublished | C::HttpNot200 | C::HttpChallengePage | C::HttpBlocked | C::HttpRedirectToHttps | C::Ipv6Mismatch => {
+            "<ip>: Invalid response from http://<name>/.well-known/acme-challenge/<token>: <status>"
+        }
+        C::HttpBadRedirect => "<ip>: Fetching <url>: Too many redirects / Redirect loop detected / Invalid port in redirect target ...",
+        C::HttpUnreachable => "<ip>: Fetching <url>: Timeout during connect (likely firewall problem) / Connection refused",
+        C::HttpOnHttpsPort => "<ip>: Fetching https://<name>/...: Server only speaks HTTP, not TLS",
+        _ => return None,
+    })
+}
+
+/// For `docs/findings.md`: the usual fix, in one sentence. The fallback arm
+/// keeps codes added elsewhere (e.g. by the MPIC coordinator) documentable
+/// before they get a line here.
+#[allow(unreachable_patterns)]
+pub fn documented_fix(code: crate::FindingCode) -> &'static str {
+    use crate::FindingCode as C;
+    match code {
+        C::IdentifierRejected => "Use a name the CA accepts, or another CA (the report names which CAs refuse it).",
+        C::Nxdomain | C::NoAddress => "Create the record at the authoritative DNS provider.",
+        C::DnsServfail | C::DnsTimeout | C::DnsRefused | C::DnsLameDelegation => {
+            "Make every nameserver in the delegation answer authoritatively, or remove it from the NS sets."
+        }
+        C::DnssecBogus => "Re-sign the zone or make the parent's DS match the current KSK (or remove the DS).",
+        C::NsDelegated => "Add the records at the provider the NS records name, or remove the NS records.",
+        C::ReservedAddress => "Publish public addresses; CAs cannot reach private ones.",
+        C::TxtMissing | C::TxtMismatch => "Publish the current token value at _acme-challenge.<name> at the authoritative provider.",
+        C::TxtInconsistent => "Bring every nameserver of the zone in sync, then retry.",
+        C::TxtDoubledLabel => "Recreate the record without the zone name appended twice.",
+        C::DelegatedDcvConflict => "Delete every TXT at _acme-challenge.<name>; keep only the delegation CNAME.",
+        C::CaaForbids => "Add `CAA 0 issue` (and `issuewild`) records for the CA where the CAA RRset lives, or remove them all.",
+        C::CaaCriticalUnknown => "Remove the critical (flag 128) record with the unknown tag.",
+        C::CaaLookupFailed => "Make CAA queries answer (NOERROR/empty) from every server, and fix DNSSEC.",
+        C::DnssecInsecure => "Nothing required; sign the zone to protect CAA and DCV records.",
+        C::HttpTokenMismatch => "Serve exactly the key authorisation at the token URL from every address.",
+        C::HttpTokenNotPublished => "Nothing yet: place the token where the CA will look.",
+        C::HttpChallengePage => "Exclude /.well-known/acme-challenge/* from challenges and Under Attack mode.",
+        C::HttpBlocked => "Allow /.well-known/acme-challenge/* in WAF, IP access rules and firewalls.",
+        C::HttpRedirectToHttps => "Do not redirect /.well-known/ to https in partial setups; exclude it in Redirect Rules.",
+        C::HttpBadRedirect => "Redirect only with 301/302/307/308 to http(s) on ports 80/443, or not at all.",
+        C::HttpUnreachable => "Open port 80 (and 443 if redirected) on every address, or remove the record.",
+        C::Ipv6Mismatch => "Point AAAA at the same server as A, or remove the AAAA record.",
+        C::HttpOnHttpsPort => "Serve TLS on 443 or stop redirecting to https.",
+        C::TlsOnHttpPort => "Serve plain HTTP on port 80.",
+        C::HttpNot200 => "Serve the token with status 200.",
+        _ => "See the finding's own fix.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
