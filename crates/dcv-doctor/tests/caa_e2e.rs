@@ -139,6 +139,21 @@ async fn large_rrset_is_read_whole(count: usize, signing: &Signing) {
         .await;
     // Far beyond 1232 bytes: only TCP carries it, and only the whole RRset
     // holds the record that lets Let's Encrypt issue.
+    let lookup = lab.dns("big.example.lab", "CAA").await;
+    let exchanges = lookup["exchanges"].as_array().expect("exchanges");
+    let over = |proto: &str| {
+        exchanges.iter().any(|e| {
+            e["qname"] == "big.example.lab."
+                && e["qtype"] == "CAA"
+                && e["protocol"]
+                    .as_str()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(proto))
+        })
+    };
+    assert!(
+        over("udp") && over("tcp"),
+        "truncated over UDP, retried over TCP: {exchanges:#?}"
+    );
     runs[0].expect(Pass);
     runs[1].expect(forbids(
         "big.example.lab",

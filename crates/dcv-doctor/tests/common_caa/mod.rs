@@ -55,6 +55,35 @@ impl CaaLab {
         self
     }
 
+    /// `dcv-doctor dns <name> <rtype> --format json`: the engine's own view
+    /// of one lookup, with every exchange.
+    pub async fn dns(&self, name: &str, rtype: &str) -> Value {
+        let args: Vec<String> = vec![
+            "dns".into(),
+            name.into(),
+            rtype.into(),
+            "--format".into(),
+            "json".into(),
+            "--root-hints".into(),
+            self.files.root_hints.display().to_string(),
+            "--trust-anchor".into(),
+            self.files.trust_anchor.display().to_string(),
+            "--dns-port".into(),
+            self.lab.dns_port().to_string(),
+        ];
+        let output = tokio::task::spawn_blocking(move || {
+            Command::cargo_bin("dcv-doctor")
+                .expect("the dcv-doctor binary is built")
+                .args(&args)
+                .output()
+                .expect("dcv-doctor runs")
+        })
+        .await
+        .expect("the blocking task finishes");
+        assert!(output.status.success(), "dns {name} {rtype}: {output:?}");
+        serde_json::from_slice(&output.stdout).expect("dns --format json prints JSON")
+    }
+
     /// The lab's HTTP and HTTPS ports, for `--http-port`/`--https-port`.
     pub fn web_ports(&self) -> (u16, u16) {
         (self.lab.http_port(), self.lab.https_port())
