@@ -375,7 +375,7 @@ pub fn lab_config(lab: &Lab, hostname: &str) -> anyhow::Result<CheckConfig> {
         None => Vec::new(),
     };
     cfg.dns.port = lab.dns_port();
-    cfg.dns.query_timeout = Duration::from_millis(400);
+    cfg.dns.query_timeout = Duration::from_millis(700);
     cfg.dns.retries = 0;
     cfg.http_port = lab.http_port();
     cfg.https_port = lab.https_port();
