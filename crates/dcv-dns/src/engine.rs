@@ -1008,6 +1008,8 @@ impl Engine {
                             Security::Bogus(BogusReason::DsDenialMissing {
                                 zone: zone.clone(),
                                 parent: parent.zone.clone(),
+                                detail: "the answer holds no DS records".into(),
+                                proof_served: false,
                             }),
                         );
                     }
@@ -1055,23 +1057,38 @@ impl Engine {
                                 crate::security::DenialKind::Nsec
                             },
                         }),
-                        Some(Security::Bogus(
-                            BogusReason::DenialMissing { .. } | BogusReason::DenialInvalid { .. },
-                        )) => Security::Bogus(BogusReason::DsDenialMissing {
-                            zone: zone.clone(),
-                            parent: parent.zone.clone(),
-                        }),
+                        Some(Security::Bogus(BogusReason::DenialMissing { detail, .. })) => {
+                            Security::Bogus(BogusReason::DsDenialMissing {
+                                zone: zone.clone(),
+                                parent: parent.zone.clone(),
+                                detail,
+                                proof_served: false,
+                            })
+                        }
+                        Some(Security::Bogus(BogusReason::DenialInvalid { detail, .. })) => {
+                            Security::Bogus(BogusReason::DsDenialMissing {
+                                zone: zone.clone(),
+                                parent: parent.zone.clone(),
+                                detail,
+                                proof_served: true,
+                            })
+                        }
                         Some(other) => other,
                     };
                     return finish(zk, step, security);
                 }
-                Fetch::Ok { .. } => {
+                Fetch::Ok { verdict, .. } => {
                     return finish(
                         zk,
                         step,
                         Security::Bogus(BogusReason::DsDenialMissing {
                             zone: zone.clone(),
                             parent: parent.zone.clone(),
+                            detail: format!(
+                                "the DS query was answered with: {}",
+                                verdict.failure_text()
+                            ),
+                            proof_served: false,
                         }),
                     );
                 }

@@ -218,7 +218,14 @@ pub enum BogusReason {
         anchor_tags: Vec<u16>,
     },
     /// A secure parent neither gives a DS nor proves there is none.
-    DsDenialMissing { zone: DnsName, parent: DnsName },
+    DsDenialMissing {
+        zone: DnsName,
+        parent: DnsName,
+        /// What was wrong with the parent's answer.
+        detail: String,
+        /// NSEC/NSEC3 records were served (but prove nothing).
+        proof_served: bool,
+    },
     /// A secure zone gave NXDOMAIN/NODATA (or a wildcard answer) without any
     /// NSEC/NSEC3 records.
     DenialMissing {
@@ -268,18 +275,26 @@ impl BogusReason {
         match self {
             Self::SignatureExpired { .. } => 7,
             Self::SignatureNotYetValid { .. } => 8,
+            // A failed DS denial makes Unbound look for the child's DNSKEY,
+            // which an unsigned child lacks.
             Self::DnskeyMissing { .. }
             | Self::DsMatchesNoDnskey { .. }
-            | Self::TrustAnchorMismatch { .. } => 9,
+            | Self::TrustAnchorMismatch { .. }
+            | Self::DsDenialMissing {
+                proof_served: true, ..
+            } => 9,
             // No RRSIG by a DS-matched key over the DNSKEY RRset counts as missing.
             Self::RrsigsMissing { .. } | Self::DnskeyNotSignedByDsKey { detail: None, .. } => 10,
             Self::DnskeyNotSignedByDsKey {
                 detail: Some(d), ..
             } => d.ede_code(),
             Self::DenialMissing { denial, .. } if denial != "wildcard expansion" => 12,
+            Self::DsDenialMissing {
+                proof_served: false,
+                ..
+            } => 12,
             Self::DenialMissing { .. }
             | Self::DenialInvalid { .. }
-            | Self::DsDenialMissing { .. }
             | Self::SignatureInvalid { .. }
             | Self::NoMatchingKey { .. }
             | Self::Malformed { .. } => 6,
@@ -386,9 +401,14 @@ impl fmt::Display for BogusReason {
                 f,
                 "trust anchor(s) {anchor_tags:?} for {zone} match no DNSKEY of {zone}"
             ),
-            Self::DsDenialMissing { zone, parent } => write!(
+            Self::DsDenialMissing {
+                zone,
+                parent,
+                detail,
+                ..
+            } => write!(
                 f,
-                "{parent} is signed but neither gives a DS for {zone} nor proves there is none"
+                "{parent} is signed but neither gives a DS for {zone} nor proves there is none ({detail})"
             ),
             Self::DenialMissing {
                 rrset,

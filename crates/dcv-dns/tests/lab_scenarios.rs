@@ -758,3 +758,22 @@ async fn root_servers_asked_one_at_a_time_unless_configured() {
     let l = e.lookup(&name("www.example.lab"), RecordType::A).await;
     assert_eq!(count_root(&l), 6);
 }
+
+#[tokio::test]
+async fn unproven_insecure_delegation_is_bogus() {
+    let s = catalogue::insecure_delegation()
+        .with_zone("lab.", |z| z.faults.push(dcv_lab::ZoneFault::DenialMissing));
+    let (l, _lab) = run(s, "www.example.lab", RecordType::A).await;
+    let r = bogus(&l);
+    let BogusReason::DsDenialMissing {
+        zone,
+        parent,
+        detail,
+        proof_served: false,
+    } = r
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!((zone.as_str(), parent.as_str()), ("example.lab.", "lab."));
+    assert!(detail.contains("no NSEC or NSEC3"), "{detail}");
+}

@@ -221,6 +221,15 @@ async fn verdicts_agree_with_unbound() {
         })
         .rename("nsec3-opt-out", "opt-out parent, unsigned child")
         .with_zone(catalogue::ZONE, |z| z.signing = dcv_lab::Signing::Unsigned),
+        catalogue::insecure_delegation()
+            .rename("no-ds-proof", "unsigned child, parent omits the NSEC")
+            .with_zone("lab.", |z| z.faults.push(dcv_lab::ZoneFault::DenialMissing)),
+        catalogue::insecure_delegation()
+            .rename(
+                "bad-ds-proof",
+                "unsigned child, parent's NSEC proves nothing",
+            )
+            .with_zone("lab.", |z| z.faults.push(dcv_lab::ZoneFault::DenialCorrupt)),
     ];
     let mut all = Vec::new();
     for s in scenarios {
