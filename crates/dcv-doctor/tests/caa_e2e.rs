@@ -1058,3 +1058,23 @@ async fn no_trust_anchor_is_not_proven_insecure() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rrsets_without_restricting_properties_permit_despite_a_denying_parent() {
+    let lab = CaaLab::start(signed_with(
+        "caa-non-restricting",
+        &[
+            "@ CAA 0 issue \";\"",
+            "report CAA 0 iodef \"mailto:caa@example.lab\"",
+            "future CAA 0 tbs \"Unknown\"",
+        ],
+    ))
+    .await;
+    // RFC 8659 §3: the closest RRset is the Relevant one even when nothing
+    // in it restricts issuance; the parent's `;` never applies.
+    for host in ["report.example.lab", "future.example.lab"] {
+        expect_each(&lab, host, &[], [Pass; 4]).await;
+    }
+    let deny = forbids("example.lab", &["0 issue \";\"  ; empty issuer"]);
+    expect_each(&lab, "www.example.lab", &[], [deny; 4]).await;
+}
