@@ -176,6 +176,12 @@ pub const SCENARIOS: &[Scenario] = &[
         UNAUTHORIZED,
         &["ipv6_mismatch", "http_not_200", "http_token_not_published"],
     ),
+    http(
+        "http IPv6-only, connection refused",
+        "v6closed.good.lab",
+        CONNECTION,
+        &["http_unreachable"],
+    ),
     Scenario {
         disagreement: Some(NO_V4_FALLBACK),
         ..http(
@@ -286,6 +292,21 @@ pub const SCENARIOS: &[Scenario] = &[
         Publish::Nothing,
         UNAUTHORIZED,
         &["dns_servfail"],
+    ),
+    dns("dns wildcard", "*.wild.good.lab", Publish::Txt, VALID, &[]),
+    dns(
+        "dns REFUSED zone",
+        "www.refused.lab",
+        Publish::Nothing,
+        UNAUTHORIZED,
+        &["dns_refused", "dns_lame_delegation"],
+    ),
+    dns(
+        "dns timing-out nameserver",
+        "www.timeout.lab",
+        Publish::Nothing,
+        UNAUTHORIZED,
+        &["dns_timeout"],
     ),
     dns(
         "dns delegated DCV (CNAME)",

@@ -91,6 +91,7 @@ pub const HOSTS: &[Host] = &[
         Some(Web::Closed),
     ),
     host("caa.good.lab", 13, Some(Web::Token), None),
+    host("v6closed.good.lab", 20, None, Some(Web::Closed)),
     host("www.moved.good.lab", 15, Some(Web::Token), None),
     host("www.expired.lab", 16, Some(Web::Token), None),
     host("www.dsmismatch.lab", 17, Some(Web::Token), None),

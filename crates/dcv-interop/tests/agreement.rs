@@ -123,7 +123,10 @@ fn delv_query(s: &Scenario) -> (String, &'static str) {
                 .any(|h| h.name == s.host && h.v4.is_none());
             (format!("{}.", s.host), if v6_only { "AAAA" } else { "A" })
         }
-        Method::Dns => (format!("_acme-challenge.{}.", s.host), "TXT"),
+        Method::Dns => (
+            format!("_acme-challenge.{}.", s.host.trim_start_matches("*.")),
+            "TXT",
+        ),
     }
 }
 
@@ -132,7 +135,8 @@ async fn publish(
     tokens: &Tokens,
     pending: &dcv_interop::acme::Pending,
 ) -> anyhow::Result<()> {
-    let name = format!("_acme-challenge.{}.", s.host);
+    // A wildcard's DNS-01 record sits at the base name (RFC 8555 §8.4).
+    let name = format!("_acme-challenge.{}.", s.host.trim_start_matches("*."));
     let value = match s.publish {
         Publish::Token => {
             tokens.publish(&pending.token, &pending.key_authorization);
