@@ -114,6 +114,18 @@ pub const NO_CAA: Disagreement = Disagreement {
     pebble: "Pebble does no CAA checking at all, so its HTTP-01 validation passes.",
 };
 
+/// Redirects the Baseline Requirements forbid, which Go's HTTP client follows.
+pub const BR_REDIRECTS: Disagreement = Disagreement {
+    letsencrypt: "CA/B BR 3.2.2.4.19: a CA follows only 301, 302, 307 and 308 \
+                  redirects, only to http/https URLs on ports 80 or 443. Let's \
+                  Encrypt's Boulder (va/http.go processRedirect) refuses the rest \
+                  (`received disallowed redirect status code`, `Invalid port in \
+                  redirect target. Only ports 80 and 443 are supported`): invalid. \
+                  dcv-doctor predicts that (`http_bad_redirect`).",
+    pebble: "Pebble uses Go's default redirect policy: it follows 303 and any port, \
+             fetches the token there, and validates.",
+};
+
 /// Every scenario, in table order.
 pub const SCENARIOS: &[Scenario] = &[
     // HTTP-01, healthy.
@@ -182,6 +194,24 @@ pub const SCENARIOS: &[Scenario] = &[
         CONNECTION,
         &["http_unreachable"],
     ),
+    Scenario {
+        disagreement: Some(BR_REDIRECTS),
+        ..http(
+            "http 303 redirect (BR)",
+            "see-other.good.lab",
+            VALID,
+            &["http_bad_redirect"],
+        )
+    },
+    Scenario {
+        disagreement: Some(BR_REDIRECTS),
+        ..http(
+            "http redirect to port 8080 (BR)",
+            "port8080.good.lab",
+            VALID,
+            &["http_bad_redirect"],
+        )
+    },
     Scenario {
         disagreement: Some(NO_V4_FALLBACK),
         ..http(

@@ -66,7 +66,22 @@ fn response(status: u16, reason: &str, headers: &str, body: &str) -> Vec<u8> {
 
 fn answer(behaviour: Web, tokens: &Tokens, host: &str, path: &str) -> Vec<u8> {
     match behaviour {
-        Web::Token => path
+        Web::Redirect303 if !path.contains('?') => response(
+            303,
+            "See Other",
+            &format!("Location: http://{host}{path}?via=303\r\n"),
+            "",
+        ),
+        Web::RedirectPort8080 => response(
+            302,
+            "Found",
+            &format!("Location: http://{host}:8080{path}\r\n"),
+            "",
+        ),
+        Web::Token | Web::Redirect303 => path
+            .split('?')
+            .next()
+            .unwrap_or_default()
             .strip_prefix(CHALLENGE_PREFIX)
             .and_then(|t| tokens.get(t))
             .map_or_else(
@@ -157,6 +172,9 @@ impl WebHosts {
                 }
                 if let Some(tls) = h.https {
                     binds.push((SocketAddr::new(ip, 443), tls, true));
+                }
+                if h.port_8080 {
+                    binds.push((SocketAddr::new(ip, 8080), Web::Token, false));
                 }
             }
             for (addr, behaviour, tls) in binds {

@@ -35,6 +35,12 @@ pub enum Web {
     RedirectHttps,
     /// `302` to the very same URL.
     RedirectLoop,
+    /// `303 See Other` to the same URL with `?via=303`, where the token is
+    /// served (BR 3.2.2.4.19 allows only 301, 302, 307, 308).
+    Redirect303,
+    /// `302` to `http://<host>:8080<path>`, where the token is served
+    /// (BR 3.2.2.4.19 allows only ports 80 and 443).
+    RedirectPort8080,
     /// Nothing listens (the address exists in DNS only): connection refused.
     Closed,
 }
@@ -51,6 +57,8 @@ pub struct Host {
     pub v6: Option<Web>,
     /// Behaviour on port 443 (both families); `None`: nothing listens.
     pub https: Option<Web>,
+    /// Serves the token on port 8080 too.
+    pub port_8080: bool,
 }
 
 const fn host(name: &'static str, n: u8, v4: Option<Web>, v6: Option<Web>) -> Host {
@@ -60,6 +68,7 @@ const fn host(name: &'static str, n: u8, v4: Option<Web>, v6: Option<Web>) -> Ho
         v4,
         v6,
         https: None,
+        port_8080: false,
     }
 }
 
@@ -92,6 +101,11 @@ pub const HOSTS: &[Host] = &[
     ),
     host("caa.good.lab", 13, Some(Web::Token), None),
     host("v6closed.good.lab", 20, None, Some(Web::Closed)),
+    host("see-other.good.lab", 21, Some(Web::Redirect303), None),
+    Host {
+        port_8080: true,
+        ..host("port8080.good.lab", 22, Some(Web::RedirectPort8080), None)
+    },
     host("www.moved.good.lab", 15, Some(Web::Token), None),
     host("www.expired.lab", 16, Some(Web::Token), None),
     host("www.dsmismatch.lab", 17, Some(Web::Token), None),
