@@ -92,3 +92,37 @@ pub fn is_root() -> bool {
             == Some("0")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_says_how_to_install_it() {
+        let e = require("knotd-that-does-not-exist")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not installed"), "{e}");
+        assert!(e.contains("apt-get install"), "{e}");
+        assert!(e.contains("pebble") && e.contains("ldnsutils"), "{e}");
+    }
+
+    #[test]
+    fn the_install_line_names_each_package_once() {
+        let hint = install_hint();
+        for pkg in [
+            "knot",
+            "knot-dnsutils",
+            "unbound",
+            "bind9-dnsutils",
+            "ldnsutils",
+            "pebble",
+        ] {
+            assert_eq!(
+                hint.split_whitespace().filter(|w| *w == pkg).count(),
+                1,
+                "{pkg} in {hint}"
+            );
+        }
+    }
+}
