@@ -48,9 +48,13 @@ pub const MAX_NS_NAMES_PER_CUT: usize = 13;
 /// Addresses queried per zone cut (13 root servers x 2 families).
 pub const MAX_SERVERS_PER_CUT: usize = 26;
 
-/// Records per section we keep from one response (a response that fills 64 KiB
-/// with minimal records holds about 5,000; the evidence needs far fewer).
-pub const MAX_RECORDS_PER_SECTION: usize = 512;
+/// Records per section we keep from one response. A TCP response is at most
+/// 64 KiB, and a minimal record is 11 octets with name compression, so no real
+/// answer holds more than about 6,000; the bound only stops a hostile server
+/// from making us allocate per record without limit. It must not cut real
+/// RRsets: CAA RRsets of 1,000+ records must be read whole (RFC 8659 §3 makes
+/// the whole RRset relevant), and dropping the RRSIG would turn them bogus.
+pub const MAX_RECORDS_PER_SECTION: usize = 8192;
 
 /// RFC 9276 §3.2: validators MAY treat NSEC3 with more iterations as insecure.
 /// Unbound 1.17 does so above 150 (its `val-nsec3-keysize-iterations` top
