@@ -15,7 +15,7 @@ pub fn config(lab: &Lab) -> EngineConfig {
             .trust_anchor_ds()
             .map(|ds| parse_trust_anchor(&ds).expect("lab anchor parses"))
             .unwrap_or_default(),
-        query_timeout: Duration::from_millis(400),
+        query_timeout: Duration::from_secs(1),
         retries: 1,
         ..EngineConfig::default()
     }
