@@ -254,8 +254,14 @@ fn judge(s: &Scenario, pebble: &Outcome, doctor: &Prediction) -> Vec<String> {
                 }
             }
             other => problems.push(format!(
-                "dcv-doctor's blocking finding is {other:?} (all: {:?}); expected one of {:?}",
-                doctor.blocked_by, s.codes
+                "dcv-doctor's blocking finding is {other:?} (all: {:?}); expected one of {:?}{}",
+                doctor.blocked_by,
+                s.codes,
+                if s.rule.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n    rule: {}", s.rule)
+                }
             )),
         }
     }
