@@ -35,7 +35,7 @@ use crate::{
     },
     transport::{self, QueryParams, ServerReply},
     types::{DnsName, Rcode, RecordType},
-    wire::{Decoded, record_evidence},
+    wire::Decoded,
 };
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -396,18 +396,16 @@ impl Engine {
                 _ => break Outcome::NoData,
             }
             let qname_h = current.to_hickory();
-            let finals: Vec<&Record> = decoded
+            // `answers` and `evidence.answer` are index-aligned (wire.rs).
+            let finals: Vec<_> = decoded
                 .answers
                 .iter()
-                .filter(|r| r.name == qname_h && r.record_type() == qtype.to_hickory())
+                .zip(&decoded.evidence.answer)
+                .filter(|(r, _)| r.name == qname_h && r.record_type() == qtype.to_hickory())
+                .map(|(_, ev)| ev.clone())
                 .collect();
             if !finals.is_empty() {
-                break Outcome::Answer {
-                    records: finals
-                        .iter()
-                        .map(|r| record_evidence(r, wire_of(&decoded, r)))
-                        .collect(),
-                };
+                break Outcome::Answer { records: finals };
             }
             let Some((kind, target)) = alias_target(&decoded.answers, &qname_h, qtype) else {
                 break Outcome::NoData;
@@ -1251,17 +1249,6 @@ fn failures(servers: &[NameServer], verdicts: &[ServerVerdict]) -> Vec<ServerFai
             reason: v.failure_text(),
         })
         .collect()
-}
-
-fn wire_of(decoded: &Decoded, r: &Record) -> Vec<u8> {
-    let ev = record_evidence(r, Vec::new());
-    decoded
-        .evidence
-        .answer
-        .iter()
-        .find(|e| e.name == ev.name && e.rtype == ev.rtype && e.rdata == ev.rdata)
-        .map(|e| e.wire_rdata.clone())
-        .unwrap_or_default()
 }
 
 /// The alias to follow from `qname`: its CNAME, or a DNAME at an ancestor

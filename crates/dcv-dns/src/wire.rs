@@ -157,7 +157,7 @@ fn to_evidence(records: &[Record], raw: &[&RawRecord], bytes: &[u8]) -> Vec<Reco
         .collect()
 }
 
-pub(crate) fn record_evidence(r: &Record, wire_rdata: Vec<u8>) -> RecordEvidence {
+fn record_evidence(r: &Record, wire_rdata: Vec<u8>) -> RecordEvidence {
     RecordEvidence {
         name: DnsName::from_hickory(&r.name),
         rtype: RecordType::from_hickory(r.record_type()),
