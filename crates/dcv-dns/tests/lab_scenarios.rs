@@ -777,3 +777,16 @@ async fn unproven_insecure_delegation_is_bogus() {
     assert_eq!((zone.as_str(), parent.as_str()), ("example.lab.", "lab."));
     assert!(detail.contains("no NSEC or NSEC3"), "{detail}");
 }
+
+#[tokio::test]
+async fn large_caa_rrset_is_read_whole_over_tcp_and_validates() {
+    let s = catalogue::base(&Signing::Nsec).with_zone(ZONE, |z| {
+        for i in 0..1200 {
+            z.records.push(format!("big CAA 0 issue \"ca{i}.example\""));
+        }
+    });
+    let (l, _lab) = run(s, "big.example.lab", RecordType::CAA).await;
+    assert_eq!(l.security, Security::Secure);
+    assert_eq!(l.records().len(), 1200);
+    assert!(l.exchanges.iter().any(|e| e.protocol == Protocol::Tcp));
+}
