@@ -38,6 +38,11 @@ fn main() -> ExitCode {
 }
 
 fn up(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.join("pids").exists() {
+        // A previous world's directory: keys and journals must start fresh.
+        world::stop_dir(dir)?;
+        std::fs::remove_dir_all(dir)?;
+    }
     std::fs::create_dir_all(dir)?;
     let w = world::World::start(dir, true)?;
     let exe = std::env::current_exe()?;
