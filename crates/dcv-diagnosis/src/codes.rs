@@ -234,6 +234,24 @@ finding_codes! {
         seed: "BR 3.2.2.4.19; Boulder va/http.go (\"Invalid response from\")",
         who: OriginServer,
     }
+    /// Remote perspectives disagree with the primary about CAA.
+    MpicCaaDisagreement => "mpic_caa_disagreement" {
+        meaning: "Remote network perspectives do not corroborate the primary's CAA decision (they see no permission, or their CAA lookups fail); an error when more disagree than the BR 3.2.2.9 quorum allows, a warning otherwise.",
+        seed: "BR 3.2.2.9 (MPIC); Cloudflare \"multiple perspective CAA check error\"; Boulder va/va.go doRemoteOperation",
+        who: DnsProvider,
+    }
+    /// Remote perspectives disagree with the primary about domain control.
+    MpicDcvDisagreement => "mpic_dcv_disagreement" {
+        meaning: "Remote network perspectives do not see the same HTTP-01 token or DNS-01 TXT value as the primary; an error when more disagree than the BR 3.2.2.9 quorum allows, a warning otherwise.",
+        seed: "BR 3.2.2.9 (MPIC); Cloudflare \"(MPIC failure)\"; Boulder va/va.go doRemoteOperation",
+        who: DnsProvider,
+    }
+    /// A remote perspective could not be asked.
+    PerspectiveUnavailable => "perspective_unavailable" {
+        meaning: "A remote perspective agent could not be asked (down, refused authentication, timed out, bad answer), or too few are configured for the BR 3.2.2.9 minimum, so the MPIC prediction is incomplete; says nothing about the domain.",
+        seed: "BR 3.2.2.9 (minimum remote perspectives, quorum); docs/mpic.md",
+        who: Requester,
+    }
 }
 
 impl fmt::Display for FindingCode {

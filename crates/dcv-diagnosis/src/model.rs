@@ -171,6 +171,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Wall time per phase in milliseconds (`total`, `dns`, `caa`, `http`, ...).
     pub timings_ms: BTreeMap<String, u64>,
+    /// Multi-perspective corroboration (BR 3.2.2.9), when remote perspectives
+    /// were asked (`check --perspectives`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpic: Option<dcv_mpic::MpicReport>,
 }
 
 impl Report {

@@ -122,6 +122,7 @@ pub async fn run_check(cfg: CheckConfig) -> Report {
         ca_verdicts,
         findings,
         timings_ms: timings,
+        mpic: None,
     }
 }
 

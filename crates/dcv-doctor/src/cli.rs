@@ -63,6 +63,10 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 0)]
         dns_port: u16,
     },
+    /// Serve one remote network perspective for multi-perspective corroboration
+    /// (BR 3.2.2.9): `POST /v1/check` over TLS with a bearer token, answered with
+    /// the report of a check run from here with its own resolver.
+    Agent(AgentArgs),
     /// Print docs/findings.md (the finding catalogue) from the code.
     #[command(hide = true)]
     FindingsDoc,
@@ -163,6 +167,69 @@ pub struct CheckArgs {
     /// Show the evidence behind every finding.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Remote perspective agents for multi-perspective corroboration (BR
+    /// 3.2.2.9), as TOML `[[perspective]]` tables with name, url, region, rir,
+    /// `token_file` and `ca_cert_file`.
+    #[arg(long, value_name = "FILE")]
+    pub perspectives: Option<PathBuf>,
+    /// A remote perspective agent URL (`https://IP:PORT/v1/check`); repeat for
+    /// several. Token in `$DCV_DOCTOR_AGENT_TOKEN`, pinned certificate in the PEM
+    /// file named by `$DCV_DOCTOR_AGENT_CA_CERT`.
+    #[arg(long = "perspective", value_name = "URL")]
+    pub perspective_urls: Vec<String>,
+    /// Apply the BR 3.2.2.9 requirements in force on this date (YYYY-MM-DD;
+    /// default: today).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+}
+
+/// `dcv-doctor agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Address to listen on (TLS), e.g. 127.0.0.1:8443.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// File holding the bearer token requests must carry (at least 16 characters).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: PathBuf,
+    /// TLS certificate chain (PEM). Without it and --tls-key, a self-signed
+    /// certificate for the listen address is made and written to --cert-out (or
+    /// printed), for the coordinator to pin.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Where to write the self-signed certificate's PEM.
+    #[arg(long, value_name = "FILE", conflicts_with = "tls_cert")]
+    pub cert_out: Option<PathBuf>,
+    /// This perspective's name, as reports show it.
+    #[arg(long, value_name = "N")]
+    pub name: String,
+    /// Its region (free text, e.g. eu-west).
+    #[arg(long, value_name = "R")]
+    pub region: String,
+    /// Its RIR service region: ARIN, RIPE, APNIC, LACNIC or AFRINIC.
+    #[arg(long, value_name = "RIR")]
+    pub rir: String,
+    /// Check targets on private, loopback and reserved addresses (lab use).
+    /// Without it such targets are refused (403).
+    #[arg(long)]
+    pub allow_private: bool,
+    #[command(flatten)]
+    pub dns: DnsSourceArgs,
+    /// Port the CA's "port 80" maps to (lab use).
+    #[arg(long, value_name = "N", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_port: u16,
+    /// Port the CA's "port 443" maps to (lab use).
+    #[arg(long, value_name = "N", default_value_t = 443, value_parser = clap::value_parser!(u16).range(1..))]
+    pub https_port: u16,
+    /// Checks run at once; more are refused with 503.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub max_concurrent: u64,
+    /// Upper bound on one check, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub check_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 //! selected CA would validate (or `explain` recognised the message), 1 when a
 //! finding blocks validation (or the message is unknown), 2 for bad input.
 
-use dcv_doctor::{cli, config, demo};
+use dcv_doctor::{cli, config, demo, mpic};
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -38,7 +38,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => {
             let cfg = config::check_config(&args)?;
-            let report = runtime()?.block_on(dcv_diagnosis::runner::run_check(cfg));
+            let mut perspectives = Vec::new();
+            if let Some(path) = &args.perspectives {
+                perspectives = mpic::load_perspectives(path)?;
+            }
+            for url in &args.perspective_urls {
+                perspectives.push(mpic::perspective_from_url(url)?);
+            }
+            let mut opts = mpic::MpicOptions::for_check(&cfg);
+            if let Some(date) = &args.as_of {
+                opts.as_of =
+                    dcv_mpic::parse_date(date).map_err(|e| anyhow::anyhow!("--as-of {e}"))?;
+            }
+            let report = if perspectives.is_empty() {
+                runtime()?.block_on(dcv_diagnosis::runner::run_check(cfg))
+            } else {
+                runtime()?.block_on(mpic::run_mpic_check(cfg, &perspectives, &opts))
+            };
             print_report(&report, args.format, args.verbose)?;
             Ok(exit_for(&report))
         }
@@ -98,6 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             dns_port,
         } => runtime()?.block_on(demo::serve_lab(scenario.as_deref(), list, dir, dns_port)),
+        Command::Agent(args) => runtime()?.block_on(mpic::run_agent(&args)),
         Command::FindingsDoc => {
             print!("{}", dcv_diagnosis::codes::findings_markdown());
             Ok(ExitCode::SUCCESS)
@@ -109,7 +126,12 @@ fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Resul
     let mut out = anstream::stdout();
     match format {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(report)?)?,
-        Format::Text => write!(out, "{}", render_text(report, verbose))?,
+        Format::Text => {
+            write!(out, "{}", render_text(report, verbose))?;
+            if let Some(m) = &report.mpic {
+                write!(out, "{}", mpic::render_mpic_text(m))?;
+            }
+        }
     }
     Ok(())
 }

@@ -1,0 +1,162 @@
+//! The perspective agent's front door: TLS plus bearer token, body cap,
+//! malformed requests, private targets, concurrency. Every refusal is a JSON
+//! `{"error": ...}` with a status that says what is wrong.
+
+mod mpic_common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dcv_doctor::mpic::{AgentResponse, CheckRequest, MAX_REQUEST_BYTES, post_raw, start_agent};
+use dcv_lab::Lab;
+use dcv_mpic::Rir;
+use hyper::StatusCode;
+use mpic_common::{TOKEN, agent_config, agent_ip, certs};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn request() -> Vec<u8> {
+    serde_json::to_vec(&CheckRequest {
+        hostname: "www.example.lab".into(),
+        ca: vec![dcv_diagnosis::CaId::Letsencrypt],
+        method: vec![dcv_diagnosis::Method::Dns],
+        http_token: None,
+        http_body: None,
+        txt_values: vec!["token".into()],
+        account_uri: None,
+    })
+    .unwrap()
+}
+
+fn error_of(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("JSON error body");
+    v["error"].as_str().expect("error field").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_size_and_shape_are_enforced() {
+    let lab = Lab::start(dcv_doctor::demo::healthy()).await.unwrap();
+    let ip = agent_ip();
+    let certs = certs(&[ip]);
+    let agent = start_agent(
+        SocketAddr::new(ip, 0),
+        agent_config(&lab, "ripe-1", Rir::Ripe, &certs, true),
+    )
+    .await
+    .unwrap();
+    let url = agent.url();
+    let pem = &certs.cert_pem;
+
+    // No token, wrong token, token of another length: 401.
+    for token in [
+        None,
+        Some("mpic-test-token-0123456789abcdeX"),
+        Some("short"),
+    ] {
+        let (status, body) = post_raw(&url, token, pem, request(), WAIT).await.unwrap();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
+        assert_eq!(error_of(&body), "missing or wrong bearer token");
+    }
+
+    // Oversized: 413, whether declared or not.
+    let big = vec![b' '; MAX_REQUEST_BYTES + 1];
+    let (status, body) = post_raw(&url, Some(TOKEN), pem, big, WAIT).await.unwrap();
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(error_of(&body).contains("larger than 65536 bytes"));
+
+    // Malformed JSON, unknown fields, invalid values: 400 with the reason.
+    let cases: [(&[u8], &str); 4] = [
+        (b"{not json", "malformed check request (JSON)"),
+        (
+            br#"{"hostname":"www.example.lab","dns_port":53}"#,
+            "unknown field `dns_port`",
+        ),
+        (
+            br#"{"hostname":"www..example.lab"}"#,
+            "invalid check request: hostname",
+        ),
+        (
+            br#"{"hostname":"www.example.lab","http_token":"../etc/passwd"}"#,
+            "http_token must be 1-256 base64url characters",
+        ),
+    ];
+    for (body, want) in cases {
+        let (status, answer) = post_raw(&url, Some(TOKEN), pem, body.to_vec(), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        let err = error_of(&answer);
+        assert!(err.contains(want), "{err}");
+    }
+
+    // The right token: a report, and who made it.
+    let (status, body) = post_raw(&url, Some(TOKEN), pem, request(), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer: AgentResponse = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer.perspective.name, "ripe-1");
+    assert_eq!(answer.perspective.region, "region-of-ripe-1");
+    assert_eq!(answer.perspective.rir, Rir::Ripe);
+    assert_eq!(answer.report.hostname, "www.example.lab");
+    assert!(answer.report.ca_verdicts[0].would_validate);
+
+    // Only TLS with the pinned certificate: another certificate is refused by the client.
+    let other = mpic_common::certs(&[ip]);
+    let err = post_raw(&url, Some(TOKEN), &other.cert_pem, request(), WAIT)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("TLS"), "{err:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_targets_are_refused_without_allow_private() {
+    let lab = Lab::start(dcv_doctor::demo::healthy()).await.unwrap();
+    let ip = agent_ip();
+    let certs = certs(&[ip]);
+    let agent = start_agent(
+        SocketAddr::new(ip, 0),
+        agent_config(&lab, "arin-1", Rir::Arin, &certs, false),
+    )
+    .await
+    .unwrap();
+    let (status, body) = post_raw(&agent.url(), Some(TOKEN), &certs.cert_pem, request(), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let err = error_of(&body);
+    assert!(
+        err.contains("private, loopback or reserved") && err.contains("--allow-private"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_bounded_with_503() {
+    // Every example.lab. server is silent, so one check takes its full DNS timeout.
+    let lab = Lab::start(dcv_lab::catalogue::timeout()).await.unwrap();
+    let ip = agent_ip();
+    let certs = certs(&[ip]);
+    let mut cfg = agent_config(&lab, "apnic-1", Rir::Apnic, &certs, true);
+    cfg.max_concurrent = 1;
+    cfg.dns.query_timeout = Duration::from_secs(2);
+    let agent = start_agent(SocketAddr::new(ip, 0), cfg).await.unwrap();
+    let url = agent.url();
+    let first = {
+        let (url, pem) = (url.clone(), certs.cert_pem.clone());
+        tokio::spawn(async move { post_raw(&url, Some(TOKEN), &pem, request(), WAIT).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, body) = post_raw(&url, Some(TOKEN), &certs.cert_pem, request(), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(error_of(&body).contains("busy"));
+    let (status, _) = first.await.unwrap().unwrap();
+    assert_eq!(status, StatusCode::OK);
+}

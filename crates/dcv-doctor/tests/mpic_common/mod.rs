@@ -1,0 +1,120 @@
+//! Shared by the `mpic_*` tests: perspective agents on distinct loopback
+//! addresses, in-process, each with its own DNS view of a lab.
+//!
+//! A perspective is made "bad" by pointing its resolver at a second lab that
+//! serves a broken copy of `example.lab.` (its own root hints, trust anchor and
+//! DNS port), as a CA perspective behind split-horizon or geo DNS would see it.
+
+#![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use dcv_diagnosis::CaId;
+use dcv_doctor::demo::{healthy, lab_config};
+use dcv_doctor::mpic::{
+    AgentConfig, Identity, PerspectiveSpec, RunningAgent, self_signed, start_agent,
+};
+use dcv_lab::catalogue::ZONE;
+use dcv_lab::{Lab, Scenario};
+use dcv_mpic::Rir;
+
+pub const TOKEN: &str = "mpic-test-token-0123456789abcdef";
+/// The TXT value published in the good lab (`catalogue::base`).
+pub const TXT: &str = "token";
+
+static NEXT: AtomicU8 = AtomicU8::new(10);
+
+/// A fresh loopback address for an agent: 127.3.P.N (labs use 127.16 and up).
+pub fn agent_ip() -> IpAddr {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let p = u8::try_from(std::process::id() % 250).unwrap_or(0);
+    IpAddr::V4(Ipv4Addr::new(127, 3, p, n))
+}
+
+/// The healthy lab, and the broken copy: CAA at example.lab. allows only
+/// pki.goog (Let's Encrypt is refused) and the TXT value is another one.
+pub fn broken() -> Scenario {
+    healthy()
+        .rename(
+            "mpic-broken",
+            "example.lab. as a broken geo-DNS node serves it",
+        )
+        .with_zone(ZONE, |z| {
+            z.records
+                .retain(|r| !r.contains("CAA") && !r.contains("TXT"));
+            z.records.push("@ CAA 0 issue \"pki.goog\"".into());
+            z.records
+                .push("_acme-challenge.www TXT \"stale-value\"".into());
+        })
+}
+
+/// One self-signed certificate for every agent address of a test.
+pub struct Certs {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+pub fn certs(ips: &[IpAddr]) -> Certs {
+    let names: Vec<String> = ips.iter().map(ToString::to_string).collect();
+    let (cert_pem, key_pem) = self_signed(&names).unwrap();
+    Certs { cert_pem, key_pem }
+}
+
+pub fn agent_config(
+    lab: &Lab,
+    name: &str,
+    rir: Rir,
+    certs: &Certs,
+    allow_private: bool,
+) -> AgentConfig {
+    let cfg = lab_config(lab, "www.example.lab").unwrap();
+    AgentConfig {
+        identity: Identity {
+            name: name.to_owned(),
+            region: format!("region-of-{name}"),
+            rir,
+        },
+        token: TOKEN.to_owned(),
+        cert_pem: certs.cert_pem.clone(),
+        key_pem: certs.key_pem.clone(),
+        allow_private,
+        dns: cfg.dns,
+        http_port: cfg.http_port,
+        https_port: cfg.https_port,
+        http_phase_timeout: cfg.http_phase_timeout,
+        check_timeout: Duration::from_secs(15),
+        max_concurrent: 4,
+    }
+}
+
+/// Starts one agent on `ip`, seeing `lab`.
+pub async fn agent(ip: IpAddr, lab: &Lab, name: &str, rir: Rir, certs: &Certs) -> RunningAgent {
+    start_agent(
+        SocketAddr::new(ip, 0),
+        agent_config(lab, name, rir, certs, true),
+    )
+    .await
+    .unwrap()
+}
+
+pub fn spec(agent: &RunningAgent, name: &str, rir: Rir, certs: &Certs) -> PerspectiveSpec {
+    PerspectiveSpec {
+        name: name.to_owned(),
+        url: agent.url(),
+        region: format!("region-of-{name}"),
+        rir: Some(rir),
+        token: TOKEN.to_owned(),
+        ca_cert_pem: certs.cert_pem.clone(),
+    }
+}
+
+/// The DNS-01 check of www.example.lab for Let's Encrypt, as the primary runs it.
+pub fn primary_config(lab: &Lab) -> dcv_diagnosis::config::CheckConfig {
+    let mut cfg = lab_config(lab, "www.example.lab").unwrap();
+    cfg.cas = vec![CaId::Letsencrypt];
+    cfg.methods = vec![dcv_diagnosis::Method::Dns];
+    cfg.txt_values = vec![TXT.to_owned()];
+    cfg
+}
