@@ -135,13 +135,18 @@ pub struct CheckArgs {
     /// HTTP-01 token (the file name under /.well-known/acme-challenge/). Without
     /// it a random probe token is fetched, and a 404 from the right server is the
     /// healthy answer.
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
     pub http_token: Option<String>,
     /// The body the token URL must serve (the key authorisation).
-    #[arg(long, value_name = "B", requires = "http_token")]
+    #[arg(
+        long,
+        value_name = "B",
+        requires = "http_token",
+        allow_hyphen_values = true
+    )]
     pub http_body: Option<String>,
     /// Expected DNS-01 TXT value; repeat for several (apex + wildcard need two).
-    #[arg(long = "txt-value", value_name = "V")]
+    #[arg(long = "txt-value", value_name = "V", allow_hyphen_values = true)]
     pub txt_values: Vec<String>,
     #[command(flatten)]
     pub dns: DnsSourceArgs,

@@ -435,3 +435,34 @@ fn dns_subcommand_prints_the_walk_and_the_chain_of_trust() {
         .code(2);
     drop(lab);
 }
+
+/// ACME tokens and TXT values are base64url and may start with '-'
+/// (about one in 64): they must be taken as values, not as flags.
+#[test]
+fn values_starting_with_a_hyphen_are_values() {
+    let (code, report) = check_against_lab(
+        dcv_lab::catalogue::valid(),
+        &[
+            "www.example.lab",
+            "--method",
+            "dns",
+            "--ca",
+            "letsencrypt",
+            "--txt-value",
+            "-starts-with-hyphen",
+        ],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let mismatch = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "txt_mismatch")
+        .unwrap_or_else(|| panic!("no txt_mismatch: {report:#}"));
+    assert!(
+        mismatch["summary"]
+            .as_str()
+            .unwrap()
+            .contains("-starts-with-hyphen")
+    );
+}
