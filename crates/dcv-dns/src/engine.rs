@@ -1293,6 +1293,15 @@ fn alias_target(
 
 /// Classifies one server's reply to (`qname`, `qtype`) asked at a server of
 /// `zone` (RFC 1034 §4.3.2, RFC 2308 §2).
+/// Whether a response's answer section aliases the query name (a CNAME at it,
+/// or a DNAME above it).
+fn answers_with_alias(ev: &crate::evidence::ResponseEvidence, qname: &DnsName) -> bool {
+    ev.answer.iter().any(|r| {
+        (r.rtype == RecordType::CNAME && &r.name == qname)
+            || (r.rtype == RecordType::DNAME && qname.is_subdomain_of(&r.name) && &r.name != qname)
+    })
+}
+
 fn classify(zone: &DnsName, qname: &DnsName, reply: &ServerReply) -> ServerVerdict {
     let Some(d) = &reply.decoded else {
         return match reply.last().map(|e| &e.result) {
@@ -1319,7 +1328,12 @@ fn classify(zone: &DnsName, qname: &DnsName, reply: &ServerReply) -> ServerVerdi
         };
     }
     match ev.rcode {
+        // RFC 6604 §3: when the answer carries a CNAME/DNAME for the query
+        // name, the RCODE speaks of the last name of the chain. Treat it as an
+        // alias answer: the walk follows the chain and proves the denial for
+        // the name it belongs to (RFC 4035 §5.4), as Unbound does.
         Rcode::NOERROR => {}
+        Rcode::NXDOMAIN if answers_with_alias(ev, qname) => {}
         Rcode::NXDOMAIN => return ServerVerdict::NxDomain,
         Rcode::SERVFAIL => return ServerVerdict::ServFail,
         Rcode::REFUSED => return ServerVerdict::Refused,
@@ -1430,11 +1444,16 @@ fn check_denial(
     let mut owners: Vec<(Name, HType)> = Vec::new();
     for r in authority {
         let t = r.record_type();
-        if (t == HType::NSEC || t == HType::NSEC3) && !owners.contains(&(r.name.clone(), t)) {
+        if (t == HType::NSEC || t == HType::NSEC3)
+            && !owners.iter().any(|(n, ot)| *ot == t && n == &r.name)
+        {
             owners.push((r.name.clone(), t));
+            if owners.len() >= limits::MAX_DENIAL_RRSETS {
+                break;
+            }
         }
     }
-    for (owner, t) in owners.iter().take(limits::MAX_RECORDS_PER_SECTION) {
+    for (owner, t) in &owners {
         let (recs, sigs) = dnssec::rrset(authority, owner, *t);
         if let Err(r) = dnssec::verify_rrset(zone, owner, *t, &recs, &sigs, keys, now) {
             return Some(Security::Bogus(r));

@@ -72,3 +72,9 @@ pub const MAX_DS_RECORDS: usize = 16;
 /// NSEC3 hash computations per denial proof: closest encloser search walks at
 /// most one name per label (127) plus wildcard and next-closer.
 pub const MAX_NSEC3_HASHES: usize = 130;
+
+/// NSEC/NSEC3 RRsets whose signatures we check per response. A denial needs
+/// at most 3 NSEC3 (RFC 5155 §7.2.1: closest encloser, next closer,
+/// wildcard) or 2 NSEC; more is padding or an attack on validator CPU
+/// (KeyTrap/NSEC3-encloser, CVE-2023-50868).
+pub const MAX_DENIAL_RRSETS: usize = 32;
