@@ -1004,6 +1004,13 @@ fn apply(
 }
 
 /// `letsencrypt`, `google`, ... as in JSON.
+fn outcome_label(o: QuorumOutcome) -> String {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{o:?}"))
+}
+
 fn serde_plain(ca: CaId) -> String {
     serde_json::to_value(ca)
         .ok()
@@ -1082,7 +1089,14 @@ fn disagreement_finding(
     }
     let ratios: Vec<String> = relevant
         .iter()
-        .map(|(ca, s)| format!("{} {} ({:?})", serde_plain(*ca), s.quorum_result, s.outcome))
+        .map(|(ca, s)| {
+            format!(
+                "{} {} {}",
+                serde_plain(*ca),
+                s.quorum_result,
+                outcome_label(s.outcome)
+            )
+        })
         .collect();
     let primary_view = match check {
         Check::Caa => "CAA permits issuance".to_owned(),
@@ -1094,15 +1108,24 @@ fn disagreement_finding(
         Severity::Error
     };
     let failed_list: Vec<&str> = failed.iter().copied().collect();
-    let summary = if blocks.is_empty() {
+    let not_enforced = relevant
+        .iter()
+        .any(|(_, s)| s.outcome == QuorumOutcome::NotMetNotEnforced);
+    let summary = if !blocks.is_empty() {
         format!(
-            "{what} ({method}): remote perspective(s) {} disagree with the primary; quorum still met ({})",
+            "{what} ({method}): remote perspectives {} disagree with the primary; BR 3.2.2.9 quorum not met ({})",
+            failed_list.join(", "),
+            ratios.join(", ")
+        )
+    } else if not_enforced {
+        format!(
+            "{what} ({method}): remote perspectives {} disagree with the primary; quorum not met, not enforced on the date given ({})",
             failed_list.join(", "),
             ratios.join(", ")
         )
     } else {
         format!(
-            "{what} ({method}): remote perspectives {} disagree with the primary; BR 3.2.2.9 quorum not met ({})",
+            "{what} ({method}): remote perspective(s) {} disagree with the primary; quorum still met ({})",
             failed_list.join(", "),
             ratios.join(", ")
         )
@@ -1250,7 +1273,7 @@ pub fn render_mpic_text(mpic: &MpicReport) -> String {
             q.ca,
             q.method,
             q.check,
-            format!("{:?}", q.outcome),
+            outcome_label(q.outcome),
             q.quorum_result,
             q.reason
         );
