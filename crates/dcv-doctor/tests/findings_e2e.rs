@@ -409,3 +409,27 @@ fn servfail_for_one_zone_only_on_a_shared_server() {
         f.summary
     );
 }
+
+/// RFC 6604 §3: after a CNAME, NXDOMAIN speaks of the CNAME's target. In a
+/// signed zone the denial proof is for the target, so the answer is a
+/// validated NXDOMAIN (what Unbound and Let's Encrypt see), not bogus. Found
+/// by the interop suite.
+#[test]
+fn dangling_cname_in_a_signed_zone_is_nxdomain_not_bogus() {
+    let scenario = catalogue::base(&Signing::Nsec).with_zone(ZONE, |z| {
+        z.records.retain(|r| !r.starts_with("www "));
+        z.records.push("www CNAME gone.example.lab.".into());
+    });
+    let report = run(scenario, "www.example.lab", http_only);
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.code != FindingCode::DnssecBogus),
+        "{report:#?}"
+    );
+    let f = find(&report, FindingCode::Nxdomain);
+    let ev = dns_evidence(f);
+    assert_eq!(ev.security, "secure", "{ev:?}");
+    assert_eq!(ev.chain.len(), 1, "{ev:?}");
+}
