@@ -160,3 +160,59 @@ async fn concurrency_is_bounded_with_503() {
     let (status, _) = first.await.unwrap().unwrap();
     assert_eq!(status, StatusCode::OK);
 }
+
+#[test]
+fn perspectives_file_is_validated() {
+    use dcv_doctor::mpic::load_perspectives;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("token"), format!("{TOKEN}\n")).unwrap();
+    std::fs::write(d.join("short"), "abc").unwrap();
+    std::fs::write(
+        d.join("ca.pem"),
+        "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let entry = |name: &str, url: &str, rir: &str, token: &str| {
+        format!(
+            "[[perspective]]\nname = \"{name}\"\nurl = \"{url}\"\nregion = \"r\"\nrir = \"{rir}\"\ntoken_file = \"{token}\"\nca_cert_file = \"ca.pem\"\n"
+        )
+    };
+    let url = "https://127.0.0.1:8443/v1/check";
+    let cases = [
+        (entry("a", url, "RIPE", "token"), None),
+        (entry("a", url, "EU", "token"), Some("unknown RIR")),
+        (
+            entry("a", "http://127.0.0.1/v1/check", "RIPE", "token"),
+            Some("must be https://"),
+        ),
+        (
+            entry("a", "https://agent.example/v1/check", "RIPE", "token"),
+            Some("must name an IP address"),
+        ),
+        (entry("a", url, "RIPE", "short"), Some("at least 16")),
+        (entry("a", url, "RIPE", "missing"), Some("token file")),
+        (
+            entry("a", url, "RIPE", "token") + &entry("a", url, "ARIN", "token"),
+            Some("listed twice"),
+        ),
+        (
+            format!("{}colour = \"red\"\n", entry("a", url, "RIPE", "token")),
+            Some("unknown field"),
+        ),
+        (String::new(), Some("no [[perspective]]")),
+    ];
+    for (text, want) in cases {
+        let path = d.join("p.toml");
+        std::fs::write(&path, &text).unwrap();
+        match (load_perspectives(&path), want) {
+            (Ok(p), None) => {
+                assert_eq!(p.len(), 1);
+                assert_eq!(p[0].rir, Some(Rir::Ripe));
+                assert_eq!(p[0].token, TOKEN);
+            }
+            (Err(e), Some(want)) => assert!(format!("{e:#}").contains(want), "{e:#}\n{text}"),
+            (got, want) => panic!("{text}: got {got:?}, wanted {want:?}"),
+        }
+    }
+}

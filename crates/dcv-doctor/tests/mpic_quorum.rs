@@ -13,7 +13,7 @@ use dcv_doctor::mpic::{
 };
 use dcv_lab::Lab;
 use dcv_mpic::{Check, QuorumOutcome, Rir};
-use mpic_common::{agent, agent_ip, broken, certs, primary_config, spec};
+use mpic_common::{agent, agent_ip, broken, certs, http_primary_config, primary_config, spec};
 
 fn opts() -> MpicOptions {
     MpicOptions {
@@ -36,6 +36,10 @@ fn quorum(report: &Report, check: Check) -> &dcv_mpic::QuorumSummary {
 
 /// Four perspectives (ARIN, RIPE, APNIC, LACNIC); the last `bad` see the broken zone.
 async fn run(bad: usize) -> Report {
+    run_with(bad, primary_config).await
+}
+
+async fn run_with(bad: usize, primary: fn(&Lab) -> dcv_diagnosis::config::CheckConfig) -> Report {
     let good_lab = Lab::start(dcv_doctor::demo::healthy()).await.unwrap();
     let bad_lab = Lab::start(broken()).await.unwrap();
     let names = [
@@ -61,7 +65,7 @@ async fn run(bad: usize) -> Report {
     // Distinct loopback addresses, one per perspective.
     let addrs: std::collections::BTreeSet<_> = agents.iter().map(|a| a.addr().ip()).collect();
     assert_eq!(addrs.len(), 4);
-    run_mpic_check(primary_config(&good_lab), &specs, &opts()).await
+    run_mpic_check(primary(&good_lab), &specs, &opts()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,5 +254,52 @@ async fn an_agent_that_is_down_or_refuses_is_unavailable_not_a_domain_failure() 
         f.summary.contains("apnic-wrong-token") && f.summary.contains("401"),
         "{}",
         f.summary
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_01_remotes_fetching_another_key_authorisation_do_not_corroborate() {
+    let report = run_with(2, http_primary_config).await;
+    let json = serde_json::to_string_pretty(&report).unwrap();
+    assert_eq!(report.verdict, Verdict::Fail, "{json}");
+    let mpic = report.mpic.as_ref().unwrap();
+    let q = |check| {
+        mpic.quorums
+            .iter()
+            .find(|q| q.ca == "google" && q.method == "http" && q.check == check)
+            .unwrap()
+    };
+    // CAA allows pki.goog in both copies: corroborated by all four.
+    assert_eq!(q(Check::Caa).outcome, QuorumOutcome::Met);
+    assert_eq!(q(Check::Caa).quorum_result, "4/4");
+    assert_eq!(q(Check::Dcv).outcome, QuorumOutcome::NotMet);
+    assert_eq!(q(Check::Dcv).quorum_result, "2/4");
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::MpicDcvDisagreement)
+        .unwrap();
+    assert_eq!(f.blocks, [CaId::Google]);
+    assert_eq!(f.method, Some(dcv_diagnosis::Method::Http));
+    assert!(
+        f.explanation.contains("sees http_token_mismatch"),
+        "{}",
+        f.explanation
+    );
+    assert!(
+        f.evidence.iter().any(|e| matches!(e, Evidence::Http(_))),
+        "{json}"
+    );
+    // Google is not Let's Encrypt: no `During secondary validation: ` prefix.
+    let detail = f.acme_detail.as_deref().unwrap();
+    assert!(
+        !detail.starts_with("During secondary validation"),
+        "{detail}"
+    );
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.code == FindingCode::MpicCaaDisagreement)
     );
 }

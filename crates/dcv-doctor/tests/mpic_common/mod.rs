@@ -16,7 +16,8 @@ use dcv_doctor::demo::{healthy, lab_config};
 use dcv_doctor::mpic::{
     AgentConfig, Identity, PerspectiveSpec, RunningAgent, self_signed, start_agent,
 };
-use dcv_lab::catalogue::ZONE;
+use dcv_lab::catalogue::{KEY_AUTHZ, TOKEN as LAB_TOKEN, WEB, ZONE};
+use dcv_lab::http::{HttpBehaviour, ResponderSpec};
 use dcv_lab::{Lab, Scenario};
 use dcv_mpic::Rir;
 
@@ -34,20 +35,29 @@ pub fn agent_ip() -> IpAddr {
 }
 
 /// The healthy lab, and the broken copy: CAA at example.lab. allows only
-/// pki.goog (Let's Encrypt is refused) and the TXT value is another one.
+/// pki.goog (Let's Encrypt is refused), the TXT value is another one, and
+/// www's web server serves a stale key authorisation for the token.
 pub fn broken() -> Scenario {
-    healthy()
-        .rename(
-            "mpic-broken",
-            "example.lab. as a broken geo-DNS node serves it",
-        )
-        .with_zone(ZONE, |z| {
-            z.records
-                .retain(|r| !r.contains("CAA") && !r.contains("TXT"));
-            z.records.push("@ CAA 0 issue \"pki.goog\"".into());
-            z.records
-                .push("_acme-challenge.www TXT \"stale-value\"".into());
-        })
+    let mut s = healthy();
+    s.http.retain(|r| r.name != WEB);
+    s.responder(ResponderSpec::new(
+        WEB,
+        HttpBehaviour::ServeToken {
+            token: LAB_TOKEN.into(),
+            body: "stale-key-authorisation".into(),
+        },
+    ))
+    .rename(
+        "mpic-broken",
+        "example.lab. as a broken geo-DNS node serves it",
+    )
+    .with_zone(ZONE, |z| {
+        z.records
+            .retain(|r| !r.contains("CAA") && !r.contains("TXT"));
+        z.records.push("@ CAA 0 issue \"pki.goog\"".into());
+        z.records
+            .push("_acme-challenge.www TXT \"stale-value\"".into());
+    })
 }
 
 /// One self-signed certificate for every agent address of a test.
@@ -116,5 +126,16 @@ pub fn primary_config(lab: &Lab) -> dcv_diagnosis::config::CheckConfig {
     cfg.cas = vec![CaId::Letsencrypt];
     cfg.methods = vec![dcv_diagnosis::Method::Dns];
     cfg.txt_values = vec![TXT.to_owned()];
+    cfg
+}
+
+/// The HTTP-01 check of www.example.lab for Google Trust Services with the
+/// lab's token and key authorisation.
+pub fn http_primary_config(lab: &Lab) -> dcv_diagnosis::config::CheckConfig {
+    let mut cfg = lab_config(lab, "www.example.lab").unwrap();
+    cfg.cas = vec![CaId::Google];
+    cfg.methods = vec![dcv_diagnosis::Method::Http];
+    cfg.http_token = Some(LAB_TOKEN.to_owned());
+    cfg.http_body = Some(KEY_AUTHZ.to_owned());
     cfg
 }
