@@ -920,13 +920,20 @@ fn apply(
                     continue;
                 }
                 let ca = verdict.ca;
-                let primary_passed = blocking(report, ca, method, check).is_empty();
+                // Let's Encrypt asks its remotes only once the primary's whole
+                // validation passed (DCV and CAA); other CAs per check.
+                let primary_passed = if profile_of(ca).remotes_after_primary() {
+                    [Check::Caa, Check::Dcv]
+                        .into_iter()
+                        .all(|c| blocking(report, ca, method, c).is_empty())
+                } else {
+                    blocking(report, ca, method, check).is_empty()
+                };
                 let remotes: Vec<RemoteResult> = seen
                     .iter()
                     .map(|s| RemoteResult {
                         name: s.name.clone(),
-                        // Unknown only when a URL-only agent never answered.
-                        rir: s.rir.unwrap_or(Rir::Arin),
+                        rir: s.rir,
                         corroboration: match s.answer {
                             Err(why) => Corroboration::Unavailable {
                                 detail: why.to_owned(),
@@ -970,7 +977,7 @@ fn apply(
         .map(|s| PerspectiveInfo {
             name: s.name.clone(),
             region: s.region.clone(),
-            rir: s.rir.unwrap_or(Rir::Arin),
+            rir: s.rir,
             status: match s.answer {
                 Ok(_) => "ok".to_owned(),
                 Err(why) => format!("unavailable: {why}"),
@@ -1263,7 +1270,10 @@ pub fn render_mpic_text(mpic: &MpicReport) -> String {
         let _ = writeln!(
             out,
             "  perspective {} ({}, {}): {}",
-            p.name, p.region, p.rir, p.status
+            p.name,
+            p.region,
+            p.rir.map_or("RIR unknown", Rir::as_str),
+            p.status
         );
     }
     for q in &mpic.quorums {

@@ -40,6 +40,15 @@ async fn run(bad: usize) -> Report {
 }
 
 async fn run_with(bad: usize, primary: fn(&Lab) -> dcv_diagnosis::config::CheckConfig) -> Report {
+    run_full(bad, primary, false).await
+}
+
+/// As [`run_with`]; `primary_bad`: the primary itself sees the broken copy.
+async fn run_full(
+    bad: usize,
+    primary: fn(&Lab) -> dcv_diagnosis::config::CheckConfig,
+    primary_bad: bool,
+) -> Report {
     let good_lab = Lab::start(dcv_doctor::demo::healthy()).await.unwrap();
     let bad_lab = Lab::start(broken()).await.unwrap();
     let names = [
@@ -65,7 +74,8 @@ async fn run_with(bad: usize, primary: fn(&Lab) -> dcv_diagnosis::config::CheckC
     // Distinct loopback addresses, one per perspective.
     let addrs: std::collections::BTreeSet<_> = agents.iter().map(|a| a.addr().ip()).collect();
     assert_eq!(addrs.len(), 4);
-    run_mpic_check(primary(&good_lab), &specs, &opts()).await
+    let primary_lab = if primary_bad { &bad_lab } else { &good_lab };
+    run_mpic_check(primary(primary_lab), &specs, &opts()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,4 +312,33 @@ async fn http_01_remotes_fetching_another_key_authorisation_do_not_corroborate()
             .iter()
             .any(|f| f.code == FindingCode::MpicCaaDisagreement)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lets_encrypt_never_asks_remotes_when_the_primary_fails() {
+    // The primary sees the broken copy; every remote sees the healthy zone.
+    let report = run_full(0, primary_config, true).await;
+    let json = serde_json::to_string_pretty(&report).unwrap();
+    assert_eq!(report.verdict, Verdict::Fail, "{json}");
+    // The primary's own findings say why; no MPIC finding is added.
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == FindingCode::CaaForbids),
+        "{json}"
+    );
+    assert!(!report.findings.iter().any(|f| matches!(
+        f.code,
+        FindingCode::MpicCaaDisagreement | FindingCode::MpicDcvDisagreement
+    )));
+    for check in [Check::Caa, Check::Dcv] {
+        let q = quorum(&report, check);
+        assert_eq!(q.outcome, QuorumOutcome::NotAttempted, "{json}");
+        assert!(
+            q.reason.contains("never asks the remote perspectives"),
+            "{}",
+            q.reason
+        );
+    }
 }

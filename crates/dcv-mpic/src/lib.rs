@@ -221,7 +221,8 @@ pub enum Corroboration {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteResult {
     pub name: String,
-    pub rir: Rir,
+    /// `None` when not known (an agent given by URL that never answered).
+    pub rir: Option<Rir>,
     pub corroboration: Corroboration,
 }
 
@@ -279,7 +280,7 @@ fn sorted_names(
 }
 
 fn rirs<'a>(rs: impl IntoIterator<Item = &'a RemoteResult>) -> BTreeSet<Rir> {
-    rs.into_iter().map(|r| r.rir).collect()
+    rs.into_iter().filter_map(|r| r.rir).collect()
 }
 
 /// Applies BR 3.2.2.9 (with `profile`'s additions and `req` for the date) to
@@ -415,7 +416,8 @@ pub fn evaluate(
 pub struct PerspectiveInfo {
     pub name: String,
     pub region: String,
-    pub rir: Rir,
+    /// `None` when not known (an agent given by URL that never answered).
+    pub rir: Option<Rir>,
     /// `ok`, or why the perspective could not be asked.
     pub status: String,
 }

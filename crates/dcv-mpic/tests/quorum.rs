@@ -65,7 +65,7 @@ fn dates_and_rirs_parse_strictly() {
 fn ok(name: &str, rir: Rir) -> RemoteResult {
     RemoteResult {
         name: name.into(),
-        rir,
+        rir: Some(rir),
         corroboration: Corroboration::Corroborates,
     }
 }
@@ -73,7 +73,7 @@ fn ok(name: &str, rir: Rir) -> RemoteResult {
 fn bad(name: &str, rir: Rir) -> RemoteResult {
     RemoteResult {
         name: name.into(),
-        rir,
+        rir: Some(rir),
         corroboration: Corroboration::Differs {
             detail: format!("{name} saw no CAA permission"),
         },
@@ -83,7 +83,7 @@ fn bad(name: &str, rir: Rir) -> RemoteResult {
 fn down(name: &str, rir: Rir) -> RemoteResult {
     RemoteResult {
         name: name.into(),
-        rir,
+        rir: Some(rir),
         corroboration: Corroboration::Unavailable {
             detail: "connection refused".into(),
         },
