@@ -201,6 +201,8 @@ async fn quorum_not_met_with_two_bad_perspectives_names_them_and_their_evidence(
     let names: Vec<&str> = mpic.perspectives.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["apnic-1", "arin-1", "lacnic-1", "ripe-1"]);
     assert!(mpic.perspectives.iter().all(|p| p.status == "ok"));
+    // The whole summary is deterministic (sorted, no timings, no addresses).
+    insta::assert_json_snapshot!("two_bad_of_four_mpic", mpic);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
