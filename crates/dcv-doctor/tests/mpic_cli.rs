@@ -108,6 +108,40 @@ fn check(args: &[&str], dir: &Path, good: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `check` with `--perspective URL` flags, token and pinned certificates from the environment.
+fn check_urls(urls: &[String], bundle: &Path, good: &Path, port: &str) -> std::process::Output {
+    let mut cmd = Command::new(bin());
+    cmd.env("NO_COLOR", "1")
+        .env("DCV_DOCTOR_AGENT_TOKEN", TOKEN)
+        .env("DCV_DOCTOR_AGENT_CA_CERT", bundle)
+        .args([
+            "check",
+            "www.example.lab",
+            "--method",
+            "dns",
+            "--txt-value",
+            "token",
+        ])
+        .args([
+            "--ca",
+            "letsencrypt",
+            "--format",
+            "json",
+            "--as-of",
+            "2026-11-28",
+        ])
+        .args(["--dns-port", port])
+        .arg("--root-hints")
+        .arg(good.join("root.hints"))
+        .arg("--trust-anchor")
+        .arg(good.join("trust-anchor.ds"))
+        .arg("--allow-private");
+    for url in urls {
+        cmd.args(["--perspective", url]);
+    }
+    cmd.output().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_with_perspectives_file_against_agent_processes() {
     let good = Lab::start(dcv_doctor::demo::healthy()).await.unwrap();
@@ -219,5 +253,76 @@ async fn check_with_perspectives_file_against_agent_processes() {
     .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--as-of"));
+    // The same agents by URL: identity (region, RIR) comes from their answers.
+    let mut bundle = String::new();
+    for (name, _, _) in perspectives {
+        bundle.push_str(&std::fs::read_to_string(d.join(format!("{name}.pem"))).unwrap());
+    }
+    std::fs::write(d.join("bundle.pem"), bundle).unwrap();
+    let urls: Vec<String> = agents.iter().map(|a| a.url.clone()).collect();
+    let (d2, g2, p2) = (d.clone(), good_dir.clone(), port.clone());
+    let out =
+        tokio::task::spawn_blocking(move || check_urls(&urls, &d2.join("bundle.pem"), &g2, &p2))
+            .await
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let mut rirs: Vec<&str> = report["mpic"]["perspectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["rir"].as_str().unwrap())
+        .collect();
+    rirs.sort_unstable();
+    assert_eq!(rirs, ["APNIC", "ARIN", "LACNIC", "RIPE"], "{stdout}");
+    assert!(
+        report["mpic"]["quorums"][0]["quorum_result"] == "2/4",
+        "{stdout}"
+    );
+
+    // Without the token in the environment: bad input, exit 2.
+    let out = Command::new(bin())
+        .env_remove("DCV_DOCTOR_AGENT_TOKEN")
+        .args(["check", "www.example.lab", "--perspective", &agents[0].url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DCV_DOCTOR_AGENT_TOKEN"));
     drop(agents);
+}
+
+#[test]
+fn agent_refuses_to_start_with_a_short_token_or_an_unknown_rir() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("short"), "abc").unwrap();
+    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+    for (token, rir, want) in [
+        ("short", "RIPE", "at least 16"),
+        ("token", "EU", "unknown RIR"),
+    ] {
+        let out = Command::new(bin())
+            .args([
+                "agent",
+                "--listen",
+                &format!("{}:0", agent_ip()),
+                "--name",
+                "x",
+                "--region",
+                "y",
+            ])
+            .args(["--rir", rir])
+            .arg("--token-file")
+            .arg(dir.path().join(token))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{err}");
+    }
 }
