@@ -855,6 +855,15 @@ fn blocking(report: &Report, ca: CaId, method: Method, check: Check) -> Vec<&Fin
         .collect()
 }
 
+/// Whether a remote report is about the same name, CA and method.
+fn covers(remote: &Report, hostname: &str, ca: CaId, method: Method) -> bool {
+    remote.hostname == hostname
+        && remote
+            .ca_verdicts
+            .iter()
+            .any(|v| v.ca == ca && v.methods.iter().any(|m| m.method == method))
+}
+
 fn is_mpic(code: FindingCode) -> bool {
     matches!(
         code,
@@ -938,6 +947,15 @@ fn apply(
                             Err(why) => Corroboration::Unavailable {
                                 detail: why.to_owned(),
                             },
+                            Ok(r) if !covers(r, &report.hostname, ca, method) => {
+                                Corroboration::Unavailable {
+                                    detail: format!(
+                                        "the agent's report does not cover {} {method} for {}",
+                                        serde_plain(ca),
+                                        report.hostname
+                                    ),
+                                }
+                            }
                             Ok(r) => {
                                 let b = blocking(r, ca, method, check);
                                 match b.first() {
@@ -1123,6 +1141,15 @@ fn disagreement_finding(
             "{what} ({method}): remote perspectives {} disagree with the primary; BR 3.2.2.9 quorum not met ({})",
             failed_list.join(", "),
             ratios.join(", ")
+        )
+    } else if let Some((_, q)) = relevant
+        .iter()
+        .find(|(_, s)| s.outcome == QuorumOutcome::Inconclusive)
+    {
+        format!(
+            "{what} ({method}): remote perspective(s) {} disagree with the primary; the quorum cannot be judged with these perspectives ({})",
+            failed_list.join(", "),
+            q.reason
         )
     } else if not_enforced {
         format!(

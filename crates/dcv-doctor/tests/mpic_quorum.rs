@@ -40,7 +40,7 @@ async fn run(bad: usize) -> Report {
 }
 
 async fn run_with(bad: usize, primary: fn(&Lab) -> dcv_diagnosis::config::CheckConfig) -> Report {
-    run_full(bad, primary, false).await
+    run_full(bad, primary, false, 4).await
 }
 
 /// As [`run_with`]; `primary_bad`: the primary itself sees the broken copy.
@@ -48,6 +48,7 @@ async fn run_full(
     bad: usize,
     primary: fn(&Lab) -> dcv_diagnosis::config::CheckConfig,
     primary_bad: bool,
+    count: usize,
 ) -> Report {
     let good_lab = Lab::start(dcv_doctor::demo::healthy()).await.unwrap();
     let bad_lab = Lab::start(broken()).await.unwrap();
@@ -57,6 +58,7 @@ async fn run_full(
         ("apnic-1", Rir::Apnic),
         ("lacnic-1", Rir::Lacnic),
     ];
+    let names = &names[..count];
     let ips: Vec<_> = names.iter().map(|_| agent_ip()).collect();
     let certs = certs(&ips);
     let mut agents = Vec::new();
@@ -73,7 +75,7 @@ async fn run_full(
     }
     // Distinct loopback addresses, one per perspective.
     let addrs: std::collections::BTreeSet<_> = agents.iter().map(|a| a.addr().ip()).collect();
-    assert_eq!(addrs.len(), 4);
+    assert_eq!(addrs.len(), count);
     let primary_lab = if primary_bad { &bad_lab } else { &good_lab };
     run_mpic_check(primary(primary_lab), &specs, &opts()).await
 }
@@ -319,7 +321,7 @@ async fn http_01_remotes_fetching_another_key_authorisation_do_not_corroborate()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lets_encrypt_never_asks_remotes_when_the_primary_fails() {
     // The primary sees the broken copy; every remote sees the healthy zone.
-    let report = run_full(0, primary_config, true).await;
+    let report = run_full(0, primary_config, true, 4).await;
     let json = serde_json::to_string_pretty(&report).unwrap();
     assert_eq!(report.verdict, Verdict::Fail, "{json}");
     // The primary's own findings say why; no MPIC finding is added.
@@ -343,4 +345,33 @@ async fn lets_encrypt_never_asks_remotes_when_the_primary_fails() {
             q.reason
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_few_perspectives_for_the_date_is_inconclusive_not_a_failure() {
+    // Three remotes, one bad: 2026-11-28 wants at least four.
+    let report = run_full(1, primary_config, false, 3).await;
+    let json = serde_json::to_string_pretty(&report).unwrap();
+    assert_ne!(report.verdict, Verdict::Fail, "{json}");
+    let q = quorum(&report, Check::Caa);
+    assert_eq!(q.outcome, QuorumOutcome::Inconclusive, "{json}");
+    assert!(q.reason.contains("requires at least 4"), "{}", q.reason);
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::MpicCaaDisagreement)
+        .expect(&json);
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.summary.contains("cannot be judged"), "{}", f.summary);
+    let short = report
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::PerspectiveUnavailable)
+        .expect(&json);
+    assert!(
+        short.summary.contains("too few remote perspectives"),
+        "{}",
+        short.summary
+    );
+    assert_eq!(short.who_fixes, WhoFixes::Requester);
 }
