@@ -271,8 +271,10 @@ pub fn findings_markdown() -> String {
          | code | meaning | CA message | fix | who fixes | rests on |\n|---|---|---|---|---|---|\n",
     );
     for code in FindingCode::ALL {
-        let message = crate::messages::documented_message(*code)
-            .map_or_else(|| "(none specific)".to_owned(), |m| format!("`{}`", m.replace('|', "\\|")));
+        let message = crate::messages::documented_message(*code).map_or_else(
+            || "(none specific)".to_owned(),
+            |m| format!("`{}`", m.replace('|', "\\|")),
+        );
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} | {} |",

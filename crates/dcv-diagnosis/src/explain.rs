@@ -54,7 +54,7 @@ const PATTERNS: &[Pattern] = &[
         needles: &["multiple perspective caa check error"],
         source: "Cloudflare",
         cause: "The CA could not resolve the hostname's CAA records from some of its remote network perspectives (MPIC, BR 3.2.2.9).",
-        code: Some(FindingCode::CaaLookupFailed),
+        code: Some(FindingCode::MpicCaaDisagreement),
         check: "Whether every authoritative server answers CAA queries over IPv4 and IPv6, UDP and TCP, from everywhere (geo-blocking, rate limiting, firewalls that drop unknown query types).",
         fix: "Make every authoritative nameserver answer CAA queries (NOERROR with an empty answer when there are no CAA records) from all regions; remove geo/IP restrictions on the DNS servers.",
         who: WhoFixes::DnsProvider,
@@ -64,7 +64,7 @@ const PATTERNS: &[Pattern] = &[
         needles: &["unable to verify domain ownership from multiple geographic locations"],
         source: "Cloudflare",
         cause: "Validation passed from the CA's primary perspective but failed from too many remote perspectives (MPIC failure, BR 3.2.2.9).",
-        code: None,
+        code: Some(FindingCode::MpicDcvDisagreement),
         check: "Whether the validation URL or TXT record is reachable from every region: geo-blocking firewalls, anycast nodes serving stale data, nameservers that fail from some networks.",
         fix: "Remove geographic restrictions on the validation path (/.well-known/acme-challenge/ and the authoritative DNS servers) and make all nameservers serve the same data.",
         who: WhoFixes::DnsProvider,
@@ -500,15 +500,15 @@ mod tests {
             ),
             (
                 "Certificate authority encountered a multiple perspective CAA check error, please ensure your DNS is configured to allow CAA queries",
-                Some(FindingCode::CaaLookupFailed),
+                Some(FindingCode::MpicCaaDisagreement),
             ),
             (
                 "Certificate authority encountered a multiple perspective CAA check error, please ensure your DNS is configured to allow CAA queries from all geographic perspectives",
-                Some(FindingCode::CaaLookupFailed),
+                Some(FindingCode::MpicCaaDisagreement),
             ),
             (
                 "Certificate authority was unable to verify domain ownership from multiple geographic locations (MPIC failure). Please ensure your DNS records are reachable from all geographic perspectives and try again.",
-                None,
+                Some(FindingCode::MpicDcvDisagreement),
             ),
             (
                 "The authority has rate limited these domains. Please wait for the rate limit to expire or try another authority. Expires 2026-12-01T00:00:00Z",

@@ -74,26 +74,51 @@ pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
     use crate::FindingCode as C;
     Some(match code {
         C::IdentifierRejected => CLOUDFLARE_WILL_NOT_ISSUE,
-        C::Nxdomain => "DNS problem: NXDOMAIN looking up A for <name> - check that a DNS record exists for this domain",
-        C::NoAddress => "DNS problem: no valid A records found for <name>; no valid AAAA records found for <name>",
+        C::Nxdomain => {
+            "DNS problem: NXDOMAIN looking up A for <name> - check that a DNS record exists for this domain"
+        }
+        C::NoAddress => {
+            "DNS problem: no valid A records found for <name>; no valid AAAA records found for <name>"
+        }
         C::DnsServfail | C::DnsRefused | C::DnsLameDelegation => CLOUDFLARE_SERVFAIL,
         C::DnsTimeout => "DNS problem: query timed out looking up <TYPE> for <name>",
         C::DnssecBogus => {
             "the Certificate Authority had trouble performing a DNS lookup: dns problem: looking up caa for <hostname>: dnssec: bogus"
         }
         C::TxtMissing => "No TXT record found at _acme-challenge.<name>",
-        C::TxtMismatch | C::TxtInconsistent => "Incorrect TXT record \"<value>\" found at _acme-challenge.<name>",
+        C::TxtMismatch | C::TxtInconsistent => {
+            "Incorrect TXT record \"<value>\" found at _acme-challenge.<name>"
+        }
         C::CaaForbids | C::CaaCriticalUnknown => {
             "CAA records block issuance. Please remove all CAA records or add records for this authority (<ca>)"
         }
-        C::CaaLookupFailed => "Certificate authority encountered a SERVFAIL during DNS lookup, please check your DNS reachability.",
-        C::HttpTokenMismatch => "The key authorization file from the server did not match this challenge. Expected \"<ka>\" (got \"<body>\")",
-        C::HttpTokenNotPublished | C::HttpNot200 | C::HttpChallengePage | C::HttpBlocked | C::HttpRedirectToHttps | C::Ipv6Mismatch => {
+        C::CaaLookupFailed => {
+            "Certificate authority encountered a SERVFAIL during DNS lookup, please check your DNS reachability."
+        }
+        C::HttpTokenMismatch => {
+            "The key authorization file from the server did not match this challenge. Expected \"<ka>\" (got \"<body>\")"
+        }
+        C::HttpTokenNotPublished
+        | C::HttpNot200
+        | C::HttpChallengePage
+        | C::HttpBlocked
+        | C::HttpRedirectToHttps
+        | C::Ipv6Mismatch => {
             "<ip>: Invalid response from http://<name>/.well-known/acme-challenge/<token>: <status>"
         }
-        C::HttpBadRedirect => "<ip>: Fetching <url>: Too many redirects / Redirect loop detected / Invalid port in redirect target ...",
-        C::HttpUnreachable => "<ip>: Fetching <url>: Timeout during connect (likely firewall problem) / Connection refused",
+        C::HttpBadRedirect => {
+            "<ip>: Fetching <url>: Too many redirects / Redirect loop detected / Invalid port in redirect target ..."
+        }
+        C::HttpUnreachable => {
+            "<ip>: Fetching <url>: Timeout during connect (likely firewall problem) / Connection refused"
+        }
         C::HttpOnHttpsPort => "<ip>: Fetching https://<name>/...: Server only speaks HTTP, not TLS",
+        C::MpicCaaDisagreement => {
+            "Certificate authority encountered a multiple perspective CAA check error, please ensure your DNS is configured to allow CAA queries from all geographic perspectives"
+        }
+        C::MpicDcvDisagreement => {
+            "Certificate authority was unable to verify domain ownership from multiple geographic locations (MPIC failure). Please ensure your DNS records are reachable from all geographic perspectives and try again."
+        }
         _ => return None,
     })
 }
@@ -105,33 +130,65 @@ pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
 pub fn documented_fix(code: crate::FindingCode) -> &'static str {
     use crate::FindingCode as C;
     match code {
-        C::IdentifierRejected => "Use a name the CA accepts, or another CA (the report names which CAs refuse it).",
+        C::IdentifierRejected => {
+            "Use a name the CA accepts, or another CA (the report names which CAs refuse it)."
+        }
         C::Nxdomain | C::NoAddress => "Create the record at the authoritative DNS provider.",
         C::DnsServfail | C::DnsTimeout | C::DnsRefused | C::DnsLameDelegation => {
             "Make every nameserver in the delegation answer authoritatively, or remove it from the NS sets."
         }
-        C::DnssecBogus => "Re-sign the zone or make the parent's DS match the current KSK (or remove the DS).",
-        C::NsDelegated => "Add the records at the provider the NS records name, or remove the NS records.",
+        C::DnssecBogus => {
+            "Re-sign the zone or make the parent's DS match the current KSK (or remove the DS)."
+        }
+        C::NsDelegated => {
+            "Add the records at the provider the NS records name, or remove the NS records."
+        }
         C::ReservedAddress => "Publish public addresses; CAs cannot reach private ones.",
-        C::TxtMissing | C::TxtMismatch => "Publish the current token value at _acme-challenge.<name> at the authoritative provider.",
+        C::TxtMissing | C::TxtMismatch => {
+            "Publish the current token value at _acme-challenge.<name> at the authoritative provider."
+        }
         C::TxtInconsistent => "Bring every nameserver of the zone in sync, then retry.",
         C::TxtDoubledLabel => "Recreate the record without the zone name appended twice.",
-        C::DelegatedDcvConflict => "Delete every TXT at _acme-challenge.<name>; keep only the delegation CNAME.",
-        C::CaaForbids => "Add `CAA 0 issue` (and `issuewild`) records for the CA where the CAA RRset lives, or remove them all.",
+        C::DelegatedDcvConflict => {
+            "Delete every TXT at _acme-challenge.<name>; keep only the delegation CNAME."
+        }
+        C::CaaForbids => {
+            "Add `CAA 0 issue` (and `issuewild`) records for the CA where the CAA RRset lives, or remove them all."
+        }
         C::CaaCriticalUnknown => "Remove the critical (flag 128) record with the unknown tag.",
-        C::CaaLookupFailed => "Make CAA queries answer (NOERROR/empty) from every server, and fix DNSSEC.",
+        C::CaaLookupFailed => {
+            "Make CAA queries answer (NOERROR/empty) from every server, and fix DNSSEC."
+        }
         C::DnssecInsecure => "Nothing required; sign the zone to protect CAA and DCV records.",
-        C::HttpTokenMismatch => "Serve exactly the key authorisation at the token URL from every address.",
+        C::HttpTokenMismatch => {
+            "Serve exactly the key authorisation at the token URL from every address."
+        }
         C::HttpTokenNotPublished => "Nothing yet: place the token where the CA will look.",
-        C::HttpChallengePage => "Exclude /.well-known/acme-challenge/* from challenges and Under Attack mode.",
-        C::HttpBlocked => "Allow /.well-known/acme-challenge/* in WAF, IP access rules and firewalls.",
-        C::HttpRedirectToHttps => "Do not redirect /.well-known/ to https in partial setups; exclude it in Redirect Rules.",
-        C::HttpBadRedirect => "Redirect only with 301/302/307/308 to http(s) on ports 80/443, or not at all.",
-        C::HttpUnreachable => "Open port 80 (and 443 if redirected) on every address, or remove the record.",
+        C::HttpChallengePage => {
+            "Exclude /.well-known/acme-challenge/* from challenges and Under Attack mode."
+        }
+        C::HttpBlocked => {
+            "Allow /.well-known/acme-challenge/* in WAF, IP access rules and firewalls."
+        }
+        C::HttpRedirectToHttps => {
+            "Do not redirect /.well-known/ to https in partial setups; exclude it in Redirect Rules."
+        }
+        C::HttpBadRedirect => {
+            "Redirect only with 301/302/307/308 to http(s) on ports 80/443, or not at all."
+        }
+        C::HttpUnreachable => {
+            "Open port 80 (and 443 if redirected) on every address, or remove the record."
+        }
         C::Ipv6Mismatch => "Point AAAA at the same server as A, or remove the AAAA record.",
         C::HttpOnHttpsPort => "Serve TLS on 443 or stop redirecting to https.",
         C::TlsOnHttpPort => "Serve plain HTTP on port 80.",
         C::HttpNot200 => "Serve the token with status 200.",
+        C::MpicCaaDisagreement | C::MpicDcvDisagreement => {
+            "Make DNS and the validation URL answer the same from every region (geo-blocking, split horizon, anycast nodes out of sync)."
+        }
+        C::PerspectiveUnavailable => {
+            "Fix or remove the perspective agent; the domain is not at fault."
+        }
         _ => "See the finding's own fix.",
     }
 }
