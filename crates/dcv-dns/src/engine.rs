@@ -345,8 +345,20 @@ impl Engine {
                     break Outcome::ServFail { why };
                 }
                 WalkEnd::Fail(why) => {
-                    security = security.worst(match &why {
-                        ServFailReason::AllServersFailed { zone, failures } => {
+                    // BR 3.2.2.8 lets a CA treat a failed lookup as permission
+                    // only in a zone proven Insecure (RFC 4035 §4.3): when the
+                    // failing zone's parent proves it has no DS, say so.
+                    let proven_insecure = match &why {
+                        ServFailReason::AllServersFailed { zone, .. } => {
+                            let zk = self.zone_keys(zone).await;
+                            ctx.add_keys(&zk);
+                            matches!(zk.security, Security::Insecure(_)).then(|| zk.security.clone())
+                        }
+                        _ => None,
+                    };
+                    security = security.worst(match (&why, proven_insecure) {
+                        (_, Some(insecure)) => insecure,
+                        (ServFailReason::AllServersFailed { zone, failures }, None) => {
                             Security::Indeterminate(IndeterminateReason::FetchFailed {
                                 zone: zone.clone(),
                                 rrset: RrsetId {
@@ -356,12 +368,12 @@ impl Engine {
                                 failures: failures.clone(),
                             })
                         }
-                        ServFailReason::BudgetExhausted { limit } => {
+                        (ServFailReason::BudgetExhausted { limit }, None) => {
                             Security::Indeterminate(IndeterminateReason::BudgetExhausted {
                                 limit: *limit,
                             })
                         }
-                        _ => Security::Indeterminate(IndeterminateReason::NoServers {
+                        (_, None) => Security::Indeterminate(IndeterminateReason::NoServers {
                             zone: current.clone(),
                         }),
                     });

@@ -44,6 +44,8 @@ use crate::cli::AgentArgs;
 pub const AGENT_PATH: &str = "/v1/check";
 /// Largest check request an agent reads (a request is a few hundred bytes).
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// How much of an oversized body is read (and dropped) before answering 413.
+const DRAIN_LIMIT_BYTES: usize = 1024 * 1024;
 /// Largest agent answer the coordinator reads (a report with full evidence).
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// Environment variable holding the bearer token for `--perspective URL`.
@@ -399,10 +401,13 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+    if declared.is_some_and(|n| n > DRAIN_LIMIT_BYTES as u64) {
         return too_large(state);
     }
-    let body = Limited::new(req.into_body(), MAX_REQUEST_BYTES).collect();
+    // Read up to DRAIN_LIMIT_BYTES, so a client that sent a body a little over
+    // the cap has finished writing and can read our 413 instead of seeing its
+    // connection reset mid-request; then enforce the real cap.
+    let body = Limited::new(req.into_body(), DRAIN_LIMIT_BYTES).collect();
     let body = match tokio::time::timeout(IO_TIMEOUT, body).await {
         Err(_) => {
             return refuse(
@@ -426,6 +431,9 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
         }
         Ok(Ok(b)) => b.to_bytes(),
     };
+    if body.len() > MAX_REQUEST_BYTES {
+        return too_large(state);
+    }
     let request: CheckRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {

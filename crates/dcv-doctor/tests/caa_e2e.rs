@@ -720,7 +720,6 @@ async fn lookup_failure_below_the_relevant_rrset_stops_the_search() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "reason: dcv-dns reports a lookup whose walk fails at every server of a zone as Indeterminate even when the signed parent proves the zone has no DS (engine.rs resolve, WalkEnd::Fail with an anchor), so BR 3.2.2.8's proven-Insecure exception can never apply"]
 async fn proven_insecure_failure_is_permission_for_sslcom_and_sectigo() {
     let lab = CaaLab::start(provider_failing_one_zone()).await;
     // broken.lab. is unsigned and lab. proves it with NSEC: the failure is
