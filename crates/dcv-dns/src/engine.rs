@@ -352,7 +352,8 @@ impl Engine {
                         ServFailReason::AllServersFailed { zone, .. } => {
                             let zk = self.zone_keys(zone).await;
                             ctx.add_keys(&zk);
-                            matches!(zk.security, Security::Insecure(_)).then(|| zk.security.clone())
+                            matches!(zk.security, Security::Insecure(_))
+                                .then(|| zk.security.clone())
                         }
                         _ => None,
                     };

@@ -162,22 +162,14 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
             continue; // reported as the blocking failure itself
         }
         for answer in &lookup.server_answers {
-            let not_authoritative = || {
-                crate::evidence::exchange_for(answer, &lookup.exchanges)
-                    .and_then(dcv_dns::Exchange::response)
-                    .is_some_and(|r| !r.flags.aa)
-            };
             let code = match &answer.verdict {
-                ServerVerdict::Answer { .. } | ServerVerdict::NoData | ServerVerdict::NxDomain
-                    if not_authoritative() =>
-                {
-                    FindingCode::DnsLameDelegation
-                }
+                // RFC 1912 §2.8: an answer without AA is lame, even though
+                // Unbound (and so the CA) still uses it when nothing better comes.
+                _ if answer.is_lame() => FindingCode::DnsLameDelegation,
                 ServerVerdict::Timeout | ServerVerdict::NetworkError { .. } => {
                     FindingCode::DnsTimeout
                 }
                 ServerVerdict::Refused => FindingCode::DnsRefused,
-                ServerVerdict::Lame { .. } => FindingCode::DnsLameDelegation,
                 ServerVerdict::ServFail
                 | ServerVerdict::OtherRcode { .. }
                 | ServerVerdict::Unparseable { .. } => FindingCode::DnsServfail,
