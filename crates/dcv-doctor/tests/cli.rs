@@ -194,6 +194,14 @@ fn findings_doc_is_the_committed_docs_findings_md() {
 /// Runs the binary against a lab in this process (the lab keeps answering on
 /// the runtime's worker threads while the child process runs).
 fn check_against_lab(scenario: dcv_lab::Scenario, extra: &[&str]) -> (i32, Value) {
+    check_against_lab_with(scenario, extra, true)
+}
+
+fn check_against_lab_with(
+    scenario: dcv_lab::Scenario,
+    extra: &[&str],
+    allow_private: bool,
+) -> (i32, Value) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -212,12 +220,14 @@ fn check_against_lab(scenario: dcv_lab::Scenario, extra: &[&str]) -> (i32, Value
         files.trust_anchor.to_str().unwrap(),
         "--dns-port",
         &port,
-        "--allow-private",
         "--format",
         "json",
         "--timeout",
         "20",
     ];
+    if allow_private {
+        args.push("--allow-private");
+    }
     args.extend_from_slice(extra);
     let output = doctor().args(&args).output().unwrap();
     drop(lab);
@@ -337,7 +347,11 @@ fn bogus_dnssec_fails_with_exit_1_and_the_ca_message() {
 
 #[test]
 fn without_allow_private_lab_addresses_are_themselves_a_finding() {
-    let (code, report) = check_against_lab_without_allow_private();
+    let (code, report) = check_against_lab_with(
+        dcv_lab::catalogue::valid(),
+        &["www.example.lab", "--method", "dns", "--ca", "letsencrypt"],
+        false,
+    );
     assert_eq!(code, 1, "{report:#}");
     let f = report["findings"]
         .as_array()
@@ -347,42 +361,6 @@ fn without_allow_private_lab_addresses_are_themselves_a_finding() {
         .unwrap_or_else(|| panic!("no reserved_address: {report:#}"));
     assert_eq!(f["severity"], "error");
     assert_eq!(f["evidence"][0]["kind"], "address");
-}
-
-fn check_against_lab_without_allow_private() -> (i32, Value) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let lab = rt
-        .block_on(dcv_lab::Lab::start(dcv_lab::catalogue::valid()))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let files = lab.write_files(dir.path()).unwrap();
-    let output = doctor()
-        .args([
-            "check",
-            "www.example.lab",
-            "--method",
-            "dns",
-            "--ca",
-            "letsencrypt",
-            "--root-hints",
-            files.root_hints.to_str().unwrap(),
-            "--trust-anchor",
-            files.trust_anchor.to_str().unwrap(),
-            "--dns-port",
-            &lab.dns_port().to_string(),
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    drop(lab);
-    (
-        output.status.code().unwrap(),
-        serde_json::from_slice(&output.stdout).unwrap(),
-    )
 }
 
 #[test]

@@ -308,14 +308,15 @@ fn txt_doubled_label() {
     );
 }
 
-#[test]
-fn delegated_dcv_cname_is_followed() {
-    let scenario = catalogue::base(&Signing::Nsec)
+/// `_acme-challenge.www` delegated by CNAME to a DCV provider's zone that
+/// holds the token (Cloudflare's delegated DCV shape).
+fn delegated_dcv(signing: &Signing) -> Scenario {
+    catalogue::base(signing)
         .server(ServerSpec::new("ns.dcv-provider.lab."))
         .zone(
             ZoneSpec::new("dcv-provider.lab.")
                 .served_by("ns.dcv-provider.lab.")
-                .signed(Signing::Nsec)
+                .signed(signing.clone())
                 .record("www.example.lab.0123456789abcdef TXT \"token\""),
         )
         .with_zone(ZONE, |z| {
@@ -324,28 +325,23 @@ fn delegated_dcv_cname_is_followed() {
                 "_acme-challenge.www CNAME www.example.lab.0123456789abcdef.dcv-provider.lab."
                     .into(),
             );
-        });
-    let report = run(scenario, "www.example.lab", dns_only(&["token"]));
+        })
+}
+
+#[test]
+fn delegated_dcv_cname_is_followed() {
+    let report = run(
+        delegated_dcv(&Signing::Nsec),
+        "www.example.lab",
+        dns_only(&["token"]),
+    );
     assert!(report.ca_verdicts[0].would_validate, "{report:#?}");
 }
 
 #[test]
 fn delegated_dcv_conflict_with_a_leftover_txt() {
     // ns1 serves the delegation CNAME; ns2 still serves the old TXT.
-    let mut scenario = catalogue::base(&Signing::Unsigned)
-        .server(ServerSpec::new("ns.dcv-provider.lab."))
-        .zone(
-            ZoneSpec::new("dcv-provider.lab.")
-                .served_by("ns.dcv-provider.lab.")
-                .record("www.example.lab.0123456789abcdef TXT \"token\""),
-        )
-        .with_zone(ZONE, |z| {
-            z.records.retain(|r| !r.starts_with("_acme-challenge"));
-            z.records.push(
-                "_acme-challenge.www CNAME www.example.lab.0123456789abcdef.dcv-provider.lab."
-                    .into(),
-            );
-        });
+    let mut scenario = delegated_dcv(&Signing::Unsigned);
     if let Some(z) = scenario.zone_mut(ZONE) {
         z.servers.retain(|n| n != NS2);
     }
