@@ -20,3 +20,85 @@ pub fn config(lab: &Lab) -> EngineConfig {
         ..EngineConfig::default()
     }
 }
+
+/// The lab scenarios the resolver differential tests (delv) compare; the same
+/// list as `unbound_differential.rs`.
+pub fn differential_scenarios() -> Vec<dcv_lab::Scenario> {
+    use dcv_lab::{Signing, ZoneFault, catalogue};
+    vec![
+        catalogue::unsigned(),
+        catalogue::valid(),
+        catalogue::valid_nsec3(),
+        catalogue::insecure_delegation(),
+        catalogue::no_ds(),
+        catalogue::ds_bad_tag(),
+        catalogue::ds_bogus_digest(),
+        catalogue::rrsig_exp_a(),
+        catalogue::rrsig_exp_all(),
+        catalogue::rrsig_not_yet_a(),
+        catalogue::rrsig_no_a(),
+        catalogue::rrsig_no_all(),
+        catalogue::bad_rrsig_a(),
+        catalogue::no_rrsig_ksk(),
+        catalogue::nsec3_missing(),
+        catalogue::bad_nsec(),
+        catalogue::bad_nsec3_next(),
+        catalogue::nsec3_iter_200(),
+        catalogue::nxdomain(),
+        catalogue::servfail(),
+        catalogue::refused(),
+        catalogue::lame(),
+        catalogue::tc_tcp(),
+        catalogue::cname_cross_zone(),
+        catalogue::cname_loop(),
+        catalogue::out_of_bailiwick_ns(),
+        catalogue::dname(),
+        // stale-secondary is left out: which copy answers depends on the
+        // resolver's server choice (random).
+        catalogue::old_provider(),
+        catalogue::servfail_one_zone(),
+        catalogue::base(&Signing::Nsec3 {
+            iterations: 5,
+            salt: "aabbccdd".into(),
+            opt_out: false,
+        })
+        .rename("nsec3-salted", "NSEC3 with salt and iterations"),
+        catalogue::base(&Signing::Nsec3 {
+            iterations: 0,
+            salt: String::new(),
+            opt_out: true,
+        })
+        .rename("nsec3-opt-out", "opt-out parent, unsigned child")
+        .with_zone(catalogue::ZONE, |z| z.signing = Signing::Unsigned),
+        catalogue::insecure_delegation()
+            .rename("no-ds-proof", "unsigned child, parent omits the NSEC")
+            .with_zone("lab.", |z| z.faults.push(ZoneFault::DenialMissing)),
+        catalogue::insecure_delegation()
+            .rename(
+                "bad-ds-proof",
+                "unsigned child, parent's NSEC proves nothing",
+            )
+            .with_zone("lab.", |z| z.faults.push(ZoneFault::DenialCorrupt)),
+    ]
+}
+
+/// The questions asked in every differential scenario (same as
+/// `unbound_differential.rs`).
+pub fn differential_questions() -> Vec<(&'static str, dcv_dns::RecordType)> {
+    use dcv_dns::RecordType;
+    vec![
+        ("www.example.lab.", RecordType::A),
+        ("nx.example.lab.", RecordType::A),
+        ("www.example.lab.", RecordType::TXT),
+        ("x.wild.example.lab.", RecordType::A),
+        ("example.lab.", RecordType::CAA),
+        ("nothere.lab.", RecordType::A),
+        ("example.lab.", RecordType::DS),
+        ("example.lab.", RecordType::DNSKEY),
+        ("sub.example.lab.", RecordType::A),
+        ("deep.ent.sub.example.lab.", RecordType::A),
+        ("x.wild.example.lab.", RecordType::TXT),
+        ("_acme-challenge.www.example.lab.", RecordType::TXT),
+        ("www.example.lab.", RecordType::AAAA),
+    ]
+}
