@@ -244,6 +244,26 @@ impl Engine {
         Lookup::clone(lookup)
     }
 
+    /// Asks `server` one question over one chosen `path` (UDP or TCP, with or
+    /// without EDNS), bypassing the cache: the single-host probe of "is this
+    /// server reachable every way a CA's resolver may ask" (RFC 8659 §6.1).
+    /// A truncated UDP answer is returned as it came (TC set), not retried
+    /// over TCP. Counts against the query budget; `None` once it is spent.
+    pub async fn probe_path(
+        &self,
+        server: SocketAddr,
+        qname: &DnsName,
+        qtype: RecordType,
+        path: crate::evidence::QueryPath,
+    ) -> Option<Exchange> {
+        let params = QueryParams {
+            timeout: self.inner.config.query_timeout,
+            retries: self.inner.config.retries,
+        };
+        let budget = || self.take_budget();
+        transport::query_path(server, &qname.to_hickory(), qtype, path, params, &budget).await
+    }
+
     fn take_budget(&self) -> bool {
         self.inner
             .sent

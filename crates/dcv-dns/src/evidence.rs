@@ -26,6 +26,46 @@ impl std::fmt::Display for Protocol {
     }
 }
 
+/// One way of asking a server (RFC 8659 §6.1: middleboxes that drop EDNS or
+/// TCP make a server unreachable for some resolvers only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct QueryPath {
+    /// TCP (RFC 7766) instead of UDP.
+    pub tcp: bool,
+    /// Send an EDNS(0) OPT record (1232-byte payload, DO bit); without it the
+    /// query is plain RFC 1035 (512-byte UDP, no DNSSEC records).
+    pub edns: bool,
+}
+
+impl QueryPath {
+    /// UDP with EDNS(0): what resolvers send first.
+    pub const UDP_EDNS: Self = Self {
+        tcp: false,
+        edns: true,
+    };
+    /// UDP without any OPT record (RFC 1035).
+    pub const UDP_PLAIN: Self = Self {
+        tcp: false,
+        edns: false,
+    };
+    /// TCP with EDNS(0).
+    pub const TCP_EDNS: Self = Self {
+        tcp: true,
+        edns: true,
+    };
+}
+
+impl std::fmt::Display for QueryPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match (self.tcp, self.edns) {
+            (false, true) => "UDP+EDNS",
+            (false, false) => "UDP without EDNS",
+            (true, true) => "TCP+EDNS",
+            (true, false) => "TCP without EDNS",
+        })
+    }
+}
+
 /// Header flags of a response (RFC 1035 §4.1.1, RFC 4035 §3.2.3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[allow(clippy::struct_excessive_bools)] // one bool per header bit, as on the wire

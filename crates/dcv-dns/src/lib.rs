@@ -54,7 +54,7 @@ pub use config::{
 };
 pub use engine::Engine;
 pub use evidence::{
-    Exchange, ExchangeResult, ExtendedError, HeaderFlags, Protocol, RecordEvidence,
+    Exchange, ExchangeResult, ExtendedError, HeaderFlags, Protocol, QueryPath, RecordEvidence,
     ResponseEvidence,
 };
 pub use lookup::{

@@ -15,7 +15,7 @@ use tokio::{
 };
 
 use crate::{
-    evidence::{Exchange, ExchangeResult, Protocol},
+    evidence::{Exchange, ExchangeResult, Protocol, QueryPath},
     limits,
     types::{DnsName, RecordType},
     wire::{self, DecodeFailure, Decoded},
@@ -65,7 +65,7 @@ pub(crate) async fn query(
         }
         let id: u16 = rand::random();
         let started = Instant::now();
-        let result = udp_attempt(server, id, qname, qtype, params.timeout).await;
+        let result = udp_attempt(server, id, qname, qtype, params.timeout, true).await;
         let latency = started.elapsed();
         let (result, decoded) = match result {
             Ok(d) => (ExchangeResult::Response(d.evidence.clone()), Some(d)),
@@ -96,7 +96,7 @@ pub(crate) async fn query(
                 }
                 let id: u16 = rand::random();
                 let started = Instant::now();
-                let tcp = tcp_attempt(server, id, qname, qtype, params.timeout).await;
+                let tcp = tcp_attempt(server, id, qname, qtype, params.timeout, true).await;
                 let latency = started.elapsed();
                 let (result, decoded) = match tcp {
                     Ok(t) => (ExchangeResult::Response(t.evidence.clone()), Some(t)),
@@ -135,6 +135,64 @@ pub(crate) async fn query(
     }
 }
 
+/// Asks `server` one question over exactly one path: UDP or TCP, with or
+/// without EDNS(0). Unlike [`query`], a truncated UDP answer is returned as is
+/// (the caller asks over TCP separately); UDP attempts are retried on timeout
+/// like [`query`]. `None` when the budget allowed no packet at all.
+pub(crate) async fn query_path(
+    server: SocketAddr,
+    qname: &Name,
+    qtype: RecordType,
+    path: QueryPath,
+    params: QueryParams,
+    take_budget: &(dyn Fn() -> bool + Sync),
+) -> Option<Exchange> {
+    let dns_name = DnsName::from_hickory(qname);
+    let attempts = if path.tcp {
+        1
+    } else {
+        params.retries.saturating_add(1)
+    };
+    let mut last = None;
+    for attempt in 1..=attempts {
+        if !take_budget() {
+            break;
+        }
+        let id: u16 = rand::random();
+        let started = Instant::now();
+        let result = if path.tcp {
+            tcp_attempt(server, id, qname, qtype, params.timeout, path.edns).await
+        } else {
+            udp_attempt(server, id, qname, qtype, params.timeout, path.edns).await
+        };
+        let result = match result {
+            Ok(d) => ExchangeResult::Response(d.evidence),
+            Err(r) => r,
+        };
+        let retry = matches!(
+            result,
+            ExchangeResult::Timeout | ExchangeResult::NetworkError { .. }
+        );
+        last = Some(Exchange {
+            server,
+            protocol: if path.tcp {
+                Protocol::Tcp
+            } else {
+                Protocol::Udp
+            },
+            qname: dns_name.clone(),
+            qtype,
+            attempt,
+            latency: started.elapsed(),
+            result,
+        });
+        if !retry {
+            break;
+        }
+    }
+    last
+}
+
 fn unspecified(server: SocketAddr) -> SocketAddr {
     let ip = match server.ip() {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -166,9 +224,10 @@ async fn udp_attempt(
     qname: &Name,
     qtype: RecordType,
     timeout: Duration,
+    edns: bool,
 ) -> Result<Decoded, ExchangeResult> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let query = wire::encode_query(id, qname, qtype)
+    let query = wire::encode_query_with(id, qname, qtype, edns)
         .map_err(|error| ExchangeResult::NetworkError { error })?;
     // Port 0: the kernel picks a random ephemeral source port per query.
     let socket = UdpSocket::bind(unspecified(server))
@@ -213,9 +272,10 @@ async fn tcp_attempt(
     qname: &Name,
     qtype: RecordType,
     timeout: Duration,
+    edns: bool,
 ) -> Result<Decoded, ExchangeResult> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let query = wire::encode_query(id, qname, qtype)
+    let query = wire::encode_query_with(id, qname, qtype, edns)
         .map_err(|error| ExchangeResult::NetworkError { error })?;
     let io = async {
         let mut stream = TcpStream::connect(server).await?;

@@ -21,17 +21,32 @@ const TYPE_TSIG: u16 = 250;
 
 /// Encodes a query: RD=0, EDNS(0) with DO and a 1232-byte payload (RFC 6891,
 /// RFC 3225).
+#[cfg(test)]
 pub(crate) fn encode_query(id: u16, qname: &Name, qtype: RecordType) -> Result<Vec<u8>, String> {
+    encode_query_with(id, qname, qtype, true)
+}
+
+/// Encodes a query: RD=0, with EDNS(0) (DO bit, 1232-byte payload; RFC 6891,
+/// RFC 3225) when `edns` is set,
+/// or as a plain RFC 1035 query (no OPT at all: 512-byte UDP, no DO bit).
+pub(crate) fn encode_query_with(
+    id: u16,
+    qname: &Name,
+    qtype: RecordType,
+    edns: bool,
+) -> Result<Vec<u8>, String> {
     let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
     msg.metadata.recursion_desired = false;
     let mut q = Query::query(qname.clone(), qtype.to_hickory());
     q.set_query_class(DNSClass::IN);
     msg.add_query(q);
-    let mut edns = Edns::new();
-    edns.set_max_payload(limits::EDNS_UDP_PAYLOAD);
-    edns.set_dnssec_ok(true);
-    edns.set_version(0);
-    msg.set_edns(edns);
+    if edns {
+        let mut opt = Edns::new();
+        opt.set_max_payload(limits::EDNS_UDP_PAYLOAD);
+        opt.set_dnssec_ok(true);
+        opt.set_version(0);
+        msg.set_edns(opt);
+    }
     msg.to_vec().map_err(|e| e.to_string())
 }
 
@@ -366,6 +381,11 @@ mod tests {
         assert_eq!(msg.metadata.id, 4242);
         assert!(msg.edns.as_ref().unwrap().flags().dnssec_ok);
         assert_eq!(msg.edns.as_ref().unwrap().max_payload(), 1232);
+        // Without EDNS: no OPT record at all (RFC 1035, 512-byte UDP).
+        let plain = encode_query_with(4242, &name, RecordType::CAA, false).unwrap();
+        let msg = Message::from_vec(&plain).unwrap();
+        assert!(msg.edns.is_none());
+        assert_eq!(u16::from_be_bytes([plain[10], plain[11]]), 0, "ARCOUNT 0");
         // A query is not a response.
         assert!(matches!(
             decode_response(&q, 4242, &name, RecordType::CAA),
