@@ -90,6 +90,12 @@ finding_codes! {
         seed: "Troubleshooting: DNS settings and records; RFC 8659 §6.2",
         who: DnsProvider,
     }
+    /// A server fails, or answers differently, over some transport or family.
+    DnsPathInconsistent => "dns_path_inconsistent" {
+        meaning: "An authoritative server fails or gives a different answer over some path (IPv4 or IPv6, UDP with or without EDNS, TCP) while the CA's resolver view works, so some CA perspectives will fail.",
+        seed: "Troubleshooting: CAA records must be resolvable from all locations; RFC 8659 §6.1-§6.2; BR 3.2.2.9",
+        who: DnsProvider,
+    }
     /// A delegated server is lame.
     DnsLameDelegation => "dns_lame_delegation" {
         meaning: "A nameserver named in the delegation does not answer authoritatively for the zone (lame delegation).",

@@ -46,6 +46,35 @@ pub struct DnsLookupEvidence {
     pub servers: Vec<ServerAnswerEvidence>,
 }
 
+/// One zone's servers asked one question over every path (IPv4/IPv6 x UDP
+/// with EDNS, UDP without EDNS, TCP), against the resolver view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsPathsEvidence {
+    /// `name/TYPE`.
+    pub query: String,
+    /// The zone whose servers were asked.
+    pub zone: String,
+    /// The RRset the CA's resolver view returned, in presentation format
+    /// (empty for NXDOMAIN/NODATA).
+    pub expected: Vec<String>,
+    pub probes: Vec<PathProbeEvidence>,
+}
+
+/// One server asked over one path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathProbeEvidence {
+    /// `name@address:port` of the server asked.
+    pub server: String,
+    /// `UDP+EDNS`, `UDP without EDNS` or `TCP+EDNS`.
+    pub path: String,
+    /// What came back: `same answer`, `TC (truncated)`, `SERVFAIL`, `timeout`,
+    /// `different answer: ...`.
+    pub outcome: String,
+    /// The path works and agrees with the resolver view.
+    pub ok: bool,
+    pub latency_ms: u64,
+}
+
 /// The CAA decision for one CA.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaaEvidence {

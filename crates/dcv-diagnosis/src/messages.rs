@@ -26,6 +26,12 @@ pub fn cloudflare_caa_blocks(ca_caa_value: &str) -> String {
     )
 }
 
+/// Cloudflare: some perspectives could not look up CAA (BR 3.2.2.9).
+pub const CLOUDFLARE_MPIC_CAA: &str = "Certificate authority encountered a multiple perspective CAA check error, please ensure your DNS is configured to allow CAA queries from all geographic perspectives";
+
+/// Cloudflare: some perspectives could not see the DCV record (BR 3.2.2.9).
+pub const CLOUDFLARE_MPIC_DCV: &str = "Certificate authority was unable to verify domain ownership from multiple geographic locations (MPIC failure). Please ensure your DNS records are reachable from all geographic perspectives and try again.";
+
 /// Cloudflare: rejected identifier.
 pub const CLOUDFLARE_WILL_NOT_ISSUE: &str = "The certificate authority will not issue for this domain. Please check your input or try another authority.";
 
@@ -113,7 +119,7 @@ pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
             "<ip>: Fetching <url>: Timeout during connect (likely firewall problem) / Connection refused"
         }
         C::HttpOnHttpsPort => "<ip>: Fetching https://<name>/...: Server only speaks HTTP, not TLS",
-        C::MpicCaaDisagreement => {
+        C::MpicCaaDisagreement | C::DnsPathInconsistent => {
             "Certificate authority encountered a multiple perspective CAA check error, please ensure your DNS is configured to allow CAA queries from all geographic perspectives"
         }
         C::MpicDcvDisagreement => {
@@ -136,6 +142,9 @@ pub fn documented_fix(code: crate::FindingCode) -> &'static str {
         C::Nxdomain | C::NoAddress => "Create the record at the authoritative DNS provider.",
         C::DnsServfail | C::DnsTimeout | C::DnsRefused | C::DnsLameDelegation => {
             "Make every nameserver in the delegation answer authoritatively, or remove it from the NS sets."
+        }
+        C::DnsPathInconsistent => {
+            "Make every nameserver answer the same over IPv4 and IPv6, UDP with and without EDNS, and TCP (firewalls, middleboxes, out-of-sync copies)."
         }
         C::DnssecBogus => {
             "Re-sign the zone or make the parent's DS match the current KSK (or remove the DS)."

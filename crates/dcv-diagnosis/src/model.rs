@@ -97,6 +97,9 @@ pub enum Evidence {
     /// What the CA's validating resolver would answer for one query, with the
     /// zone that answered and every authoritative server's own answer.
     DnsLookup(crate::evidence::DnsLookupEvidence),
+    /// One zone's servers asked one question over every path (family,
+    /// transport, EDNS or not), each outcome against the resolver view.
+    DnsPaths(crate::evidence::DnsPathsEvidence),
     /// The CAA decision: where the relevant RRset was found and which records
     /// and rule decided it.
     Caa(crate::evidence::CaaEvidence),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Effects, Style};
 
-use crate::evidence::{CaaEvidence, DnsLookupEvidence, HttpEvidence};
+use crate::evidence::{CaaEvidence, DnsLookupEvidence, DnsPathsEvidence, HttpEvidence};
 use crate::model::{Evidence, Finding, Report, Severity, Verdict};
 
 const BOLD: Style = Style::new().effects(Effects::BOLD);
@@ -129,6 +129,7 @@ fn indent_continuation(text: &str, width: usize) -> String {
 fn render_evidence(out: &mut String, e: &Evidence) {
     match e {
         Evidence::DnsLookup(d) => render_dns(out, d),
+        Evidence::DnsPaths(p) => render_paths(out, p),
         Evidence::Caa(c) => render_caa(out, c),
         Evidence::Http(h) => render_http(out, h),
         Evidence::Identifier { name, problem } => {
@@ -194,6 +195,30 @@ fn render_dns(out: &mut String, d: &DnsLookupEvidence) {
             out,
             "        {} {} {}ms: {what}",
             s.server, s.protocol, s.latency_ms
+        );
+    }
+}
+
+fn render_paths(out: &mut String, p: &DnsPathsEvidence) {
+    let expected = if p.expected.is_empty() {
+        "no records".to_owned()
+    } else {
+        p.expected.join(" | ")
+    };
+    let _ = writeln!(
+        out,
+        "      evidence: {} asked of every server of {} over every path; resolver view: {expected}",
+        p.query, p.zone
+    );
+    for probe in &p.probes {
+        let _ = writeln!(
+            out,
+            "        {} {} {}ms: {}{}",
+            probe.server,
+            probe.path,
+            probe.latency_ms,
+            probe.outcome,
+            if probe.ok { "" } else { "  <- fails" }
         );
     }
 }

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use dcv_dns::{DnsName, Engine, Lookup, Outcome, RecordType};
+use dcv_dns::{DnsName, Engine, Exchange, Lookup, NameServer, Outcome, QueryPath, RecordType};
 use dcv_http::{AddressResolver, HttpProbeReport, ResolveError, ResolveFuture, ResolvedAddrs};
+use futures::StreamExt as _;
 use futures::future::join_all;
 
 use crate::config::CheckConfig;
@@ -32,6 +33,95 @@ pub struct Observations {
     pub txt_doubled: Vec<Lookup>,
     /// The token path fetched.
     pub http_token: String,
+    /// The zone answering the name's CAA (and, for the DNS method, the zone of
+    /// the `_acme-challenge` TXT) asked over every path (`rules::paths`).
+    pub paths: Vec<PathProbes>,
+}
+
+/// The paths each authoritative server is asked over: UDP with and without
+/// EDNS, and TCP (RFC 8659 §6.1; CA resolvers differ in all three).
+pub const PROBED_PATHS: [QueryPath; 3] = [
+    QueryPath::UDP_EDNS,
+    QueryPath::UDP_PLAIN,
+    QueryPath::TCP_EDNS,
+];
+
+/// Queries per zone for the path probes: 3 paths x 8 servers x 2 families.
+/// Servers beyond it are not probed (the walk still asked them once).
+pub const MAX_PATH_PROBES: usize = 48;
+
+/// Path probes in flight at once, per zone.
+const PATH_PROBE_CONCURRENCY: usize = 8;
+
+/// One zone's servers asked one question over every path in [`PROBED_PATHS`].
+#[derive(Debug, Clone)]
+pub struct PathProbes {
+    pub zone: DnsName,
+    pub qname: DnsName,
+    pub qtype: RecordType,
+    /// The RRset the resolver view returned (empty for NXDOMAIN/NODATA).
+    pub expected: Vec<dcv_dns::RecordEvidence>,
+    /// IPv4 first, then by server name and address, then path in
+    /// [`PROBED_PATHS`] order.
+    pub probes: Vec<PathProbe>,
+}
+
+/// One server, one path, one exchange (`None`: the query budget was spent).
+#[derive(Debug, Clone)]
+pub struct PathProbe {
+    pub server: NameServer,
+    pub path: QueryPath,
+    pub exchange: Option<Exchange>,
+}
+
+/// Asks every server of the zone that answered `lookup` (after its CNAMEs) the
+/// same question over every path. `None` when the lookup failed outright (the
+/// blocking finding covers it) or no zone answered.
+async fn probe_paths(engine: &Engine, lookup: &Lookup) -> Option<PathProbes> {
+    if matches!(lookup.outcome, Outcome::ServFail { .. }) {
+        return None;
+    }
+    let qname = lookup
+        .chain
+        .last()
+        .map_or_else(|| lookup.qname.clone(), |l| l.target.clone());
+    let cut = lookup.zone_cut_for(&qname)?;
+    let jobs: Vec<(NameServer, QueryPath)> = cut
+        .servers
+        .iter()
+        .flat_map(|s| PROBED_PATHS.iter().map(move |p| (s.clone(), *p)))
+        .take(MAX_PATH_PROBES)
+        .collect();
+    let qtype = lookup.qtype;
+    let qname_ref = &qname;
+    let mut probes: Vec<PathProbe> = futures::stream::iter(jobs)
+        .map(|(server, path)| async move {
+            let exchange = engine.probe_path(server.addr, qname_ref, qtype, path).await;
+            PathProbe {
+                server,
+                path,
+                exchange,
+            }
+        })
+        .buffer_unordered(PATH_PROBE_CONCURRENCY)
+        .collect()
+        .await;
+    probes.sort_by_key(|a| {
+        let order = PROBED_PATHS.iter().position(|p| *p == a.path);
+        (
+            a.server.addr.is_ipv6(),
+            a.server.name.clone(),
+            a.server.addr,
+            order,
+        )
+    });
+    Some(PathProbes {
+        zone: cut.zone.clone(),
+        qname,
+        qtype,
+        expected: lookup.records().to_vec(),
+        probes,
+    })
 }
 
 /// Adapter: the HTTP probe resolves hosts (the hostname and redirect targets)
@@ -161,7 +251,13 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
     let caa = async {
         let t = Instant::now();
         let lookups = join_all(caa_names.iter().map(|n| engine.lookup(n, RecordType::CAA))).await;
-        (lookups, elapsed_ms(t))
+        let caa_ms = elapsed_ms(t);
+        // Beside the HTTP fetch: the name's own CAA zone over every path.
+        let paths = match lookups.first() {
+            Some(l) => probe_paths(engine, l).await,
+            None => None,
+        };
+        (lookups, caa_ms, paths)
     };
 
     let wants_http = cfg.methods.contains(&Method::Http);
@@ -204,11 +300,11 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
     let wants_dns = cfg.methods.contains(&Method::Dns);
     let txt = async {
         if !wants_dns {
-            return (None, Vec::new(), 0);
+            return (None, Vec::new(), 0, None);
         }
         let t = Instant::now();
         let Ok(challenge) = DnsName::parse(&format!("_acme-challenge.{base}")) else {
-            return (None, Vec::new(), 0);
+            return (None, Vec::new(), 0, None);
         };
         let lookup = engine.lookup(&challenge, RecordType::TXT).await;
         // Registrar forms that append the zone: `_acme-challenge.<name>.<zone>`
@@ -225,13 +321,17 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
                 .iter()
                 .filter_map(|n| DnsName::parse(n).ok())
                 .map(|n| async move { engine.lookup(&n, RecordType::TXT).await }),
-        )
-        .await;
-        (Some(lookup), doubled, elapsed_ms(t))
+        );
+        let (doubled, paths) = tokio::join!(doubled, probe_paths(engine, &lookup));
+        (Some(lookup), doubled, elapsed_ms(t), paths)
     };
 
-    let (tld, (caa, caa_ms), (a, aaaa, http, http_ms), (txt, txt_doubled, txt_ms)) =
-        tokio::join!(tld, caa, http, txt);
+    let (
+        tld,
+        (caa, caa_ms, caa_paths),
+        (a, aaaa, http, http_ms),
+        (txt, txt_doubled, txt_ms, txt_paths),
+    ) = tokio::join!(tld, caa, http, txt);
     timings.insert("caa".to_owned(), caa_ms);
     if wants_http {
         timings.insert("http".to_owned(), http_ms);
@@ -250,6 +350,7 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
         txt,
         txt_doubled,
         http_token: token,
+        paths: caa_paths.into_iter().chain(txt_paths).collect(),
     }
 }
 
@@ -263,6 +364,7 @@ fn empty_observations() -> Observations {
         txt: None,
         txt_doubled: Vec::new(),
         http_token: String::new(),
+        paths: Vec::new(),
     }
 }
 

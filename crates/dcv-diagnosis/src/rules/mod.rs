@@ -7,6 +7,7 @@ pub mod caa;
 pub mod dns;
 pub mod http;
 pub mod identifier;
+pub mod paths;
 pub mod txt;
 
 use crate::ca::CaId;
@@ -55,6 +56,7 @@ pub fn all(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     out.extend(http::findings(cfg, obs));
     out.extend(txt::findings(cfg, obs));
     out.extend(address::findings(cfg, obs));
+    out.extend(paths::findings(cfg, obs));
     dedup(out)
 }
 

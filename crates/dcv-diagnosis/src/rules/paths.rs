@@ -1,0 +1,281 @@
+//! Path findings (troubleshooting page: "Your CAA records must be resolvable
+//! from all locations"): without remote agents, the single-host best effort.
+//! Every authoritative server of the zone answering the name's CAA (and the
+//! `_acme-challenge` TXT) is asked over IPv4 and IPv6, UDP with and without
+//! EDNS, and TCP. CAs resolve from several perspectives (BR 3.2.2.9) with their
+//! own resolvers, some over TCP or without EDNS; a path that fails here, or a
+//! copy that answers differently, fails some of them (RFC 8659 §6.1-§6.2).
+
+use dcv_dns::{ExchangeResult, Rcode, RecordEvidence, RecordType};
+
+use crate::codes::FindingCode;
+use crate::config::CheckConfig;
+use crate::evidence::{DnsPathsEvidence, PathProbeEvidence};
+use crate::messages;
+use crate::model::{Evidence, Finding, Method, Severity};
+use crate::runner::{Observations, PROBED_PATHS, PathProbe, PathProbes};
+
+use super::finding;
+
+/// How one path failed. A truncated UDP answer is not a failure: resolvers
+/// retry over TCP (RFC 7766 §5), and the TCP path is probed on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Failure {
+    Timeout,
+    Network,
+    Refused,
+    ServFail,
+    FormErr,
+    OtherRcode,
+    Truncated,
+    Unparseable,
+    Differs,
+}
+
+impl Failure {
+    /// Phrase for "nameservers of Z ... over some paths".
+    fn what(self) -> &'static str {
+        match self {
+            Self::Timeout => "do not answer",
+            Self::Network => "cannot be reached",
+            Self::Refused => "answer REFUSED",
+            Self::ServFail => "answer SERVFAIL",
+            Self::FormErr => "answer FORMERR",
+            Self::OtherRcode => "answer an error code",
+            Self::Truncated => "send truncated answers over TCP",
+            Self::Unparseable => "send unusable answers",
+            Self::Differs => "give an answer different from the resolver's",
+        }
+    }
+}
+
+/// The RRset's records, comparable across paths: no signatures (a query
+/// without EDNS has no DO bit), wire RDATA, sorted, duplicates dropped.
+fn rrset(records: &[RecordEvidence], qtype: RecordType) -> Vec<Vec<u8>> {
+    let mut set: Vec<Vec<u8>> = records
+        .iter()
+        .filter(|r| r.rtype == qtype)
+        .map(|r| {
+            if r.wire_rdata.is_empty() {
+                r.rdata.as_bytes().to_vec()
+            } else {
+                r.wire_rdata.clone()
+            }
+        })
+        .collect();
+    set.sort();
+    set.dedup();
+    set
+}
+
+/// What one probe saw, and the failure if any. `None`: not asked (budget).
+fn judge(p: &PathProbes, probe: &PathProbe) -> Option<(String, Option<Failure>)> {
+    let exchange = probe.exchange.as_ref()?;
+    Some(match &exchange.result {
+        ExchangeResult::Timeout => ("timeout".to_owned(), Some(Failure::Timeout)),
+        ExchangeResult::NetworkError { error } => {
+            (format!("network error: {error}"), Some(Failure::Network))
+        }
+        ExchangeResult::Unparseable { error, .. } => {
+            (format!("unparseable: {error}"), Some(Failure::Unparseable))
+        }
+        ExchangeResult::Mismatched { detail } => (
+            format!("answered another question: {detail}"),
+            Some(Failure::Unparseable),
+        ),
+        ExchangeResult::Response(r) => {
+            if r.flags.tc && !probe.path.tcp {
+                ("TC (truncated; TCP asked separately)".to_owned(), None)
+            } else if r.flags.tc {
+                ("TC over TCP".to_owned(), Some(Failure::Truncated))
+            } else {
+                match r.rcode {
+                    Rcode::NOERROR | Rcode::NXDOMAIN => {
+                        let got: Vec<&RecordEvidence> =
+                            r.answer.iter().filter(|x| x.rtype == p.qtype).collect();
+                        let owned: Vec<RecordEvidence> = got.iter().map(|x| (*x).clone()).collect();
+                        if rrset(&owned, p.qtype) == rrset(&p.expected, p.qtype) {
+                            (format!("{}, same answer", r.rcode), None)
+                        } else {
+                            let shown: Vec<String> = got
+                                .iter()
+                                .map(|x| format!("{} {}", x.rtype, x.rdata))
+                                .collect();
+                            let shown = if shown.is_empty() {
+                                "no records".to_owned()
+                            } else {
+                                shown.join(" | ")
+                            };
+                            (
+                                format!("{}, different answer: {shown}", r.rcode),
+                                Some(Failure::Differs),
+                            )
+                        }
+                    }
+                    Rcode::SERVFAIL => ("SERVFAIL".to_owned(), Some(Failure::ServFail)),
+                    Rcode::REFUSED => ("REFUSED".to_owned(), Some(Failure::Refused)),
+                    Rcode::FORMERR => ("FORMERR".to_owned(), Some(Failure::FormErr)),
+                    other => (other.to_string(), Some(Failure::OtherRcode)),
+                }
+            }
+        }
+    })
+}
+
+fn evidence(p: &PathProbes) -> DnsPathsEvidence {
+    DnsPathsEvidence {
+        query: format!("{}/{}", p.qname.without_dot(), p.qtype),
+        zone: p.zone.to_string(),
+        expected: p
+            .expected
+            .iter()
+            .filter(|r| r.rtype == p.qtype)
+            .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.rtype, r.rdata))
+            .collect(),
+        probes: p
+            .probes
+            .iter()
+            .map(|probe| {
+                let (outcome, failure) = judge(p, probe)
+                    .unwrap_or_else(|| ("not asked (query budget spent)".to_owned(), None));
+                PathProbeEvidence {
+                    server: format!("{}@{}", probe.server.name, probe.server.addr),
+                    path: probe.path.to_string(),
+                    outcome,
+                    ok: failure.is_none(),
+                    latency_ms: probe.exchange.as_ref().map_or(0, |e| {
+                        u64::try_from(e.latency.as_millis()).unwrap_or(u64::MAX)
+                    }),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Probes of one zone failing one way: (zone, failure), the failing probes,
+/// the probe sets to show as evidence.
+type Group<'a> = ((dcv_dns::DnsName, Failure), Vec<Hit>, Vec<&'a PathProbes>);
+
+/// One failing probe, for the summary.
+struct Hit {
+    server: String,
+    query: String,
+    ip: std::net::IpAddr,
+    path: dcv_dns::QueryPath,
+}
+
+/// `ns2.example.lab for www.example.lab/CAA: 127.0.0.5 (every path),
+/// fd5c:dc5::5 (UDP without EDNS)`, per server and question, in probe order.
+fn describe(hits: &[Hit]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut done: Vec<(&str, &str)> = Vec::new();
+    for h in hits {
+        let key = (h.server.as_str(), h.query.as_str());
+        if done.contains(&key) {
+            continue;
+        }
+        done.push(key);
+        let same = |x: &&Hit| (x.server.as_str(), x.query.as_str()) == key;
+        let mut ips: Vec<std::net::IpAddr> = Vec::new();
+        for x in hits.iter().filter(same) {
+            if !ips.contains(&x.ip) {
+                ips.push(x.ip);
+            }
+        }
+        let per_ip: Vec<String> = ips
+            .iter()
+            .map(|ip| {
+                let paths: Vec<dcv_dns::QueryPath> = hits
+                    .iter()
+                    .filter(same)
+                    .filter(|x| x.ip == *ip)
+                    .map(|x| x.path)
+                    .collect();
+                let shown = if PROBED_PATHS.iter().all(|p| paths.contains(p)) {
+                    "every path".to_owned()
+                } else {
+                    paths
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!("{ip} ({shown})")
+            })
+            .collect();
+        parts.push(format!("{} for {}: {}", key.0, key.1, per_ip.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// One warning per (zone, failure kind), naming every server and path.
+pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for p in &obs.paths {
+        for probe in &p.probes {
+            let Some((_, Some(failure))) = judge(p, probe) else {
+                continue;
+            };
+            let entry = Hit {
+                server: probe.server.name.without_dot().to_owned(),
+                query: format!("{}/{}", p.qname.without_dot(), p.qtype),
+                ip: probe.server.addr.ip(),
+                path: probe.path,
+            };
+            let key = (p.zone.clone(), failure);
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) => {
+                    g.1.push(entry);
+                    if !g.2.iter().any(|q| std::ptr::eq(*q, p)) {
+                        g.2.push(p);
+                    }
+                }
+                None => groups.push((key, vec![entry], vec![p])),
+            }
+        }
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    groups
+        .into_iter()
+        .map(|((zone, failure), entries, sets)| {
+            let zone = zone.without_dot().to_owned();
+            let zone = if zone.is_empty() { ".".to_owned() } else { zone };
+            let mut f = finding(
+                FindingCode::DnsPathInconsistent,
+                Severity::Warning,
+                format!(
+                    "nameservers of {zone} {} on some paths: {}",
+                    failure.what(),
+                    describe(&entries)
+                ),
+            );
+            let caa = sets.iter().any(|p| p.qtype == RecordType::CAA);
+            f.ca_message = Some(
+                if caa {
+                    messages::CLOUDFLARE_MPIC_CAA
+                } else {
+                    messages::CLOUDFLARE_MPIC_DCV
+                }
+                .to_owned(),
+            );
+            if !caa && cfg.methods.contains(&Method::Dns) {
+                f.method = Some(Method::Dns);
+            }
+            f.explanation = "CAs resolve from several network perspectives (BR 3.2.2.9), each with its own resolver; some ask over TCP, some without EDNS, over IPv4 or IPv6, and any of them may pick this server. This check's resolver view works, but a perspective that takes one of the paths named here fails or sees other records (Cloudflare: records must be resolvable from all locations; RFC 8659 §6.1-§6.2).".to_owned();
+            f.fix = if failure == Failure::Differs {
+                format!(
+                    "Bring every copy of {zone} in sync (the servers named serve other records than the resolver's view), then retry; check every address, IPv4 and IPv6, of each nameserver."
+                )
+            } else {
+                format!(
+                    "Make the servers named answer {zone} over UDP with and without EDNS and over TCP, on IPv4 and IPv6: check firewalls and middleboxes that drop TCP/53, EDNS or unknown query types such as CAA (RFC 8659 §6.1), or remove them from the NS set."
+                )
+            };
+            f.evidence = sets
+                .into_iter()
+                .map(|p| Evidence::DnsPaths(evidence(p)))
+                .collect();
+            f
+        })
+        .collect()
+}

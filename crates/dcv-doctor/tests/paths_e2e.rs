@@ -1,0 +1,139 @@
+//! `dns_path_inconsistent` end to end: every authoritative server of the
+//! zones the CA needs is asked over IPv4 and IPv6, UDP with and without EDNS,
+//! and TCP; a path that fails or a copy that answers differently is a warning
+//! (the single-host stand-in for "resolvable from all locations").
+//!
+//! DNS method only: the catalogue's base records use documentation addresses
+//! that must never be contacted.
+
+use dcv_diagnosis::config::CheckConfig;
+use dcv_diagnosis::evidence::DnsPathsEvidence;
+use dcv_diagnosis::{CaId, Evidence, Finding, FindingCode, Method, Report, Severity};
+use dcv_doctor::demo::{self, check_in_lab};
+use dcv_lab::catalogue::{self, NS1, NS2};
+use dcv_lab::{Mode, Scenario};
+
+fn run(scenario: Scenario, hostname: &str) -> Report {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(check_in_lab(scenario, hostname, |cfg: &mut CheckConfig| {
+        cfg.methods = vec![Method::Dns];
+        cfg.cas = vec![CaId::Letsencrypt];
+        cfg.txt_values = vec!["token".to_owned()];
+    }))
+    .expect("lab starts")
+}
+
+fn path_findings(report: &Report) -> Vec<&Finding> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.code == FindingCode::DnsPathInconsistent)
+        .collect()
+}
+
+fn paths_evidence(f: &Finding) -> Vec<&DnsPathsEvidence> {
+    f.evidence
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::DnsPaths(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+fn json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).unwrap()
+}
+
+fn short(ns: &str) -> &str {
+    ns.trim_end_matches('.')
+}
+
+#[test]
+fn truncation_with_working_tcp_is_healthy() {
+    let report = run(catalogue::tc_tcp(), "www.example.lab");
+    assert!(path_findings(&report).is_empty(), "{}", json(&report));
+    assert!(report.ca_verdicts[0].would_validate, "{}", json(&report));
+}
+
+#[test]
+fn a_fully_healthy_signed_zone_has_no_path_warning() {
+    let report = run(demo::healthy(), "www.example.lab");
+    assert!(path_findings(&report).is_empty(), "{}", json(&report));
+    assert!(report.ca_verdicts[0].would_validate);
+}
+
+#[test]
+fn a_copy_that_answers_differently_is_named() {
+    // ns2 serves an old copy of example.lab. without the TXT record.
+    let report = run(catalogue::stale_secondary(), "www.example.lab");
+    let found = path_findings(&report);
+    let differs: Vec<&&Finding> = found
+        .iter()
+        .filter(|f| f.summary.contains("different"))
+        .collect();
+    assert_eq!(differs.len(), 1, "{}", json(&report));
+    let f = differs[0];
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.blocks.is_empty());
+    // The resolver view took one copy at random: the other one is named.
+    let names_one = f.summary.contains(short(NS1)) != f.summary.contains(short(NS2));
+    assert!(names_one, "{}", f.summary);
+    assert!(f.summary.contains("_acme-challenge.www.example.lab/TXT"));
+    // The stale copy fails every path, on both of its addresses.
+    assert_eq!(
+        f.summary.matches("(every path)").count(),
+        2,
+        "{}",
+        f.summary
+    );
+    let ev = paths_evidence(f);
+    for path in ["UDP+EDNS", "UDP without EDNS", "TCP+EDNS"] {
+        assert!(
+            ev[0].probes.iter().any(|p| p.path == path && !p.ok),
+            "{path}"
+        );
+    }
+    assert!(ev.iter().any(|e| e.probes.iter().any(|p| !p.ok)));
+    assert!(ev.iter().any(|e| e.probes.iter().any(|p| p.ok)));
+}
+
+#[test]
+fn a_server_that_fails_only_caa_is_named_with_its_paths() {
+    let scenario =
+        catalogue::unsigned().with_server(NS2, |s| *s = s.clone().type_mode("CAA", Mode::ServFail));
+    let report = run(scenario, "www.example.lab");
+    let found = path_findings(&report);
+    assert_eq!(found.len(), 1, "{}", json(&report));
+    let f = found[0];
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.summary.contains("answer SERVFAIL"), "{}", f.summary);
+    assert!(f.summary.contains(short(NS2)), "{}", f.summary);
+    assert!(!f.summary.contains(short(NS1)), "{}", f.summary);
+    assert!(f.summary.contains("www.example.lab/CAA"), "{}", f.summary);
+    assert!(
+        f.ca_message
+            .as_deref()
+            .is_some_and(|m| m.contains("multiple perspective CAA"))
+    );
+    let ev = paths_evidence(f);
+    assert_eq!(ev.len(), 1);
+    // Two dual-stack servers, three paths each.
+    assert_eq!(ev[0].probes.len(), 12, "{:?}", ev[0].probes);
+    assert!(ev[0].probes.iter().any(|p| p.server.contains("@[fd5c:")));
+    // ns2's every path fails; ns1's every path works.
+    for p in &ev[0].probes {
+        assert_eq!(p.ok, p.server.starts_with(NS1), "{p:?}");
+    }
+    // The walk's own per-server warning is still there.
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == FindingCode::DnsServfail && f.severity == Severity::Warning)
+    );
+    assert!(report.ca_verdicts[0].would_validate, "{}", json(&report));
+}
