@@ -137,3 +137,67 @@ fn a_server_that_fails_only_caa_is_named_with_its_paths() {
     );
     assert!(report.ca_verdicts[0].would_validate, "{}", json(&report));
 }
+
+#[test]
+fn a_middlebox_that_drops_queries_without_edns_is_named() {
+    // The walk (always EDNS) sees nothing wrong; only the plain path fails.
+    let scenario =
+        catalogue::unsigned().with_server(NS2, |s| *s = s.clone().no_edns_mode(Mode::Timeout));
+    let report = run(scenario, "www.example.lab");
+    let found = path_findings(&report);
+    assert_eq!(found.len(), 1, "{}", json(&report));
+    let f = found[0];
+    assert!(f.summary.contains("do not answer"), "{}", f.summary);
+    assert!(!f.summary.contains(short(NS1)), "{}", f.summary);
+    // Both questions (CAA and the TXT), both addresses, the one path.
+    for q in ["www.example.lab/CAA", "_acme-challenge.www.example.lab/TXT"] {
+        assert!(
+            f.summary.contains(&format!("{} for {q}", short(NS2))),
+            "{q}: {}",
+            f.summary
+        );
+    }
+    assert_eq!(
+        f.summary.matches("(UDP without EDNS)").count(),
+        4,
+        "{}",
+        f.summary
+    );
+    assert_eq!(paths_evidence(f).len(), 2);
+    assert!(report.ca_verdicts[0].would_validate, "{}", json(&report));
+}
+
+#[test]
+fn refused_over_tcp_is_named() {
+    let scenario =
+        catalogue::unsigned().with_server(NS1, |s| *s = s.clone().tcp_mode(Mode::Refused));
+    let report = run(scenario, "www.example.lab");
+    let found = path_findings(&report);
+    assert_eq!(found.len(), 1, "{}", json(&report));
+    let f = found[0];
+    assert!(f.summary.contains("answer REFUSED"), "{}", f.summary);
+    assert!(f.summary.contains(short(NS1)) && !f.summary.contains(short(NS2)));
+    assert_eq!(f.summary.matches("(TCP+EDNS)").count(), 4, "{}", f.summary);
+}
+
+#[test]
+fn truncation_without_working_tcp_is_named() {
+    // TC over UDP and TCP/53 blocked: no resolver gets the answer from ns2.
+    let scenario = catalogue::unsigned().with_server(NS2, |s| {
+        *s = s.clone().truncate_udp().tcp_mode(Mode::Timeout);
+    });
+    let report = run(scenario, "www.example.lab");
+    let found = path_findings(&report);
+    assert_eq!(found.len(), 1, "{}", json(&report));
+    let f = found[0];
+    assert!(f.summary.contains("do not answer"), "{}", f.summary);
+    assert!(f.summary.contains(short(NS2)) && !f.summary.contains(short(NS1)));
+    assert_eq!(f.summary.matches("(TCP+EDNS)").count(), 4, "{}", f.summary);
+    // The UDP answers are shown as truncated, not as failures of their own.
+    let ev = paths_evidence(f);
+    assert!(
+        ev.iter()
+            .flat_map(|e| &e.probes)
+            .any(|p| p.server.starts_with(NS2) && p.outcome.starts_with("TC") && p.ok)
+    );
+}

@@ -313,7 +313,9 @@ pub struct TypeMode {
     pub mode: Mode,
 }
 
-/// Server fault knobs. Precedence: `per_type`, then `per_zone`, then `mode`.
+/// Server fault knobs. Precedence: `tcp_mode` (over TCP) or `no_edns_mode`
+/// (queries without an OPT record), then `per_type`, then `per_zone`, then
+/// `mode`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Behaviour {
@@ -327,6 +329,12 @@ pub struct Behaviour {
     pub truncate_udp: bool,
     /// Added latency before each answer, in milliseconds.
     pub delay_ms: u64,
+    /// Mode for every query over TCP (a firewall that blocks TCP/53 is
+    /// `Timeout`), whatever its zone or type.
+    pub tcp_mode: Option<Mode>,
+    /// Mode for every query without an OPT record (a middlebox that drops
+    /// plain RFC 1035 queries is `Timeout`), whatever its zone or type.
+    pub no_edns_mode: Option<Mode>,
 }
 
 /// An authoritative DNS server of the lab.
@@ -399,6 +407,20 @@ impl ServerSpec {
     #[must_use]
     pub fn truncate_udp(mut self) -> Self {
         self.behaviour.truncate_udp = true;
+        self
+    }
+
+    /// Overrides the mode for every query over TCP.
+    #[must_use]
+    pub fn tcp_mode(mut self, mode: Mode) -> Self {
+        self.behaviour.tcp_mode = Some(mode);
+        self
+    }
+
+    /// Overrides the mode for every query without EDNS (no OPT record).
+    #[must_use]
+    pub fn no_edns_mode(mut self, mode: Mode) -> Self {
+        self.behaviour.no_edns_mode = Some(mode);
         self
     }
 

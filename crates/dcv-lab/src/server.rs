@@ -107,7 +107,15 @@ impl ServerState {
             return encode(&response, &message, transport, false);
         }
         let zone = self.select_zone(&query.name, query.query_type);
-        let mode = self.mode_for(zone, query.query_type);
+        let by_path = match transport {
+            Transport::Tcp => self.behaviour.tcp_mode,
+            Transport::Udp => None,
+        }
+        .or(self
+            .behaviour
+            .no_edns_mode
+            .filter(|_| message.edns.is_none()));
+        let mode = by_path.unwrap_or_else(|| self.mode_for(zone, query.query_type));
         let truncate = self.behaviour.truncate_udp && transport == Transport::Udp;
         match mode {
             Mode::Timeout => return None,

@@ -390,3 +390,34 @@ async fn edns_handling_and_512_byte_limit_without_edns() {
     // 16 is BADVERS for OPT (decoders may name it BADSIG, the TSIG meaning).
     assert_eq!(u16::from(rcode(&m)), 16);
 }
+
+#[tokio::test]
+async fn path_modes_apply_to_tcp_and_to_queries_without_edns_only() {
+    let lab = Lab::start(catalogue::unsigned().with_server(NS1, |s| {
+        *s = s
+            .clone()
+            .tcp_mode(Mode::Refused)
+            .no_edns_mode(Mode::Timeout);
+    }))
+    .await
+    .unwrap();
+    let addr = v4(&lab, NS1);
+    // UDP with EDNS: answered normally.
+    let m = udp(addr, WWW, RecordType::A, false).await.unwrap();
+    assert_eq!(rcode(&m), ResponseCode::NoError);
+    assert!(m.metadata.authoritative && !m.answers.is_empty());
+    // TCP: REFUSED, whatever the type.
+    let m = tcp(addr, WWW, RecordType::A, false).await.unwrap();
+    assert_eq!(rcode(&m), ResponseCode::Refused);
+    // UDP without an OPT record: silence.
+    let mut plain = common::query_message(WWW, RecordType::A, false, 1232);
+    plain.edns = None;
+    assert!(common::udp_raw(addr, &plain).await.is_none());
+    // The other server is untouched.
+    let m = common::udp_raw(v4(&lab, NS2), &plain).await.unwrap();
+    assert_eq!(rcode(&m), ResponseCode::NoError);
+    assert!(
+        m.edns.is_none(),
+        "no OPT in the answer to a query without one"
+    );
+}
