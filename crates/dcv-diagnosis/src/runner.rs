@@ -50,8 +50,22 @@ pub const PROBED_PATHS: [QueryPath; 3] = [
 /// Servers beyond it are not probed (the walk still asked them once).
 pub const MAX_PATH_PROBES: usize = 48;
 
-/// Path probes in flight at once, per zone.
-const PATH_PROBE_CONCURRENCY: usize = 8;
+/// Path probes in flight at once, per zone: half of [`MAX_PATH_PROBES`], so
+/// a typical zone (2-4 dual-stack servers) is asked in one round.
+const PATH_PROBE_CONCURRENCY: usize = 24;
+
+/// Extra per-query timeouts the path probes of one zone may take beyond one
+/// probe's worst case (`query_timeout` x (retries + 1)). A probe still
+/// running at the deadline is dropped and shown as not asked, so a zone of
+/// unreachable addresses cannot hold the check (and its `--timeout`) hostage.
+const PATH_PROBE_SLACK_TIMEOUTS: u32 = 1;
+
+/// When the path probes of one zone must be finished.
+fn path_probe_deadline(engine: &Engine) -> tokio::time::Instant {
+    let c = engine.config();
+    let timeouts = u32::from(c.retries) + 1 + PATH_PROBE_SLACK_TIMEOUTS;
+    tokio::time::Instant::now() + c.query_timeout.saturating_mul(timeouts)
+}
 
 /// One zone's servers asked one question over every path in [`PROBED_PATHS`].
 #[derive(Debug, Clone)]
@@ -66,7 +80,8 @@ pub struct PathProbes {
     pub probes: Vec<PathProbe>,
 }
 
-/// One server, one path, one exchange (`None`: the query budget was spent).
+/// One server, one path, one exchange (`None`: not asked, because the query
+/// budget was spent or the probes' deadline passed).
 #[derive(Debug, Clone)]
 pub struct PathProbe {
     pub server: NameServer,
@@ -94,9 +109,14 @@ async fn probe_paths(engine: &Engine, lookup: &Lookup) -> Option<PathProbes> {
         .collect();
     let qtype = lookup.qtype;
     let qname_ref = &qname;
+    let deadline = path_probe_deadline(engine);
     let mut probes: Vec<PathProbe> = futures::stream::iter(jobs)
         .map(|(server, path)| async move {
-            let exchange = engine.probe_path(server.addr, qname_ref, qtype, path).await;
+            let probe = engine.probe_path(server.addr, qname_ref, qtype, path);
+            let exchange = tokio::time::timeout_at(deadline, probe)
+                .await
+                .ok()
+                .flatten();
             PathProbe {
                 server,
                 path,

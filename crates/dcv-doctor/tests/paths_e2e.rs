@@ -201,3 +201,18 @@ fn truncation_without_working_tcp_is_named() {
             .any(|p| p.server.starts_with(NS2) && p.outcome.starts_with("TC") && p.ok)
     );
 }
+
+#[test]
+fn a_silent_server_is_named_and_its_probes_are_bounded() {
+    let report = run(catalogue::one_server_timeout(), "www.example.lab");
+    let found = path_findings(&report);
+    assert_eq!(found.len(), 1, "{}", json(&report));
+    let f = found[0];
+    assert!(f.summary.contains("do not answer"), "{}", f.summary);
+    assert!(f.summary.contains("(every path)"), "{}", f.summary);
+    // Lab timeouts are 700 ms without retries: the probes of a zone end by
+    // their deadline (two timeouts), beside the walk's own timeouts.
+    let probes_ms = report.timings_ms["probes"];
+    assert!(probes_ms < 4000, "probes took {probes_ms} ms");
+    assert!(report.ca_verdicts[0].would_validate, "{}", json(&report));
+}

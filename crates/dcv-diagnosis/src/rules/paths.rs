@@ -68,7 +68,8 @@ fn rrset(records: &[RecordEvidence], qtype: RecordType) -> Vec<Vec<u8>> {
     set
 }
 
-/// What one probe saw, and the failure if any. `None`: not asked (budget).
+/// What one probe saw, and the failure if any. `None`: not asked (query
+/// budget spent or the probes' deadline passed), which proves nothing.
 fn judge(p: &PathProbes, probe: &PathProbe) -> Option<(String, Option<Failure>)> {
     let exchange = probe.exchange.as_ref()?;
     Some(match &exchange.result {
@@ -136,8 +137,12 @@ fn evidence(p: &PathProbes) -> DnsPathsEvidence {
             .probes
             .iter()
             .map(|probe| {
-                let (outcome, failure) = judge(p, probe)
-                    .unwrap_or_else(|| ("not asked (query budget spent)".to_owned(), None));
+                let (outcome, failure) = judge(p, probe).unwrap_or_else(|| {
+                    (
+                        "not asked (query budget or probe deadline)".to_owned(),
+                        None,
+                    )
+                });
                 PathProbeEvidence {
                     server: format!("{}@{}", probe.server.name, probe.server.addr),
                     path: probe.path.to_string(),
