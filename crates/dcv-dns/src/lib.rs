@@ -33,7 +33,8 @@
 //!   sends, and [`BogusReason::boulder_problem`] to Boulder's problem text.
 //!
 //! Not covered: DNS cookies, EDNS fallback for servers that reject OPT (we
-//! report their FORMERR), RSA/MD5, DSA and Ed448 (unsupported, so
+//! report their FORMERR; [`Engine::probe_path`] can ask without EDNS to show
+//! it), RSA/MD5, DSA and Ed448 (unsupported, so
 //! Insecure), and validating the addresses of out-of-bailiwick name servers.
 
 mod config;

@@ -284,3 +284,35 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dcv_dns::QueryPath;
+
+    fn hit(server: &str, ip: &str, path: QueryPath) -> Hit {
+        Hit {
+            server: server.to_owned(),
+            query: "www.example.lab/CAA".to_owned(),
+            ip: ip.parse().unwrap(),
+            path,
+        }
+    }
+
+    #[test]
+    fn summary_groups_by_server_and_address() {
+        let hits = [
+            hit("ns2.example.lab", "127.0.0.2", QueryPath::UDP_EDNS),
+            hit("ns2.example.lab", "127.0.0.2", QueryPath::UDP_PLAIN),
+            hit("ns2.example.lab", "127.0.0.2", QueryPath::TCP_EDNS),
+            hit("ns2.example.lab", "fd5c:dc5::2", QueryPath::UDP_PLAIN),
+            hit("ns3.example.lab", "127.0.0.3", QueryPath::TCP_EDNS),
+        ];
+        assert_eq!(
+            describe(&hits),
+            "ns2.example.lab for www.example.lab/CAA: 127.0.0.2 (every path), \
+             fd5c:dc5::2 (UDP without EDNS); ns3.example.lab for www.example.lab/CAA: \
+             127.0.0.3 (TCP+EDNS)"
+        );
+    }
+}
