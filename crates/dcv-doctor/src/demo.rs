@@ -25,6 +25,9 @@ pub struct DemoCase {
     /// Whether the case fetches the lab's token (HTTP method) with the right
     /// expected body.
     pub http_token: bool,
+    /// Whether the case needs the lab's IPv6 addresses (it is reported as not
+    /// run, not as a miss, on a machine without them).
+    pub needs_ipv6: bool,
     pub scenario: fn() -> Scenario,
     pub hostname: &'static str,
     pub methods: &'static [Method],
@@ -161,6 +164,7 @@ pub fn cases() -> Vec<DemoCase> {
     const LE: &[CaId] = &[CaId::Letsencrypt];
     vec![
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "healthy, DNSSEC-signed, TXT published",
             scenario: healthy,
@@ -171,6 +175,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: None,
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "TXT value is stale",
             scenario: catalogue::valid,
@@ -181,6 +186,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::TxtMismatch),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "DS at the parent matches no DNSKEY",
             scenario: catalogue::ds_bad_tag,
@@ -191,6 +197,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnssecBogus),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "every RRSIG expired",
             scenario: catalogue::rrsig_exp_all,
@@ -201,6 +208,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnssecBogus),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "nameservers answer SERVFAIL",
             scenario: catalogue::servfail,
@@ -211,6 +219,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnsServfail),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "nameservers answer REFUSED",
             scenario: catalogue::refused,
@@ -221,6 +230,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnsRefused),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "nameservers are lame (no AA)",
             scenario: catalogue::lame,
@@ -231,6 +241,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnsLameDelegation),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "nameservers never answer",
             scenario: catalogue::timeout,
@@ -241,6 +252,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::DnsTimeout),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "secondary nameserver is out of sync",
             scenario: catalogue::stale_secondary,
@@ -251,6 +263,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::TxtInconsistent),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "CAA allows only another CA",
             scenario: caa_google_only,
@@ -261,6 +274,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::CaaForbids),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "CAA has a critical unknown property",
             scenario: caa_critical,
@@ -271,6 +285,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::CaaCriticalUnknown),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: false,
             title: "name under a TLD the root does not delegate",
             scenario: catalogue::valid,
@@ -281,6 +296,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::IdentifierRejected),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: true,
             title: "healthy HTTP-01: token served on IPv4 and IPv6",
             scenario: healthy,
@@ -291,6 +307,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: None,
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: true,
             title: "wrong key authorisation served",
             scenario: web_wrong_body,
@@ -301,6 +318,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::HttpTokenMismatch),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: true,
             title: "WAF interactive challenge on /.well-known",
             scenario: web_challenge,
@@ -311,6 +329,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::HttpChallengePage),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: true,
             title: "firewall block page on /.well-known",
             scenario: web_block,
@@ -321,6 +340,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::HttpBlocked),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: true,
             title: "HTTP->HTTPS redirect, token only on http",
             scenario: web_https_redirect_without_token,
@@ -331,6 +351,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::HttpRedirectToHttps),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: true,
             title: "redirect loop",
             scenario: web_redirect_loop,
@@ -341,6 +362,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::HttpBadRedirect),
         },
         DemoCase {
+            needs_ipv6: false,
             http_token: true,
             title: "web server accepts and never answers",
             scenario: web_silent,
@@ -351,6 +373,7 @@ pub fn cases() -> Vec<DemoCase> {
             expected: Some(FindingCode::HttpUnreachable),
         },
         DemoCase {
+            needs_ipv6: true,
             http_token: true,
             title: "AAAA points elsewhere than A",
             scenario: ipv6_elsewhere,
@@ -400,7 +423,17 @@ pub async fn check_in_lab(
 
 /// Runs one demo case in its own lab.
 pub async fn run_case(case: &DemoCase) -> anyhow::Result<Report> {
-    check_in_lab((case.scenario)(), case.hostname, |cfg| {
+    run_case_on(case, false).await
+}
+
+/// Runs one demo case, on IPv4 only when `ipv4_only`.
+pub async fn run_case_on(case: &DemoCase, ipv4_only: bool) -> anyhow::Result<Report> {
+    let scenario = if ipv4_only {
+        (case.scenario)().into_ipv4_only()
+    } else {
+        (case.scenario)()
+    };
+    check_in_lab(scenario, case.hostname, |cfg| {
         cfg.cas = case.cas.to_vec();
         cfg.methods = case.methods.to_vec();
         cfg.txt_values = case.txt_values.iter().map(|v| (*v).to_owned()).collect();
@@ -431,8 +464,26 @@ pub async fn run(format: Format, verbose: bool) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     let mut reports = Vec::new();
     let mut out = anstream::stdout();
+    // Without the lab's IPv6 addresses (a fresh machine where nobody ran
+    // `sudo scripts/lab-net-setup`) the demo still runs, on IPv4.
+    let ipv4_only = !dcv_lab::ipv6_available();
+    if ipv4_only {
+        writeln!(
+            out,
+            "note: the lab's IPv6 addresses are not set up (run `sudo scripts/lab-net-setup`); running on IPv4 only\n"
+        )?;
+    }
     for case in &cases {
-        let report = run_case(case).await?;
+        if ipv4_only && case.needs_ipv6 {
+            rows.push((
+                case.title,
+                case.expected.map_or("(pass)", FindingCode::as_str),
+                "(not run: needs the lab's IPv6)".to_owned(),
+                true,
+            ));
+            continue;
+        }
+        let report = run_case_on(case, ipv4_only).await?;
         let ok = meets_expectation(case, &report);
         if format == Format::Text {
             writeln!(out, "=== {} ({})", case.title, (case.scenario)().name)?;
@@ -505,6 +556,15 @@ pub async fn serve_lab(
     let name = name.unwrap_or_default();
     let scenario = catalogue::by_name(name)
         .ok_or_else(|| anyhow::anyhow!("no lab scenario {name:?}; see `dcv-doctor lab --list`"))?;
+    let scenario = if dcv_lab::ipv6_available() {
+        scenario
+    } else {
+        writeln!(
+            out,
+            "note: the lab's IPv6 addresses are not set up (run `sudo scripts/lab-net-setup`); serving on IPv4 only"
+        )?;
+        scenario.into_ipv4_only()
+    };
     let lab = Lab::start_on_port(scenario, dns_port).await?;
     let dir = match dir {
         Some(d) => d,

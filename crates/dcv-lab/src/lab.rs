@@ -303,7 +303,7 @@ fn prepare(
         if spec.ipv4 {
             h.v4.push(IpAddr::V4(block.v4(n)));
         }
-        if spec.ipv6 {
+        if spec.ipv6 && !scenario.ipv4_only {
             h.v6.push(IpAddr::V6(block.v6(n)));
         }
         servers.insert(
@@ -323,7 +323,11 @@ fn prepare(
             spec.name.clone(),
             HostAddrs {
                 v4: vec![IpAddr::V4(block.v4(n))],
-                v6: vec![IpAddr::V6(block.v6(n))],
+                v6: if scenario.ipv4_only {
+                    Vec::new()
+                } else {
+                    vec![IpAddr::V6(block.v6(n))]
+                },
             },
         );
     }
@@ -335,6 +339,7 @@ fn prepare(
         http_addrs: &http_addrs,
         keys,
         now,
+        ipv4_only: scenario.ipv4_only,
     };
     let mut zones_by_server: HashMap<String, Vec<Arc<Zone>>> = HashMap::new();
     for spec in &scenario.zones {
@@ -412,6 +417,13 @@ fn validate(scenario: &Scenario) -> Result<(), LabError> {
         }
     }
     Ok(())
+}
+
+/// Whether this machine can bind the lab's IPv6 addresses (`fd5c:dc5::/48`
+/// made local by `scripts/lab-net-setup`). Callers that can do without IPv6
+/// (the demo) fall back to [`Scenario::into_ipv4_only`]; tests need it.
+pub fn ipv6_available() -> bool {
+    std::net::UdpSocket::bind("[fd5c:dc5:0:1::1]:0").is_ok()
 }
 
 #[cfg(test)]

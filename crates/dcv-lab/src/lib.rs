@@ -58,7 +58,7 @@ mod zone;
 
 use std::net::SocketAddr;
 
-pub use lab::{Lab, LabFiles};
+pub use lab::{Lab, LabFiles, ipv6_available};
 pub use scenario::{
     Behaviour, Mode, RrsetSelector, Scenario, ServerSpec, Signing, TypeMode, ZoneFault, ZoneMode,
     ZoneSpec,

@@ -22,6 +22,11 @@ pub struct Scenario {
     /// the serde form (the responder specs are code-only).
     #[serde(skip)]
     pub http: Vec<crate::http::ResponderSpec>,
+    /// Serve on IPv4 only: no server or responder gets an IPv6 address, and
+    /// record lines with `{http6:..}`/`{ns6:..}` placeholders are left out.
+    /// For machines where `scripts/lab-net-setup` has not run (the demo).
+    #[serde(default)]
+    pub ipv4_only: bool,
 }
 
 impl Scenario {
@@ -38,6 +43,16 @@ impl Scenario {
     pub fn rename(mut self, name: impl Into<String>, description: impl Into<String>) -> Self {
         self.name = name.into();
         self.description = description.into();
+        self
+    }
+
+    /// The same world on IPv4 only (see [`Scenario::ipv4_only`]).
+    #[must_use]
+    pub fn into_ipv4_only(mut self) -> Self {
+        self.ipv4_only = true;
+        for server in &mut self.servers {
+            server.ipv6 = false;
+        }
         self
     }
 

@@ -188,6 +188,8 @@ pub(crate) struct BuildCtx<'a> {
     /// Keyed by [`fqdn`] of the apex.
     pub(crate) keys: &'a HashMap<String, Arc<ZoneKeys>>,
     pub(crate) now: OffsetDateTime,
+    /// Leave out record lines that need an IPv6 lab address.
+    pub(crate) ipv4_only: bool,
 }
 
 impl BuildCtx<'_> {
@@ -305,6 +307,9 @@ fn parse_lines(lines: &[String], apex: &Name, ctx: &BuildCtx<'_>) -> Result<Vec<
     let mut text = format!("$TTL {DEFAULT_TTL}\n");
     let mut dnames = Vec::new();
     for line in lines {
+        if ctx.ipv4_only && (line.contains("{http6:") || line.contains("{ns6:")) {
+            continue;
+        }
         let line = &expand(line, ctx)?;
         let trimmed = line.trim_start();
         if trimmed
