@@ -21,8 +21,8 @@ pub fn config(lab: &Lab) -> EngineConfig {
     }
 }
 
-/// The lab scenarios the resolver differential tests (delv) compare; the same
-/// list as `unbound_differential.rs`.
+/// The lab scenarios the resolver differential tests (Unbound and delv)
+/// compare.
 pub fn differential_scenarios() -> Vec<dcv_lab::Scenario> {
     use dcv_lab::{Signing, ZoneFault, catalogue};
     vec![
@@ -82,8 +82,7 @@ pub fn differential_scenarios() -> Vec<dcv_lab::Scenario> {
     ]
 }
 
-/// The questions asked in every differential scenario (same as
-/// `unbound_differential.rs`).
+/// The questions asked in every differential scenario (Unbound and delv).
 pub fn differential_questions() -> Vec<(&'static str, dcv_dns::RecordType)> {
     use dcv_dns::RecordType;
     vec![
