@@ -224,10 +224,7 @@ impl ServerAnswerEvidence {
         // A server may answer without the AA bit (lame); resolvers such as
         // Unbound still take the data, so the verdict is an answer, but the
         // evidence must show the missing authority.
-        let authoritative = authoritative
-            && exchange
-                .and_then(dcv_dns::Exchange::response)
-                .is_none_or(|r| r.flags.aa);
+        let authoritative = authoritative && a.authoritative;
         let ede = exchange
             .and_then(dcv_dns::Exchange::response)
             .and_then(|r| r.extended_errors.first())
