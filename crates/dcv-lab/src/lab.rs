@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 use crate::LabError;
 use crate::addr::Block;
 use crate::http::{RunningResponder, spawn_responder};
-use crate::scenario::{Scenario, fqdn};
-use crate::server::{ServerState, serve_tcp, serve_udp};
+use crate::scenario::{ClientView, Scenario, fqdn};
+use crate::server::{ServerState, ViewZones, serve_tcp, serve_udp};
 use crate::zone::{BuildCtx, HostAddrs, Zone, ZoneKeys, build_zone, parse_name};
 
 /// How many address blocks / ephemeral ports to try before giving up.
@@ -93,10 +93,11 @@ impl Lab {
         let mut port = port;
         for spec in &scenario.servers {
             let name = fqdn(&spec.name);
-            let state = Arc::new(ServerState {
-                behaviour: spec.behaviour.clone(),
-                zones: zones_by_server.remove(&name).unwrap_or_default(),
-            });
+            let state = Arc::new(server_state(
+                scenario,
+                spec.behaviour.clone(),
+                zones_by_server.remove(&name).unwrap_or_default(),
+            )?);
             for ip in servers
                 .get(&name)
                 .into_iter()
@@ -275,14 +276,63 @@ fn generate_keys(scenario: &Scenario) -> Result<HashMap<String, Arc<ZoneKeys>>, 
     Ok(keys)
 }
 
+/// A zone copy a server serves, and the client view it is for (`None`: all).
+type ServedCopy = (Option<String>, Arc<Zone>);
+
 /// Addresses and built zones of a scenario, before anything is bound.
 struct Prepared {
     /// Server name ([`fqdn`]) → addresses, IPv4 first.
     servers: BTreeMap<String, Vec<IpAddr>>,
     /// Responder name → addresses.
     http_addrs: HashMap<String, HostAddrs>,
-    /// Server name ([`fqdn`]) → the zone copies it serves.
-    zones_by_server: HashMap<String, Vec<Arc<Zone>>>,
+    /// Server name ([`fqdn`]) → the zone copies it serves, with their view.
+    zones_by_server: HashMap<String, Vec<ServedCopy>>,
+}
+
+/// One server's state: its default copies, and per client view (scenario
+/// order) the copies only that view sees.
+fn server_state(
+    scenario: &Scenario,
+    behaviour: crate::scenario::Behaviour,
+    served: Vec<ServedCopy>,
+) -> Result<ServerState, LabError> {
+    let mut zones = Vec::new();
+    let mut views: Vec<ViewZones> = Vec::new();
+    for view in &scenario.views {
+        views.push(ViewZones {
+            sources: parse_sources(view)?,
+            zones: Vec::new(),
+        });
+    }
+    for (view, zone) in served {
+        match view.and_then(|v| scenario.views.iter().position(|cv| cv.name == v)) {
+            Some(i) => views[i].zones.push(zone),
+            None => zones.push(zone),
+        }
+    }
+    views.retain(|v| !v.zones.is_empty());
+    Ok(ServerState {
+        behaviour,
+        zones,
+        views,
+    })
+}
+
+/// A view's source prefixes; a bare address is a /32 or /128.
+fn parse_sources(view: &ClientView) -> Result<Vec<ipnet::IpNet>, LabError> {
+    view.sources
+        .iter()
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    LabError::Spec(format!(
+                        "view {}: {s:?} is not an address or CIDR prefix",
+                        view.name
+                    ))
+                })
+        })
+        .collect()
 }
 
 fn prepare(
@@ -341,14 +391,14 @@ fn prepare(
         now,
         ipv4_only: scenario.ipv4_only,
     };
-    let mut zones_by_server: HashMap<String, Vec<Arc<Zone>>> = HashMap::new();
+    let mut zones_by_server: HashMap<String, Vec<ServedCopy>> = HashMap::new();
     for spec in &scenario.zones {
         let zone = Arc::new(build_zone(spec, &ctx)?);
         for s in &spec.servers {
             zones_by_server
                 .entry(fqdn(s))
                 .or_default()
-                .push(Arc::clone(&zone));
+                .push((spec.view.clone(), Arc::clone(&zone)));
         }
     }
 
@@ -402,8 +452,25 @@ fn validate(scenario: &Scenario) -> Result<(), LabError> {
             )));
         }
     }
+    for (i, view) in scenario.views.iter().enumerate() {
+        parse_sources(view)?;
+        if scenario.views[..i].iter().any(|v| v.name == view.name) {
+            return Err(LabError::Spec(format!(
+                "view {} is declared twice",
+                view.name
+            )));
+        }
+    }
     for zone in &scenario.zones {
         parse_name(&zone.apex)?;
+        if let Some(view) = &zone.view
+            && !scenario.views.iter().any(|v| &v.name == view)
+        {
+            return Err(LabError::Spec(format!(
+                "zone {} names unknown view {view}",
+                zone.apex
+            )));
+        }
         if zone.servers.is_empty() {
             return Err(LabError::Spec(format!("zone {} has no servers", zone.apex)));
         }
@@ -437,6 +504,8 @@ mod tests {
     use crate::catalogue;
     use crate::server::Transport;
 
+    const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn states(scenario: &Scenario) -> Vec<ServerState> {
         let keys = generate_keys(scenario).unwrap();
         let prepared = prepare(
@@ -449,15 +518,63 @@ mod tests {
         scenario
             .servers
             .iter()
-            .map(|s| ServerState {
-                behaviour: s.behaviour.clone(),
-                zones: prepared
-                    .zones_by_server
-                    .get(&fqdn(&s.name))
-                    .cloned()
-                    .unwrap_or_default(),
+            .map(|s| {
+                server_state(
+                    scenario,
+                    s.behaviour.clone(),
+                    prepared
+                        .zones_by_server
+                        .get(&fqdn(&s.name))
+                        .cloned()
+                        .unwrap_or_default(),
+                )
+                .unwrap()
             })
             .collect()
+    }
+
+    /// A copy marked for a view answers the view's sources (IPv4 also as
+    /// seen on a dual-stack socket) and nobody else.
+    #[test]
+    fn a_view_copy_is_served_to_its_sources_only() {
+        let mut scenario = catalogue::valid().view("v", ["198.18.0.2/32"]);
+        let mut copy = scenario
+            .zone_mut(catalogue::ZONE)
+            .unwrap()
+            .clone()
+            .for_view("v");
+        copy.records.push("onlyview TXT \"x\"".into());
+        let scenario = scenario.zone(copy);
+        let ns1 = scenario
+            .servers
+            .iter()
+            .position(|s| fqdn(&s.name) == fqdn(catalogue::NS1))
+            .unwrap();
+        let state = states(&scenario).remove(ns1);
+        let mut m = Message::query();
+        m.add_query(Query::query(
+            Name::from_ascii("onlyview.example.lab.").unwrap(),
+            RecordType::TXT,
+        ));
+        let wire = m.to_vec().unwrap();
+        let ask = |client: &str| {
+            let reply = state
+                .respond(&wire, Transport::Udp, client.parse().unwrap())
+                .unwrap();
+            Message::from_vec(&reply).unwrap()
+        };
+        for client in ["198.18.0.2", "::ffff:198.18.0.2"] {
+            let reply = ask(client);
+            assert_eq!(reply.answers.len(), 1, "{client}: {reply:?}");
+        }
+        for client in ["198.18.0.3", "127.0.0.1", "fd5c:dc6::2"] {
+            let reply = ask(client);
+            assert_eq!(
+                reply.metadata.response_code,
+                hickory_proto::op::ResponseCode::NXDomain,
+                "{client}"
+            );
+        }
     }
 
     /// Random corruption of real queries: every reply is produced without a
@@ -500,7 +617,7 @@ mod tests {
                         m.set_edns(edns);
                         let wire = m.to_vec().unwrap();
                         // The clean query is answered with a decodable message.
-                        let reply = state.respond(&wire, Transport::Tcp).unwrap();
+                        let reply = state.respond(&wire, Transport::Tcp, LOCALHOST).unwrap();
                         Message::from_vec(&reply).unwrap();
                         for _ in 0..20 {
                             let mut bad = wire.clone();
@@ -514,7 +631,7 @@ mod tests {
                                     (0..rng.random_range(1..40)).map(|_| rng.random::<u8>()),
                                 ),
                             }
-                            let _ = state.respond(&bad, Transport::Udp);
+                            let _ = state.respond(&bad, Transport::Udp, LOCALHOST);
                         }
                     }
                 }

@@ -22,7 +22,12 @@
 //! - servers: [`Mode`] (`Timeout`, `ServFail`, `Refused`, `NotAuthoritative`)
 //!   for everything, per zone ([`ZoneMode`]) or per query type ([`TypeMode`]);
 //!   `truncate_udp` (TC over UDP, full answer over TCP); `delay_ms`;
-//! - stale data: a second [`ZoneSpec`] with the same apex on another server.
+//! - stale data: a second [`ZoneSpec`] with the same apex on another server;
+//! - split-horizon / geo DNS: a copy marked [`ZoneSpec::for_view`] is what
+//!   the clients of that [`ClientView`] (source prefixes) get from the same
+//!   servers, signed with the same keys;
+//! - network perspectives: [`netns`] puts a process in its own network
+//!   namespace, with its own source address and an nftables egress filter.
 //!
 //! [`catalogue`] names ready-made scenarios after the extended-dns-errors.com
 //! labels (`valid`, `no-ds`, `ds-bad-tag`, `rrsig-exp-a`, ...).
@@ -52,6 +57,7 @@ mod answer;
 pub mod catalogue;
 pub mod http;
 mod lab;
+pub mod netns;
 pub mod scenario;
 mod server;
 mod zone;
@@ -60,8 +66,8 @@ use std::net::SocketAddr;
 
 pub use lab::{Lab, LabFiles, ipv6_available};
 pub use scenario::{
-    Behaviour, Mode, RrsetSelector, Scenario, ServerSpec, Signing, TypeMode, ZoneFault, ZoneMode,
-    ZoneSpec,
+    Behaviour, ClientView, Mode, RrsetSelector, Scenario, ServerSpec, Signing, TypeMode, ZoneFault,
+    ZoneMode, ZoneSpec,
 };
 
 /// Why a lab could not start.
@@ -92,4 +98,8 @@ pub enum LabError {
         /// Extra advice (IPv6 setup).
         hint: &'static str,
     },
+    /// A network namespace could not be made (not root, `ip` or `nft`
+    /// missing, a command failed); the message says which and how to fix it.
+    #[error("network namespace: {0}")]
+    Netns(String),
 }

@@ -27,6 +27,20 @@ pub struct Scenario {
     /// For machines where `scripts/lab-net-setup` has not run (the demo).
     #[serde(default)]
     pub ipv4_only: bool,
+    /// Client views (split-horizon or geo DNS): a query from a source in a
+    /// view's prefixes is answered from the zone copies marked with that view
+    /// ([`ZoneSpec::view`]) where the server has one, as BIND's `view` with
+    /// `match-clients` or a geo-DNS provider's regional answer does.
+    pub views: Vec<ClientView>,
+}
+
+/// A set of client source prefixes that see their own copies of some zones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientView {
+    /// Name that [`ZoneSpec::view`] refers to.
+    pub name: String,
+    /// Source prefixes in CIDR form (`198.18.0.2/32`, `fd5c:dc6::/48`).
+    pub sources: Vec<String>,
 }
 
 impl Scenario {
@@ -74,6 +88,21 @@ impl Scenario {
     #[must_use]
     pub fn responder(mut self, responder: crate::http::ResponderSpec) -> Self {
         self.http.push(responder);
+        self
+    }
+
+    /// Declares a client view: queries from `sources` (CIDR prefixes) are
+    /// answered from the zone copies marked [`ZoneSpec::for_view`] `name`.
+    #[must_use]
+    pub fn view<I, S>(mut self, name: impl Into<String>, sources: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.views.push(ClientView {
+            name: name.into(),
+            sources: sources.into_iter().map(Into::into).collect(),
+        });
         self
     }
 
@@ -235,6 +264,9 @@ pub struct ZoneSpec {
     pub signing: Signing,
     /// Injected defects.
     pub faults: Vec<ZoneFault>,
+    /// `Some(view)`: this copy is served only to clients in that
+    /// [`ClientView`]; `None`: to every client without a copy of its own.
+    pub view: Option<String>,
 }
 
 impl ZoneSpec {
@@ -282,6 +314,13 @@ impl ZoneSpec {
     #[must_use]
     pub fn fault(mut self, fault: ZoneFault) -> Self {
         self.faults.push(fault);
+        self
+    }
+
+    /// Serves this copy only to the clients of `view` (see [`Scenario::view`]).
+    #[must_use]
+    pub fn for_view(mut self, view: impl Into<String>) -> Self {
+        self.view = Some(view.into());
         self
     }
 

@@ -2,11 +2,13 @@
 //! per query, answers from the zones the server serves, with the server's
 //! [`Behaviour`] applied first.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
+use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinSet;
@@ -29,18 +31,36 @@ pub(crate) enum Transport {
 #[derive(Debug)]
 pub(crate) struct ServerState {
     pub(crate) behaviour: Behaviour,
+    /// Copies served to every client without a view copy of the same apex.
+    pub(crate) zones: Vec<Arc<Zone>>,
+    /// Copies served only to the clients of a view, first match wins.
+    pub(crate) views: Vec<ViewZones>,
+}
+
+/// The zone copies one server keeps for one client view.
+#[derive(Debug)]
+pub(crate) struct ViewZones {
+    pub(crate) sources: Vec<IpNet>,
     pub(crate) zones: Vec<Arc<Zone>>,
 }
 
 impl ServerState {
     /// The zone a query falls in: the deepest enclosing apex, except that a DS
     /// query for a child apex goes to the parent when this server has it too.
-    fn select_zone(&self, qname: &Name, qtype: RecordType) -> Option<&Arc<Zone>> {
-        let mut candidates: Vec<&Arc<Zone>> = self
-            .zones
+    /// A copy of the client's view wins over the default copy of that apex.
+    fn select_zone(&self, qname: &Name, qtype: RecordType, client: IpAddr) -> Option<&Arc<Zone>> {
+        let client = canonical(client);
+        let view = self
+            .views
             .iter()
+            .find(|v| v.sources.iter().any(|net| net.contains(&client)));
+        let mut candidates: Vec<&Arc<Zone>> = view
+            .into_iter()
+            .flat_map(|v| &v.zones)
+            .chain(&self.zones)
             .filter(|z| z.apex.zone_of(qname))
             .collect();
+        // Stable: at equal depth the view's copy stays first.
         candidates.sort_by_key(|z| std::cmp::Reverse(z.apex.num_labels()));
         let first = candidates.first()?;
         if qtype == RecordType::DS
@@ -76,7 +96,12 @@ impl ServerState {
     }
 
     /// The reply to one request, or `None` to stay silent.
-    pub(crate) fn respond(&self, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    pub(crate) fn respond(
+        &self,
+        request: &[u8],
+        transport: Transport,
+        client: IpAddr,
+    ) -> Option<Vec<u8>> {
         let Ok(message) = Message::from_vec(request) else {
             return formerr(request);
         };
@@ -106,7 +131,7 @@ impl ServerState {
             response.metadata.response_code = ResponseCode::NotImp;
             return encode(&response, &message, transport, false);
         }
-        let zone = self.select_zone(&query.name, query.query_type);
+        let zone = self.select_zone(&query.name, query.query_type, client);
         let by_path = match transport {
             Transport::Tcp => self.behaviour.tcp_mode,
             Transport::Udp => None,
@@ -222,7 +247,7 @@ pub(crate) async fn serve_udp(socket: UdpSocket, state: Arc<ServerState>) {
         let socket = Arc::clone(&socket);
         let state = Arc::clone(&state);
         tasks.spawn(async move {
-            if let Some(reply) = state.respond(&request, Transport::Udp) {
+            if let Some(reply) = state.respond(&request, Transport::Udp, peer.ip()) {
                 delay(&state).await;
                 let _ = socket.send_to(&reply, peer).await;
             }
@@ -234,16 +259,16 @@ pub(crate) async fn serve_udp(socket: UdpSocket, state: Arc<ServerState>) {
 pub(crate) async fn serve_tcp(listener: TcpListener, state: Arc<ServerState>) {
     let mut tasks = JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
         while tasks.try_join_next().is_some() {}
-        tasks.spawn(serve_connection(stream, Arc::clone(&state)));
+        tasks.spawn(serve_connection(stream, peer.ip(), Arc::clone(&state)));
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, state: Arc<ServerState>) {
+async fn serve_connection(mut stream: TcpStream, client: IpAddr, state: Arc<ServerState>) {
     loop {
         let mut len = [0u8; 2];
         match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
@@ -254,7 +279,7 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<ServerState>) {
         if stream.read_exact(&mut request).await.is_err() {
             return;
         }
-        let Some(reply) = state.respond(&request, Transport::Tcp) else {
+        let Some(reply) = state.respond(&request, Transport::Tcp, client) else {
             continue;
         };
         delay(&state).await;
@@ -267,6 +292,15 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<ServerState>) {
         if stream.write_all(&framed).await.is_err() {
             return;
         }
+    }
+}
+
+/// An IPv4 client seen on a dual-stack socket (`::ffff:a.b.c.d`) as IPv4, so
+/// view prefixes are written one way.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
     }
 }
 
