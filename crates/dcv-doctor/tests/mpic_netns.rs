@@ -66,7 +66,7 @@ impl Perspective {
             .arg("--cert-out")
             .arg(&cert)
             .args(["--name", self.name, "--region"])
-            .arg(format!("ns-{}", self.netns.name()))
+            .arg(format!("netns-{}", self.name))
             .args(["--rir", &self.rir.to_string(), "--allow-private"])
             .arg("--root-hints")
             .arg(&files.root_hints)
@@ -100,7 +100,7 @@ impl Perspective {
         self.spec = Some(PerspectiveSpec {
             name: self.name.to_owned(),
             url,
-            region: format!("ns-{}", self.netns.name()),
+            region: format!("netns-{}", self.name),
             rir: Some(self.rir),
             token: TOKEN.to_owned(),
             ca_cert_pem: std::fs::read_to_string(cert).unwrap(),
