@@ -1,9 +1,12 @@
 //! The hickory boundary: query encoding, response decoding, EDE parsing and
 //! wire RDATA extraction. Nothing hickory-typed leaves this crate.
 
+use std::fmt::Write as _;
+
 use hickory_proto::{
-    op::{Edns, Message, MessageType, OpCode, Query},
-    rr::{DNSClass, Name, Record},
+    op::{Edns, Header, Message, MessageType, Metadata, OpCode, Query},
+    rr::{DNSClass, Name, RData, Record, rdata::NULL},
+    serialize::binary::{BinDecodable, BinDecoder},
 };
 
 use crate::{
@@ -82,7 +85,7 @@ pub(crate) fn decode_response(
     qname: &Name,
     qtype: RecordType,
 ) -> Result<Decoded, DecodeFailure> {
-    let msg = Message::from_vec(bytes).map_err(|e| DecodeFailure::Unparseable(e.to_string()))?;
+    let msg = read_message(bytes).map_err(DecodeFailure::Unparseable)?;
     let raw = RawMessage::scan(bytes).map_err(DecodeFailure::Unparseable)?;
     if msg.metadata.id != id {
         return Err(DecodeFailure::Mismatched(format!(
@@ -122,7 +125,7 @@ pub(crate) fn decode_response(
     let answer_raw: Vec<&RawRecord> = raw.answer.iter().collect();
     let authority_raw: Vec<&RawRecord> = raw.authority.iter().collect();
 
-    let Message {
+    let ParsedMessage {
         answers,
         authorities,
         additionals,
@@ -173,13 +176,160 @@ fn to_evidence(records: &[Record], raw: &[&RawRecord], bytes: &[u8]) -> Vec<Reco
 }
 
 fn record_evidence(r: &Record, wire_rdata: Vec<u8>) -> RecordEvidence {
+    let rdata = match &r.data {
+        RData::Unknown { code, rdata } if *code == RecordType::CAA.to_hickory() => {
+            caa_presentation(&rdata.anything)
+        }
+        other => other.to_string(),
+    };
     RecordEvidence {
         name: DnsName::from_hickory(&r.name),
         rtype: RecordType::from_hickory(r.record_type()),
         ttl: r.ttl,
-        rdata: r.data.to_string(),
+        rdata,
         wire_rdata,
     }
+}
+
+/// A decoded message: header, question and the three record sections (OPT
+/// and TSIG dropped from the additional section, as hickory does; the raw
+/// scan keeps them).
+struct ParsedMessage {
+    metadata: Metadata,
+    queries: Vec<Query>,
+    answers: Vec<Record>,
+    authorities: Vec<Record>,
+    additionals: Vec<Record>,
+}
+
+/// Decodes a message as hickory's `Message::read` does, except that CAA
+/// records are not handed to hickory's CAA reader: their RDATA is kept as raw
+/// bytes (`RData::Unknown` with type CAA).
+///
+/// hickory 0.26 rejects tags longer than 15 octets, but RFC 8659 §4.1 only
+/// requires a tag length of at least 1 (no MUST caps it below the 255 octets
+/// the length field allows), and one such record made the whole response
+/// unparseable. A CA (Boulder, through miekg/dns) reads the record and
+/// ignores the unknown tag unless it is critical (RFC 8659 §4.1.1), so the
+/// record's meaning is left to the CAA policy, which parses the raw RDATA. CAA RDATA holds no domain names, so the
+/// raw bytes are also its canonical form for RRSIG verification (RFC 4034
+/// §6.2) and hickory emits `Unknown` RDATA unchanged.
+fn read_message(bytes: &[u8]) -> Result<ParsedMessage, String> {
+    let err = |e: hickory_proto::serialize::binary::DecodeError| e.to_string();
+    let mut decoder = BinDecoder::new(bytes);
+    let Header { metadata, counts } = Header::read(&mut decoder).map_err(err)?;
+    let queries = Message::read_queries(&mut decoder, usize::from(counts.queries))
+        .map_err(|e| e.to_string())?;
+    let op = metadata.op_code;
+    let mut answers = Vec::new();
+    let mut authorities = Vec::new();
+    let mut additionals = Vec::new();
+    let sections = [
+        (&mut answers, counts.answers, false),
+        (&mut authorities, counts.authorities, false),
+        (&mut additionals, counts.additionals, true),
+    ];
+    let mut has_opt = false;
+    let mut signed = false;
+    for (section, count, is_additional) in sections {
+        for _ in 0..count {
+            // RFC 8945 §5.1: a TSIG record is the last one of the message.
+            if signed {
+                return Err("record after the message signature".into());
+            }
+            if let Some(record) = read_raw_caa(&mut decoder)? {
+                section.push(record);
+                continue;
+            }
+            let (records, opt, sig) =
+                Message::read_records(&mut decoder, 1, is_additional, op).map_err(err)?;
+            section.extend(records);
+            if opt.is_some() {
+                if has_opt {
+                    return Err("more than one OPT record (RFC 6891 §6.1.1)".into());
+                }
+                has_opt = true;
+            }
+            signed |= sig.is_some();
+        }
+    }
+    Ok(ParsedMessage {
+        metadata,
+        queries,
+        answers,
+        authorities,
+        additionals,
+    })
+}
+
+/// Reads the record at the decoder's position if it is a CAA record with
+/// RDATA, keeping the RDATA as raw bytes; otherwise leaves the decoder where
+/// it was and returns `None` (an empty RDATA is left to hickory, which treats
+/// it as an RFC 2136 update prerequisite).
+fn read_raw_caa<'a>(decoder: &mut BinDecoder<'a>) -> Result<Option<Record>, String> {
+    let Ok(start) = u16::try_from(decoder.index()) else {
+        // Past 64 KiB: not a DNS message; hickory reports the error.
+        return Ok(None);
+    };
+    let mut peek: BinDecoder<'a> = decoder.clone(start);
+    let Ok(name) = Name::read(&mut peek) else {
+        return Ok(None);
+    };
+    let mut header = [0u8; 10];
+    for b in &mut header {
+        let Ok(v) = peek.read_u8() else {
+            return Ok(None);
+        };
+        *b = v.unverified(/* fixed-width RR header field */);
+    }
+    let rtype = u16::from_be_bytes([header[0], header[1]]);
+    let class = u16::from_be_bytes([header[2], header[3]]);
+    let ttl = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+    let len = usize::from(u16::from_be_bytes([header[8], header[9]]));
+    if rtype != RecordType::CAA.0 || len == 0 {
+        return Ok(None);
+    }
+    let rdata = peek
+        .read_slice(len)
+        .map_err(|e| format!("CAA RDATA: {e}"))?
+        .unverified(/* kept as uninterpreted bytes */)
+        .to_vec();
+    let mut record = Record::from_rdata(
+        name,
+        ttl,
+        RData::Unknown {
+            code: RecordType::CAA.to_hickory(),
+            rdata: NULL::with(rdata),
+        },
+    );
+    record.dns_class = DNSClass::from(class);
+    *decoder = peek;
+    Ok(Some(record))
+}
+
+/// Presentation form of CAA RDATA, `flags tag "value"` (RFC 8659 §4.1.1), as
+/// hickory displays a CAA record; a record too short to hold its tag is shown
+/// in the generic form of RFC 3597 §5.
+fn caa_presentation(rdata: &[u8]) -> String {
+    if let [flags, tag_len, rest @ ..] = rdata {
+        let tag_len = usize::from(*tag_len);
+        if tag_len > 0 && tag_len <= rest.len() {
+            let (tag, value) = rest.split_at(tag_len);
+            return format!(
+                "{flags} {} \"{}\"",
+                String::from_utf8_lossy(tag),
+                String::from_utf8_lossy(value)
+            );
+        }
+    }
+    let mut out = format!("\\# {}", rdata.len());
+    if !rdata.is_empty() {
+        out.push(' ');
+        for b in rdata {
+            let _ = write!(out, "{b:02x}");
+        }
+    }
+    out
 }
 
 /// RFC 8914 §2: OPTION-CODE 15, INFO-CODE (16 bits), EXTRA-TEXT (UTF-8).
@@ -370,6 +520,102 @@ mod tests {
         assert!(matches!(
             decode_response(&bytes, 99, &lower, RecordType::TXT),
             Err(DecodeFailure::Mismatched(_))
+        ));
+    }
+
+    /// A response to `long.example.lab. CAA` (id 7) whose answer holds the
+    /// given CAA RDATAs, owners compressed to the question name.
+    fn caa_response(rdatas: &[&[u8]]) -> (Vec<u8>, Name) {
+        let name = Name::from_ascii("long.example.lab.").unwrap();
+        let mut b = encode_query_with(7, &name, RecordType::CAA, false).unwrap();
+        b[2] |= 0x84; // QR, AA
+        b[6..8].copy_from_slice(&u16::try_from(rdatas.len()).unwrap().to_be_bytes());
+        for rdata in rdatas {
+            b.extend_from_slice(&[0xc0, 12, 1, 1, 0, 1, 0, 0, 1, 44]);
+            b.extend_from_slice(&u16::try_from(rdata.len()).unwrap().to_be_bytes());
+            b.extend_from_slice(rdata);
+        }
+        (b, name)
+    }
+
+    /// RFC 8659 §4.1: a tag longer than 15 octets (hickory's CAA reader
+    /// refuses it) is read, its RDATA kept byte for byte as `Unknown` CAA
+    /// RDATA, and the other records of the response survive.
+    #[test]
+    fn caa_tags_longer_than_15_octets_are_kept_raw() {
+        let long = b"\x00\x13contactphonenumbers+1 555 0100".as_slice();
+        let issue = b"\x80\x05issueca.example".as_slice();
+        let (bytes, name) = caa_response(&[long, issue]);
+        let d = decode_response(&bytes, 7, &name, RecordType::CAA).unwrap();
+        assert_eq!(d.answers.len(), 2);
+        for (r, rdata) in d.answers.iter().zip([long, issue]) {
+            assert_eq!(r.name, name);
+            assert_eq!(r.record_type(), RecordType::CAA.to_hickory());
+            assert_eq!(r.dns_class, DNSClass::IN);
+            assert_eq!(r.ttl, 300);
+            assert!(matches!(&r.data, RData::Unknown { rdata: raw, .. } if raw.anything == rdata));
+        }
+        let ev = &d.evidence.answer;
+        assert_eq!(ev[0].wire_rdata, long);
+        assert_eq!(ev[0].rdata, "0 contactphonenumbers \"+1 555 0100\"");
+        assert_eq!(ev[1].rdata, "128 issue \"ca.example\"");
+        // The raw form emits the same RDATA, so RRSIGs verify over it
+        // (RFC 4034 §6.2: CAA has no names to canonicalise).
+        assert_eq!(
+            hickory_proto::serialize::binary::BinEncodable::to_bytes(&d.answers[0].data).unwrap(),
+            long
+        );
+    }
+
+    /// A CAA RDATA the policy cannot parse (tag length 0) no longer makes the
+    /// response unparseable: the CAA policy reports it (RFC 8659 §4.1).
+    /// An empty RDATA is still refused, as hickory refuses RFC 2136 update
+    /// prerequisites in a response.
+    #[test]
+    fn malformed_caa_rdata_is_left_to_the_policy() {
+        let (bytes, name) = caa_response(&[b"\x00\x00"]);
+        let d = decode_response(&bytes, 7, &name, RecordType::CAA).unwrap();
+        assert_eq!(d.evidence.answer[0].wire_rdata, b"\x00\x00");
+        assert_eq!(d.evidence.answer[0].rdata, "\\# 2 0000");
+        let (bytes, name) = caa_response(&[b""]);
+        assert!(matches!(
+            decode_response(&bytes, 7, &name, RecordType::CAA),
+            Err(DecodeFailure::Unparseable(_))
+        ));
+        // RDATA running past the end of the message.
+        let (mut bytes, name) = caa_response(&[b"\x00\x05issue"]);
+        bytes.truncate(bytes.len() - 1);
+        assert!(matches!(
+            decode_response(&bytes, 7, &name, RecordType::CAA),
+            Err(DecodeFailure::Unparseable(_))
+        ));
+    }
+
+    /// The section rules hickory applies still hold: one OPT record, only in
+    /// the additional section (RFC 6891 §6.1.1).
+    #[test]
+    fn opt_rules_still_apply() {
+        let (mut bytes, name) = caa_response(&[b"\x00\x05issueca.example"]);
+        let opt = [0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 0];
+        bytes[10..12].copy_from_slice(&2u16.to_be_bytes());
+        bytes.extend_from_slice(&opt);
+        bytes.extend_from_slice(&opt);
+        assert!(matches!(
+            decode_response(&bytes, 7, &name, RecordType::CAA),
+            Err(DecodeFailure::Unparseable(_))
+        ));
+        bytes[10..12].copy_from_slice(&1u16.to_be_bytes());
+        bytes.truncate(bytes.len() - opt.len());
+        let d = decode_response(&bytes, 7, &name, RecordType::CAA).unwrap();
+        assert_eq!(d.evidence.edns_payload, Some(1232));
+        assert!(d.additional.is_empty(), "OPT is not a record");
+        // OPT in the answer section.
+        let (mut bytes, name) = caa_response(&[]);
+        bytes[6..8].copy_from_slice(&1u16.to_be_bytes());
+        bytes.extend_from_slice(&opt);
+        assert!(matches!(
+            decode_response(&bytes, 7, &name, RecordType::CAA),
+            Err(DecodeFailure::Unparseable(_))
         ));
     }
 
