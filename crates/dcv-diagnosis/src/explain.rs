@@ -427,6 +427,17 @@ pub fn explain(message: &str) -> Option<Explanation> {
     } else {
         ""
     };
+    // Only remote perspectives reproduce what the CA's remotes saw (BR
+    // 3.2.2.9); a check from this machine alone is its primary's view.
+    let mpic = matches!(
+        pattern.code,
+        Some(FindingCode::MpicCaaDisagreement | FindingCode::MpicDcvDisagreement)
+    );
+    let perspectives = if remote || mpic {
+        " --perspectives perspectives.toml"
+    } else {
+        ""
+    };
     Some(Explanation {
         matched: pattern.needles.join(" … "),
         source: pattern.source.to_owned(),
@@ -444,7 +455,7 @@ pub fn explain(message: &str) -> Option<Explanation> {
         who_fixes: pattern.who,
         from_remote_perspective: remote,
         hostname,
-        check_command: format!("dcv-doctor check {host}{ca}{method}"),
+        check_command: format!("dcv-doctor check {host}{ca}{method}{perspectives}"),
     })
 }
 
@@ -619,7 +630,16 @@ mod tests {
         assert_eq!(e.hostname.as_deref(), Some("www.example.com"));
         assert_eq!(
             e.check_command,
-            "dcv-doctor check www.example.com --ca letsencrypt --method http"
+            "dcv-doctor check www.example.com --ca letsencrypt --method http --perspectives perspectives.toml"
+        );
+        // A Cloudflare MPIC message: only remote perspectives reproduce it.
+        let e = explain(crate::messages::CLOUDFLARE_MPIC_CAA).unwrap();
+        assert_eq!(e.finding, Some(FindingCode::MpicCaaDisagreement));
+        assert!(
+            e.check_command
+                .ends_with(" --perspectives perspectives.toml"),
+            "{}",
+            e.check_command
         );
     }
 
