@@ -54,6 +54,11 @@ pub struct DnsPathsEvidence {
     pub query: String,
     /// The zone whose servers were asked.
     pub zone: String,
+    /// Why this question was asked of this zone, when it is part of the CAA
+    /// climb (RFC 8659 §3): `caa relevant rrset` (where the climb stopped)
+    /// or `caa climb` (a name below it with no RRset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// The RRset the CA's resolver view returned, in presentation format
     /// (empty for NXDOMAIN/NODATA).
     pub expected: Vec<String>,

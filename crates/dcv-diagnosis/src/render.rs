@@ -205,9 +205,13 @@ fn render_paths(out: &mut String, p: &DnsPathsEvidence) {
     } else {
         p.expected.join(" | ")
     };
+    let role = p
+        .role
+        .as_deref()
+        .map_or_else(String::new, |r| format!(" ({r})"));
     let _ = writeln!(
         out,
-        "      evidence: {} asked of every server of {} over every path; resolver view: {expected}",
+        "      evidence: {}{role} asked of every server of {} over every path; resolver view: {expected}",
         p.query, p.zone
     );
     for probe in &p.probes {

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use dcv_dns::{DnsName, Engine, Exchange, Lookup, NameServer, Outcome, QueryPath, RecordType};
+use dcv_dns::{
+    DnsName, Engine, Exchange, Lookup, NameServer, Outcome, QueryPath, RecordType, ZoneCut,
+};
 use dcv_http::{AddressResolver, HttpProbeReport, ResolveError, ResolveFuture, ResolvedAddrs};
 use futures::StreamExt as _;
 use futures::future::join_all;
@@ -33,8 +35,10 @@ pub struct Observations {
     pub txt_doubled: Vec<Lookup>,
     /// The token path fetched.
     pub http_token: String,
-    /// The zone answering the name's CAA (and, for the DNS method, the zone of
-    /// the `_acme-challenge` TXT) asked over every path (`rules::paths`).
+    /// Every zone the CAA climb asked (RFC 8659 §3: the name's own zone, the
+    /// zone of the relevant RRset and each zone between) and, for the DNS
+    /// method, the zone of the `_acme-challenge` TXT, asked over every path
+    /// (`rules::paths`).
     pub paths: Vec<PathProbes>,
 }
 
@@ -47,8 +51,20 @@ pub const PROBED_PATHS: [QueryPath; 3] = [
 ];
 
 /// Queries per zone for the path probes: 3 paths x 8 servers x 2 families.
-/// Servers beyond it are not probed (the walk still asked them once).
+/// Servers beyond it are not probed (the walk still asked them once). When
+/// several questions are asked of one zone (the CAA climb visiting two names
+/// of the same zone), they share this budget.
 pub const MAX_PATH_PROBES: usize = 48;
+
+/// Zone cuts of the CAA climb (RFC 8659 §3) whose servers are path-probed.
+/// Each costs up to [`MAX_PATH_PROBES`] queries to servers that are not ours;
+/// the zones run concurrently, so this bounds the queries sent, not the time
+/// (one zone's deadline). A real climb crosses few cuts: the name's own zone,
+/// perhaps a delegated child, the registered domain and its public suffix.
+/// Beyond the bound the zone holding the relevant RRset (where the climb
+/// stopped) and the name's own zone are kept, then the closest others; the
+/// dropped ones are nearest the root (registry-run suffix and TLD servers).
+pub const MAX_CAA_PATH_ZONES: usize = 4;
 
 /// Path probes in flight at once, per zone: half of [`MAX_PATH_PROBES`], so
 /// a typical zone (2-4 dual-stack servers) is asked in one round.
@@ -67,12 +83,26 @@ fn path_probe_deadline(engine: &Engine) -> tokio::time::Instant {
     tokio::time::Instant::now() + c.query_timeout.saturating_mul(timeouts)
 }
 
+/// Why a question was put to a zone's servers over every path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeRole {
+    /// A CAA lookup on the RFC 8659 §3 climb that found no RRset: the CA
+    /// asks it too, and its CAA check fails if this lookup fails.
+    CaaClimb,
+    /// The CAA lookup where the climb stopped: the RRset the decision came
+    /// from (or the last name asked when no RRset exists).
+    CaaRelevant,
+    /// The DNS-01 `_acme-challenge` TXT lookup.
+    Txt,
+}
+
 /// One zone's servers asked one question over every path in [`PROBED_PATHS`].
 #[derive(Debug, Clone)]
 pub struct PathProbes {
     pub zone: DnsName,
     pub qname: DnsName,
     pub qtype: RecordType,
+    pub role: ProbeRole,
     /// The RRset the resolver view returned (empty for NXDOMAIN/NODATA).
     pub expected: Vec<dcv_dns::RecordEvidence>,
     /// IPv4 first, then by server name and address, then path in
@@ -89,10 +119,19 @@ pub struct PathProbe {
     pub exchange: Option<Exchange>,
 }
 
-/// Asks every server of the zone that answered `lookup` (after its CNAMEs) the
-/// same question over every path. `None` when the lookup failed outright (the
-/// blocking finding covers it) or no zone answered.
-async fn probe_paths(engine: &Engine, lookup: &Lookup) -> Option<PathProbes> {
+/// One question to put to a zone's servers.
+#[derive(Clone)]
+struct PathQuestion {
+    qname: DnsName,
+    qtype: RecordType,
+    role: ProbeRole,
+    expected: Vec<dcv_dns::RecordEvidence>,
+}
+
+/// The name whose answer a lookup returned (after its CNAMEs), and the zone
+/// cut that answered it. `None` when the lookup failed outright (the blocking
+/// finding covers it) or no zone answered.
+fn answering_cut(lookup: &Lookup) -> Option<(DnsName, &ZoneCut)> {
     if matches!(lookup.outcome, Outcome::ServFail { .. }) {
         return None;
     }
@@ -101,47 +140,177 @@ async fn probe_paths(engine: &Engine, lookup: &Lookup) -> Option<PathProbes> {
         .last()
         .map_or_else(|| lookup.qname.clone(), |l| l.target.clone());
     let cut = lookup.zone_cut_for(&qname)?;
-    let jobs: Vec<(NameServer, QueryPath)> = cut
-        .servers
+    Some((qname, cut))
+}
+
+/// Asks every server of `cut` each question over every path, at most
+/// [`MAX_PATH_PROBES`] queries in all (questions in the order given, so the
+/// first ones get the budget), by one deadline. One [`PathProbes`] per
+/// question that got any probe, in the order given.
+async fn probe_zone(engine: &Engine, cut: &ZoneCut, questions: &[PathQuestion]) -> Vec<PathProbes> {
+    let jobs: Vec<(usize, NameServer, QueryPath)> = questions
         .iter()
-        .flat_map(|s| PROBED_PATHS.iter().map(move |p| (s.clone(), *p)))
+        .enumerate()
+        .flat_map(|(i, _)| {
+            cut.servers
+                .iter()
+                .flat_map(move |s| PROBED_PATHS.iter().map(move |p| (i, s.clone(), *p)))
+        })
         .take(MAX_PATH_PROBES)
         .collect();
-    let qtype = lookup.qtype;
-    let qname_ref = &qname;
     let deadline = path_probe_deadline(engine);
-    let mut probes: Vec<PathProbe> = futures::stream::iter(jobs)
-        .map(|(server, path)| async move {
-            let probe = engine.probe_path(server.addr, qname_ref, qtype, path);
+    let done: Vec<(usize, PathProbe)> = futures::stream::iter(jobs)
+        .map(|(i, server, path)| async move {
+            let q = &questions[i];
+            let probe = engine.probe_path(server.addr, &q.qname, q.qtype, path);
             let exchange = tokio::time::timeout_at(deadline, probe)
                 .await
                 .ok()
                 .flatten();
-            PathProbe {
-                server,
-                path,
-                exchange,
-            }
+            (
+                i,
+                PathProbe {
+                    server,
+                    path,
+                    exchange,
+                },
+            )
         })
         .buffer_unordered(PATH_PROBE_CONCURRENCY)
         .collect()
         .await;
-    probes.sort_by_key(|a| {
-        let order = PROBED_PATHS.iter().position(|p| *p == a.path);
-        (
-            a.server.addr.is_ipv6(),
-            a.server.name.clone(),
-            a.server.addr,
-            order,
-        )
-    });
-    Some(PathProbes {
-        zone: cut.zone.clone(),
+    let mut per_question: Vec<Vec<PathProbe>> = vec![Vec::new(); questions.len()];
+    for (i, probe) in done {
+        per_question[i].push(probe);
+    }
+    questions
+        .iter()
+        .zip(per_question)
+        .filter(|(_, probes)| !probes.is_empty())
+        .map(|(q, mut probes)| {
+            probes.sort_by_key(|a| {
+                let order = PROBED_PATHS.iter().position(|p| *p == a.path);
+                (
+                    a.server.addr.is_ipv6(),
+                    a.server.name.clone(),
+                    a.server.addr,
+                    order,
+                )
+            });
+            PathProbes {
+                zone: cut.zone.clone(),
+                qname: q.qname.clone(),
+                qtype: q.qtype,
+                role: q.role,
+                expected: q.expected.clone(),
+                probes,
+            }
+        })
+        .collect()
+}
+
+/// Asks every server of the zone that answered `lookup` (after its CNAMEs) the
+/// same question over every path. Empty when the lookup failed outright or no
+/// zone answered.
+async fn probe_paths(engine: &Engine, lookup: &Lookup, role: ProbeRole) -> Vec<PathProbes> {
+    let Some((qname, cut)) = answering_cut(lookup) else {
+        return Vec::new();
+    };
+    let question = PathQuestion {
         qname,
-        qtype,
+        qtype: lookup.qtype,
+        role,
         expected: lookup.records().to_vec(),
-        probes,
-    })
+    };
+    probe_zone(engine, cut, &[question]).await
+}
+
+/// The CAA lookups a CA's search visits (RFC 8659 §3), closest first: up to
+/// and including the first non-empty RRset, or up to (not including) the
+/// first failed lookup, which ends the CA's search with an error the CAA
+/// findings already report. `caa` is the runner's lookups, closest first.
+fn caa_climb(caa: &[Lookup]) -> Vec<(&Lookup, ProbeRole)> {
+    let mut climb = Vec::new();
+    for lookup in caa {
+        match &lookup.outcome {
+            Outcome::ServFail { .. } => return climb,
+            Outcome::Answer { records } if records.iter().any(|r| r.rtype == RecordType::CAA) => {
+                climb.push((lookup, ProbeRole::CaaRelevant));
+                return climb;
+            }
+            _ => climb.push((lookup, ProbeRole::CaaClimb)),
+        }
+    }
+    // No RRset anywhere: the last name asked is where the climb stopped.
+    if let Some(last) = climb.last_mut() {
+        last.1 = ProbeRole::CaaRelevant;
+    }
+    climb
+}
+
+/// A zone cut as the path probes see it: the apex and its server addresses.
+fn cut_key(cut: &ZoneCut) -> (DnsName, Vec<std::net::SocketAddr>) {
+    let mut addrs: Vec<std::net::SocketAddr> = cut.servers.iter().map(|s| s.addr).collect();
+    addrs.sort();
+    addrs.dedup();
+    (cut.zone.clone(), addrs)
+}
+
+/// Path probes for every zone cut whose servers the CAA climb asked: each
+/// distinct cut (apex and server set) once per distinct question asked of it,
+/// at most [`MAX_CAA_PATH_ZONES`] cuts, all concurrently (the cost is the
+/// slowest zone, not the sum). Results in climb order.
+async fn probe_caa_climb(engine: &Engine, caa: &[Lookup]) -> Vec<PathProbes> {
+    // (cut, its questions, first climb position); in climb order.
+    let mut zones: Vec<(&ZoneCut, Vec<PathQuestion>, usize)> = Vec::new();
+    for (position, (lookup, role)) in caa_climb(caa).into_iter().enumerate() {
+        let Some((qname, cut)) = answering_cut(lookup) else {
+            continue;
+        };
+        let question = PathQuestion {
+            qname,
+            qtype: lookup.qtype,
+            role,
+            expected: lookup.records().to_vec(),
+        };
+        let key = cut_key(cut);
+        match zones.iter_mut().find(|z| cut_key(z.0) == key) {
+            Some(z) => {
+                let asked =
+                    z.1.iter()
+                        .any(|q| q.qname == question.qname && q.qtype == question.qtype);
+                if !asked {
+                    z.1.push(question);
+                }
+            }
+            None => zones.push((cut, vec![question], position)),
+        }
+    }
+    // The bound: the relevant RRset's zone, then the name's own, then closest.
+    let relevant = |z: &(&ZoneCut, Vec<PathQuestion>, usize)| {
+        z.1.iter().any(|q| q.role == ProbeRole::CaaRelevant)
+    };
+    let mut kept: Vec<usize> = (0..zones.len()).collect();
+    kept.sort_by_key(|i| (!relevant(&zones[*i]), zones[*i].2 != 0, zones[*i].2));
+    kept.truncate(MAX_CAA_PATH_ZONES);
+    kept.sort_unstable();
+    let probes = kept.into_iter().map(|i| {
+        let (cut, questions, _) = &zones[i];
+        // Within one zone's budget the relevant question goes first.
+        let mut ordered: Vec<PathQuestion> = questions.clone();
+        ordered.sort_by_key(|q| q.role != ProbeRole::CaaRelevant);
+        async move {
+            let mut sets = probe_zone(engine, cut, &ordered).await;
+            // Back to climb order for the report.
+            sets.sort_by_key(|s| {
+                questions
+                    .iter()
+                    .position(|q| q.qname == s.qname && q.qtype == s.qtype)
+            });
+            sets
+        }
+    });
+    join_all(probes).await.into_iter().flatten().collect()
 }
 
 /// Adapter: the HTTP probe resolves hosts (the hostname and redirect targets)
@@ -272,11 +441,8 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
         let t = Instant::now();
         let lookups = join_all(caa_names.iter().map(|n| engine.lookup(n, RecordType::CAA))).await;
         let caa_ms = elapsed_ms(t);
-        // Beside the HTTP fetch: the name's own CAA zone over every path.
-        let paths = match lookups.first() {
-            Some(l) => probe_paths(engine, l).await,
-            None => None,
-        };
+        // Beside the HTTP fetch: every zone the climb asked, over every path.
+        let paths = probe_caa_climb(engine, &lookups).await;
         (lookups, caa_ms, paths)
     };
 
@@ -320,11 +486,11 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
     let wants_dns = cfg.methods.contains(&Method::Dns);
     let txt = async {
         if !wants_dns {
-            return (None, Vec::new(), 0, None);
+            return (None, Vec::new(), 0, Vec::new());
         }
         let t = Instant::now();
         let Ok(challenge) = DnsName::parse(&format!("_acme-challenge.{base}")) else {
-            return (None, Vec::new(), 0, None);
+            return (None, Vec::new(), 0, Vec::new());
         };
         let lookup = engine.lookup(&challenge, RecordType::TXT).await;
         // Registrar forms that append the zone: `_acme-challenge.<name>.<zone>`
@@ -342,7 +508,7 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
                 .filter_map(|n| DnsName::parse(n).ok())
                 .map(|n| async move { engine.lookup(&n, RecordType::TXT).await }),
         );
-        let (doubled, paths) = tokio::join!(doubled, probe_paths(engine, &lookup));
+        let (doubled, paths) = tokio::join!(doubled, probe_paths(engine, &lookup, ProbeRole::Txt));
         (Some(lookup), doubled, elapsed_ms(t), paths)
     };
 

@@ -6,6 +6,8 @@
 //! own resolvers, some over TCP or without EDNS; a path that fails here, or a
 //! copy that answers differently, fails some of them (RFC 8659 §6.1-§6.2).
 
+use std::fmt::Write as _;
+
 use dcv_dns::{ExchangeResult, Rcode, RecordEvidence, RecordType};
 
 use crate::codes::FindingCode;
@@ -13,7 +15,7 @@ use crate::config::CheckConfig;
 use crate::evidence::{DnsPathsEvidence, PathProbeEvidence};
 use crate::messages;
 use crate::model::{Evidence, Finding, Method, Severity};
-use crate::runner::{Observations, PROBED_PATHS, PathProbe, PathProbes};
+use crate::runner::{Observations, PROBED_PATHS, PathProbe, PathProbes, ProbeRole};
 
 use super::finding;
 
@@ -127,6 +129,11 @@ fn evidence(p: &PathProbes) -> DnsPathsEvidence {
     DnsPathsEvidence {
         query: format!("{}/{}", p.qname.without_dot(), p.qtype),
         zone: p.zone.to_string(),
+        role: match p.role {
+            ProbeRole::CaaRelevant => Some("CAA climb: the relevant RRset, RFC 8659 §3".to_owned()),
+            ProbeRole::CaaClimb => Some("CAA climb: no RRset here, RFC 8659 §3".to_owned()),
+            ProbeRole::Txt => None,
+        },
         expected: p
             .expected
             .iter()
@@ -267,6 +274,21 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
                 f.method = Some(Method::Dns);
             }
             f.explanation = "CAs resolve from several network perspectives (BR 3.2.2.9), each with its own resolver; some ask over TCP, some without EDNS, over IPv4 or IPv6, and any of them may pick this server. This check's resolver view works, but a perspective that takes one of the paths named here fails or sees other records (Cloudflare: records must be resolvable from all locations; RFC 8659 §6.1-§6.2).".to_owned();
+            let hostname = cfg.hostname.base().trim_end_matches('.');
+            let mut parents: Vec<String> = sets
+                .iter()
+                .filter(|p| p.role != ProbeRole::Txt)
+                .map(|p| p.qname.without_dot().to_owned())
+                .filter(|q| !q.eq_ignore_ascii_case(hostname))
+                .collect();
+            parents.dedup();
+            if !parents.is_empty() {
+                let _ = write!(
+                    f.explanation,
+                    " CAA at {} is looked up on the way up the tree from {hostname} (RFC 8659 §3): every CA checking CAA for {hostname} asks these servers too, and its check fails if any lookup on the way fails.",
+                    parents.join(", ")
+                );
+            }
             f.fix = if failure == Failure::Differs {
                 format!(
                     "Bring every copy of {zone} in sync (the servers named serve other records than the resolver's view), then retry; check every address, IPv4 and IPv6, of each nameserver."
