@@ -372,6 +372,14 @@ fn elapsed_ms(since: Instant) -> u64 {
 
 /// Runs a full check. Never fails: every problem becomes a finding.
 pub async fn run_check(cfg: CheckConfig) -> Report {
+    run_check_observed(cfg).await.0
+}
+
+/// [`run_check`], also handing back what the probes saw (`None` for an IP
+/// literal or a check that timed out), for callers that act on the evidence
+/// itself: the MPIC agent refuses a check whose walk met name servers on
+/// reserved addresses (`ExchangeResult::NotQueried`).
+pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observations>) {
     let started = Instant::now();
     let mut timings = BTreeMap::new();
     let mut findings: Vec<Finding> = rules::identifier::syntactic(&cfg);
@@ -393,7 +401,7 @@ pub async fn run_check(cfg: CheckConfig) -> Report {
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
     let ca_verdicts = verdicts(&cfg, &findings);
     timings.insert("total".to_owned(), elapsed_ms(started));
-    Report {
+    let report = Report {
         hostname: cfg.hostname.to_string(),
         ca: cfg.cas.clone(),
         method: cfg.methods.clone(),
@@ -402,7 +410,8 @@ pub async fn run_check(cfg: CheckConfig) -> Report {
         findings,
         timings_ms: timings,
         mpic: None,
-    }
+    };
+    (report, obs)
 }
 
 /// Starts every lookup and fetch concurrently; each waits only for its inputs.

@@ -167,6 +167,52 @@ impl Clock {
     }
 }
 
+/// Which server addresses the engine may send queries to.
+///
+/// The walk queries whatever addresses the root hints, referral glue and NS
+/// address lookups name. In a server mode (`dcv-doctor agent`) those are
+/// chosen by strangers, and a name server "at" `127.0.0.1` or `10.0.0.1`
+/// would make the tool probe the operator's own network. The project rule:
+/// "in any server mode, refuse private, loopback and reserved targets unless
+/// an explicit flag allows them". [`ServerPolicy::PublicOnly`] enforces it
+/// inside the engine, before any packet leaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerPolicy {
+    /// Query any address (the CLI and the lab: the person running the tool
+    /// chose the root and the network).
+    #[default]
+    Any,
+    /// Never contact an address in an IANA special-purpose block (private,
+    /// loopback, link-local, ULA, documentation, ...; the table of
+    /// `dcv-ip-policy`, as Boulder's `iana.IsReservedAddr`). The root hints
+    /// are not exempt. Each refused address is recorded as an exchange with
+    /// [`crate::ExchangeResult::NotQueried`] and a server verdict
+    /// [`crate::ServerVerdict::NotQueried`]; it costs no packet, no timeout
+    /// and no query budget, and the walk goes on with the other servers as
+    /// it would past an unreachable one.
+    PublicOnly,
+}
+
+impl ServerPolicy {
+    /// `any` or `public-only`, for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::PublicOnly => "public-only",
+        }
+    }
+
+    /// The special-purpose block that makes this policy refuse `ip`, or `None`
+    /// if the engine may query it.
+    pub fn refusal(self, ip: IpAddr) -> Option<dcv_ip_policy::ReservedRange> {
+        match self {
+            Self::Any => None,
+            Self::PublicOnly => dcv_ip_policy::classify(ip),
+        }
+    }
+}
+
 /// Everything one [`crate::Engine`] needs.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -191,6 +237,10 @@ pub struct EngineConfig {
     /// default: the root is asked one address at a time until one answers,
     /// sparing 26 packets per name on the real root.
     pub ask_every_root_server: bool,
+    /// Which server addresses may be queried at all (root hints included).
+    /// [`ServerPolicy::Any`] by default; servers facing strangers set
+    /// [`ServerPolicy::PublicOnly`].
+    pub server_policy: ServerPolicy,
 }
 
 impl Default for EngineConfig {
@@ -207,6 +257,7 @@ impl Default for EngineConfig {
             clock: Clock::System,
             use_ipv6: true,
             ask_every_root_server: false,
+            server_policy: ServerPolicy::Any,
         }
     }
 }
@@ -401,6 +452,25 @@ mod tests {
         let cfg = EngineConfig::default();
         assert_eq!(cfg.root_hints.len(), 26);
         assert_eq!(cfg.trust_anchors.len(), 2);
+    }
+
+    #[test]
+    fn server_policy_refuses_only_special_purpose_addresses() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(EngineConfig::default().server_policy, ServerPolicy::Any);
+        assert_eq!(ServerPolicy::Any.refusal(ip("10.0.0.1")), None);
+        let r = ServerPolicy::PublicOnly.refusal(ip("10.0.0.1")).unwrap();
+        assert_eq!((r.network.as_str(), r.rfc), ("10.0.0.0/8", "[RFC1918]"));
+        assert!(ServerPolicy::PublicOnly.refusal(ip("127.0.0.1")).is_some());
+        assert!(ServerPolicy::PublicOnly.refusal(ip("fd00::53")).is_some());
+        assert!(ServerPolicy::PublicOnly.refusal(ip("::1")).is_some());
+        for public in ["198.41.0.4", "2001:503:ba3e::2:30", "8.8.8.8"] {
+            assert_eq!(
+                ServerPolicy::PublicOnly.refusal(ip(public)),
+                None,
+                "{public}"
+            );
+        }
     }
 
     #[test]

@@ -259,6 +259,7 @@ impl Engine {
         let params = QueryParams {
             timeout: self.inner.config.query_timeout,
             retries: self.inner.config.retries,
+            policy: self.inner.config.server_policy,
         };
         let budget = || self.take_budget();
         transport::query_path(server, &qname.to_hickory(), qtype, path, params, &budget).await
@@ -290,6 +291,7 @@ impl Engine {
             let params = QueryParams {
                 timeout: self.inner.config.query_timeout,
                 retries: self.inner.config.retries,
+                policy: self.inner.config.server_policy,
             };
             let budget = || self.take_budget();
             Arc::new(transport::query(server, &qname.to_hickory(), qtype, params, &budget).await)
@@ -1391,6 +1393,9 @@ fn classify(zone: &DnsName, qname: &DnsName, reply: &ServerReply) -> ServerVerdi
             },
             Some(ExchangeResult::Mismatched { detail }) => ServerVerdict::Mismatched {
                 detail: detail.clone(),
+            },
+            Some(ExchangeResult::NotQueried { range, .. }) => ServerVerdict::NotQueried {
+                range: range.clone(),
             },
             Some(ExchangeResult::Response(_)) => ServerVerdict::Lame {
                 detail: "response lost".into(),

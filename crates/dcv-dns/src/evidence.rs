@@ -7,7 +7,11 @@ use std::{net::SocketAddr, time::Duration};
 
 use serde::{Serialize, Serializer};
 
-use crate::types::{DnsName, Rcode, RecordType, hex_bytes};
+use crate::{
+    config::ServerPolicy,
+    types::{DnsName, Rcode, RecordType, hex_bytes},
+};
+pub use dcv_ip_policy::{RangeKind, ReservedRange};
 
 /// Transport used for one exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -144,6 +148,28 @@ pub enum ExchangeResult {
     /// A decodable response that does not answer our question (RFC 5452 §9.1:
     /// id, qname, qtype and qclass must match).
     Mismatched { detail: String },
+    /// Never sent: the engine's [`crate::ServerPolicy`] refuses the server's
+    /// address, which lies in `range`. No packet, no timeout, no budget; the
+    /// latency is zero.
+    NotQueried {
+        policy: ServerPolicy,
+        range: ReservedRange,
+    },
+}
+
+impl ExchangeResult {
+    /// `not queried: 10.0.0.1 is in 10.0.0.0/8 (Private-Use, [RFC1918]),
+    /// public-only server policy` for a refused server; `None` for a sent
+    /// query.
+    pub fn not_queried_text(&self, server: std::net::IpAddr) -> Option<String> {
+        match self {
+            Self::NotQueried { policy, range } => Some(format!(
+                "not queried: {server} is in {range}, {} server policy",
+                policy.label()
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// One query sent to one server and what came of it.
@@ -161,6 +187,15 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// The special-purpose block that kept this query from being sent, if
+    /// the server policy refused it.
+    pub fn refused_range(&self) -> Option<&ReservedRange> {
+        match &self.result {
+            ExchangeResult::NotQueried { range, .. } => Some(range),
+            _ => None,
+        }
+    }
+
     /// The decoded response, if this exchange produced one.
     pub fn response(&self) -> Option<&ResponseEvidence> {
         match &self.result {

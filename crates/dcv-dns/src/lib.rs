@@ -29,6 +29,11 @@
 //!   SERVFAIL because a validating resolver cannot answer either.
 //! - An insecure delegation needs a signed proof with the NS bit and no DS bit,
 //!   or an NSEC3 opt-out span (RFC 4035 §5.2, RFC 5155 §8.6).
+//! - [`ServerPolicy::PublicOnly`] (servers facing strangers) never contacts a
+//!   name server on a private, loopback or reserved address, root hints
+//!   included; the refusal is an exchange ([`ExchangeResult::NotQueried`])
+//!   and a verdict ([`ServerVerdict::NotQueried`]) naming the block, and costs
+//!   no packet, timeout or budget.
 //! - [`BogusReason::ede_code`] maps each reason to the RFC 8914 code Unbound
 //!   sends, and [`BogusReason::boulder_problem`] to Boulder's problem text.
 //!
@@ -51,12 +56,12 @@ mod wire;
 
 pub use config::{
     AnchorKind, Clock, ConfigError, EngineConfig, IANA_ROOT_ANCHORS, IANA_ROOT_HINTS, RootHint,
-    TrustAnchor, parse_root_hints, parse_trust_anchor,
+    ServerPolicy, TrustAnchor, parse_root_hints, parse_trust_anchor,
 };
 pub use engine::Engine;
 pub use evidence::{
-    Exchange, ExchangeResult, ExtendedError, HeaderFlags, Protocol, QueryPath, RecordEvidence,
-    ResponseEvidence,
+    Exchange, ExchangeResult, ExtendedError, HeaderFlags, Protocol, QueryPath, RangeKind,
+    RecordEvidence, ReservedRange, ResponseEvidence,
 };
 pub use lookup::{
     AliasKind, ChainLink, KeySummary, Lookup, NameServer, Outcome, ServFailReason, ServerAnswer,

@@ -269,6 +269,11 @@ pub enum ServerVerdict {
     },
     /// Not asked: the query budget was exhausted.
     NotAsked,
+    /// Not queried: the engine's [`crate::ServerPolicy`] refuses the
+    /// server's address, which lies in `range`.
+    NotQueried {
+        range: crate::evidence::ReservedRange,
+    },
 }
 
 impl ServerVerdict {
@@ -292,6 +297,11 @@ impl ServerVerdict {
             Self::Unparseable { error } => format!("sent an unparseable answer ({error})"),
             Self::Mismatched { detail } => format!("answered another question ({detail})"),
             Self::NotAsked => "was not asked (query budget exhausted)".into(),
+            Self::NotQueried { range } => {
+                format!(
+                    "was not queried: address in {range}, refused by the public-only server policy"
+                )
+            }
             Self::Answer { .. } => "answered".into(),
             Self::NxDomain => "answered NXDOMAIN".into(),
             Self::NoData => "answered NODATA".into(),

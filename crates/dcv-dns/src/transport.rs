@@ -1,6 +1,7 @@
 //! One question to one server: UDP with EDNS(0), retries on timeout, TCP on TC
 //! (RFC 7766 §5), random IDs and ports (RFC 5452 §9.2), and every attempt kept
-//! as an [`Exchange`].
+//! as an [`Exchange`]. The engine's [`ServerPolicy`] is enforced here, before
+//! any socket is opened, so no caller can send around it.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -15,6 +16,7 @@ use tokio::{
 };
 
 use crate::{
+    config::ServerPolicy,
     evidence::{Exchange, ExchangeResult, Protocol, QueryPath},
     limits,
     types::{DnsName, RecordType},
@@ -30,6 +32,29 @@ const MAX_DATAGRAMS_PER_ATTEMPT: usize = 64;
 pub(crate) struct QueryParams {
     pub timeout: Duration,
     pub retries: u8,
+    /// Addresses that must never be contacted.
+    pub policy: ServerPolicy,
+}
+
+/// The exchange recorded instead of a query when `policy` refuses `server`:
+/// no socket is opened, so it costs no packet, no timeout and no budget.
+fn refused(
+    server: SocketAddr,
+    qname: &Name,
+    qtype: RecordType,
+    protocol: Protocol,
+    policy: ServerPolicy,
+) -> Option<Exchange> {
+    let range = policy.refusal(server.ip())?;
+    Some(Exchange {
+        server,
+        protocol,
+        qname: DnsName::from_hickory(qname),
+        qtype,
+        attempt: 1,
+        latency: Duration::ZERO,
+        result: ExchangeResult::NotQueried { policy, range },
+    })
 }
 
 /// Outcome of asking one server one question, all attempts included.
@@ -57,6 +82,13 @@ pub(crate) async fn query(
     params: QueryParams,
     take_budget: &(dyn Fn() -> bool + Sync),
 ) -> ServerReply {
+    if let Some(refusal) = refused(server, qname, qtype, Protocol::Udp, params.policy) {
+        return ServerReply {
+            server,
+            exchanges: vec![refusal],
+            decoded: None,
+        };
+    }
     let mut exchanges = Vec::new();
     let dns_name = DnsName::from_hickory(qname);
     for attempt in 1..=params.retries.saturating_add(1) {
@@ -138,7 +170,8 @@ pub(crate) async fn query(
 /// Asks `server` one question over exactly one path: UDP or TCP, with or
 /// without EDNS(0). Unlike [`query`], a truncated UDP answer is returned as is
 /// (the caller asks over TCP separately); UDP attempts are retried on timeout
-/// like [`query`]. `None` when the budget allowed no packet at all.
+/// like [`query`]. `None` when the budget allowed no packet at all; a
+/// [`ExchangeResult::NotQueried`] exchange when the policy refuses `server`.
 pub(crate) async fn query_path(
     server: SocketAddr,
     qname: &Name,
@@ -147,6 +180,14 @@ pub(crate) async fn query_path(
     params: QueryParams,
     take_budget: &(dyn Fn() -> bool + Sync),
 ) -> Option<Exchange> {
+    let protocol = if path.tcp {
+        Protocol::Tcp
+    } else {
+        Protocol::Udp
+    };
+    if let Some(refusal) = refused(server, qname, qtype, protocol, params.policy) {
+        return Some(refusal);
+    }
     let dns_name = DnsName::from_hickory(qname);
     let attempts = if path.tcp {
         1
@@ -175,11 +216,7 @@ pub(crate) async fn query_path(
         );
         last = Some(Exchange {
             server,
-            protocol: if path.tcp {
-                Protocol::Tcp
-            } else {
-                Protocol::Udp
-            },
+            protocol,
             qname: dns_name.clone(),
             qtype,
             attempt,

@@ -136,6 +136,10 @@ pub struct AgentConfig {
     pub cert_pem: String,
     pub key_pem: String,
     /// Check targets on private/loopback/reserved addresses (lab use only).
+    /// Without it the agent's DNS engine runs with
+    /// [`dcv_dns::ServerPolicy::PublicOnly`] (whatever `dns` says): a name
+    /// server address named by a stranger's delegation, or by the agent's own
+    /// root hints, is never queried, and such a check is answered 403.
     pub allow_private: bool,
     /// The agent's own DNS view: root hints, trust anchor, port.
     pub dns: dcv_dns::EngineConfig,
@@ -193,6 +197,11 @@ impl AgentConfig {
         cfg.txt_values.clone_from(&req.txt_values);
         cfg.account_uri.clone_from(&req.account_uri);
         cfg.dns = self.dns.clone();
+        cfg.dns.server_policy = if self.allow_private {
+            self.dns.server_policy
+        } else {
+            dcv_dns::ServerPolicy::PublicOnly
+        };
         cfg.http_port = self.http_port;
         cfg.https_port = self.https_port;
         cfg.http_phase_timeout = self.http_phase_timeout;
@@ -470,8 +479,8 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
         return resp;
     };
     let limit = state.cfg.check_timeout + Duration::from_secs(2);
-    let Ok(report) = tokio::time::timeout(limit, dcv_diagnosis::runner::run_check(cfg)).await
-    else {
+    let run = dcv_diagnosis::runner::run_check_observed(cfg);
+    let Ok((report, observations)) = tokio::time::timeout(limit, run).await else {
         return refuse(
             state,
             StatusCode::GATEWAY_TIMEOUT,
@@ -479,6 +488,19 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
         );
     };
     if !state.cfg.allow_private {
+        // Checked first: a walk that met a name server it may not query
+        // failed because of this agent's policy, not because of the domain.
+        let servers = refused_name_servers(observations.as_ref());
+        if !servers.is_empty() {
+            return refuse(
+                state,
+                StatusCode::FORBIDDEN,
+                format!(
+                    "refused: the check needs name servers on private, loopback or reserved addresses ({}); this agent queries public name servers only and sent them nothing (start it with --allow-private for a lab)",
+                    refused_servers_text(&servers)
+                ),
+            );
+        }
         let reserved: Vec<&str> = report
             .findings
             .iter()
@@ -503,6 +525,52 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
             report,
         },
     )
+}
+
+/// Name server addresses the check's DNS engine refused to query under
+/// [`dcv_dns::ServerPolicy::PublicOnly`], each with its reserved range, in
+/// address order, from the evidence of every lookup and path probe.
+fn refused_name_servers(
+    obs: Option<&dcv_diagnosis::runner::Observations>,
+) -> Vec<(IpAddr, dcv_dns::ReservedRange)> {
+    let Some(obs) = obs else {
+        return Vec::new();
+    };
+    let lookups = [&obs.tld, &obs.a, &obs.aaaa, &obs.txt]
+        .into_iter()
+        .flatten()
+        .chain(&obs.caa)
+        .chain(&obs.txt_doubled);
+    let exchanges = lookups.flat_map(|l| &l.exchanges).chain(
+        obs.paths
+            .iter()
+            .flat_map(|p| &p.probes)
+            .filter_map(|p| p.exchange.as_ref()),
+    );
+    let mut found: Vec<(IpAddr, dcv_dns::ReservedRange)> = Vec::new();
+    for e in exchanges {
+        if let Some(range) = e.refused_range()
+            && !found.iter().any(|(ip, _)| *ip == e.server.ip())
+        {
+            found.push((e.server.ip(), range.clone()));
+        }
+    }
+    found.sort_by_key(|(ip, _)| *ip);
+    found
+}
+
+/// `127.0.0.1 is in 127.0.0.0/8 (Loopback, ...); ...`, at most five, then a count.
+fn refused_servers_text(servers: &[(IpAddr, dcv_dns::ReservedRange)]) -> String {
+    const SHOWN: usize = 5;
+    let mut parts: Vec<String> = servers
+        .iter()
+        .take(SHOWN)
+        .map(|(ip, range)| format!("name server {ip} is in {range}"))
+        .collect();
+    if servers.len() > SHOWN {
+        parts.push(format!("and {} more", servers.len() - SHOWN));
+    }
+    parts.join("; ")
 }
 
 fn too_large(state: &AgentState) -> Response<Full<Bytes>> {

@@ -75,6 +75,8 @@ fn rrset(records: &[RecordEvidence], qtype: RecordType) -> Vec<Vec<u8>> {
 fn judge(p: &PathProbes, probe: &PathProbe) -> Option<(String, Option<Failure>)> {
     let exchange = probe.exchange.as_ref()?;
     Some(match &exchange.result {
+        // Refused by the engine's server policy: says nothing about the zone.
+        ExchangeResult::NotQueried { .. } => return None,
         ExchangeResult::Timeout => ("timeout".to_owned(), Some(Failure::Timeout)),
         ExchangeResult::NetworkError { error } => {
             (format!("network error: {error}"), Some(Failure::Network))
