@@ -225,6 +225,19 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
         .collect()
 }
 
+/// Whether `zone` lies below the registrable domain of `hostname` (Public
+/// Suffix List, ICANN and private sections): the delegation of the
+/// registrable domain itself (`example.co.uk.` from `co.uk.`, `me.github.io.`
+/// from `github.io.`) is the registrar's and normal; one below it
+/// (`shop.example.co.uk.`) moves the name to another provider. A name the
+/// list cannot place falls back to "below the second label".
+fn below_registrable_domain(zone: &str, hostname: &str) -> bool {
+    let labels = |s: &str| s.split('.').filter(|l| !l.is_empty()).count();
+    let host = hostname.trim_end_matches('.').to_ascii_lowercase();
+    let registrable = psl::domain_str(&host).map_or(2, labels);
+    labels(zone) > registrable
+}
+
 /// `ns_delegated`: a zone cut at the hostname or a parent below the
 /// registrable level hands the name (and its `_acme-challenge` records) to
 /// the servers named there. Informational unless the DNS method then misses
@@ -242,13 +255,7 @@ fn delegations(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     let Some(parent) = &cut.parent else {
         return Vec::new();
     };
-    // Delegations from the root or a TLD are the normal registrar delegation.
-    let parent_labels = parent
-        .without_dot()
-        .split('.')
-        .filter(|l| !l.is_empty())
-        .count();
-    if parent_labels < 2 {
+    if !below_registrable_domain(cut.zone.without_dot(), cfg.hostname.base()) {
         return Vec::new();
     }
     let ns: Vec<&str> = cut
@@ -284,4 +291,32 @@ fn delegations(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     f.evidence
         .push(Evidence::DnsLookup(DnsLookupEvidence::from_lookup(lookup)));
     vec![f]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::below_registrable_domain;
+
+    /// The registrar's delegation is not `ns_delegated`; a provider's below it is.
+    #[test]
+    fn only_delegations_below_the_registrable_domain_count() {
+        for (zone, host, below) in [
+            ("example.com.", "www.example.com", false),
+            ("www.example.com.", "www.example.com", true),
+            // Two-label public suffixes: co.uk's delegation is the registrar's.
+            ("example.co.uk.", "www.example.co.uk", false),
+            ("shop.example.co.uk.", "a.shop.example.co.uk", true),
+            // Private section: a github.io user site is its own registrable domain.
+            ("me.github.io.", "www.me.github.io", false),
+            // A TLD the list does not know (the lab's) is a suffix by the default rule.
+            ("example.lab.", "www.example.lab", false),
+            ("sub.example.lab.", "www.sub.example.lab", true),
+        ] {
+            assert_eq!(
+                below_registrable_domain(zone, host),
+                below,
+                "{zone} for {host}"
+            );
+        }
+    }
 }
