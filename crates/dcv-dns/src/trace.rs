@@ -53,6 +53,8 @@ fn render(l: &Lookup, out: &mut String) -> std::fmt::Result {
             .iter()
             .rev()
             .find(|e| e.server == a.server.addr && e.qname == a.qname && e.qtype == a.qtype)
+            // A server the policy refused was never sent a packet: no latency.
+            .filter(|e| !matches!(e.result, ExchangeResult::NotQueried { .. }))
             .map(|e| {
                 let ede: Vec<String> = match &e.result {
                     ExchangeResult::Response(r) => r
