@@ -488,10 +488,12 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
         );
     };
     if !state.cfg.allow_private {
-        // Checked first: a walk that met a name server it may not query
-        // failed because of this agent's policy, not because of the domain.
+        // Checked first: a walk that met a name server it may not query, and
+        // failed, may have failed because of this agent's policy rather than
+        // the domain. A check that passed anyway (another, public server
+        // answered, as it would for the CA) is returned with that evidence.
         let servers = refused_name_servers(observations.as_ref());
-        if !servers.is_empty() {
+        if policy_may_explain_failure(report.verdict, &servers) {
             return refuse(
                 state,
                 StatusCode::FORBIDDEN,
@@ -557,6 +559,15 @@ fn refused_name_servers(
     }
     found.sort_by_key(|(ip, _)| *ip);
     found
+}
+
+/// Whether refused name servers turn a report into a 403: only when the
+/// check failed, since then the refusal (not the domain) may be the cause.
+fn policy_may_explain_failure(
+    verdict: dcv_diagnosis::Verdict,
+    refused: &[(IpAddr, dcv_dns::ReservedRange)],
+) -> bool {
+    verdict == dcv_diagnosis::Verdict::Fail && !refused.is_empty()
 }
 
 /// `127.0.0.1 is in 127.0.0.0/8 (Loopback, ...); ...`, at most five, then a count.
@@ -1392,4 +1403,26 @@ pub fn render_mpic_text(mpic: &MpicReport) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use dcv_diagnosis::Verdict;
+
+    use super::policy_may_explain_failure;
+
+    /// A refused private name server makes a 403 only when the check failed;
+    /// a domain that still validates through its public servers gets a report.
+    #[test]
+    fn refused_name_servers_refuse_only_failed_checks() {
+        let ip: IpAddr = "10.0.0.53".parse().unwrap();
+        let range = dcv_ip_policy::classify(ip).unwrap();
+        let refused = [(ip, range)];
+        assert!(policy_may_explain_failure(Verdict::Fail, &refused));
+        assert!(!policy_may_explain_failure(Verdict::Pass, &refused));
+        assert!(!policy_may_explain_failure(Verdict::Warn, &refused));
+        assert!(!policy_may_explain_failure(Verdict::Fail, &[]));
+    }
 }
