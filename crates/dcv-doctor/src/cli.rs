@@ -26,6 +26,14 @@ pub enum Command {
     /// Exit status: 0 when every selected CA would validate, 1 when a finding
     /// blocks validation, 2 for bad input.
     Check(CheckArgs),
+    /// Check many hostnames (one per line; `#` comments and blank lines are
+    /// skipped), several at once, each with its own resolver state, and write
+    /// one JSON object per hostname in input order (JSON Lines), then a
+    /// summary on stderr.
+    ///
+    /// Exit status: 0 when every hostname would validate, 1 when one would
+    /// not or its line is not a hostname, 2 for bad flags or unreadable input.
+    Batch(BatchArgs),
     /// Resolve one name and type from the root like the CA's validating resolver,
     /// and print the walk: zone cuts, each server's answer, the DNSSEC chain.
     Dns(DnsArgs),
@@ -186,6 +194,40 @@ pub struct CheckArgs {
     /// default: today).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+}
+
+/// `dcv-doctor batch`: the `check` flags that apply to every hostname alike.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// File with one hostname per line; `-` (the default) reads standard input.
+    #[arg(default_value = "-")]
+    pub input: PathBuf,
+    /// Which CA to predict.
+    #[arg(long, value_enum, default_value_t = CaArg::All)]
+    pub ca: CaArg,
+    /// Which validation method to check (wildcards: DNS only). Without
+    /// tokens or TXT values, HTTP-01 fetches a random probe token and DNS-01
+    /// checks that the TXT lookup works.
+    #[arg(long, value_enum, default_value_t = MethodArg::All)]
+    pub method: MethodArg,
+    #[command(flatten)]
+    pub dns: DnsSourceArgs,
+    /// Port the CA's "port 80" maps to (lab use).
+    #[arg(long, value_name = "N", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_port: u16,
+    /// Port the CA's "port 443" maps to (lab use).
+    #[arg(long, value_name = "N", default_value_t = 443, value_parser = clap::value_parser!(u16).range(1..))]
+    pub https_port: u16,
+    /// Treat loopback, private and reserved addresses as reachable (lab use).
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Upper bound on each hostname's check, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+    /// Checks in flight at once. Each sends its own queries: mind the
+    /// nameservers you share with your customers.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub concurrency: u64,
 }
 
 /// `dcv-doctor agent`.

@@ -9,7 +9,7 @@ use dcv_diagnosis::identifier::{Hostname, InputError};
 use dcv_diagnosis::{CaId, Method};
 use thiserror::Error;
 
-use crate::cli::{CaArg, CheckArgs, DnsSourceArgs, MethodArg};
+use crate::cli::{BatchArgs, CaArg, CheckArgs, DnsSourceArgs, MethodArg};
 
 /// Largest hints/anchor file we read: real ones are a few KiB.
 const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
@@ -82,11 +82,21 @@ pub fn dns_config(
     Ok(cfg)
 }
 
-/// Validates `check` flags.
-pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
-    let hostname = Hostname::parse(&args.hostname)?;
-    let timeout = Duration::from_secs(args.timeout);
-    let methods = match args.method {
+/// The CAs a `--ca` value selects.
+fn cas_for(ca: CaArg) -> Vec<CaId> {
+    match ca {
+        CaArg::All => CaId::ALL.to_vec(),
+        CaArg::Letsencrypt => vec![CaId::Letsencrypt],
+        CaArg::Google => vec![CaId::Google],
+        CaArg::Sslcom => vec![CaId::Sslcom],
+        CaArg::Sectigo => vec![CaId::Sectigo],
+    }
+}
+
+/// The methods a `--method` value selects for this name: a wildcard can only
+/// be validated by DNS-01 (RFC 8555 §8.3, BR 3.2.2.4.19).
+fn methods_for(method: MethodArg, hostname: &Hostname) -> Result<Vec<Method>, ConfigError> {
+    Ok(match method {
         MethodArg::Http => {
             if hostname.is_wildcard() {
                 return Err(InputError::WildcardWithHttp {
@@ -99,7 +109,58 @@ pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
         MethodArg::Dns => vec![Method::Dns],
         MethodArg::All if hostname.is_wildcard() => vec![Method::Dns],
         MethodArg::All => vec![Method::Http, Method::Dns],
-    };
+    })
+}
+
+/// `batch` flags, validated once; [`BatchTemplate::config_for`] makes each
+/// line's check.
+#[derive(Debug, Clone)]
+pub struct BatchTemplate {
+    ca: CaArg,
+    method: MethodArg,
+    dns: dcv_dns::EngineConfig,
+    http_port: u16,
+    https_port: u16,
+    allow_private: bool,
+    timeout: Duration,
+}
+
+impl BatchTemplate {
+    /// Validates the flags every line shares (root hints, trust anchor, ...).
+    pub fn new(args: &BatchArgs) -> Result<Self, ConfigError> {
+        let timeout = Duration::from_secs(args.timeout);
+        Ok(Self {
+            ca: args.ca,
+            method: args.method,
+            dns: dns_config(&args.dns, timeout)?,
+            http_port: args.http_port,
+            https_port: args.https_port,
+            allow_private: args.allow_private,
+            timeout,
+        })
+    }
+
+    /// The check for one input line (already trimmed), or why it is not a
+    /// hostname this check can take.
+    pub fn config_for(&self, line: &str) -> Result<CheckConfig, ConfigError> {
+        let hostname = Hostname::parse(line)?;
+        let mut cfg = CheckConfig::new(hostname);
+        cfg.methods = methods_for(self.method, &cfg.hostname)?;
+        cfg.cas = cas_for(self.ca);
+        cfg.dns = self.dns.clone();
+        cfg.http_port = self.http_port;
+        cfg.https_port = self.https_port;
+        cfg.allow_private = self.allow_private;
+        cfg.timeout = self.timeout;
+        Ok(cfg)
+    }
+}
+
+/// Validates `check` flags.
+pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
+    let hostname = Hostname::parse(&args.hostname)?;
+    let timeout = Duration::from_secs(args.timeout);
+    let methods = methods_for(args.method, &hostname)?;
     if let Some(token) = &args.http_token {
         // RFC 8555 §8.1: tokens are base64url characters only.
         if token.is_empty()
@@ -124,15 +185,8 @@ pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
             "--account-uri {uri:?} must be an https:// ACME account URL (RFC 8657 §3)"
         )));
     }
-    let cas = match args.ca {
-        CaArg::All => CaId::ALL.to_vec(),
-        CaArg::Letsencrypt => vec![CaId::Letsencrypt],
-        CaArg::Google => vec![CaId::Google],
-        CaArg::Sslcom => vec![CaId::Sslcom],
-        CaArg::Sectigo => vec![CaId::Sectigo],
-    };
     Ok(CheckConfig {
-        cas,
+        cas: cas_for(args.ca),
         methods,
         http_token: args.http_token.clone(),
         http_body: args.http_body.clone(),

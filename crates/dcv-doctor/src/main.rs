@@ -2,7 +2,7 @@
 //! selected CA would validate (or `explain` recognised the message), 1 when a
 //! finding blocks validation (or the message is unknown), 2 for bad input.
 
-use dcv_doctor::{cli, config, demo, mpic};
+use dcv_doctor::{batch, cli, config, demo, mpic};
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -57,6 +57,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             print_report(&report, args.format, args.verbose)?;
             Ok(exit_for(&report))
+        }
+        Command::Batch(args) => {
+            let template = config::BatchTemplate::new(&args)?;
+            let lines = if args.input.as_os_str() == "-" {
+                batch::read_lines(std::io::stdin().lock())?
+            } else {
+                let file = std::fs::File::open(&args.input)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
+                batch::read_lines(file)?
+            };
+            let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
+            let mut out = std::io::stdout().lock();
+            let summary =
+                runtime()?.block_on(batch::run_batch(&template, lines, concurrency, &mut out))?;
+            eprintln!("{}", summary.line());
+            Ok(if summary.all_validate() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Dns(args) => {
             let timeout = Duration::from_secs(args.timeout);
