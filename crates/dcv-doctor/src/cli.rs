@@ -130,6 +130,19 @@ pub struct DnsSourceArgs {
     pub dns_port: u16,
 }
 
+/// The ports the CA's HTTP-01 fetch uses; shared by `check`, `batch` and
+/// `agent`. A CA always uses 80 and 443 (RFC 8555 §8.3, BR 3.2.2.4.19); only a
+/// lab maps them elsewhere.
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// Port the CA's "port 80" maps to (lab use).
+    #[arg(long, value_name = "N", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_port: u16,
+    /// Port the CA's "port 443" maps to (lab use).
+    #[arg(long, value_name = "N", default_value_t = 443, value_parser = clap::value_parser!(u16).range(1..))]
+    pub https_port: u16,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The hostname to validate (`*.example.com` for a wildcard; DNS method only).
@@ -158,12 +171,8 @@ pub struct CheckArgs {
     pub txt_values: Vec<String>,
     #[command(flatten)]
     pub dns: DnsSourceArgs,
-    /// Port the CA's "port 80" maps to (lab use).
-    #[arg(long, value_name = "N", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
-    pub http_port: u16,
-    /// Port the CA's "port 443" maps to (lab use).
-    #[arg(long, value_name = "N", default_value_t = 443, value_parser = clap::value_parser!(u16).range(1..))]
-    pub https_port: u16,
+    #[command(flatten)]
+    pub ports: PortArgs,
     /// Treat loopback, private and reserved addresses as reachable targets (the
     /// lab needs it). Without it such addresses are a blocking finding, since a
     /// public CA can never reach them.
@@ -212,12 +221,8 @@ pub struct BatchArgs {
     pub method: MethodArg,
     #[command(flatten)]
     pub dns: DnsSourceArgs,
-    /// Port the CA's "port 80" maps to (lab use).
-    #[arg(long, value_name = "N", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
-    pub http_port: u16,
-    /// Port the CA's "port 443" maps to (lab use).
-    #[arg(long, value_name = "N", default_value_t = 443, value_parser = clap::value_parser!(u16).range(1..))]
-    pub https_port: u16,
+    #[command(flatten)]
+    pub ports: PortArgs,
     /// Treat loopback, private and reserved addresses as reachable (lab use).
     #[arg(long)]
     pub allow_private: bool,
@@ -265,12 +270,8 @@ pub struct AgentArgs {
     pub allow_private: bool,
     #[command(flatten)]
     pub dns: DnsSourceArgs,
-    /// Port the CA's "port 80" maps to (lab use).
-    #[arg(long, value_name = "N", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
-    pub http_port: u16,
-    /// Port the CA's "port 443" maps to (lab use).
-    #[arg(long, value_name = "N", default_value_t = 443, value_parser = clap::value_parser!(u16).range(1..))]
-    pub https_port: u16,
+    #[command(flatten)]
+    pub ports: PortArgs,
     /// Checks run at once; more are refused with 503.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub max_concurrent: u64,

@@ -408,6 +408,24 @@ pub fn lab_config(lab: &Lab, hostname: &str) -> anyhow::Result<CheckConfig> {
     Ok(cfg)
 }
 
+/// The command-line flags that point `check`, `batch` or `agent` at `lab`
+/// (its root hints and trust anchor written to `files`, its DNS, HTTP and
+/// HTTPS ports). `--allow-private` is left to the caller.
+pub fn lab_flags(lab: &Lab, files: &dcv_lab::LabFiles) -> Vec<std::ffi::OsString> {
+    vec![
+        "--root-hints".into(),
+        files.root_hints.clone().into(),
+        "--trust-anchor".into(),
+        files.trust_anchor.clone().into(),
+        "--dns-port".into(),
+        lab.dns_port().to_string().into(),
+        "--http-port".into(),
+        lab.http_port().to_string().into(),
+        "--https-port".into(),
+        lab.https_port().to_string().into(),
+    ]
+}
+
 /// Starts `scenario`, checks `hostname` with the config `tweak` leaves, and
 /// stops the lab.
 pub async fn check_in_lab(

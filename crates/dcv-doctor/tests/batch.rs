@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use dcv_doctor::demo::healthy;
+use dcv_doctor::demo::{healthy, lab_flags};
 use dcv_lab::Lab;
 use dcv_lab::catalogue::{WEB, ZONE};
 use serde_json::Value;
@@ -24,13 +24,7 @@ async fn a_hostname_list_gives_one_record_per_line_in_order_and_a_summary() {
     let input = "# platform customers\nwww.example.lab\nforbid.example.lab\n\nnot a hostname!\n*.example.lab\nWWW.example.lab\n";
     let mut child = Command::new(env!("CARGO_BIN_EXE_dcv-doctor"))
         .args(["batch", "-", "--ca", "letsencrypt", "--method", "http"])
-        .arg("--root-hints")
-        .arg(&files.root_hints)
-        .arg("--trust-anchor")
-        .arg(&files.trust_anchor)
-        .args(["--dns-port", &lab.dns_port().to_string()])
-        .args(["--http-port", &lab.http_port().to_string()])
-        .args(["--https-port", &lab.https_port().to_string()])
+        .args(lab_flags(&lab, &files))
         .args(["--allow-private", "--concurrency", "2", "--timeout", "20"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use dcv_diagnosis::config::CheckConfig;
 use dcv_diagnosis::{CaId, FindingCode, Report, Severity, Verdict, WhoFixes};
-use dcv_doctor::demo::{healthy, lab_config};
+use dcv_doctor::demo::{healthy, lab_config, lab_flags};
 use dcv_doctor::mpic::{MpicOptions, PerspectiveSpec, render_mpic_text, run_mpic_check};
 use dcv_lab::catalogue::{NS1, NS2, ZONE};
 use dcv_lab::netns::Netns;
@@ -68,13 +68,7 @@ impl Perspective {
             .args(["--name", self.name, "--region"])
             .arg(format!("netns-{}", self.name))
             .args(["--rir", &self.rir.to_string(), "--allow-private"])
-            .arg("--root-hints")
-            .arg(&files.root_hints)
-            .arg("--trust-anchor")
-            .arg(&files.trust_anchor)
-            .args(["--dns-port", &lab.dns_port().to_string()])
-            .args(["--http-port", &lab.http_port().to_string()])
-            .args(["--https-port", &lab.https_port().to_string()])
+            .args(lab_flags(lab, &files))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
