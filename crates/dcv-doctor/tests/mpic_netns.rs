@@ -14,20 +14,22 @@
 //! `DCV_SHOW_REPORT=1 cargo test -p dcv-doctor --test mpic_netns -- --nocapture`
 //! prints the two-bad-perspectives report (the one in the README).
 
+mod mpic_common;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use dcv_diagnosis::config::CheckConfig;
 use dcv_diagnosis::{CaId, FindingCode, Report, Severity, Verdict, WhoFixes};
-use dcv_doctor::demo::{healthy, lab_config, lab_flags};
+use dcv_doctor::demo::{healthy, lab_flags};
 use dcv_doctor::mpic::{MpicOptions, PerspectiveSpec, render_mpic_text, run_mpic_check};
 use dcv_lab::catalogue::{NS1, NS2, ZONE};
 use dcv_lab::netns::Netns;
 use dcv_lab::{Lab, Scenario};
 use dcv_mpic::{Check, QuorumOutcome, Rir};
+use mpic_common::{primary_config, quorum};
 
 const TOKEN: &str = "netns-agent-token-0123456789abcdef";
 /// The view of the zone that `afrinic-1`'s source addresses get.
@@ -133,32 +135,12 @@ fn world(geo_sources: Vec<String>) -> Scenario {
     s.zone(geo)
 }
 
-/// DNS-01 for Let's Encrypt, as the primary on this host runs it.
-fn primary(lab: &Lab) -> CheckConfig {
-    let mut cfg = lab_config(lab, "www.example.lab").unwrap();
-    cfg.cas = vec![CaId::Letsencrypt];
-    cfg.methods = vec![dcv_diagnosis::Method::Dns];
-    cfg.txt_values = vec!["token".to_owned()];
-    cfg
-}
-
 fn opts() -> MpicOptions {
     MpicOptions {
         // Pinned: at least 4 remotes and 2 RIRs (BR 3.2.2.9 from 2026-06-15).
         as_of: dcv_mpic::parse_date("2026-12-02").unwrap(),
         perspective_timeout: Duration::from_secs(45),
     }
-}
-
-fn quorum(report: &Report, check: Check) -> &dcv_mpic::QuorumSummary {
-    report
-        .mpic
-        .as_ref()
-        .expect("mpic summary")
-        .quorums
-        .iter()
-        .find(|q| q.ca == "letsencrypt" && q.method == "dns" && q.check == check)
-        .expect("letsencrypt dns quorum")
 }
 
 fn finding(report: &Report, code: FindingCode) -> &dcv_diagnosis::Finding {
@@ -192,7 +174,7 @@ async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
 
     // 1. One bad perspective of four (lacnic-1: timeouts): quorum met.
     let specs = [arin.spec(), ripe.spec(), apnic.spec(), lacnic.spec()];
-    let report = run_mpic_check(primary(&lab), &specs, &opts()).await;
+    let report = run_mpic_check(primary_config(&lab), &specs, &opts()).await;
     let json = serde_json::to_string_pretty(&report).unwrap();
     assert_ne!(report.verdict, Verdict::Fail, "{json}");
     for check in [Check::Caa, Check::Dcv] {
@@ -223,7 +205,7 @@ async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
     // 2. Two bad of four (lacnic-1 times out, afrinic-1 is answered from the
     // geo copy): quorum not met, both named with what they saw.
     let specs = [arin.spec(), ripe.spec(), lacnic.spec(), afrinic.spec()];
-    let report = run_mpic_check(primary(&lab), &specs, &opts()).await;
+    let report = run_mpic_check(primary_config(&lab), &specs, &opts()).await;
     let json = serde_json::to_string_pretty(&report).unwrap();
     assert_eq!(report.verdict, Verdict::Fail, "{json}");
     for check in [Check::Caa, Check::Dcv] {
@@ -267,7 +249,7 @@ async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
     // side's problem, never the domain's.
     lacnic.kill();
     let specs = [arin.spec(), ripe.spec(), apnic.spec(), lacnic.spec()];
-    let report = run_mpic_check(primary(&lab), &specs, &opts()).await;
+    let report = run_mpic_check(primary_config(&lab), &specs, &opts()).await;
     let json = serde_json::to_string_pretty(&report).unwrap();
     assert_ne!(report.verdict, Verdict::Fail, "{json}");
     let down = finding(&report, FindingCode::PerspectiveUnavailable);

@@ -13,7 +13,9 @@ use dcv_doctor::mpic::{
 };
 use dcv_lab::Lab;
 use dcv_mpic::{Check, QuorumOutcome, Rir};
-use mpic_common::{agent, agent_ip, broken, certs, http_primary_config, primary_config, spec};
+use mpic_common::{
+    agent, agent_ip, broken, certs, http_primary_config, primary_config, quorum, spec,
+};
 
 fn opts() -> MpicOptions {
     MpicOptions {
@@ -21,17 +23,6 @@ fn opts() -> MpicOptions {
         as_of: dcv_mpic::parse_date("2026-11-28").unwrap(),
         perspective_timeout: Duration::from_secs(20),
     }
-}
-
-fn quorum(report: &Report, check: Check) -> &dcv_mpic::QuorumSummary {
-    report
-        .mpic
-        .as_ref()
-        .expect("mpic summary")
-        .quorums
-        .iter()
-        .find(|q| q.ca == "letsencrypt" && q.method == "dns" && q.check == check)
-        .expect("letsencrypt dns quorum")
 }
 
 /// Four perspectives (ARIN, RIPE, APNIC, LACNIC); the last `bad` see the broken zone.

@@ -139,3 +139,15 @@ pub fn http_primary_config(lab: &Lab) -> dcv_diagnosis::config::CheckConfig {
     cfg.http_body = Some(KEY_AUTHZ.to_owned());
     cfg
 }
+
+/// The Let's Encrypt DNS-01 quorum of `check` in a report's MPIC summary.
+pub fn quorum(report: &dcv_diagnosis::Report, check: dcv_mpic::Check) -> &dcv_mpic::QuorumSummary {
+    report
+        .mpic
+        .as_ref()
+        .expect("mpic summary")
+        .quorums
+        .iter()
+        .find(|q| q.ca == "letsencrypt" && q.method == "dns" && q.check == check)
+        .expect("letsencrypt dns quorum")
+}
