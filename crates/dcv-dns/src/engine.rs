@@ -33,7 +33,7 @@ use crate::{
     security::{
         BogusReason, IndeterminateReason, InsecureReason, RrsetId, Security, ServerFailure,
     },
-    transport::{self, QueryParams, ServerReply},
+    transport::{self, Journal, QueryParams, Recorder, ServerReply},
     types::{DnsName, Rcode, RecordType},
     wire::Decoded,
 };
@@ -55,6 +55,8 @@ struct Inner {
     cuts: Mutex<HashMap<DnsName, Arc<ZoneCut>>>,
     lookups: Mutex<HashMap<(DnsName, RecordType), Cell<Lookup>>>,
     keys: Mutex<HashMap<DnsName, Cell<ZoneKeys>>>,
+    /// Every attempt of every lookup, kept apart from the lookups' futures.
+    journal: Recorder,
 }
 
 impl fmt::Debug for Engine {
@@ -214,6 +216,7 @@ impl Engine {
                 cuts: Mutex::new(cuts),
                 lookups: Mutex::default(),
                 keys: Mutex::default(),
+                journal: Recorder::default(),
             }),
         }
     }
@@ -229,6 +232,28 @@ impl Engine {
             .sent
             .load(Ordering::Relaxed)
             .min(self.inner.config.max_queries)
+    }
+
+    /// What this engine has asked so far, read now: the finished exchanges
+    /// (at most [`transport::MAX_JOURNAL_EXCHANGES`]) and the queries still
+    /// waiting, each named with the zone cut that lists its server. Survives
+    /// dropped lookup futures: read it before dropping them to see what they
+    /// were waiting for (a dropped attempt leaves the in-flight list).
+    pub fn journal(&self) -> Journal {
+        self.inner.journal.read(|addr, qname| {
+            let cuts = lock(&self.inner.cuts);
+            let mut cur = Some(qname.clone());
+            while let Some(n) = cur {
+                if let Some(ns) = cuts
+                    .get(&n)
+                    .and_then(|c| c.servers.iter().find(|s| s.addr == addr))
+                {
+                    return Some((n, ns.name.clone()));
+                }
+                cur = n.parent();
+            }
+            None
+        })
     }
 
     /// Resolves `name`/`qtype` iteratively from the root hints and validates
@@ -262,7 +287,17 @@ impl Engine {
             policy: self.inner.config.server_policy,
         };
         let budget = || self.take_budget();
-        transport::query_path(server, &qname.to_hickory(), qtype, path, params, &budget).await
+        let journal = &self.inner.journal;
+        transport::query_path(
+            server,
+            &qname.to_hickory(),
+            qtype,
+            path,
+            params,
+            &budget,
+            journal,
+        )
+        .await
     }
 
     fn take_budget(&self) -> bool {
@@ -294,7 +329,11 @@ impl Engine {
                 policy: self.inner.config.server_policy,
             };
             let budget = || self.take_budget();
-            Arc::new(transport::query(server, &qname.to_hickory(), qtype, params, &budget).await)
+            let journal = &self.inner.journal;
+            Arc::new(
+                transport::query(server, &qname.to_hickory(), qtype, params, &budget, journal)
+                    .await,
+            )
         })
         .await
         .clone()
@@ -1580,5 +1619,91 @@ fn check_denial(
                 }
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use std::{
+        net::{IpAddr, Ipv4Addr},
+        time::Duration,
+    };
+
+    use tokio::net::UdpSocket;
+
+    use super::*;
+    use crate::config::parse_root_hints;
+
+    /// A UDP socket on 127.255.x.x (outside dcv-lab's blocks) that never
+    /// answers, and an engine whose only root hint is it.
+    async fn silent_root(query_timeout: Duration) -> (UdpSocket, Engine) {
+        let mut bound = None;
+        for _ in 0..16 {
+            let ip = IpAddr::V4(Ipv4Addr::new(
+                127,
+                255,
+                rand::random::<u8>(),
+                rand::random::<u8>().max(1),
+            ));
+            if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, 0)).await {
+                bound = Some((ip, s));
+                break;
+            }
+        }
+        let (ip, socket) = bound.expect("bind 127.255.x.x");
+        let port = socket.local_addr().unwrap().port();
+        let hints = parse_root_hints(&format!(". NS ns.silent.\nns.silent. A {ip}\n")).unwrap();
+        let engine = Engine::new(EngineConfig {
+            root_hints: hints,
+            port,
+            trust_anchors: Vec::new(),
+            query_timeout,
+            retries: 0,
+            ..EngineConfig::default()
+        });
+        (socket, engine)
+    }
+
+    #[tokio::test]
+    async fn journal_shows_the_query_in_flight_until_its_future_is_dropped() {
+        let (socket, engine) = silent_root(Duration::from_secs(30)).await;
+        let server = SocketAddr::new(socket.local_addr().unwrap().ip(), engine.config().port);
+        let name = DnsName::parse("www.example.test").unwrap();
+        let journal = {
+            let lookup = engine.lookup(&name, RecordType::A);
+            tokio::pin!(lookup);
+            tokio::select! {
+                _ = &mut lookup => panic!("a silent server answered"),
+                () = tokio::time::sleep(Duration::from_millis(200)) => engine.journal(),
+            }
+        };
+        assert!(journal.completed.is_empty(), "{journal:?}");
+        assert_eq!(journal.in_flight.len(), 1, "{journal:?}");
+        let q = &journal.in_flight[0];
+        assert_eq!(q.server, server);
+        assert_eq!(
+            q.server_name.as_ref().map(DnsName::as_str),
+            Some("ns.silent.")
+        );
+        assert_eq!(q.zone.as_ref().map(DnsName::as_str), Some("."));
+        assert_eq!(q.qname, name);
+        assert_eq!(q.qtype, RecordType::A);
+        assert!(q.waited >= Duration::from_millis(150), "{q:?}");
+        // The lookup future is gone: nothing waits any more.
+        assert!(engine.journal().in_flight.is_empty());
+    }
+
+    #[tokio::test]
+    async fn journal_keeps_finished_exchanges() {
+        let (_socket, engine) = silent_root(Duration::from_millis(50)).await;
+        let name = DnsName::parse("www.example.test").unwrap();
+        let lookup = engine.lookup(&name, RecordType::TXT).await;
+        assert!(matches!(lookup.outcome, Outcome::ServFail { .. }));
+        let journal = engine.journal();
+        assert!(journal.in_flight.is_empty(), "{journal:?}");
+        assert_eq!(journal.completed.len(), 1, "{journal:?}");
+        assert_eq!(journal.completed[0].result, ExchangeResult::Timeout);
+        assert_eq!(journal.completed[0].qtype, RecordType::TXT);
+        assert_eq!(journal.dropped, 0);
     }
 }

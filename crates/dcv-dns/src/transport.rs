@@ -5,10 +5,12 @@
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::{Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use hickory_proto::rr::Name;
+use serde::Serialize;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpStream, UdpSocket},
@@ -26,6 +28,197 @@ use crate::{
 /// Datagrams read per attempt before giving up on a flood of unrelated or
 /// spoofed packets (each is discarded per RFC 5452 §9.1).
 const MAX_DATAGRAMS_PER_ATTEMPT: usize = 64;
+
+/// Completed exchanges one engine's journal keeps; later ones are counted in
+/// [`Journal::dropped`]. Every sent packet costs one unit of the engine's
+/// query budget, so with the default budget
+/// ([`crate::limits::DEFAULT_MAX_QUERIES`], 2000) every packet fits; the
+/// bound only stops a larger configured budget (or policy refusals, which
+/// cost no budget) from growing the journal without limit.
+pub const MAX_JOURNAL_EXCHANGES: usize = 2000;
+
+/// A query sent and not yet answered, timed out or failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InFlight {
+    pub server: SocketAddr,
+    /// The name server's name, from the zone cut that lists `server` and
+    /// encloses `qname` (when the engine knows it).
+    pub server_name: Option<DnsName>,
+    /// The zone that cut belongs to.
+    pub zone: Option<DnsName>,
+    pub protocol: Protocol,
+    pub qname: DnsName,
+    pub qtype: RecordType,
+    /// 1 for the first attempt, then retries.
+    pub attempt: u8,
+    /// How long the query had been waiting when the journal was read.
+    #[serde(serialize_with = "crate::evidence::millis")]
+    pub waited: Duration,
+}
+
+/// Everything one engine asked, read at one moment: the exchanges that
+/// finished and the queries still waiting. It outlives any lookup future, so
+/// a caller that gives up on a lookup (a whole-check timeout) can still say
+/// which server it was waiting for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Journal {
+    /// Finished exchanges in completion order (at most
+    /// [`MAX_JOURNAL_EXCHANGES`]).
+    pub completed: Vec<Exchange>,
+    /// Finished exchanges not kept because the journal was full.
+    pub dropped: usize,
+    /// Queries still waiting, longest-waiting first.
+    pub in_flight: Vec<InFlight>,
+}
+
+/// The engine's shared record of attempts: a push per finished exchange and a
+/// push/remove per attempt, under one uncontended lock.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    state: Mutex<RecorderState>,
+}
+
+#[derive(Debug, Default)]
+struct RecorderState {
+    next_id: u64,
+    completed: Vec<Exchange>,
+    dropped: usize,
+    pending: Vec<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: u64,
+    server: SocketAddr,
+    protocol: Protocol,
+    qname: DnsName,
+    qtype: RecordType,
+    attempt: u8,
+    started: Instant,
+}
+
+impl Recorder {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RecorderState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records a finished exchange (one that needed no socket: a refusal).
+    fn finished(&self, exchange: &Exchange) {
+        self.lock().push(exchange);
+    }
+
+    /// Marks one attempt as sent; the guard removes it when the attempt
+    /// finishes ([`Attempt::done`]) or its future is dropped.
+    fn start(
+        &self,
+        server: SocketAddr,
+        protocol: Protocol,
+        qname: &DnsName,
+        qtype: RecordType,
+        attempt: u8,
+    ) -> Attempt<'_> {
+        let mut st = self.lock();
+        let id = st.next_id;
+        st.next_id += 1;
+        st.pending.push(Pending {
+            id,
+            server,
+            protocol,
+            qname: qname.clone(),
+            qtype,
+            attempt,
+            started: Instant::now(),
+        });
+        Attempt { recorder: self, id }
+    }
+
+    /// A copy of the journal now; `label` names the server of a query.
+    pub(crate) fn read(
+        &self,
+        label: impl Fn(SocketAddr, &DnsName) -> Option<(DnsName, DnsName)>,
+    ) -> Journal {
+        let (completed, dropped, mut pending) = {
+            let st = self.lock();
+            let pending: Vec<(SocketAddr, Protocol, DnsName, RecordType, u8, Duration)> = st
+                .pending
+                .iter()
+                .map(|p| {
+                    (
+                        p.server,
+                        p.protocol,
+                        p.qname.clone(),
+                        p.qtype,
+                        p.attempt,
+                        p.started.elapsed(),
+                    )
+                })
+                .collect();
+            (st.completed.clone(), st.dropped, pending)
+        };
+        pending.sort_by(|a, b| b.5.cmp(&a.5).then(a.0.cmp(&b.0)));
+        let in_flight = pending
+            .into_iter()
+            .map(|(server, protocol, qname, qtype, attempt, waited)| {
+                let (zone, server_name) = label(server, &qname).unzip();
+                InFlight {
+                    server,
+                    server_name,
+                    zone,
+                    protocol,
+                    qname,
+                    qtype,
+                    attempt,
+                    waited,
+                }
+            })
+            .collect();
+        Journal {
+            completed,
+            dropped,
+            in_flight,
+        }
+    }
+}
+
+impl RecorderState {
+    fn push(&mut self, exchange: &Exchange) {
+        if self.completed.len() < MAX_JOURNAL_EXCHANGES {
+            self.completed.push(exchange.clone());
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+/// One attempt in flight; dropping it (a cancelled lookup) forgets it.
+struct Attempt<'a> {
+    recorder: &'a Recorder,
+    id: u64,
+}
+
+impl Attempt<'_> {
+    fn done(self, exchange: &Exchange) {
+        let mut st = self.recorder.lock();
+        st.remove(self.id);
+        st.push(exchange);
+        drop(st);
+        std::mem::forget(self);
+    }
+}
+
+impl RecorderState {
+    fn remove(&mut self, id: u64) {
+        if let Some(i) = self.pending.iter().position(|p| p.id == id) {
+            self.pending.swap_remove(i);
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.recorder.lock().remove(self.id);
+    }
+}
 
 /// Parameters of one server query.
 #[derive(Debug, Clone, Copy)]
@@ -81,8 +274,10 @@ pub(crate) async fn query(
     qtype: RecordType,
     params: QueryParams,
     take_budget: &(dyn Fn() -> bool + Sync),
+    journal: &Recorder,
 ) -> ServerReply {
     if let Some(refusal) = refused(server, qname, qtype, Protocol::Udp, params.policy) {
+        journal.finished(&refusal);
         return ServerReply {
             server,
             exchanges: vec![refusal],
@@ -96,6 +291,7 @@ pub(crate) async fn query(
             break;
         }
         let id: u16 = rand::random();
+        let sent = journal.start(server, Protocol::Udp, &dns_name, qtype, attempt);
         let started = Instant::now();
         let result = udp_attempt(server, id, qname, qtype, params.timeout, true).await;
         let latency = started.elapsed();
@@ -107,7 +303,7 @@ pub(crate) async fn query(
             result,
             ExchangeResult::Timeout | ExchangeResult::NetworkError { .. }
         );
-        exchanges.push(Exchange {
+        let exchange = Exchange {
             server,
             protocol: Protocol::Udp,
             qname: dns_name.clone(),
@@ -115,7 +311,9 @@ pub(crate) async fn query(
             attempt,
             latency,
             result,
-        });
+        };
+        sent.done(&exchange);
+        exchanges.push(exchange);
         if let Some(d) = decoded {
             if d.evidence.flags.tc {
                 // RFC 7766 §5: a truncated UDP answer is retried over TCP.
@@ -127,6 +325,7 @@ pub(crate) async fn query(
                     };
                 }
                 let id: u16 = rand::random();
+                let sent = journal.start(server, Protocol::Tcp, &dns_name, qtype, attempt);
                 let started = Instant::now();
                 let tcp = tcp_attempt(server, id, qname, qtype, params.timeout, true).await;
                 let latency = started.elapsed();
@@ -135,7 +334,7 @@ pub(crate) async fn query(
                     // Keep the truncated answer as the best we have.
                     Err(r) => (r, Some(d)),
                 };
-                exchanges.push(Exchange {
+                let exchange = Exchange {
                     server,
                     protocol: Protocol::Tcp,
                     qname: dns_name.clone(),
@@ -143,7 +342,9 @@ pub(crate) async fn query(
                     attempt,
                     latency,
                     result,
-                });
+                };
+                sent.done(&exchange);
+                exchanges.push(exchange);
                 return ServerReply {
                     server,
                     exchanges,
@@ -179,6 +380,7 @@ pub(crate) async fn query_path(
     path: QueryPath,
     params: QueryParams,
     take_budget: &(dyn Fn() -> bool + Sync),
+    journal: &Recorder,
 ) -> Option<Exchange> {
     let protocol = if path.tcp {
         Protocol::Tcp
@@ -186,6 +388,7 @@ pub(crate) async fn query_path(
         Protocol::Udp
     };
     if let Some(refusal) = refused(server, qname, qtype, protocol, params.policy) {
+        journal.finished(&refusal);
         return Some(refusal);
     }
     let dns_name = DnsName::from_hickory(qname);
@@ -200,6 +403,7 @@ pub(crate) async fn query_path(
             break;
         }
         let id: u16 = rand::random();
+        let sent = journal.start(server, protocol, &dns_name, qtype, attempt);
         let started = Instant::now();
         let result = if path.tcp {
             tcp_attempt(server, id, qname, qtype, params.timeout, path.edns).await
@@ -214,7 +418,7 @@ pub(crate) async fn query_path(
             result,
             ExchangeResult::Timeout | ExchangeResult::NetworkError { .. }
         );
-        last = Some(Exchange {
+        let exchange = Exchange {
             server,
             protocol,
             qname: dns_name.clone(),
@@ -222,7 +426,9 @@ pub(crate) async fn query_path(
             attempt,
             latency: started.elapsed(),
             result,
-        });
+        };
+        sent.done(&exchange);
+        last = Some(exchange);
         if !retry {
             break;
         }
