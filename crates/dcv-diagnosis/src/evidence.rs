@@ -123,6 +123,167 @@ pub struct HttpEvidence {
     pub body_excerpt: Option<String>,
 }
 
+/// What a check that ran out of time was still waiting for, and the slowest
+/// exchanges that did finish: names the server that held the check up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnfinishedEvidence {
+    /// The whole-check limit (`--timeout`) that passed, in milliseconds.
+    pub limit_ms: u64,
+    /// The parts of the check that had not finished (`CAA lookups`,
+    /// `HTTP-01 probe`, ...).
+    pub unfinished: Vec<String>,
+    /// DNS queries sent and not answered when the limit passed, longest
+    /// waiting first (at most [`MAX_UNFINISHED_LISTED`]).
+    pub in_flight: Vec<PendingQueryEvidence>,
+    /// Queries in flight beyond those listed.
+    #[serde(default)]
+    pub in_flight_not_listed: usize,
+    /// The slowest exchanges that did finish, slowest first (at most
+    /// [`MAX_UNFINISHED_LISTED`]): a timeout here is a server that never
+    /// answered one attempt.
+    pub slowest: Vec<ExchangeSummaryEvidence>,
+    /// Exchanges that finished before the limit, in all.
+    pub completed: usize,
+    /// The HTTP-01 probe, when it had not finished: how far it got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+}
+
+/// Queries in flight and finished exchanges listed in [`UnfinishedEvidence`],
+/// each.
+pub const MAX_UNFINISHED_LISTED: usize = 10;
+
+/// One DNS query still waiting for an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingQueryEvidence {
+    /// `name@address:port` of the server asked (`address:port` when the
+    /// engine knows no name for it).
+    pub server: String,
+    /// The zone whose server it is, when known.
+    pub zone: Option<String>,
+    /// `name/TYPE`.
+    pub query: String,
+    /// `udp` or `tcp`.
+    pub protocol: String,
+    /// 1 for the first attempt, then retries.
+    pub attempt: u8,
+    /// How long it had waited when the limit passed.
+    pub waited_ms: u64,
+}
+
+/// One finished DNS exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeSummaryEvidence {
+    /// `address:port` of the server asked.
+    pub server: String,
+    /// `name/TYPE`.
+    pub query: String,
+    /// `udp` or `tcp`.
+    pub protocol: String,
+    pub attempt: u8,
+    pub latency_ms: u64,
+    /// `timeout`, `network error: ...`, or the response's RCODE.
+    pub outcome: String,
+}
+
+impl UnfinishedEvidence {
+    /// Summarises what the runner read when the limit passed.
+    pub fn from_unfinished(u: &crate::runner::Unfinished) -> UnfinishedEvidence {
+        let journal = &u.journal;
+        let in_flight = journal
+            .in_flight
+            .iter()
+            .take(MAX_UNFINISHED_LISTED)
+            .map(|q| PendingQueryEvidence {
+                server: q
+                    .server_name
+                    .as_ref()
+                    .map_or_else(|| q.server.to_string(), |n| format!("{n}@{}", q.server)),
+                zone: q.zone.as_ref().map(ToString::to_string),
+                query: format!("{}/{}", q.qname.without_dot(), q.qtype),
+                protocol: protocol(q.protocol),
+                attempt: q.attempt,
+                waited_ms: duration_ms(q.waited),
+            })
+            .collect();
+        let mut finished: Vec<&dcv_dns::Exchange> = journal
+            .completed
+            .iter()
+            .filter(|e| e.refused_range().is_none())
+            .collect();
+        finished.sort_by(|a, b| b.latency.cmp(&a.latency).then(a.server.cmp(&b.server)));
+        let slowest = finished
+            .into_iter()
+            .take(MAX_UNFINISHED_LISTED)
+            .map(|e| ExchangeSummaryEvidence {
+                server: e.server.to_string(),
+                query: format!("{}/{}", e.qname.without_dot(), e.qtype),
+                protocol: protocol(e.protocol),
+                attempt: e.attempt,
+                latency_ms: duration_ms(e.latency),
+                outcome: exchange_outcome(e),
+            })
+            .collect();
+        let http = u.http.as_ref().map(|resolved| {
+            if resolved.is_empty() {
+                "still resolving the name's addresses (see the DNS queries in flight)".to_owned()
+            } else {
+                let hosts: Vec<String> = resolved
+                    .iter()
+                    .map(|(host, addrs)| {
+                        let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                        format!("{host} -> {}", addrs.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "resolved {}; a fetch from these addresses (or a redirect) had not finished",
+                    hosts.join("; ")
+                )
+            }
+        });
+        UnfinishedEvidence {
+            limit_ms: duration_ms(u.limit),
+            unfinished: u.probes.iter().map(|p| p.label().to_owned()).collect(),
+            in_flight,
+            in_flight_not_listed: journal
+                .in_flight
+                .len()
+                .saturating_sub(MAX_UNFINISHED_LISTED),
+            slowest,
+            completed: journal.completed.len() + journal.dropped,
+            http,
+        }
+    }
+}
+
+fn protocol(p: dcv_dns::Protocol) -> String {
+    match p {
+        dcv_dns::Protocol::Udp => "udp",
+        dcv_dns::Protocol::Tcp => "tcp",
+    }
+    .to_owned()
+}
+
+fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn exchange_outcome(e: &dcv_dns::Exchange) -> String {
+    use dcv_dns::ExchangeResult as R;
+    match &e.result {
+        R::Response(r) if r.flags.tc => format!("{} (truncated)", r.rcode),
+        R::Response(r) => r.rcode.to_string(),
+        R::Timeout => "timeout".to_owned(),
+        R::NetworkError { error } => format!("network error: {error}"),
+        R::Unparseable { error, .. } => format!("unparseable: {error}"),
+        R::Mismatched { detail } => format!("answered another question: {detail}"),
+        R::NotQueried { .. } => e
+            .result
+            .not_queried_text(e.server.ip())
+            .unwrap_or_else(|| "not queried".to_owned()),
+    }
+}
+
 impl DnsLookupEvidence {
     /// Summarises one engine lookup: the resolver view plus the answers of the
     /// servers of the zone that holds the final name.

@@ -107,6 +107,10 @@ pub enum Evidence {
     Http(crate::evidence::HttpEvidence),
     /// A fact about the input itself (why the identifier cannot be issued for).
     Identifier { name: String, problem: String },
+    /// The check ran out of time: the DNS queries still waiting (server,
+    /// question, how long), the slowest exchanges that finished and the
+    /// probes that had not.
+    Unfinished(crate::evidence::UnfinishedEvidence),
     /// An address the CA would have to reach, and why it cannot.
     Address {
         address: String,

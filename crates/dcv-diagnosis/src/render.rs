@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Effects, Style};
 
-use crate::evidence::{CaaEvidence, DnsLookupEvidence, DnsPathsEvidence, HttpEvidence};
+use crate::evidence::{
+    CaaEvidence, DnsLookupEvidence, DnsPathsEvidence, HttpEvidence, UnfinishedEvidence,
+};
 use crate::model::{Evidence, Finding, Report, Severity, Verdict};
 
 const BOLD: Style = Style::new().effects(Effects::BOLD);
@@ -132,6 +134,7 @@ fn render_evidence(out: &mut String, e: &Evidence) {
         Evidence::DnsPaths(p) => render_paths(out, p),
         Evidence::Caa(c) => render_caa(out, c),
         Evidence::Http(h) => render_http(out, h),
+        Evidence::Unfinished(u) => render_unfinished(out, u),
         Evidence::Identifier { name, problem } => {
             let _ = writeln!(out, "      evidence: identifier {name}: {problem}");
         }
@@ -271,5 +274,48 @@ fn render_http(out: &mut String, h: &HttpEvidence) {
     }
     if let Some(body) = &h.body_excerpt {
         let _ = writeln!(out, "        body: {body}");
+    }
+}
+
+fn render_unfinished(out: &mut String, u: &UnfinishedEvidence) {
+    let _ = writeln!(
+        out,
+        "      evidence: stopped after {}ms with {} unfinished; {} DNS exchanges done, {} waiting",
+        u.limit_ms,
+        if u.unfinished.is_empty() {
+            "nothing".to_owned()
+        } else {
+            u.unfinished.join(", ")
+        },
+        u.completed,
+        u.in_flight.len() + u.in_flight_not_listed
+    );
+    for q in &u.in_flight {
+        let zone = q
+            .zone
+            .as_deref()
+            .map_or_else(String::new, |z| format!(" (zone {z})"));
+        let _ = writeln!(
+            out,
+            "        waiting {}ms: {} {} attempt {} to {}{zone}",
+            q.waited_ms, q.query, q.protocol, q.attempt, q.server
+        );
+    }
+    if u.in_flight_not_listed > 0 {
+        let _ = writeln!(
+            out,
+            "        ... and {} more waiting",
+            u.in_flight_not_listed
+        );
+    }
+    for e in &u.slowest {
+        let _ = writeln!(
+            out,
+            "        done {}ms: {} {} attempt {} to {}: {}",
+            e.latency_ms, e.query, e.protocol, e.attempt, e.server, e.outcome
+        );
+    }
+    if let Some(http) = &u.http {
+        let _ = writeln!(out, "        HTTP-01 probe: {http}");
     }
 }

@@ -4,6 +4,9 @@
 //! followed by one HTTP fetch, with CAA and TXT lookups running beside it.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use dcv_dns::{
@@ -40,6 +43,115 @@ pub struct Observations {
     /// method, the zone of the `_acme-challenge` TXT, asked over every path
     /// (`rules::paths`).
     pub paths: Vec<PathProbes>,
+}
+
+/// What a check that ran out of time had learned when it stopped, read
+/// before its probes were dropped: the rules' input for
+/// [`rules::check_timed_out`].
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    /// The whole-check limit that passed (`CheckConfig::timeout`).
+    pub limit: Duration,
+    /// Every DNS exchange the engine finished and every query still waiting.
+    pub journal: dcv_dns::Journal,
+    /// The probes that had not finished, in [`Probe`] order.
+    pub probes: Vec<Probe>,
+    /// The HTTP-01 probe, if it had not finished: the hosts it had resolved
+    /// and their addresses (empty: still resolving the first).
+    pub http: Option<Vec<(String, Vec<IpAddr>)>>,
+}
+
+/// One concurrent part of a check, as [`Unfinished`] names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// Whether the root delegates the name's TLD.
+    Tld,
+    /// CAA at the name and every parent.
+    Caa,
+    /// The CAA climb's zones asked over every path.
+    CaaPaths,
+    /// The HTTP-01 probe: A/AAAA, then the fetch from every address.
+    Http,
+    /// TXT at `_acme-challenge` and its doubled-label mistakes.
+    Txt,
+    /// The `_acme-challenge` zone asked over every path.
+    TxtPaths,
+}
+
+impl Probe {
+    const ALL: [Probe; 6] = [
+        Probe::Tld,
+        Probe::Caa,
+        Probe::CaaPaths,
+        Probe::Http,
+        Probe::Txt,
+        Probe::TxtPaths,
+    ];
+
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Probe::Tld => "TLD lookup",
+            Probe::Caa => "CAA lookups",
+            Probe::CaaPaths => "CAA path probes",
+            Probe::Http => "HTTP-01 probe",
+            Probe::Txt => "DNS-01 TXT lookups",
+            Probe::TxtPaths => "DNS-01 path probes",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// Hosts the HTTP-01 probe resolves that [`Progress`] remembers (the name and
+/// redirect targets; Boulder follows at most 10 redirects).
+const MAX_HTTP_HOSTS_REMEMBERED: usize = 12;
+
+/// Which probes of a running check have not finished, and what the HTTP-01
+/// probe resolved: two cheap writes per probe, read only when the check runs
+/// out of time.
+#[derive(Debug, Default)]
+struct Progress {
+    running: AtomicU8,
+    http_resolved: Mutex<Vec<(String, Vec<IpAddr>)>>,
+}
+
+impl Progress {
+    /// Marks `probe` as running until the guard is dropped.
+    fn start(&self, probe: Probe) -> Running<'_> {
+        self.running.fetch_or(probe.bit(), Ordering::Relaxed);
+        Running(self, probe)
+    }
+
+    fn unfinished(&self) -> Vec<Probe> {
+        let running = self.running.load(Ordering::Relaxed);
+        Probe::ALL
+            .into_iter()
+            .filter(|p| running & p.bit() != 0)
+            .collect()
+    }
+
+    fn resolved(&self, host: &str, addrs: &ResolvedAddrs) {
+        let mut hosts = self
+            .http_resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if hosts.len() < MAX_HTTP_HOSTS_REMEMBERED {
+            let all = addrs.v6.iter().chain(&addrs.v4).copied().collect();
+            hosts.push((host.to_owned(), all));
+        }
+    }
+}
+
+/// A probe running; dropping it marks the probe finished.
+struct Running<'a>(&'a Progress, Probe);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_and(!self.1.bit(), Ordering::Relaxed);
+    }
 }
 
 /// The paths each authoritative server is asked over: UDP with and without
@@ -317,6 +429,7 @@ async fn probe_caa_climb(engine: &Engine, caa: &[Lookup]) -> Vec<PathProbes> {
 /// through the check's own engine, never the system resolver.
 struct EngineResolver<'a> {
     engine: &'a Engine,
+    progress: &'a Progress,
 }
 
 impl AddressResolver for EngineResolver<'_> {
@@ -341,6 +454,7 @@ impl AddressResolver for EngineResolver<'_> {
                 };
                 return Err(ResolveError::new(format!("{}; {}", why(&a), why(&aaaa))));
             }
+            self.progress.resolved(host, &addrs);
             Ok(addrs)
         })
     }
@@ -387,12 +501,32 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
     let obs = if cfg.hostname.ip_literal().is_some() {
         None
     } else {
-        let probes = gather(&cfg, &mut timings);
-        if let Ok(obs) = tokio::time::timeout(cfg.timeout, probes).await {
-            Some(obs)
-        } else {
-            findings.push(rules::check_timed_out(&cfg));
-            None
+        // The engine and the progress outlive the probes, so that a check
+        // that runs out of time can still say what it was waiting for.
+        let engine = Engine::new(cfg.dns.clone());
+        let progress = Progress::default();
+        let probes = gather(&cfg, &mut timings, &engine, &progress);
+        tokio::pin!(probes);
+        tokio::select! {
+            obs = &mut probes => Some(obs),
+            () = tokio::time::sleep(cfg.timeout) => {
+                // Read before the probes are dropped: a dropped query leaves
+                // the journal's in-flight list.
+                let unfinished = Unfinished {
+                    limit: cfg.timeout,
+                    journal: engine.journal(),
+                    probes: progress.unfinished(),
+                    http: progress.unfinished().contains(&Probe::Http).then(|| {
+                        progress
+                            .http_resolved
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .clone()
+                    }),
+                };
+                findings.push(rules::check_timed_out(&cfg, &unfinished));
+                None
+            }
         }
     };
     if let Some(obs) = &obs {
@@ -415,10 +549,13 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
 }
 
 /// Starts every lookup and fetch concurrently; each waits only for its inputs.
-async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Observations {
+async fn gather(
+    cfg: &CheckConfig,
+    timings: &mut BTreeMap<String, u64>,
+    engine: &Engine,
+    progress: &Progress,
+) -> Observations {
     let started = Instant::now();
-    let engine = Engine::new(cfg.dns.clone());
-    let engine = &engine;
     let base = cfg.hostname.base();
     let Ok(name) = DnsName::parse(base) else {
         // Hostname::parse already guarantees a valid name; keep the check total.
@@ -429,6 +566,7 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
     // The TLD of the root in use (RFC 8499: what the root delegates).
     let tld_name = DnsName::parse(cfg.hostname.tld()).ok();
     let tld = async {
+        let _running = progress.start(Probe::Tld);
         match &tld_name {
             Some(t) => Some(engine.lookup(t, RecordType::NS).await),
             None => None,
@@ -448,8 +586,11 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
     }
     let caa = async {
         let t = Instant::now();
+        let running = progress.start(Probe::Caa);
         let lookups = join_all(caa_names.iter().map(|n| engine.lookup(n, RecordType::CAA))).await;
         let caa_ms = elapsed_ms(t);
+        let _running = progress.start(Probe::CaaPaths);
+        drop(running);
         // Beside the HTTP fetch: every zone the climb asked, over every path.
         let paths = probe_caa_climb(engine, &lookups).await;
         (lookups, caa_ms, paths)
@@ -460,6 +601,7 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
         if !wants_http {
             return (None, None, None, 0);
         }
+        let _running = progress.start(Probe::Http);
         let t = Instant::now();
         let mut probe_cfg = dcv_http::ProbeConfig {
             http_port: cfg.http_port,
@@ -474,7 +616,7 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
             probe_cfg.response_headers_timeout = t;
             probe_cfg.body_timeout = t;
         }
-        let resolver = EngineResolver { engine };
+        let resolver = EngineResolver { engine, progress };
         let report = dcv_http::probe(
             &probe_cfg,
             base,
@@ -498,6 +640,7 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
             return (None, Vec::new(), 0, Vec::new());
         }
         let t = Instant::now();
+        let running = progress.start(Probe::Txt);
         let Ok(challenge) = DnsName::parse(&format!("_acme-challenge.{base}")) else {
             return (None, Vec::new(), 0, Vec::new());
         };
@@ -517,7 +660,18 @@ async fn gather(cfg: &CheckConfig, timings: &mut BTreeMap<String, u64>) -> Obser
                 .filter_map(|n| DnsName::parse(n).ok())
                 .map(|n| async move { engine.lookup(&n, RecordType::TXT).await }),
         );
-        let (doubled, paths) = tokio::join!(doubled, probe_paths(engine, &lookup, ProbeRole::Txt));
+        let paths = async {
+            let _running = progress.start(Probe::TxtPaths);
+            probe_paths(engine, &lookup, ProbeRole::Txt).await
+        };
+        let (doubled, paths) = tokio::join!(
+            async {
+                let doubled = doubled.await;
+                drop(running);
+                doubled
+            },
+            paths
+        );
         (Some(lookup), doubled, elapsed_ms(t), paths)
     };
 

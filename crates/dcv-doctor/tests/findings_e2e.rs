@@ -429,3 +429,149 @@ fn dangling_cname_in_a_signed_zone_is_nxdomain_not_bogus() {
     assert_eq!(ev.security, "secure", "{ev:?}");
     assert_eq!(ev.chain.len(), 1, "{ev:?}");
 }
+
+/// `example.lab.` servers that answer after `delay`, checked with a 1 s
+/// whole-check limit and per-query timeouts that cannot fire first. Returns
+/// the report and the addresses of the `example.lab.` servers.
+fn timed_out_check(
+    delay: std::time::Duration,
+    methods: Vec<Method>,
+) -> (Report, Vec<std::net::SocketAddr>) {
+    use std::time::Duration;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let scenario = catalogue::base(&Signing::Unsigned)
+            .with_server(NS1, |s| *s = s.clone().delay(delay))
+            .with_server(NS2, |s| *s = s.clone().delay(delay));
+        let lab = dcv_lab::Lab::start(scenario).await.expect("lab starts");
+        let mut slow = lab.server_socket_addrs(NS1);
+        slow.extend(lab.server_socket_addrs(NS2));
+        let mut cfg = dcv_doctor::demo::lab_config(&lab, "www.example.lab").unwrap();
+        cfg.cas = vec![CaId::Letsencrypt];
+        cfg.methods = methods;
+        cfg.txt_values = vec!["token".to_owned()];
+        cfg.timeout = Duration::from_secs(1);
+        // Per-query timeouts longer than the whole check: only it can fire.
+        cfg.dns.query_timeout = Duration::from_secs(5);
+        let started = std::time::Instant::now();
+        let report = dcv_diagnosis::runner::run_check(cfg).await;
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "the check outlived its limit: {:?}",
+            started.elapsed()
+        );
+        (report, slow)
+    })
+}
+
+fn unfinished_evidence(f: &Finding) -> &dcv_diagnosis::evidence::UnfinishedEvidence {
+    f.evidence
+        .iter()
+        .find_map(|e| match e {
+            Evidence::Unfinished(u) => Some(u),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no unfinished-check evidence in {f:#?}"))
+}
+
+/// The whole-check timeout names the servers it was still waiting for, with
+/// the questions and how long they had waited, instead of only "did not
+/// finish".
+#[test]
+fn whole_check_timeout_names_the_servers_still_waited_on() {
+    let (report, slow) = timed_out_check(std::time::Duration::from_secs(3), vec![Method::Dns]);
+    let f = find(&report, FindingCode::DnsTimeout);
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.blocks, vec![CaId::Letsencrypt]);
+    assert!(!report.ca_verdicts[0].would_validate);
+    assert!(
+        f.summary
+            .starts_with("the check did not finish within 1s: still waiting for"),
+        "{}",
+        f.summary
+    );
+    // Both slow servers are named, with their addresses.
+    for ns in [NS1, NS2] {
+        assert!(f.summary.contains(ns), "{ns} not in: {}", f.summary);
+    }
+    assert!(
+        slow.iter().all(|s| f.summary.contains(&s.ip().to_string())),
+        "every slow address in: {} ({slow:?})",
+        f.summary
+    );
+    let u = unfinished_evidence(f);
+    assert_eq!(u.limit_ms, 1000);
+    assert!(
+        u.unfinished.iter().any(|p| p == "CAA lookups"),
+        "{:?}",
+        u.unfinished
+    );
+    assert!(!u.in_flight.is_empty(), "{u:#?}");
+    for q in &u.in_flight {
+        // Only the slow zone's servers are being waited on, each named.
+        let addr = q.server.rsplit_once('@').map_or("", |(_, a)| a);
+        assert!(
+            slow.iter().any(|s| s.to_string() == addr),
+            "{} is not an example.lab. server ({slow:?})",
+            q.server
+        );
+        assert!(
+            q.server.starts_with(NS1) || q.server.starts_with(NS2),
+            "{q:?}"
+        );
+        assert_eq!(q.zone.as_deref(), Some(ZONE), "{q:?}");
+        assert!(
+            (500..3000).contains(&q.waited_ms),
+            "sent after the fast referrals, unanswered at the limit: {q:?}"
+        );
+    }
+    assert!(
+        u.in_flight.iter().any(|q| q.query == "www.example.lab/CAA"),
+        "{u:#?}"
+    );
+    // The root and lab. servers did answer, quickly; the journal shows it.
+    assert!(u.completed > 0, "{u:#?}");
+    assert!(
+        u.slowest
+            .iter()
+            .all(|e| e.outcome == "NOERROR" && e.latency_ms < 500),
+        "{u:#?}"
+    );
+    assert_eq!(u.http, None, "the DNS method only: no HTTP probe");
+    // `-v` shows it.
+    let text = dcv_diagnosis::render::render_text(&report, true);
+    assert!(text.contains("waiting "), "{text}");
+    assert!(
+        text.contains("www.example.lab/CAA udp attempt 1 to"),
+        "{text}"
+    );
+}
+
+/// With the HTTP method the probe is still resolving the slow zone's
+/// addresses, and the evidence says so.
+#[test]
+fn whole_check_timeout_says_the_http_probe_was_still_resolving() {
+    let (report, _) = timed_out_check(std::time::Duration::from_secs(3), vec![Method::Http]);
+    let f = find(&report, FindingCode::DnsTimeout);
+    let u = unfinished_evidence(f);
+    assert!(
+        u.unfinished.iter().any(|p| p == "HTTP-01 probe"),
+        "{:?}",
+        u.unfinished
+    );
+    assert!(
+        u.http
+            .as_deref()
+            .is_some_and(|h| h.starts_with("still resolving")),
+        "{u:#?}"
+    );
+    assert!(
+        u.in_flight
+            .iter()
+            .any(|q| q.query == "www.example.lab/A" || q.query == "www.example.lab/AAAA"),
+        "{u:#?}"
+    );
+}
