@@ -150,6 +150,24 @@ finding_codes! {
         seed: "Cloudflare delegated DCV docs (conflicting records); cloudflare-dcv.md §2.4",
         who: DnsProvider,
     }
+    /// Delegated DCV expected, but no CNAME at `_acme-challenge.<host>`.
+    DelegatedDcvMissing => "delegated_dcv_missing" {
+        meaning: "Delegated DCV is expected (--dcv-delegation) but _acme-challenge.<hostname> has no CNAME: nothing there, a TXT record created instead of the CNAME, or a proxied (orange-cloud) record that answers with addresses.",
+        seed: "Cloudflare delegated DCV docs (setup, FlyingPress pitfalls); cloudflare-dcv.md §2.4; RFC 1034 §3.6.2",
+        who: DnsProvider,
+    }
+    /// The delegation CNAME points elsewhere (or only some servers have it).
+    DelegatedDcvWrongTarget => "delegated_dcv_wrong_target" {
+        meaning: "The _acme-challenge CNAME points somewhere other than the expected delegation target (zone moved to another account, typo, wrong UUID), or only some authoritative servers serve the right CNAME.",
+        seed: "Cloudflare delegated DCV docs (the CNAME target changes when the zone moves); cloudflare-dcv.md §2.4; Let's Debug issue #27",
+        who: DnsProvider,
+    }
+    /// Informational: delegation in place, tokens appear only during issuance.
+    DelegatedDcvReady => "delegated_dcv_ready" {
+        meaning: "The _acme-challenge CNAME points at the expected delegation target on every server; the provider writes the TXT tokens there only while issuance is in progress, so an empty target is healthy.",
+        seed: "Cloudflare delegated DCV docs (tokens placed only during issuance); cloudflare-dcv.md §2.4",
+        who: DnsProvider,
+    }
     /// CAA forbids the CA.
     CaaForbids => "caa_forbids" {
         meaning: "The relevant CAA RRset does not authorise this CA for this name (and method/account).",

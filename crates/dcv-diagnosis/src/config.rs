@@ -38,6 +38,12 @@ pub struct CheckConfig {
     /// Per-phase HTTP timeout (connect, TLS, response head, body). `None`:
     /// Boulder's own (10 s dial); labs shorten it.
     pub http_phase_timeout: Option<Duration>,
+    /// The expected Delegated DCV target (cloudflare-dcv.md §2.4:
+    /// `_acme-challenge.<host> CNAME <host>.<uuid>.dcv.cloudflare.com`, or a
+    /// target for custom hostnames), as a lower-case FQDN with the trailing dot. When set, the
+    /// DNS-01 rules check the CNAME at `_acme-challenge.<host>` against it.
+    /// Built with [`parse_delegation_target`].
+    pub dcv_delegation: Option<String>,
 }
 
 impl CheckConfig {
@@ -63,6 +69,95 @@ impl CheckConfig {
             timeout: Duration::from_secs(30),
             account_uri: None,
             http_phase_timeout: None,
+            dcv_delegation: None,
         }
+    }
+}
+
+/// Longest presentation name without the trailing dot (RFC 1035 §2.3.4:
+/// 255 octets on the wire).
+const MAX_TARGET_LEN: usize = 253;
+/// Longest label (RFC 1035 §2.3.4).
+const MAX_TARGET_LABEL: usize = 63;
+
+/// Validates a Delegated DCV target (cloudflare-dcv.md §2.4) and normalises it
+/// to a lower-case FQDN with one trailing dot. The syntax is RFC 1035 §2.3.1's
+/// letters, digits and hyphens (RFC 1123 §2.1 lets a label start with a
+/// digit), plus `_` since delegation targets are not hostnames (RFC 2181 §11);
+/// at least two labels, no wildcard, no IP literal. The error says what is
+/// wrong, for the CLI's exit-2 line and the agent's 400.
+pub fn parse_delegation_target(input: &str) -> Result<String, String> {
+    let trimmed = input.strip_suffix('.').unwrap_or(input);
+    if trimmed.is_empty() {
+        return Err("the delegation target is empty".to_owned());
+    }
+    if trimmed.parse::<std::net::IpAddr>().is_ok() {
+        return Err(format!(
+            "{input:?} is an IP address; the delegation target is a DNS name such as <host>.<id>.dcv.cloudflare.com"
+        ));
+    }
+    if trimmed.len() > MAX_TARGET_LEN {
+        return Err(format!(
+            "{input:?} is longer than {MAX_TARGET_LEN} characters (RFC 1035 §2.3.4)"
+        ));
+    }
+    let labels: Vec<&str> = trimmed.split('.').collect();
+    if labels.len() < 2 {
+        return Err(format!(
+            "{input:?} has a single label; the delegation target is a fully qualified name such as <host>.<id>.dcv.cloudflare.com"
+        ));
+    }
+    for label in &labels {
+        if label.is_empty() {
+            return Err(format!("{input:?} has an empty label"));
+        }
+        if label.len() > MAX_TARGET_LABEL {
+            return Err(format!(
+                "{input:?}: label {label:?} is longer than {MAX_TARGET_LABEL} characters (RFC 1035 §2.3.4)"
+            ));
+        }
+        if let Some(ch) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(format!(
+                "{input:?} contains {ch:?}; a DNS name uses letters, digits, '-' and '_' (RFC 1035 §2.3.1)"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!(
+                "{input:?}: label {label:?} starts or ends with '-' (RFC 1035 §2.3.1)"
+            ));
+        }
+    }
+    Ok(format!("{}.", trimmed.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_delegation_target;
+
+    #[test]
+    fn delegation_targets_are_normalised_or_refused() {
+        assert_eq!(
+            parse_delegation_target("WWW.Example.com.0123456789ABCDEF.dcv.cloudflare.com."),
+            Ok("www.example.com.0123456789abcdef.dcv.cloudflare.com.".to_owned())
+        );
+        assert_eq!(parse_delegation_target("a.b"), Ok("a.b.".to_owned()));
+        for bad in [
+            "",
+            ".",
+            "localhost",
+            "a..b",
+            "*.example.com",
+            "exa mple.com",
+            "-a.example.com",
+            "192.0.2.1",
+            "https://x.dcv.cloudflare.com",
+        ] {
+            assert!(parse_delegation_target(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("{}.com", "a".repeat(64));
+        assert!(parse_delegation_target(&long).is_err());
     }
 }

@@ -91,7 +91,9 @@ pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
         C::DnssecBogus => {
             "the Certificate Authority had trouble performing a DNS lookup: dns problem: looking up caa for <hostname>: dnssec: bogus"
         }
-        C::TxtMissing => "No TXT record found at _acme-challenge.<name>",
+        C::TxtMissing | C::DelegatedDcvMissing | C::DelegatedDcvWrongTarget => {
+            "No TXT record found at _acme-challenge.<name>"
+        }
         C::TxtMismatch | C::TxtInconsistent => {
             "Incorrect TXT record \"<value>\" found at _acme-challenge.<name>"
         }
@@ -158,6 +160,15 @@ pub fn documented_fix(code: crate::FindingCode) -> &'static str {
         C::TxtDoubledLabel => "Recreate the record without the zone name appended twice.",
         C::DelegatedDcvConflict => {
             "Delete every TXT at _acme-challenge.<name>; keep only the delegation CNAME."
+        }
+        C::DelegatedDcvMissing => {
+            "Create `_acme-challenge.<name> CNAME <target>` (DNS only, not proxied) and delete any TXT or A/AAAA there."
+        }
+        C::DelegatedDcvWrongTarget => {
+            "Point the _acme-challenge CNAME at the current target from the dashboard on every nameserver."
+        }
+        C::DelegatedDcvReady => {
+            "Nothing: keep the CNAME; the provider places the tokens during issuance."
         }
         C::CaaForbids => {
             "Add `CAA 0 issue` (and `issuewild`) records for the CA where the CAA RRset lives, or remove them all."

@@ -169,6 +169,11 @@ pub struct CheckArgs {
     /// Expected DNS-01 TXT value; repeat for several (apex + wildcard need two).
     #[arg(long = "txt-value", value_name = "V", allow_hyphen_values = true)]
     pub txt_values: Vec<String>,
+    /// Expected Delegated DCV target: `_acme-challenge.<hostname>` must be a
+    /// CNAME to it (e.g. `<hostname>.<uuid>.dcv.cloudflare.com`; Cloudflare
+    /// Delegated DCV, cloudflare-dcv.md §2.4). Implies the DNS method.
+    #[arg(long, value_name = "TARGET")]
+    pub dcv_delegation: Option<String>,
     #[command(flatten)]
     pub dns: DnsSourceArgs,
     #[command(flatten)]

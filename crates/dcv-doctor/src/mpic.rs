@@ -94,6 +94,11 @@ pub struct CheckRequest {
     pub txt_values: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_uri: Option<String>,
+    /// The expected Delegated DCV target (cloudflare-dcv.md §2.4), so remote
+    /// perspectives check the `_acme-challenge` CNAME too. Optional, so older
+    /// coordinators' requests still parse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dcv_delegation: Option<String>,
 }
 
 impl CheckRequest {
@@ -107,6 +112,7 @@ impl CheckRequest {
             http_body: cfg.http_body.clone(),
             txt_values: cfg.txt_values.clone(),
             account_uri: cfg.account_uri.clone(),
+            dcv_delegation: cfg.dcv_delegation.clone(),
         }
     }
 }
@@ -195,6 +201,15 @@ impl AgentConfig {
         cfg.http_token.clone_from(&req.http_token);
         cfg.http_body.clone_from(&req.http_body);
         cfg.txt_values.clone_from(&req.txt_values);
+        if let Some(target) = &req.dcv_delegation {
+            cfg.dcv_delegation = Some(
+                dcv_diagnosis::config::parse_delegation_target(target)
+                    .map_err(|e| format!("dcv_delegation: {e}"))?,
+            );
+            if !cfg.methods.contains(&Method::Dns) {
+                cfg.methods.push(Method::Dns);
+            }
+        }
         cfg.account_uri.clone_from(&req.account_uri);
         cfg.dns = self.dns.clone();
         cfg.dns.server_policy = if self.allow_private {

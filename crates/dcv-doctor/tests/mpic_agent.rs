@@ -27,6 +27,7 @@ fn request() -> Vec<u8> {
         http_body: None,
         txt_values: vec!["token".into()],
         account_uri: None,
+        dcv_delegation: None,
     })
     .unwrap()
 }

@@ -4,9 +4,11 @@
 //! tokens), and the common mistakes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
-use dcv_dns::{AliasKind, Lookup, RecordEvidence, RecordType, ServerVerdict};
+use dcv_dns::{AliasKind, Lookup, Outcome, RecordEvidence, RecordType, ServerVerdict};
 
+use crate::ca::CaId;
 use crate::codes::FindingCode;
 use crate::config::CheckConfig;
 use crate::evidence::DnsLookupEvidence;
@@ -56,11 +58,24 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
         return out;
     }
     let found = txt_values(lookup.records());
+    let delegation = cfg
+        .dcv_delegation
+        .as_deref()
+        .map(|target| delegation_findings(cfg, obs, lookup, target, &found));
+    let delegated_ok = delegation.as_ref().is_some_and(|d| d.ok);
+    if let Some(d) = delegation {
+        out.extend(d.findings);
+    }
     let delegated_to = lookup
         .chain
         .iter()
         .find(|l| l.kind == AliasKind::Cname)
         .map(|l| l.target.without_dot().to_owned());
+    if found.is_empty() && delegated_ok {
+        // cloudflare-dcv.md §2.4: the provider writes the tokens at the target
+        // only while issuance is in progress; `delegated_dcv_ready` says so.
+        return out;
+    }
     if found.is_empty() {
         let doubled: Vec<&Lookup> = obs
             .txt_doubled
@@ -104,7 +119,11 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
             ))
         );
         f.evidence.push(evidence(lookup));
-        out.push(f);
+        // With --dcv-delegation and no expected values, the delegation
+        // findings already say what is (not) at the name.
+        if !(cfg.dcv_delegation.is_some() && expected.is_empty()) {
+            out.push(f);
+        }
         for d in doubled {
             let mut f = finding(
                 FindingCode::TxtDoubledLabel,
@@ -302,6 +321,325 @@ fn delegation_conflict(cfg: &CheckConfig, lookup: &Lookup) -> Option<Finding> {
     );
     f.evidence.push(evidence(lookup));
     Some(f)
+}
+
+/// CAs that Cloudflare's Delegated DCV works with (cloudflare-dcv.md §2.4:
+/// Google Trust Services, Let's Encrypt, SSL.com). A delegation problem
+/// blocks the DNS method for these.
+const DELEGATION_CAS: &[CaId] = &[CaId::Letsencrypt, CaId::Google, CaId::Sslcom];
+
+/// A name compared the way DNS compares names: case-insensitively (RFC 4343
+/// §3), with the trailing dot normalised away.
+fn norm(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// What one authoritative server serves at `_acme-challenge.<host>`.
+#[derive(Debug, PartialEq, Eq)]
+enum AtName {
+    Cname(String),
+    Txt,
+    NoData,
+    NxDomain,
+}
+
+impl AtName {
+    fn describe(&self) -> String {
+        match self {
+            AtName::Cname(t) => format!("CNAME to {t}"),
+            AtName::Txt => "a TXT record".to_owned(),
+            AtName::NoData => "no CNAME (NODATA)".to_owned(),
+            AtName::NxDomain => "NXDOMAIN".to_owned(),
+        }
+    }
+}
+
+/// Each authoritative server's answer at the query name, failing servers
+/// left out (the DNS rules report them).
+fn server_states(lookup: &Lookup) -> Vec<(String, AtName)> {
+    let mut out: Vec<(String, AtName)> = Vec::new();
+    for a in &lookup.server_answers {
+        if a.qname != lookup.qname || a.qtype != RecordType::TXT {
+            continue;
+        }
+        let state = match &a.verdict {
+            ServerVerdict::Answer { records } => {
+                if let Some(c) = records
+                    .iter()
+                    .find(|r| r.rtype == RecordType::CNAME && r.name == lookup.qname)
+                {
+                    AtName::Cname(norm(&c.rdata))
+                } else if records
+                    .iter()
+                    .any(|r| r.rtype == RecordType::TXT && r.name == lookup.qname)
+                {
+                    AtName::Txt
+                } else {
+                    AtName::NoData
+                }
+            }
+            ServerVerdict::NoData => AtName::NoData,
+            ServerVerdict::NxDomain => AtName::NxDomain,
+            _ => continue,
+        };
+        let who = format!("{} ({})", a.server.name.without_dot(), a.server.addr.ip());
+        if !out.iter().any(|(w, _)| *w == who) {
+            out.push((who, state));
+        }
+    }
+    out
+}
+
+/// Whether the name holds A or AAAA records, from the type bitmap of the
+/// NSEC (RFC 4034 §4.1.2) or NSEC3 (RFC 5155 §3.2) record proving NODATA for
+/// the TXT query. `None` when no server sent such a proof (unsigned zone).
+fn nodata_bitmap_has_address(lookup: &Lookup) -> Option<bool> {
+    let mut seen = None;
+    for x in &lookup.exchanges {
+        if x.qname != lookup.qname || x.qtype != RecordType::TXT {
+            continue;
+        }
+        let Some(resp) = x.response() else { continue };
+        if !resp.answer.is_empty() {
+            continue;
+        }
+        let nsec3: Vec<&RecordEvidence> = resp
+            .authority
+            .iter()
+            .filter(|r| r.rtype == RecordType::NSEC3)
+            .collect();
+        let bitmap: Option<Vec<&str>> = if let Some(r) = resp
+            .authority
+            .iter()
+            .find(|r| r.rtype == RecordType::NSEC && r.name == lookup.qname)
+        {
+            Some(r.rdata.split_whitespace().skip(1).collect())
+        } else if let [only] = nsec3.as_slice() {
+            // A NODATA proof is the one NSEC3 matching the name (RFC 5155 §7.2.3).
+            Some(only.rdata.split_whitespace().skip(5).collect())
+        } else {
+            None
+        };
+        if let Some(types) = bitmap {
+            let has = types
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("A") || t.eq_ignore_ascii_case("AAAA"));
+            if has {
+                return Some(true);
+            }
+            seen = Some(false);
+        }
+    }
+    seen
+}
+
+/// The delegation findings and whether the CA's resolver reaches the
+/// expected target from every server that answers.
+struct DelegationCheck {
+    findings: Vec<Finding>,
+    ok: bool,
+}
+
+/// `delegated_dcv_missing` / `delegated_dcv_wrong_target` /
+/// `delegated_dcv_ready` (cloudflare-dcv.md §2.4): `_acme-challenge.<host>`
+/// must be a CNAME to the provider's target, on every authoritative server
+/// (the CA asks one at random, Let's Debug issue #27). Servers that serve a
+/// TXT instead beside others with the CNAME are `delegated_dcv_conflict`'s.
+fn delegation_findings(
+    cfg: &CheckConfig,
+    obs: &Observations,
+    lookup: &Lookup,
+    target: &str,
+    found: &BTreeSet<String>,
+) -> DelegationCheck {
+    let name = lookup.qname.without_dot().to_owned();
+    let want = norm(target);
+    let blocks: Vec<CaId> = cfg
+        .cas
+        .iter()
+        .copied()
+        .filter(|c| DELEGATION_CAS.contains(c))
+        .collect();
+    let first_link = lookup
+        .chain
+        .iter()
+        .find(|l| l.owner == lookup.qname && l.kind == AliasKind::Cname);
+    // The resolver reaches the target, possibly through further aliases.
+    let chain_reaches = lookup.chain.iter().any(|l| norm(l.target.as_str()) == want);
+    let good_target = |t: &str| {
+        t == want || (chain_reaches && first_link.is_some_and(|l| norm(l.target.as_str()) == t))
+    };
+    let states = server_states(lookup);
+    let good: Vec<&String> = states
+        .iter()
+        .filter(|(_, s)| matches!(s, AtName::Cname(t) if good_target(t)))
+        .map(|(w, _)| w)
+        .collect();
+    let bad: Vec<&(String, AtName)> = states
+        .iter()
+        .filter(|(_, s)| !matches!(s, AtName::Cname(t) if good_target(t)) && *s != AtName::Txt)
+        .collect();
+    let error = |code: FindingCode, summary: String| {
+        let mut f = finding(code, Severity::Error, summary);
+        f.method = Some(Method::Dns);
+        f.blocks.clone_from(&blocks);
+        f.evidence.push(evidence(lookup));
+        f
+    };
+    let zone = lookup.zone_cut_for(&lookup.qname).map_or_else(
+        || "the zone".to_owned(),
+        |c| c.zone.without_dot().to_owned(),
+    );
+    let target_shown = want.clone();
+    let acme_detail = match &lookup.outcome {
+        Outcome::NxDomain => messages::boulder_dns_problem("NXDOMAIN", "TXT", &name),
+        _ if !found.is_empty() => {
+            let first = found.iter().next().cloned().unwrap_or_default();
+            messages::boulder_txt_mismatch(&first, found.len() - 1, &name)
+        }
+        _ => messages::boulder_txt_missing(&name),
+    };
+
+    if !good.is_empty() && !bad.is_empty() {
+        // Some servers are stale: a coin toss for the CA.
+        let stale: Vec<String> = bad
+            .iter()
+            .map(|(w, s)| format!("{w} serves {}", s.describe()))
+            .collect();
+        let mut f = error(
+            FindingCode::DelegatedDcvWrongTarget,
+            format!(
+                "only {} of {} authoritative servers serve {name} CNAME {target_shown}: {}",
+                good.len(),
+                good.len() + bad.len(),
+                stale.join(", ")
+            ),
+        );
+        f.explanation = format!(
+            "{} The CA's resolver asks one authoritative server at random, so validation fails whenever it asks a stale one (out-of-sync secondary, or a copy of the zone at an old provider).",
+            FindingCode::DelegatedDcvWrongTarget.meaning()
+        );
+        f.acme_detail = Some(messages::boulder_txt_missing(&name));
+        f.fix = format!(
+            "Make every nameserver of {zone} serve `{name}. CNAME {target_shown}.` (check zone transfers and secondaries: {}).",
+            bad.iter()
+                .map(|(w, _)| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return DelegationCheck {
+            findings: vec![f],
+            ok: false,
+        };
+    }
+    if !good.is_empty() || (states.is_empty() && chain_reaches) {
+        let mut findings = Vec::new();
+        if found.is_empty() {
+            let mut f = finding(
+                FindingCode::DelegatedDcvReady,
+                Severity::Info,
+                format!(
+                    "{name} is delegated by CNAME to {target_shown}; no TXT there yet, which is healthy outside issuance"
+                ),
+            );
+            f.method = Some(Method::Dns);
+            f.fix = "Nothing to do: keep the CNAME in place (the provider writes the TXT tokens at the target only while a certificate is being issued, and renewals need the CNAME too).".to_owned();
+            f.evidence.push(evidence(lookup));
+            findings.push(f);
+        }
+        return DelegationCheck { findings, ok: true };
+    }
+    if let Some(link) = first_link {
+        let actual = link.target.without_dot().to_owned();
+        let others: Vec<String> = states
+            .iter()
+            .filter(|(_, s)| *s != AtName::Cname(norm(&actual)))
+            .map(|(w, s)| format!("{w} serves {}", s.describe()))
+            .collect();
+        let mut f = error(
+            FindingCode::DelegatedDcvWrongTarget,
+            format!(
+                "{name} is a CNAME to {actual}, not to the expected {target_shown}{}",
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", others.join(", "))
+                }
+            ),
+        );
+        f.acme_detail = Some(acme_detail);
+        f.fix = format!(
+            "At the DNS provider of {zone}, change the target of `{name}. CNAME` from {actual} to {target_shown} (copy the current value from the dashboard: it changes when the zone moves to another account)."
+        );
+        return DelegationCheck {
+            findings: vec![f],
+            ok: false,
+        };
+    }
+    // No CNAME at the name: say what is there instead.
+    let what = match &lookup.outcome {
+        Outcome::ServFail { .. } => {
+            return DelegationCheck {
+                findings: Vec::new(),
+                ok: false,
+            };
+        }
+        Outcome::Answer { .. } if !found.is_empty() => {
+            "a TXT record was created instead of the CNAME".to_owned()
+        }
+        Outcome::NxDomain => "nothing exists at the name (NXDOMAIN)".to_owned(),
+        _ => match nodata_bitmap_has_address(lookup) {
+            Some(true) => "the name serves A/AAAA records: the record looks proxied (orange cloud): set it to DNS only".to_owned(),
+            Some(false) => "the name exists but holds neither a CNAME nor a TXT record (NODATA)".to_owned(),
+            None => "the name exists but holds neither a CNAME nor a TXT record (NODATA); if it is a proxied (orange cloud) record, which answers with addresses, set it to DNS only".to_owned(),
+        },
+    };
+    let misplaced: Vec<&Lookup> = obs
+        .txt_doubled
+        .iter()
+        .filter(|d| {
+            d.chain
+                .iter()
+                .any(|l| l.owner == d.qname && l.kind == AliasKind::Cname)
+        })
+        .collect();
+    let mut summary = format!("no CNAME to {target_shown} at {name}: {what}");
+    let mut misplaced_fix = String::new();
+    for d in &misplaced {
+        let at = d.qname.without_dot();
+        let _ = write!(
+            summary,
+            "; a CNAME exists at {at} instead: the zone name was appended twice"
+        );
+        let _ = write!(
+            misplaced_fix,
+            " Delete the CNAME at {at}: many DNS providers append the zone to the name you type, so enter only `_acme-challenge{}`.",
+            relative_part(&name, lookup)
+        );
+    }
+    let mut f = error(FindingCode::DelegatedDcvMissing, summary);
+    f.acme_detail = Some(acme_detail);
+    let remove = match &lookup.outcome {
+        Outcome::Answer { .. } if !found.is_empty() => {
+            format!(
+                " Delete the TXT record at {name} first (a CNAME cannot coexist with other data, RFC 1034 §3.6.2)."
+            )
+        }
+        Outcome::NoData => format!(
+            " Delete or replace whatever record holds {name} now; in Cloudflare's dashboard a CNAME there must be DNS only (grey cloud), never proxied."
+        ),
+        _ => String::new(),
+    };
+    f.fix = format!(
+        "At the DNS provider authoritative for {zone}, create `{name}. CNAME {target_shown}.`.{remove}{misplaced_fix}"
+    );
+    for d in misplaced {
+        f.evidence.push(evidence(d));
+    }
+    DelegationCheck {
+        findings: vec![f],
+        ok: false,
+    }
 }
 
 #[cfg(test)]
