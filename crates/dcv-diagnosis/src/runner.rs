@@ -512,17 +512,18 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
             () = tokio::time::sleep(cfg.timeout) => {
                 // Read before the probes are dropped: a dropped query leaves
                 // the journal's in-flight list.
+                let probes = progress.unfinished();
                 let unfinished = Unfinished {
                     limit: cfg.timeout,
                     journal: engine.journal(),
-                    probes: progress.unfinished(),
-                    http: progress.unfinished().contains(&Probe::Http).then(|| {
+                    http: probes.contains(&Probe::Http).then(|| {
                         progress
                             .http_resolved
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .clone()
                     }),
+                    probes,
                 };
                 findings.push(rules::check_timed_out(&cfg, &unfinished));
                 None
