@@ -177,6 +177,20 @@ fn an_address_record_is_reported_as_proxied() {
     assert!(!has(&report, FindingCode::TxtMissing), "{report:#?}");
 }
 
+/// With expected values and a broken delegation, only the delegation finding
+/// speaks: `txt_missing` would tell the user to create a TXT, which is
+/// exactly what breaks a delegation.
+#[test]
+fn a_broken_delegation_with_expected_values_is_not_also_txt_missing() {
+    let report = run(healthy_with(&["_acme-challenge.www A 192.0.2.10"]), |cfg| {
+        delegated_to(TARGET)(cfg);
+        cfg.txt_values = vec!["token".into()];
+    });
+    let f = find(&report, FindingCode::DelegatedDcvMissing);
+    assert_blocking_with_evidence(&report, f);
+    assert!(!has(&report, FindingCode::TxtMissing), "{report:#?}");
+}
+
 #[test]
 fn an_address_record_in_an_unsigned_zone_still_mentions_proxying() {
     let report = run(

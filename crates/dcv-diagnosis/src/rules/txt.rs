@@ -119,9 +119,11 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
             ))
         );
         f.evidence.push(evidence(lookup));
-        // With --dcv-delegation and no expected values, the delegation
-        // findings already say what is (not) at the name.
-        if !(cfg.dcv_delegation.is_some() && expected.is_empty()) {
+        // With --dcv-delegation the delegation findings say what is (not) at
+        // the name, and their fix (the CNAME) is the right one: telling the
+        // user to create a TXT there would break the delegation
+        // (cloudflare-dcv.md §2.4).
+        if cfg.dcv_delegation.is_none() {
             out.push(f);
         }
         for d in doubled {
