@@ -196,4 +196,23 @@ impl Report {
             Verdict::Pass
         }
     }
+
+    /// The first finding with this code (findings are sorted worst first).
+    pub fn finding(&self, code: FindingCode) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.code == code)
+    }
+
+    /// The first finding with this code, or a panic that shows the whole
+    /// report as JSON: for tests, where the report is the best diagnostic.
+    ///
+    /// # Panics
+    /// When no finding has `code`.
+    pub fn expect_finding(&self, code: FindingCode) -> &Finding {
+        self.finding(code).unwrap_or_else(|| {
+            panic!(
+                "no {code} finding in {}",
+                serde_json::to_string_pretty(self).unwrap_or_default()
+            )
+        })
+    }
 }

@@ -66,16 +66,7 @@ fn cname_to(target: &str) -> String {
 }
 
 fn find(report: &Report, code: FindingCode) -> &Finding {
-    report
-        .findings
-        .iter()
-        .find(|f| f.code == code)
-        .unwrap_or_else(|| {
-            panic!(
-                "no {code} in {}",
-                serde_json::to_string_pretty(report).unwrap()
-            )
-        })
+    report.expect_finding(code)
 }
 
 fn has(report: &Report, code: FindingCode) -> bool {

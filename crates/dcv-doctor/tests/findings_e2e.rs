@@ -36,16 +36,7 @@ fn http_only(cfg: &mut CheckConfig) {
 }
 
 fn find(report: &Report, code: FindingCode) -> &Finding {
-    report
-        .findings
-        .iter()
-        .find(|f| f.code == code)
-        .unwrap_or_else(|| {
-            panic!(
-                "no {code} in {}",
-                serde_json::to_string_pretty(report).unwrap()
-            )
-        })
+    report.expect_finding(code)
 }
 
 fn dns_evidence(f: &Finding) -> &dcv_diagnosis::evidence::DnsLookupEvidence {

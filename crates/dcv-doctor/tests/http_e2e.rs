@@ -56,16 +56,7 @@ fn split(v4: HttpBehaviour, v6: HttpBehaviour) -> Scenario {
 }
 
 fn find(report: &Report, code: FindingCode) -> &Finding {
-    report
-        .findings
-        .iter()
-        .find(|f| f.code == code)
-        .unwrap_or_else(|| {
-            panic!(
-                "no {code} in {}",
-                serde_json::to_string_pretty(report).unwrap()
-            )
-        })
+    report.expect_finding(code)
 }
 
 fn http_evidence(f: &Finding) -> Vec<&HttpEvidence> {

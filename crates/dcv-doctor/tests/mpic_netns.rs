@@ -22,7 +22,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use dcv_diagnosis::{CaId, FindingCode, Report, Severity, Verdict, WhoFixes};
+use dcv_diagnosis::{CaId, FindingCode, Severity, Verdict, WhoFixes};
 use dcv_doctor::demo::{healthy, lab_flags};
 use dcv_doctor::mpic::{MpicOptions, PerspectiveSpec, render_mpic_text, run_mpic_check};
 use dcv_lab::catalogue::{NS1, NS2, ZONE};
@@ -143,14 +143,6 @@ fn opts() -> MpicOptions {
     }
 }
 
-fn finding(report: &Report, code: FindingCode) -> &dcv_diagnosis::Finding {
-    report
-        .findings
-        .iter()
-        .find(|f| f.code == code)
-        .unwrap_or_else(|| panic!("{code}: {}", serde_json::to_string_pretty(report).unwrap()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
     let mut arin = Perspective::new("arin-1", Rir::Arin);
@@ -183,7 +175,7 @@ async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
         assert_eq!(q.quorum_result, "3/4");
         assert_eq!(q.failed_perspectives, ["lacnic-1"]);
     }
-    let caa = finding(&report, FindingCode::MpicCaaDisagreement);
+    let caa = report.expect_finding(FindingCode::MpicCaaDisagreement);
     assert_eq!(caa.severity, Severity::Warning);
     assert!(caa.blocks.is_empty());
     // Its evidence: lacnic-1's own lookups, every dropped server timing out.
@@ -214,7 +206,7 @@ async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
         assert_eq!(q.quorum_result, "2/4");
         assert_eq!(q.failed_perspectives, ["afrinic-1", "lacnic-1"]);
     }
-    let caa = finding(&report, FindingCode::MpicCaaDisagreement);
+    let caa = report.expect_finding(FindingCode::MpicCaaDisagreement);
     assert_eq!(caa.severity, Severity::Error);
     assert_eq!(caa.blocks, [CaId::Letsencrypt]);
     assert!(
@@ -226,7 +218,7 @@ async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
     // afrinic-1's evidence holds the geo copy's CAA record.
     let evidence = serde_json::to_string(&caa.evidence).unwrap();
     assert!(evidence.contains("pki.goog"), "{evidence}");
-    let dcv = finding(&report, FindingCode::MpicDcvDisagreement);
+    let dcv = report.expect_finding(FindingCode::MpicDcvDisagreement);
     assert!(
         serde_json::to_string(&dcv.evidence)
             .unwrap()
@@ -252,7 +244,7 @@ async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
     let report = run_mpic_check(primary_config(&lab), &specs, &opts()).await;
     let json = serde_json::to_string_pretty(&report).unwrap();
     assert_ne!(report.verdict, Verdict::Fail, "{json}");
-    let down = finding(&report, FindingCode::PerspectiveUnavailable);
+    let down = report.expect_finding(FindingCode::PerspectiveUnavailable);
     assert_eq!(down.who_fixes, WhoFixes::Requester);
     assert!(down.blocks.is_empty());
     assert!(down.summary.contains("lacnic-1"), "{}", down.summary);
