@@ -7,7 +7,9 @@
 //! - `afrinic-1` sits behind split-horizon DNS: the same nameservers answer
 //!   its source addresses from another signed copy of the zone (a CAA set
 //!   that forbids Let's Encrypt, a stale TXT), as geo DNS can;
-//! - `arin-1`, `ripe-1`, `apnic-1` see what the primary (this host) sees.
+//! - `ripe-1` cannot reach one of the two nameservers (`ns1`): like a CA's
+//!   resolver it gets its answers from `ns2`, so it still corroborates;
+//! - `arin-1`, `apnic-1` see what the primary (this host) sees.
 //!
 //! The coordinator runs here, in-process, as `check --perspectives` does.
 //! Needs root, iproute2 and nftables (the test says how to install them).
@@ -157,6 +159,7 @@ async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
         .flat_map(|ns| lab.server_addrs(ns))
         .collect();
     lacnic.netns.drop_egress_to(&dropped).unwrap();
+    ripe.netns.drop_egress_to(&lab.server_addrs(NS1)).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("token"), TOKEN).unwrap();
@@ -193,6 +196,19 @@ async fn perspectives_in_network_namespaces_corroborate_by_the_br_quorum() {
         lacnic.netns.dropped_packets().unwrap() > 0,
         "the timeouts came from the filter"
     );
+    // ripe-1 lost ns1 only: it did try ns1 (the filter dropped its packets)
+    // and still corroborated through ns2, as a CA's resolver would.
+    assert!(ripe.netns.dropped_packets().unwrap() > 0);
+    let mpic = report.mpic.as_ref().unwrap();
+    for check in [Check::Caa, Check::Dcv] {
+        assert!(
+            quorum(&report, check)
+                .passed_perspectives
+                .contains(&"ripe-1".to_owned()),
+            "{json}"
+        );
+    }
+    assert!(mpic.perspectives.iter().all(|p| p.status == "ok"), "{json}");
 
     // 2. Two bad of four (lacnic-1 times out, afrinic-1 is answered from the
     // geo copy): quorum not met, both named with what they saw.
