@@ -206,14 +206,9 @@ impl UnfinishedEvidence {
                 waited_ms: duration_ms(q.waited),
             })
             .collect();
-        let mut finished: Vec<&dcv_dns::Exchange> = journal
-            .completed
+        let slowest = journal
+            .slowest
             .iter()
-            .filter(|e| e.refused_range().is_none())
-            .collect();
-        finished.sort_by(|a, b| b.latency.cmp(&a.latency).then(a.server.cmp(&b.server)));
-        let slowest = finished
-            .into_iter()
             .take(MAX_UNFINISHED_LISTED)
             .map(|e| ExchangeSummaryEvidence {
                 server: e.server.to_string(),
@@ -250,7 +245,7 @@ impl UnfinishedEvidence {
                 .len()
                 .saturating_sub(MAX_UNFINISHED_LISTED),
             slowest,
-            completed: journal.completed.len() + journal.dropped,
+            completed: journal.completed,
             http,
         }
     }
@@ -277,10 +272,7 @@ fn exchange_outcome(e: &dcv_dns::Exchange) -> String {
         R::NetworkError { error } => format!("network error: {error}"),
         R::Unparseable { error, .. } => format!("unparseable: {error}"),
         R::Mismatched { detail } => format!("answered another question: {detail}"),
-        R::NotQueried { .. } => e
-            .result
-            .not_queried_text(e.server.ip())
-            .unwrap_or_else(|| "not queried".to_owned()),
+        R::NotQueried { range, .. } => format!("not queried: address in {range}"),
     }
 }
 

@@ -195,14 +195,6 @@ pub enum ServerPolicy {
 }
 
 impl ServerPolicy {
-    /// `any` or `public-only`, for messages.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Any => "any",
-            Self::PublicOnly => "public-only",
-        }
-    }
-
     /// The special-purpose block that makes this policy refuse `ip`, or `None`
     /// if the engine may query it.
     pub fn refusal(self, ip: IpAddr) -> Option<dcv_ip_policy::ReservedRange> {

@@ -157,21 +157,6 @@ pub enum ExchangeResult {
     },
 }
 
-impl ExchangeResult {
-    /// `not queried: 10.0.0.1 is in 10.0.0.0/8 (Private-Use, [RFC1918]),
-    /// public-only server policy` for a refused server; `None` for a sent
-    /// query.
-    pub fn not_queried_text(&self, server: std::net::IpAddr) -> Option<String> {
-        match self {
-            Self::NotQueried { policy, range } => Some(format!(
-                "not queried: {server} is in {range}, {} server policy",
-                policy.label()
-            )),
-            _ => None,
-        }
-    }
-}
-
 /// One query sent to one server and what came of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Exchange {

@@ -72,5 +72,5 @@ pub use security::{
     ServerFailure, boulder_ede_summary,
 };
 pub use trace::render_trace;
-pub use transport::{InFlight, Journal, MAX_JOURNAL_EXCHANGES};
+pub use transport::{InFlight, JOURNAL_SLOWEST_KEPT, Journal};
 pub use types::{DnsName, NameError, Rcode, RecordType, RecordTypeError};

@@ -29,13 +29,11 @@ use crate::{
 /// spoofed packets (each is discarded per RFC 5452 §9.1).
 const MAX_DATAGRAMS_PER_ATTEMPT: usize = 64;
 
-/// Completed exchanges one engine's journal keeps; later ones are counted in
-/// [`Journal::dropped`]. Every sent packet costs one unit of the engine's
-/// query budget, so with the default budget
-/// ([`crate::limits::DEFAULT_MAX_QUERIES`], 2000) every packet fits; the
-/// bound only stops a larger configured budget (or policy refusals, which
-/// cost no budget) from growing the journal without limit.
-pub const MAX_JOURNAL_EXCHANGES: usize = 2000;
+/// Finished exchanges one engine's journal keeps: the slowest, which are the
+/// ones a timed-out check's evidence lists (the report shows fewer). The rest
+/// are only counted, so the journal costs a comparison per exchange on the
+/// hot path, not a copy of every response.
+pub const JOURNAL_SLOWEST_KEPT: usize = 16;
 
 /// A query sent and not yet answered, timed out or failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -62,17 +60,18 @@ pub struct InFlight {
 /// which server it was waiting for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Journal {
-    /// Finished exchanges in completion order (at most
-    /// [`MAX_JOURNAL_EXCHANGES`]).
-    pub completed: Vec<Exchange>,
-    /// Finished exchanges not kept because the journal was full.
-    pub dropped: usize,
+    /// Exchanges finished, in all (policy refusals included).
+    pub completed: usize,
+    /// The slowest exchanges that were sent and finished, slowest first (at
+    /// most [`JOURNAL_SLOWEST_KEPT`]).
+    pub slowest: Vec<Exchange>,
     /// Queries still waiting, longest-waiting first.
     pub in_flight: Vec<InFlight>,
 }
 
-/// The engine's shared record of attempts: a push per finished exchange and a
-/// push/remove per attempt, under one uncontended lock.
+/// The engine's shared record of attempts: a count (and, for a slow one, a
+/// copy) per finished exchange and a push/remove per attempt, under one
+/// uncontended lock.
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
     state: Mutex<RecorderState>,
@@ -81,8 +80,9 @@ pub(crate) struct Recorder {
 #[derive(Debug, Default)]
 struct RecorderState {
     next_id: u64,
-    completed: Vec<Exchange>,
-    dropped: usize,
+    completed: usize,
+    /// Unordered; sorted when read.
+    slowest: Vec<Exchange>,
     pending: Vec<Pending>,
 }
 
@@ -137,7 +137,7 @@ impl Recorder {
         &self,
         label: impl Fn(SocketAddr, &DnsName) -> Option<(DnsName, DnsName)>,
     ) -> Journal {
-        let (completed, dropped, mut pending) = {
+        let (completed, mut slowest, mut pending) = {
             let st = self.lock();
             let pending: Vec<(SocketAddr, Protocol, DnsName, RecordType, u8, Duration)> = st
                 .pending
@@ -153,8 +153,9 @@ impl Recorder {
                     )
                 })
                 .collect();
-            (st.completed.clone(), st.dropped, pending)
+            (st.completed, st.slowest.clone(), pending)
         };
+        slowest.sort_by(|a, b| b.latency.cmp(&a.latency).then(a.server.cmp(&b.server)));
         pending.sort_by(|a, b| b.5.cmp(&a.5).then(a.0.cmp(&b.0)));
         let in_flight = pending
             .into_iter()
@@ -174,7 +175,7 @@ impl Recorder {
             .collect();
         Journal {
             completed,
-            dropped,
+            slowest,
             in_flight,
         }
     }
@@ -182,10 +183,25 @@ impl Recorder {
 
 impl RecorderState {
     fn push(&mut self, exchange: &Exchange) {
-        if self.completed.len() < MAX_JOURNAL_EXCHANGES {
-            self.completed.push(exchange.clone());
-        } else {
-            self.dropped += 1;
+        self.completed += 1;
+        if matches!(exchange.result, ExchangeResult::NotQueried { .. }) {
+            return; // no packet, no latency
+        }
+        if self.slowest.len() < JOURNAL_SLOWEST_KEPT {
+            self.slowest.push(exchange.clone());
+        } else if let Some(fastest) = self
+            .slowest
+            .iter_mut()
+            .min_by_key(|e| e.latency)
+            .filter(|e| e.latency < exchange.latency)
+        {
+            *fastest = exchange.clone();
+        }
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(i) = self.pending.iter().position(|p| p.id == id) {
+            self.pending.swap_remove(i);
         }
     }
 }
@@ -203,14 +219,6 @@ impl Attempt<'_> {
         st.push(exchange);
         drop(st);
         std::mem::forget(self);
-    }
-}
-
-impl RecorderState {
-    fn remove(&mut self, id: u64) {
-        if let Some(i) = self.pending.iter().position(|p| p.id == id) {
-            self.pending.swap_remove(i);
-        }
     }
 }
 
@@ -539,4 +547,50 @@ async fn tcp_attempt(
         Err(_) => return Err(ExchangeResult::Timeout),
     };
     wire::decode_response(&bytes, id, qname, qtype).map_err(|f| failure(f, &bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(latency_ms: u64) -> Exchange {
+        Exchange {
+            server: "192.0.2.53:53".parse().unwrap(),
+            protocol: Protocol::Udp,
+            qname: DnsName::parse("example.com").unwrap(),
+            qtype: RecordType::A,
+            attempt: 1,
+            latency: Duration::from_millis(latency_ms),
+            result: ExchangeResult::Timeout,
+        }
+    }
+
+    /// Every exchange is counted; only the slowest are copied, and a refusal
+    /// (no packet) never is.
+    #[test]
+    fn the_journal_keeps_the_slowest_exchanges_and_counts_the_rest() {
+        let recorder = Recorder::default();
+        let n = u64::try_from(JOURNAL_SLOWEST_KEPT).unwrap() * 3;
+        for ms in (0..n).rev().chain(0..n) {
+            recorder.finished(&exchange(ms));
+        }
+        let mut refusal = exchange(10_000);
+        refusal.result = ExchangeResult::NotQueried {
+            policy: ServerPolicy::PublicOnly,
+            range: dcv_ip_policy::classify("192.0.2.53".parse().unwrap()).unwrap(),
+        };
+        recorder.finished(&refusal);
+        let journal = recorder.read(|_, _| None);
+        assert_eq!(journal.completed, usize::try_from(2 * n).unwrap() + 1);
+        let kept: Vec<u128> = journal
+            .slowest
+            .iter()
+            .map(|e| e.latency.as_millis())
+            .collect();
+        let top = u128::from(n - 1);
+        let expected: Vec<u128> = (0..JOURNAL_SLOWEST_KEPT as u128)
+            .map(|i| top - i / 2)
+            .collect();
+        assert_eq!(kept, expected);
+    }
 }

@@ -36,11 +36,6 @@ fn assert_refused_at_root(l: &Lookup, hints: &[SocketAddr]) {
             "{range}"
         );
         assert!(hints.contains(&e.server), "{} is a root hint", e.server);
-        let text = e.result.not_queried_text(e.server.ip()).unwrap();
-        assert!(
-            text.starts_with(&format!("not queried: {} is in ", e.server.ip())),
-            "{text}"
-        );
     }
     match &l.outcome {
         Outcome::ServFail {
