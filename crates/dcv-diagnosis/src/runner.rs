@@ -373,8 +373,14 @@ fn cut_key(cut: &ZoneCut) -> (DnsName, Vec<std::net::SocketAddr>) {
 /// at most [`MAX_CAA_PATH_ZONES`] cuts, all concurrently (the cost is the
 /// slowest zone, not the sum). Results in climb order.
 async fn probe_caa_climb(engine: &Engine, caa: &[Lookup]) -> Vec<PathProbes> {
-    // (cut, its questions, first climb position); in climb order.
-    let mut zones: Vec<(&ZoneCut, Vec<PathQuestion>, usize)> = Vec::new();
+    // (cut, its key, its questions, first climb position); in climb order.
+    type Zone<'a> = (
+        &'a ZoneCut,
+        (DnsName, Vec<std::net::SocketAddr>),
+        Vec<PathQuestion>,
+        usize,
+    );
+    let mut zones: Vec<Zone<'_>> = Vec::new();
     for (position, (lookup, role)) in caa_climb(caa).into_iter().enumerate() {
         let Some((qname, cut)) = answering_cut(lookup) else {
             continue;
@@ -386,28 +392,26 @@ async fn probe_caa_climb(engine: &Engine, caa: &[Lookup]) -> Vec<PathProbes> {
             expected: lookup.records().to_vec(),
         };
         let key = cut_key(cut);
-        match zones.iter_mut().find(|z| cut_key(z.0) == key) {
+        match zones.iter_mut().find(|z| z.1 == key) {
             Some(z) => {
                 let asked =
-                    z.1.iter()
+                    z.2.iter()
                         .any(|q| q.qname == question.qname && q.qtype == question.qtype);
                 if !asked {
-                    z.1.push(question);
+                    z.2.push(question);
                 }
             }
-            None => zones.push((cut, vec![question], position)),
+            None => zones.push((cut, key, vec![question], position)),
         }
     }
     // The bound: the relevant RRset's zone, then the name's own, then closest.
-    let relevant = |z: &(&ZoneCut, Vec<PathQuestion>, usize)| {
-        z.1.iter().any(|q| q.role == ProbeRole::CaaRelevant)
-    };
+    let relevant = |z: &Zone<'_>| z.2.iter().any(|q| q.role == ProbeRole::CaaRelevant);
     let mut kept: Vec<usize> = (0..zones.len()).collect();
-    kept.sort_by_key(|i| (!relevant(&zones[*i]), zones[*i].2 != 0, zones[*i].2));
+    kept.sort_by_key(|i| (!relevant(&zones[*i]), zones[*i].3 != 0, zones[*i].3));
     kept.truncate(MAX_CAA_PATH_ZONES);
     kept.sort_unstable();
     let probes = kept.into_iter().map(|i| {
-        let (cut, questions, _) = &zones[i];
+        let (cut, _, questions, _) = &zones[i];
         // Within one zone's budget the relevant question goes first.
         let mut ordered: Vec<PathQuestion> = questions.clone();
         ordered.sort_by_key(|q| q.role != ProbeRole::CaaRelevant);
