@@ -74,63 +74,44 @@ impl CheckConfig {
     }
 }
 
-/// Longest presentation name without the trailing dot (RFC 1035 §2.3.4:
-/// 255 octets on the wire).
-const MAX_TARGET_LEN: usize = 253;
-/// Longest label (RFC 1035 §2.3.4).
-const MAX_TARGET_LABEL: usize = 63;
-
 /// Validates a Delegated DCV target (cloudflare-dcv.md §2.4) and normalises it
-/// to a lower-case FQDN with one trailing dot. The syntax is RFC 1035 §2.3.1's
-/// letters, digits and hyphens (RFC 1123 §2.1 lets a label start with a
-/// digit), plus `_` since delegation targets are not hostnames (RFC 2181 §11);
-/// at least two labels, no wildcard, no IP literal. The error says what is
-/// wrong, for the CLI's exit-2 line and the agent's 400.
+/// to a lower-case FQDN with one trailing dot. On top of the DNS name rules
+/// [`dcv_dns::DnsName::parse`] enforces (label and name lengths, no empty
+/// label), the target must use RFC 1035 §2.3.1's letters, digits and hyphens
+/// (RFC 1123 §2.1 lets a label start with a digit) plus `_`, since delegation
+/// targets are not hostnames (RFC 2181 §11); it has at least two labels and is
+/// neither a wildcard nor an IP literal. The error says what is wrong, for the
+/// CLI's exit-2 line and the agent's 400.
 pub fn parse_delegation_target(input: &str) -> Result<String, String> {
     let trimmed = input.strip_suffix('.').unwrap_or(input);
-    if trimmed.is_empty() {
-        return Err("the delegation target is empty".to_owned());
-    }
     if trimmed.parse::<std::net::IpAddr>().is_ok() {
         return Err(format!(
             "{input:?} is an IP address; the delegation target is a DNS name such as <host>.<id>.dcv.cloudflare.com"
         ));
     }
-    if trimmed.len() > MAX_TARGET_LEN {
+    if let Some(ch) = trimmed
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
         return Err(format!(
-            "{input:?} is longer than {MAX_TARGET_LEN} characters (RFC 1035 §2.3.4)"
+            "{input:?} contains {ch:?}; a DNS name uses letters, digits, '-' and '_' (RFC 1035 §2.3.1)"
         ));
     }
-    let labels: Vec<&str> = trimmed.split('.').collect();
-    if labels.len() < 2 {
+    if let Some(label) = trimmed
+        .split('.')
+        .find(|l| l.starts_with('-') || l.ends_with('-'))
+    {
         return Err(format!(
-            "{input:?} has a single label; the delegation target is a fully qualified name such as <host>.<id>.dcv.cloudflare.com"
+            "{input:?}: label {label:?} starts or ends with '-' (RFC 1035 §2.3.1)"
         ));
     }
-    for label in &labels {
-        if label.is_empty() {
-            return Err(format!("{input:?} has an empty label"));
-        }
-        if label.len() > MAX_TARGET_LABEL {
-            return Err(format!(
-                "{input:?}: label {label:?} is longer than {MAX_TARGET_LABEL} characters (RFC 1035 §2.3.4)"
-            ));
-        }
-        if let Some(ch) = label
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-        {
-            return Err(format!(
-                "{input:?} contains {ch:?}; a DNS name uses letters, digits, '-' and '_' (RFC 1035 §2.3.1)"
-            ));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(format!(
-                "{input:?}: label {label:?} starts or ends with '-' (RFC 1035 §2.3.1)"
-            ));
-        }
+    let name = dcv_dns::DnsName::parse(trimmed).map_err(|e| e.to_string())?;
+    if name.label_count() < 2 {
+        return Err(format!(
+            "{input:?} has fewer than two labels; the delegation target is a fully qualified name such as <host>.<id>.dcv.cloudflare.com"
+        ));
     }
-    Ok(format!("{}.", trimmed.to_ascii_lowercase()))
+    Ok(name.as_str().to_owned())
 }
 
 #[cfg(test)]
