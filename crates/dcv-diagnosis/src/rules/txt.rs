@@ -52,7 +52,8 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     let mut out = Vec::new();
     let name = lookup.qname.without_dot().to_owned();
     let expected: BTreeSet<String> = cfg.txt_values.iter().cloned().collect();
-    out.extend(delegation_conflict(cfg, lookup));
+    let states = server_states(lookup);
+    out.extend(delegation_conflict(cfg, lookup, &states));
     if let Some(f) = lookup_failure(cfg, lookup, Some(Method::Dns), "DNS-01 TXT lookup") {
         out.push(f);
         return out;
@@ -61,7 +62,7 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     let delegation = cfg
         .dcv_delegation
         .as_deref()
-        .map(|target| delegation_findings(cfg, obs, lookup, target, &found));
+        .map(|target| delegation_findings(cfg, obs, lookup, &states, target, &found));
     let delegated_ok = delegation.as_ref().is_some_and(|d| d.ok);
     if let Some(d) = delegation {
         out.extend(d.findings);
@@ -281,28 +282,20 @@ fn join(items: &[&String]) -> String {
 /// with the delegation CNAME and others with a leftover TXT (or both exist in
 /// two copies of the zone). Resolvers pick one at random, so the CA may never
 /// reach the provider that places the tokens.
-fn delegation_conflict(cfg: &CheckConfig, lookup: &Lookup) -> Option<Finding> {
-    let mut cname_servers = Vec::new();
-    let mut txt_servers = Vec::new();
-    for a in &lookup.server_answers {
-        if a.qname != lookup.qname {
-            continue;
-        }
-        if let ServerVerdict::Answer { records } = &a.verdict {
-            let who = format!("{} ({})", a.server.name.without_dot(), a.server.addr.ip());
-            if records
-                .iter()
-                .any(|r| r.rtype == RecordType::CNAME && r.name == lookup.qname)
-            {
-                cname_servers.push(who);
-            } else if records
-                .iter()
-                .any(|r| r.rtype == RecordType::TXT && r.name == lookup.qname)
-            {
-                txt_servers.push(who);
-            }
-        }
-    }
+fn delegation_conflict(
+    cfg: &CheckConfig,
+    lookup: &Lookup,
+    states: &[(String, AtName)],
+) -> Option<Finding> {
+    let servers_with = |want: fn(&AtName) -> bool| -> Vec<&str> {
+        states
+            .iter()
+            .filter(|(_, s)| want(s))
+            .map(|(w, _)| w.as_str())
+            .collect()
+    };
+    let cname_servers = servers_with(|s| matches!(s, AtName::Cname(_)));
+    let txt_servers = servers_with(|s| *s == AtName::Txt);
     if cname_servers.is_empty() || txt_servers.is_empty() {
         return None;
     }
@@ -451,6 +444,7 @@ fn delegation_findings(
     cfg: &CheckConfig,
     obs: &Observations,
     lookup: &Lookup,
+    states: &[(String, AtName)],
     target: &str,
     found: &BTreeSet<String>,
 ) -> DelegationCheck {
@@ -471,7 +465,6 @@ fn delegation_findings(
     let good_target = |t: &str| {
         t == want || (chain_reaches && first_link.is_some_and(|l| norm(l.target.as_str()) == t))
     };
-    let states = server_states(lookup);
     let good: Vec<&String> = states
         .iter()
         .filter(|(_, s)| matches!(s, AtName::Cname(t) if good_target(t)))
