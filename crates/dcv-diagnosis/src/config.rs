@@ -72,6 +72,17 @@ impl CheckConfig {
             dcv_delegation: None,
         }
     }
+
+    /// Expects Delegated DCV to `target` ([`parse_delegation_target`]'s rules).
+    /// Delegated DCV is a DNS-01 setup (cloudflare-dcv.md §2.4), so the DNS
+    /// method is checked whatever methods were chosen.
+    pub fn expect_delegation(&mut self, target: &str) -> Result<(), String> {
+        self.dcv_delegation = Some(parse_delegation_target(target)?);
+        if !self.methods.contains(&Method::Dns) {
+            self.methods.push(Method::Dns);
+        }
+        Ok(())
+    }
 }
 
 /// Validates a Delegated DCV target (cloudflare-dcv.md §2.4) and normalises it

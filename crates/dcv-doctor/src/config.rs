@@ -160,20 +160,7 @@ impl BatchTemplate {
 pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
     let hostname = Hostname::parse(&args.hostname)?;
     let timeout = Duration::from_secs(args.timeout);
-    let mut methods = methods_for(args.method, &hostname)?;
-    let dcv_delegation = match &args.dcv_delegation {
-        Some(target) => {
-            let target = dcv_diagnosis::config::parse_delegation_target(target)
-                .map_err(|e| ConfigError::Invalid(format!("--dcv-delegation: {e}")))?;
-            // Delegated DCV is a DNS-01 setup (cloudflare-dcv.md §2.4): the
-            // DNS method is checked whatever --method says.
-            if !methods.contains(&Method::Dns) {
-                methods.push(Method::Dns);
-            }
-            Some(target)
-        }
-        None => None,
-    };
+    let methods = methods_for(args.method, &hostname)?;
     if let Some(token) = &args.http_token {
         // RFC 8555 §8.1: tokens are base64url characters only.
         if token.is_empty()
@@ -198,7 +185,7 @@ pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
             "--account-uri {uri:?} must be an https:// ACME account URL (RFC 8657 §3)"
         )));
     }
-    Ok(CheckConfig {
+    let mut cfg = CheckConfig {
         cas: cas_for(args.ca),
         methods,
         http_token: args.http_token.clone(),
@@ -211,7 +198,12 @@ pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
         timeout,
         account_uri: args.account_uri.clone(),
         http_phase_timeout: None,
-        dcv_delegation,
+        dcv_delegation: None,
         hostname,
-    })
+    };
+    if let Some(target) = &args.dcv_delegation {
+        cfg.expect_delegation(target)
+            .map_err(|e| ConfigError::Invalid(format!("--dcv-delegation: {e}")))?;
+    }
+    Ok(cfg)
 }

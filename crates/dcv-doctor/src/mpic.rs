@@ -202,13 +202,8 @@ impl AgentConfig {
         cfg.http_body.clone_from(&req.http_body);
         cfg.txt_values.clone_from(&req.txt_values);
         if let Some(target) = &req.dcv_delegation {
-            cfg.dcv_delegation = Some(
-                dcv_diagnosis::config::parse_delegation_target(target)
-                    .map_err(|e| format!("dcv_delegation: {e}"))?,
-            );
-            if !cfg.methods.contains(&Method::Dns) {
-                cfg.methods.push(Method::Dns);
-            }
+            cfg.expect_delegation(target)
+                .map_err(|e| format!("dcv_delegation: {e}"))?;
         }
         cfg.account_uri.clone_from(&req.account_uri);
         cfg.dns = self.dns.clone();
