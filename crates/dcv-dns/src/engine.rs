@@ -1625,50 +1625,32 @@ fn check_denial(
 
 #[cfg(test)]
 mod journal_tests {
-    use std::{
-        net::{IpAddr, Ipv4Addr},
-        time::Duration,
-    };
+    use std::time::Duration;
 
-    use tokio::net::UdpSocket;
+    use dcv_lab::silent::SilentServer;
 
     use super::*;
     use crate::config::parse_root_hints;
 
-    /// A UDP socket on 127.255.x.x (outside dcv-lab's blocks) that never
-    /// answers, and an engine whose only root hint is it.
-    async fn silent_root(query_timeout: Duration) -> (UdpSocket, Engine) {
-        let mut bound = None;
-        for _ in 0..16 {
-            let ip = IpAddr::V4(Ipv4Addr::new(
-                127,
-                255,
-                rand::random::<u8>(),
-                rand::random::<u8>().max(1),
-            ));
-            if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, 0)).await {
-                bound = Some((ip, s));
-                break;
-            }
-        }
-        let (ip, socket) = bound.expect("bind 127.255.x.x");
-        let port = socket.local_addr().unwrap().port();
-        let hints = parse_root_hints(&format!(". NS ns.silent.\nns.silent. A {ip}\n")).unwrap();
+    /// A server that never answers (`dcv_lab::silent`), and an engine whose
+    /// only root hint is it.
+    async fn silent_root(query_timeout: Duration) -> (SilentServer, Engine) {
+        let silent = SilentServer::start().await.expect("bind a silent server");
         let engine = Engine::new(EngineConfig {
-            root_hints: hints,
-            port,
+            root_hints: parse_root_hints(&silent.root_hints_zone()).unwrap(),
+            port: silent.addr().port(),
             trust_anchors: Vec::new(),
             query_timeout,
             retries: 0,
             ..EngineConfig::default()
         });
-        (socket, engine)
+        (silent, engine)
     }
 
     #[tokio::test]
     async fn journal_shows_the_query_in_flight_until_its_future_is_dropped() {
-        let (socket, engine) = silent_root(Duration::from_secs(30)).await;
-        let server = SocketAddr::new(socket.local_addr().unwrap().ip(), engine.config().port);
+        let (silent, engine) = silent_root(Duration::from_secs(30)).await;
+        let server = silent.addr();
         let name = DnsName::parse("www.example.test").unwrap();
         let journal = {
             let lookup = engine.lookup(&name, RecordType::A);
@@ -1684,7 +1666,7 @@ mod journal_tests {
         assert_eq!(q.server, server);
         assert_eq!(
             q.server_name.as_ref().map(DnsName::as_str),
-            Some("ns.silent.")
+            Some("silent.root.")
         );
         assert_eq!(q.zone.as_ref().map(DnsName::as_str), Some("."));
         assert_eq!(q.qname, name);

@@ -5,17 +5,15 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dcv_dns::{
     DnsName, Engine, EngineConfig, ExchangeResult, Lookup, Outcome, QueryPath, RangeKind,
     RecordType, ServFailReason, ServerPolicy, ServerVerdict, parse_root_hints, render_trace,
 };
+use dcv_lab::silent::SilentServer;
 use dcv_lab::{Lab, catalogue};
-use tokio::net::{TcpListener, UdpSocket};
 
 fn name(s: &str) -> DnsName {
     DnsName::parse(s).unwrap()
@@ -135,58 +133,11 @@ async fn probe_path_to_a_reserved_server_is_refused_without_a_packet() {
     assert_eq!(engine.queries_sent(), 0);
 }
 
-/// A stand-in root server that answers nothing and counts what reaches it,
-/// over UDP and TCP on one loopback port.
-struct Spy {
-    addr: SocketAddr,
-    packets: Arc<AtomicUsize>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Spy {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-async fn spy() -> Spy {
-    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    // The TCP port may be taken for a UDP port the kernel picked: retry.
-    for _ in 0..20 {
-        let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).await.unwrap();
-        let addr = udp.local_addr().unwrap();
-        let Ok(tcp) = TcpListener::bind(addr).await else {
-            continue;
-        };
-        let packets = Arc::new(AtomicUsize::new(0));
-        let (p1, p2) = (packets.clone(), packets.clone());
-        let udp_task = tokio::spawn(async move {
-            let mut buf = [0u8; 1500];
-            while udp.recv_from(&mut buf).await.is_ok() {
-                p1.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        let tcp_task = tokio::spawn(async move {
-            while let Ok((_conn, _)) = tcp.accept().await {
-                p2.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        return Spy {
-            addr,
-            packets,
-            tasks: vec![udp_task, tcp_task],
-        };
-    }
-    panic!("no free loopback port pair");
-}
-
-fn spy_config(spy: &Spy, policy: ServerPolicy) -> EngineConfig {
-    let hints = format!(". NS spy.root.\nspy.root. A {}\n", spy.addr.ip());
+fn spy_config(spy: &SilentServer, policy: ServerPolicy) -> EngineConfig {
+    let hints = spy.root_hints_zone();
     EngineConfig {
         root_hints: parse_root_hints(&hints).unwrap(),
-        port: spy.addr.port(),
+        port: spy.addr().port(),
         trust_anchors: Vec::new(),
         query_timeout: Duration::from_millis(200),
         retries: 0,
@@ -197,7 +148,7 @@ fn spy_config(spy: &Spy, policy: ServerPolicy) -> EngineConfig {
 
 #[tokio::test]
 async fn no_packet_reaches_a_loopback_root_under_public_only() {
-    let spy = spy().await;
+    let spy = SilentServer::start().await.unwrap();
     let engine = Engine::new(spy_config(&spy, ServerPolicy::PublicOnly));
     for (n, t) in [
         ("www.example.lab", RecordType::A),
@@ -205,11 +156,11 @@ async fn no_packet_reaches_a_loopback_root_under_public_only() {
         ("_acme-challenge.example.lab", RecordType::TXT),
     ] {
         let l = engine.lookup(&name(n), t).await;
-        assert_refused_at_root(&l, &[spy.addr]);
+        assert_refused_at_root(&l, &[spy.addr()]);
     }
     let x = engine
         .probe_path(
-            spy.addr,
+            spy.addr(),
             &name("example.lab"),
             RecordType::CAA,
             QueryPath::TCP_EDNS,
@@ -218,7 +169,7 @@ async fn no_packet_reaches_a_loopback_root_under_public_only() {
         .unwrap();
     assert!(x.refused_range().is_some());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(spy.packets.load(Ordering::SeqCst), 0, "the spy saw nothing");
+    assert_eq!(spy.packets(), 0, "the spy saw nothing");
     assert_eq!(engine.queries_sent(), 0);
 
     // Control: the spy does count what the default policy sends.
@@ -226,5 +177,5 @@ async fn no_packet_reaches_a_loopback_root_under_public_only() {
     let l = engine.lookup(&name("www.example.lab"), RecordType::A).await;
     assert!(matches!(l.exchanges[0].result, ExchangeResult::Timeout));
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(spy.packets.load(Ordering::SeqCst) >= 1, "the spy counts");
+    assert!(spy.packets() >= 1, "the spy counts");
 }

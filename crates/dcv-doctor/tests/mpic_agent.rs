@@ -4,17 +4,15 @@
 
 mod mpic_common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dcv_doctor::mpic::{AgentResponse, CheckRequest, MAX_REQUEST_BYTES, post_raw, start_agent};
 use dcv_lab::Lab;
+use dcv_lab::silent::SilentServer;
 use dcv_mpic::Rir;
 use hyper::StatusCode;
 use mpic_common::{TOKEN, agent_config, agent_ip, certs};
-use tokio::net::{TcpListener, UdpSocket};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -156,67 +154,17 @@ async fn private_targets_are_refused_without_allow_private() {
     }
 }
 
-/// A root "server" on loopback that answers nothing and counts every UDP
-/// datagram and TCP connection that reaches it.
-struct Spy {
-    addr: SocketAddr,
-    packets: Arc<AtomicUsize>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Spy {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-async fn spy() -> Spy {
-    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    for _ in 0..20 {
-        let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).await.unwrap();
-        let addr = udp.local_addr().unwrap();
-        let Ok(tcp) = TcpListener::bind(addr).await else {
-            continue;
-        };
-        let packets = Arc::new(AtomicUsize::new(0));
-        let (p1, p2) = (packets.clone(), packets.clone());
-        let tasks = vec![
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1500];
-                while udp.recv_from(&mut buf).await.is_ok() {
-                    p1.fetch_add(1, Ordering::SeqCst);
-                }
-            }),
-            tokio::spawn(async move {
-                while let Ok((_conn, _)) = tcp.accept().await {
-                    p2.fetch_add(1, Ordering::SeqCst);
-                }
-            }),
-        ];
-        return Spy {
-            addr,
-            packets,
-            tasks,
-        };
-    }
-    panic!("no free loopback port pair");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_name_servers_are_never_queried_without_allow_private() {
     // The agent's root is a silent server on 127.0.0.1: were it queried, each
     // lookup would wait out its timeout and the spy would count the packets.
     let lab = Lab::start(dcv_doctor::demo::healthy()).await.unwrap();
-    let spy = spy().await;
+    let spy = SilentServer::start().await.unwrap();
     let ip = agent_ip();
     let certs = certs(&[ip]);
     let mut cfg = agent_config(&lab, "lacnic-1", Rir::Lacnic, &certs, false);
-    cfg.dns.root_hints =
-        dcv_dns::parse_root_hints(&format!(". NS spy.root.\nspy.root. A {}\n", spy.addr.ip()))
-            .unwrap();
-    cfg.dns.port = spy.addr.port();
+    cfg.dns.root_hints = dcv_dns::parse_root_hints(&spy.root_hints_zone()).unwrap();
+    cfg.dns.port = spy.addr().port();
     cfg.dns.query_timeout = Duration::from_secs(3);
     let agent = start_agent(SocketAddr::new(ip, 0), cfg).await.unwrap();
     let started = Instant::now();
@@ -233,11 +181,7 @@ async fn private_name_servers_are_never_queried_without_allow_private() {
     );
     assert!(took < Duration::from_secs(3), "no query timeout: {took:?}");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        spy.packets.load(Ordering::SeqCst),
-        0,
-        "the spy saw no query"
-    );
+    assert_eq!(spy.packets(), 0, "the spy saw no query");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

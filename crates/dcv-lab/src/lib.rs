@@ -60,6 +60,7 @@ mod lab;
 pub mod netns;
 pub mod scenario;
 mod server;
+pub mod silent;
 mod zone;
 
 use std::net::SocketAddr;
