@@ -5,14 +5,11 @@
 mod mpic_common;
 
 use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use dcv_lab::Lab;
-use mpic_common::{TOKEN, agent_ip, broken};
+use mpic_common::{TOKEN, agent_ip, agent_url, broken, lab_agent_args};
 use serde_json::Value;
 
 /// A child process, killed (by its own handle) when dropped.
@@ -34,48 +31,16 @@ fn bin() -> std::path::PathBuf {
 
 fn spawn_agent(dir: &Path, lab: &Lab, lab_dir: &str, name: &str, rir: &str) -> Agent {
     let files = lab.write_files(&dir.join(lab_dir)).unwrap();
-    let mut child = Command::new(bin())
-        .args(["agent", "--listen", &format!("{}:0", agent_ip())])
-        .arg("--token-file")
-        .arg(dir.join("token"))
-        .arg("--cert-out")
-        .arg(dir.join(format!("{name}.pem")))
-        .args([
-            "--name",
-            name,
-            "--region",
-            &format!("{name}-region"),
-            "--rir",
-            rir,
-        ])
-        .arg("--allow-private")
-        .args(dcv_doctor::demo::lab_flags(lab, &files))
+    let mut cmd = Command::new(bin());
+    let region = format!("{name}-region");
+    lab_agent_args(&mut cmd, agent_ip(), dir, lab, &files, (name, &region, rir));
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let mut agent = Agent {
-        child,
-        url: String::new(),
-    };
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("agent started");
-    agent.url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .filter(|u| u.starts_with("https://"))
-        .unwrap_or_else(|| panic!("agent start line: {line:?}"))
-        .to_owned();
-    agent
+    let url = agent_url(&mut child, name);
+    Agent { child, url }
 }
 
 fn check(args: &[&str], dir: &Path, good: &Path) -> std::process::Output {

@@ -18,20 +18,19 @@
 
 mod mpic_common;
 
-use std::io::{BufRead as _, BufReader};
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use dcv_diagnosis::{CaId, FindingCode, Severity, Verdict, WhoFixes};
-use dcv_doctor::demo::{healthy, lab_flags};
+use dcv_doctor::demo::healthy;
 use dcv_doctor::mpic::{MpicOptions, PerspectiveSpec, render_mpic_text, run_mpic_check};
 use dcv_lab::catalogue::{NS1, NS2, ZONE};
 use dcv_lab::netns::Netns;
 use dcv_lab::{Lab, Scenario};
 use dcv_mpic::{Check, QuorumOutcome, Rir};
-use mpic_common::{primary_config, quorum};
+use mpic_common::{agent_url, lab_agent_args, primary_config, quorum};
 
 const TOKEN: &str = "netns-agent-token-0123456789abcdef";
 /// The view of the zone that `afrinic-1`'s source addresses get.
@@ -61,40 +60,19 @@ impl Perspective {
     fn start(&mut self, dir: &Path, lab: &Lab) {
         let files = lab.write_files(dir).unwrap();
         let cert = dir.join(format!("{}.pem", self.name));
-        let mut child = self
-            .netns
-            .command(env!("CARGO_BIN_EXE_dcv-doctor"))
-            .args(["agent", "--listen", &format!("{}:0", self.netns.ipv4())])
-            .arg("--token-file")
-            .arg(dir.join("token"))
-            .arg("--cert-out")
-            .arg(&cert)
-            .args(["--name", self.name, "--region"])
-            .arg(format!("netns-{}", self.name))
-            .args(["--rir", &self.rir.to_string(), "--allow-private"])
-            .args(lab_flags(lab, &files))
+        let mut cmd = self.netns.command(env!("CARGO_BIN_EXE_dcv-doctor"));
+        let region = format!("netns-{}", self.name);
+        let rir = self.rir.to_string();
+        let identity = (self.name, region.as_str(), rir.as_str());
+        let listen = IpAddr::V4(self.netns.ipv4());
+        lab_agent_args(&mut cmd, listen, dir, lab, &files, identity);
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let url = agent_url(&mut child, self.name);
         self.agent = Some(child);
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("agent {} did not start", self.name));
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .filter(|u| u.starts_with("https://"))
-            .unwrap_or_else(|| panic!("agent start line: {line:?}"))
-            .to_owned();
         self.spec = Some(PerspectiveSpec {
             name: self.name.to_owned(),
             url,

@@ -151,3 +151,47 @@ pub fn quorum(report: &dcv_diagnosis::Report, check: dcv_mpic::Check) -> &dcv_mp
         .find(|q| q.ca == "letsencrypt" && q.method == "dns" && q.check == check)
         .expect("letsencrypt dns quorum")
 }
+
+/// `dcv-doctor agent` flags for a lab agent on `listen` (port 0): token in
+/// `dir/token`, self-signed certificate written to `dir/NAME.pem`, the lab's
+/// DNS and ports, `--allow-private`. Appended to `cmd` (the binary itself, or
+/// `ip netns exec NS` + binary).
+pub fn lab_agent_args(
+    cmd: &mut std::process::Command,
+    listen: IpAddr,
+    dir: &std::path::Path,
+    lab: &Lab,
+    files: &dcv_lab::LabFiles,
+    (name, region, rir): (&str, &str, &str),
+) {
+    cmd.args(["agent", "--listen", &format!("{listen}:0")])
+        .arg("--token-file")
+        .arg(dir.join("token"))
+        .arg("--cert-out")
+        .arg(dir.join(format!("{name}.pem")))
+        .args(["--name", name, "--region", region, "--rir", rir])
+        .arg("--allow-private")
+        .args(dcv_doctor::demo::lab_flags(lab, files));
+}
+
+/// The URL from a started agent's first stdout line (`... listening on
+/// https://ADDR/v1/check`); panics, naming the agent, if none comes in 20 s.
+pub fn agent_url(child: &mut std::process::Child, name: &str) -> String {
+    use std::io::{BufRead as _, BufReader};
+    let stdout = child.stdout.take().expect("agent stdout piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("agent {name} did not start"));
+    line.trim()
+        .rsplit(' ')
+        .next()
+        .filter(|u| u.starts_with("https://"))
+        .unwrap_or_else(|| panic!("agent {name} start line: {line:?}"))
+        .to_owned()
+}
