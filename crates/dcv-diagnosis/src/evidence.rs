@@ -269,7 +269,7 @@ fn exchange_outcome(e: &dcv_dns::Exchange) -> String {
         R::Response(r) if r.flags.tc => format!("{} (truncated)", r.rcode),
         R::Response(r) => r.rcode.to_string(),
         R::Timeout => "timeout".to_owned(),
-        R::NetworkError { error } => format!("network error: {error}"),
+        R::NetworkError { cause, error } => format!("{cause}: {error}"),
         R::Unparseable { error, .. } => format!("unparseable: {error}"),
         R::Mismatched { detail } => format!("answered another question: {detail}"),
         R::NotQueried { range, .. } => format!("not queried: address in {range}"),

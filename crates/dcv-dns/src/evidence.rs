@@ -136,8 +136,10 @@ pub enum ExchangeResult {
     Response(ResponseEvidence),
     /// No matching response within the timeout.
     Timeout,
-    /// A socket-level error (connection refused, reset, unreachable...).
-    NetworkError { error: String },
+    /// A socket-level error, typed so that rules can tell "the server did
+    /// not answer" (a timeout) from "it refused" from "this machine could not
+    /// send" (no route: a limit of the vantage point, not the domain's fault).
+    NetworkError { cause: NetErrorKind, error: String },
     /// Bytes arrived that matched the question ID but could not be decoded.
     Unparseable {
         error: String,
@@ -155,6 +157,74 @@ pub enum ExchangeResult {
         policy: ServerPolicy,
         range: ReservedRange,
     },
+}
+
+/// Why a socket operation failed, from the OS error. The split that matters
+/// for a diagnosis is who is at fault: [`NetErrorKind::Unreachable`] and
+/// [`NetErrorKind::LocalFailure`] happen on this machine before any packet
+/// reaches the server; [`NetErrorKind::Refused`] and [`NetErrorKind::Reset`]
+/// are the far end (or a firewall on the path) answering "no".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetErrorKind {
+    /// No route to the network or host (`ENETUNREACH`, `EHOSTUNREACH`,
+    /// `EADDRNOTAVAIL`, `EAFNOSUPPORT`): the packet never left this machine,
+    /// or an ICMP unreachable came back from a router. An IPv4-only machine
+    /// gets this for every IPv6 server.
+    Unreachable,
+    /// Actively refused: a TCP RST to the SYN, or an ICMP port unreachable to a
+    /// UDP query (`ECONNREFUSED`).
+    Refused,
+    /// The connection was reset, aborted or closed mid-exchange
+    /// (`ECONNRESET`, `ECONNABORTED`, `EPIPE`, early EOF).
+    Reset,
+    /// This machine would not send it: a local firewall or policy
+    /// (`EPERM`, `EACCES`), or no socket could be made.
+    LocalFailure,
+    /// Anything else the OS reported.
+    Other,
+}
+
+impl NetErrorKind {
+    /// Classifies an I/O error by its OS error number (Linux values through
+    /// `std::io::ErrorKind`, which maps them portably).
+    pub fn from_io(e: &std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::NetworkUnreachable | K::HostUnreachable | K::AddrNotAvailable | K::Unsupported => {
+                Self::Unreachable
+            }
+            K::ConnectionRefused => Self::Refused,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                Self::Reset
+            }
+            K::PermissionDenied => Self::LocalFailure,
+            _ => match e.raw_os_error() {
+                // EAFNOSUPPORT: no IPv6 stack at all.
+                Some(97) => Self::Unreachable,
+                _ => Self::Other,
+            },
+        }
+    }
+
+    /// Whether the failure happened on this machine before the server could
+    /// have seen anything: a fact about the vantage point, never evidence
+    /// against the domain.
+    pub fn is_local(self) -> bool {
+        matches!(self, Self::Unreachable | Self::LocalFailure)
+    }
+}
+
+impl std::fmt::Display for NetErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Self::Unreachable => "unreachable",
+            Self::Refused => "refused",
+            Self::Reset => "reset",
+            Self::LocalFailure => "local failure",
+            Self::Other => "network error",
+        })
+    }
 }
 
 /// One query sent to one server and what came of it.

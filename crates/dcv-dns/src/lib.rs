@@ -60,8 +60,8 @@ pub use config::{
 };
 pub use engine::Engine;
 pub use evidence::{
-    Exchange, ExchangeResult, ExtendedError, HeaderFlags, Protocol, QueryPath, RangeKind,
-    RecordEvidence, ReservedRange, ResponseEvidence,
+    Exchange, ExchangeResult, ExtendedError, HeaderFlags, NetErrorKind, Protocol, QueryPath,
+    RangeKind, RecordEvidence, ReservedRange, ResponseEvidence,
 };
 pub use lookup::{
     AliasKind, ChainLink, KeySummary, Lookup, NameServer, Outcome, ServFailReason, ServerAnswer,

@@ -259,6 +259,7 @@ pub enum ServerVerdict {
     },
     Timeout,
     NetworkError {
+        cause: crate::evidence::NetErrorKind,
         error: String,
     },
     Unparseable {
@@ -293,7 +294,7 @@ impl ServerVerdict {
             Self::ServFail => "answered SERVFAIL".into(),
             Self::OtherRcode { rcode } => format!("answered {rcode}"),
             Self::Timeout => "timed out".into(),
-            Self::NetworkError { error } => format!("network error: {error}"),
+            Self::NetworkError { cause, error } => format!("{cause}: {error}"),
             Self::Unparseable { error } => format!("sent an unparseable answer ({error})"),
             Self::Mismatched { detail } => format!("answered another question ({detail})"),
             Self::NotAsked => "was not asked (query budget exhausted)".into(),

@@ -19,7 +19,7 @@ use tokio::{
 
 use crate::{
     config::ServerPolicy,
-    evidence::{Exchange, ExchangeResult, Protocol, QueryPath},
+    evidence::{Exchange, ExchangeResult, NetErrorKind, Protocol, QueryPath},
     limits,
     types::{DnsName, RecordType},
     wire::{self, DecodeFailure, Decoded},
@@ -465,6 +465,7 @@ fn failure(f: DecodeFailure, bytes: &[u8]) -> ExchangeResult {
 
 fn net_err(e: &std::io::Error) -> ExchangeResult {
     ExchangeResult::NetworkError {
+        cause: NetErrorKind::from_io(e),
         error: e.to_string(),
     }
 }
@@ -478,8 +479,12 @@ async fn udp_attempt(
     edns: bool,
 ) -> Result<Decoded, ExchangeResult> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let query = wire::encode_query_with(id, qname, qtype, edns)
-        .map_err(|error| ExchangeResult::NetworkError { error })?;
+    let query = wire::encode_query_with(id, qname, qtype, edns).map_err(|error| {
+        ExchangeResult::NetworkError {
+            cause: NetErrorKind::LocalFailure,
+            error,
+        }
+    })?;
     // Port 0: the kernel picks a random ephemeral source port per query.
     let socket = UdpSocket::bind(unspecified(server))
         .await
@@ -526,8 +531,12 @@ async fn tcp_attempt(
     edns: bool,
 ) -> Result<Decoded, ExchangeResult> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let query = wire::encode_query_with(id, qname, qtype, edns)
-        .map_err(|error| ExchangeResult::NetworkError { error })?;
+    let query = wire::encode_query_with(id, qname, qtype, edns).map_err(|error| {
+        ExchangeResult::NetworkError {
+            cause: NetErrorKind::LocalFailure,
+            error,
+        }
+    })?;
     let io = async {
         let mut stream = TcpStream::connect(server).await?;
         let len = u16::try_from(query.len()).map_err(std::io::Error::other)?;

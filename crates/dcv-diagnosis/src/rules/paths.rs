@@ -78,8 +78,8 @@ fn judge(p: &PathProbes, probe: &PathProbe) -> Option<(String, Option<Failure>)>
         // Refused by the engine's server policy: says nothing about the zone.
         ExchangeResult::NotQueried { .. } => return None,
         ExchangeResult::Timeout => ("timeout".to_owned(), Some(Failure::Timeout)),
-        ExchangeResult::NetworkError { error } => {
-            (format!("network error: {error}"), Some(Failure::Network))
+        ExchangeResult::NetworkError { cause, error } => {
+            (format!("{cause}: {error}"), Some(Failure::Network))
         }
         ExchangeResult::Unparseable { error, .. } => {
             (format!("unparseable: {error}"), Some(Failure::Unparseable))

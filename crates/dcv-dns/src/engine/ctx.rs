@@ -1,0 +1,79 @@
+//! The evidence one lookup gathers: zone cuts walked, every server's answer,
+//! the exchanges (each question once) and the validation steps.
+
+use std::{collections::HashSet, net::SocketAddr};
+
+use crate::{
+    evidence::Exchange,
+    lookup::{ServerAnswer, ValidationStep, ZoneCut},
+    transport::ServerReply,
+    types::{DnsName, RecordType},
+};
+
+use super::chain::ZoneKeys;
+
+/// Evidence gathered while resolving one lookup.
+#[derive(Default)]
+pub(super) struct Ctx {
+    pub(super) cuts: Vec<ZoneCut>,
+    pub(super) answers: Vec<ServerAnswer>,
+    pub(super) exchanges: Vec<Exchange>,
+    pub(super) seen: HashSet<(SocketAddr, DnsName, RecordType)>,
+    pub(super) steps: Vec<ValidationStep>,
+}
+
+impl Ctx {
+    pub(super) fn add_cut(&mut self, cut: &ZoneCut) {
+        if !self.cuts.iter().any(|c| c.zone == cut.zone) {
+            self.cuts.push(cut.clone());
+        }
+    }
+
+    pub(super) fn add_reply(&mut self, reply: &ServerReply, qname: &DnsName, qtype: RecordType) {
+        if self.seen.insert((reply.server, qname.clone(), qtype)) {
+            self.exchanges.extend(reply.exchanges.iter().cloned());
+        }
+    }
+
+    /// Adds exchanges of questions not yet recorded (all attempts of a
+    /// question, TCP fallback included, or none of them).
+    pub(super) fn add_exchanges<'e>(&mut self, exchanges: impl IntoIterator<Item = &'e Exchange>) {
+        let mut fresh = HashSet::new();
+        for e in exchanges {
+            let key = (e.server, e.qname.clone(), e.qtype);
+            if fresh.contains(&key) || !self.seen.contains(&key) {
+                fresh.insert(key);
+                self.exchanges.push(e.clone());
+            }
+        }
+        self.seen.extend(fresh);
+    }
+
+    pub(super) fn merge(&mut self, other: &Ctx, with_answers: bool) {
+        for c in &other.cuts {
+            self.add_cut(c);
+        }
+        self.add_exchanges(&other.exchanges);
+        if with_answers {
+            self.answers.extend(other.answers.iter().cloned());
+        }
+    }
+
+    pub(super) fn add_keys(&mut self, zk: &ZoneKeys) {
+        let mut chain = Vec::new();
+        let mut cur = Some(zk);
+        while let Some(k) = cur {
+            chain.push(k);
+            cur = k.parent.as_deref();
+        }
+        for k in chain.into_iter().rev() {
+            if let Some(step) = &k.step
+                && !self.steps.iter().any(|s| s.zone == step.zone)
+            {
+                self.steps.push(step.clone());
+                self.answers.extend(k.answers.iter().cloned());
+                self.add_exchanges(&k.exchanges);
+            }
+        }
+    }
+}

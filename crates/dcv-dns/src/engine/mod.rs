@@ -1,0 +1,365 @@
+//! One check's DNS resolver: the [`Engine`] (cache, in-flight deduplication,
+//! query budget, journal) and the questions it puts to single servers. The
+//! work is split by job:
+//!
+//! - `resolve`: one lookup as a resolver returns it (CNAME/DNAME chain,
+//!   outcome, security), built on
+//! - `walk`: the iterative descent from the root hints through referrals
+//!   (RFC 1034 §4.3.2), asking every server of each zone cut;
+//! - `classify`: what one server's reply means (answer, referral, NODATA,
+//!   lame, ...) and which reply a resolver would pick;
+//! - `chain`: the chain of trust (RFC 4035 §5): DS and DNSKEY per zone, RRSIG
+//!   and denial checks on answers;
+//! - `ctx`: the evidence one lookup gathers on the way.
+
+mod chain;
+mod classify;
+mod ctx;
+mod resolve;
+mod walk;
+
+use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU32, Ordering},
+    },
+};
+
+use tokio::sync::OnceCell;
+
+use crate::{
+    config::EngineConfig,
+    evidence::Exchange,
+    limits,
+    lookup::{Lookup, NameServer, ZoneCut},
+    transport::{self, Journal, QueryParams, Recorder, ServerReply},
+    types::{DnsName, RecordType},
+};
+
+use chain::ZoneKeys;
+use ctx::Ctx;
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type Cell<T> = Arc<OnceCell<Arc<T>>>;
+
+/// One check's resolver: cache, in-flight deduplication and query budget.
+/// Cheap to clone (an `Arc` inside); clones share all state.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: EngineConfig,
+    sent: AtomicU32,
+    replies: Mutex<HashMap<(SocketAddr, DnsName, RecordType), Cell<ServerReply>>>,
+    cuts: Mutex<HashMap<DnsName, Arc<ZoneCut>>>,
+    lookups: Mutex<HashMap<(DnsName, RecordType), Cell<Lookup>>>,
+    keys: Mutex<HashMap<DnsName, Cell<ZoneKeys>>>,
+    /// Every attempt of every lookup, kept apart from the lookups' futures.
+    journal: Recorder,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("root_hints", &self.inner.config.root_hints.len())
+            .field("port", &self.inner.config.port)
+            .field("queries_sent", &self.queries_sent())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Creates one check's engine. The root zone cut comes from the hints.
+    pub fn new(config: EngineConfig) -> Self {
+        let mut ns_names: Vec<DnsName> = Vec::new();
+        let mut servers = Vec::new();
+        for h in &config.root_hints {
+            if !ns_names.contains(&h.name) {
+                ns_names.push(h.name.clone());
+            }
+            if h.addr.is_ipv6() && !config.use_ipv6 {
+                continue;
+            }
+            servers.push(NameServer {
+                name: h.name.clone(),
+                addr: SocketAddr::new(h.addr, config.port),
+                glue: true,
+            });
+        }
+        servers.truncate(limits::MAX_SERVERS_PER_CUT);
+        let root = ZoneCut {
+            zone: DnsName::root(),
+            parent: None,
+            ns_names,
+            servers,
+            unresolved: Vec::new(),
+            referred_by: None,
+        };
+        let mut cuts = HashMap::new();
+        cuts.insert(DnsName::root(), Arc::new(root));
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                sent: AtomicU32::new(0),
+                replies: Mutex::default(),
+                cuts: Mutex::new(cuts),
+                lookups: Mutex::default(),
+                keys: Mutex::default(),
+                journal: Recorder::default(),
+            }),
+        }
+    }
+
+    /// The configuration this engine runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Packets sent so far (all lookups of this engine).
+    pub fn queries_sent(&self) -> u32 {
+        self.inner
+            .sent
+            .load(Ordering::Relaxed)
+            .min(self.inner.config.max_queries)
+    }
+
+    /// What this engine has asked so far, read now: how many exchanges
+    /// finished, the slowest of them (at most
+    /// [`transport::JOURNAL_SLOWEST_KEPT`]) and the queries still
+    /// waiting, each named with the zone cut that lists its server. Survives
+    /// dropped lookup futures: read it before dropping them to see what they
+    /// were waiting for (a dropped attempt leaves the in-flight list).
+    pub fn journal(&self) -> Journal {
+        self.inner.journal.read(|addr, qname| {
+            let cuts = lock(&self.inner.cuts);
+            let mut cur = Some(qname.clone());
+            while let Some(n) = cur {
+                if let Some(ns) = cuts
+                    .get(&n)
+                    .and_then(|c| c.servers.iter().find(|s| s.addr == addr))
+                {
+                    return Some((n, ns.name.clone()));
+                }
+                cur = n.parent();
+            }
+            None
+        })
+    }
+
+    /// Resolves `name`/`qtype` iteratively from the root hints and validates
+    /// it. Identical concurrent lookups share one resolution.
+    pub async fn lookup(&self, name: &DnsName, qtype: RecordType) -> Lookup {
+        let cell = {
+            let mut map = lock(&self.inner.lookups);
+            map.entry((name.clone(), qtype)).or_default().clone()
+        };
+        let lookup = cell
+            .get_or_init(|| async { Arc::new(self.resolve(name, qtype).await) })
+            .await;
+        Lookup::clone(lookup)
+    }
+
+    /// Asks `server` one question over one chosen `path` (UDP or TCP, with or
+    /// without EDNS), bypassing the cache: the single-host probe of "is this
+    /// server reachable every way a CA's resolver may ask" (RFC 8659 §6.1).
+    /// A truncated UDP answer is returned as it came (TC set), not retried
+    /// over TCP. Counts against the query budget; `None` once it is spent.
+    pub async fn probe_path(
+        &self,
+        server: SocketAddr,
+        qname: &DnsName,
+        qtype: RecordType,
+        path: crate::evidence::QueryPath,
+    ) -> Option<Exchange> {
+        let params = QueryParams {
+            timeout: self.inner.config.query_timeout,
+            retries: self.inner.config.retries,
+            policy: self.inner.config.server_policy,
+        };
+        let budget = || self.take_budget();
+        let journal = &self.inner.journal;
+        transport::query_path(
+            server,
+            &qname.to_hickory(),
+            qtype,
+            path,
+            params,
+            &budget,
+            journal,
+        )
+        .await
+    }
+
+    fn take_budget(&self) -> bool {
+        self.inner
+            .sent
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.inner.config.max_queries).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// One question to one server, cached and deduplicated in flight.
+    async fn ask(
+        &self,
+        server: SocketAddr,
+        qname: &DnsName,
+        qtype: RecordType,
+    ) -> Arc<ServerReply> {
+        let cell = {
+            let mut map = lock(&self.inner.replies);
+            map.entry((server, qname.clone(), qtype))
+                .or_default()
+                .clone()
+        };
+        cell.get_or_init(|| async {
+            let params = QueryParams {
+                timeout: self.inner.config.query_timeout,
+                retries: self.inner.config.retries,
+                policy: self.inner.config.server_policy,
+            };
+            let budget = || self.take_budget();
+            let journal = &self.inner.journal;
+            Arc::new(
+                transport::query(server, &qname.to_hickory(), qtype, params, &budget, journal)
+                    .await,
+            )
+        })
+        .await
+        .clone()
+    }
+
+    fn closest_cut(&self, name: &DnsName) -> Arc<ZoneCut> {
+        let cuts = lock(&self.inner.cuts);
+        let mut cur = Some(name.clone());
+        while let Some(n) = cur {
+            if let Some(c) = cuts.get(&n) {
+                return c.clone();
+            }
+            cur = n.parent();
+        }
+        cuts.get(&DnsName::root()).cloned().unwrap_or_else(|| {
+            Arc::new(ZoneCut {
+                zone: DnsName::root(),
+                parent: None,
+                ns_names: Vec::new(),
+                servers: Vec::new(),
+                unresolved: Vec::new(),
+                referred_by: None,
+            })
+        })
+    }
+
+    /// Closest known zone cut strictly above `zone`.
+    fn parent_cut(&self, zone: &DnsName) -> Option<Arc<ZoneCut>> {
+        zone.parent().map(|p| self.closest_cut(&p))
+    }
+
+    fn add_cut_path(&self, cut: &ZoneCut, ctx: &mut Ctx) {
+        let mut path = vec![cut.clone()];
+        {
+            let cuts = lock(&self.inner.cuts);
+            let mut parent = cut.parent.clone();
+            for _ in 0..limits::MAX_REFERRALS {
+                let Some(c) = parent.as_ref().and_then(|p| cuts.get(p)) else {
+                    break;
+                };
+                path.push(ZoneCut::clone(c));
+                parent.clone_from(&c.parent);
+            }
+        }
+        for c in path.iter().rev() {
+            ctx.add_cut(c);
+        }
+    }
+
+    fn anchor_zone(&self, name: &DnsName) -> Option<DnsName> {
+        self.inner
+            .config
+            .trust_anchors
+            .iter()
+            .filter(|a| name.is_subdomain_of(&a.owner))
+            .map(|a| a.owner.clone())
+            .max_by_key(DnsName::label_count)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use std::time::Duration;
+
+    use dcv_lab::silent::SilentServer;
+
+    use super::*;
+    use crate::config::parse_root_hints;
+    use crate::{ExchangeResult, Outcome};
+
+    /// A server that never answers (`dcv_lab::silent`), and an engine whose
+    /// only root hint is it.
+    async fn silent_root(query_timeout: Duration) -> (SilentServer, Engine) {
+        let silent = SilentServer::start().await.expect("bind a silent server");
+        let engine = Engine::new(EngineConfig {
+            root_hints: parse_root_hints(&silent.root_hints_zone()).unwrap(),
+            port: silent.addr().port(),
+            trust_anchors: Vec::new(),
+            query_timeout,
+            retries: 0,
+            ..EngineConfig::default()
+        });
+        (silent, engine)
+    }
+
+    #[tokio::test]
+    async fn journal_shows_the_query_in_flight_until_its_future_is_dropped() {
+        let (silent, engine) = silent_root(Duration::from_secs(30)).await;
+        let server = silent.addr();
+        let name = DnsName::parse("www.example.test").unwrap();
+        let journal = {
+            let lookup = engine.lookup(&name, RecordType::A);
+            tokio::pin!(lookup);
+            tokio::select! {
+                _ = &mut lookup => panic!("a silent server answered"),
+                () = tokio::time::sleep(Duration::from_millis(200)) => engine.journal(),
+            }
+        };
+        assert_eq!(journal.completed, 0, "{journal:?}");
+        assert_eq!(journal.in_flight.len(), 1, "{journal:?}");
+        let q = &journal.in_flight[0];
+        assert_eq!(q.server, server);
+        assert_eq!(
+            q.server_name.as_ref().map(DnsName::as_str),
+            Some("silent.root.")
+        );
+        assert_eq!(q.zone.as_ref().map(DnsName::as_str), Some("."));
+        assert_eq!(q.qname, name);
+        assert_eq!(q.qtype, RecordType::A);
+        assert!(q.waited >= Duration::from_millis(150), "{q:?}");
+        // The lookup future is gone: nothing waits any more.
+        assert!(engine.journal().in_flight.is_empty());
+    }
+
+    #[tokio::test]
+    async fn journal_keeps_finished_exchanges() {
+        let (_socket, engine) = silent_root(Duration::from_millis(50)).await;
+        let name = DnsName::parse("www.example.test").unwrap();
+        let lookup = engine.lookup(&name, RecordType::TXT).await;
+        assert!(matches!(lookup.outcome, Outcome::ServFail { .. }));
+        let journal = engine.journal();
+        assert!(journal.in_flight.is_empty(), "{journal:?}");
+        assert_eq!(journal.completed, 1, "{journal:?}");
+        assert_eq!(journal.slowest.len(), 1, "{journal:?}");
+        assert_eq!(journal.slowest[0].result, ExchangeResult::Timeout);
+        assert_eq!(journal.slowest[0].qtype, RecordType::TXT);
+    }
+}

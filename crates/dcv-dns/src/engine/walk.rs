@@ -1,0 +1,373 @@
+//! The iterative walk (RFC 1034 §4.3.2): from the closest known zone cut
+//! down through referrals, asking every server of each cut, building child
+//! cuts from referrals and glue, and resolving out-of-bailiwick name servers.
+
+use std::{collections::HashSet, net::SocketAddr, sync::Arc};
+
+use futures::future::join_all;
+use hickory_proto::rr::RData;
+
+use crate::{
+    limits,
+    lookup::{NameServer, ServFailReason, ServerAnswer, ServerVerdict, UnresolvedNs, ZoneCut},
+    security::ServerFailure,
+    transport::ServerReply,
+    types::{DnsName, RecordType},
+    wire::Decoded,
+};
+
+use super::{BoxFuture, Engine, lock};
+
+use super::chain::ZoneKeys;
+use super::classify::{choose, classify_for, failures, is_aa};
+use super::ctx::Ctx;
+
+/// Where a walk ended.
+pub(super) enum WalkEnd {
+    Final {
+        cut: Arc<ZoneCut>,
+        verdict: ServerVerdict,
+        decoded: Box<Decoded>,
+    },
+    Fail(ServFailReason),
+}
+
+/// Result of asking every server of a zone one question.
+pub(super) enum Fetch {
+    Ok {
+        verdict: ServerVerdict,
+        decoded: Box<Decoded>,
+    },
+    Failed(Vec<ServerFailure>),
+    Budget,
+}
+
+impl Engine {
+    /// Walks from the closest known cut down to an authoritative answer.
+    pub(super) fn walk<'a>(
+        &'a self,
+        qname: &'a DnsName,
+        qtype: RecordType,
+        stack: &'a [DnsName],
+        ctx: &'a mut Ctx,
+        keep_answers: bool,
+    ) -> BoxFuture<'a, WalkEnd> {
+        Box::pin(async move {
+            // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1).
+            let start = match qname.parent() {
+                Some(p) if qtype == RecordType::DS => p,
+                _ => qname.clone(),
+            };
+            let mut cut = self.closest_cut(&start);
+            self.add_cut_path(&cut, ctx);
+            for _ in 0..limits::MAX_REFERRALS {
+                if cut.servers.is_empty() {
+                    return WalkEnd::Fail(ServFailReason::NoServerAddresses {
+                        zone: cut.zone.clone(),
+                        unresolved: cut.unresolved.clone(),
+                    });
+                }
+                self.prefetch_zone_keys(&cut.zone);
+                let (servers, replies, verdicts) = self.ask_cut(&cut, qname, qtype).await;
+                for r in &replies {
+                    ctx.add_reply(r, qname, qtype);
+                }
+                let chosen = choose(&replies, &verdicts);
+                if keep_answers {
+                    for (i, (ns, v)) in servers.iter().zip(&verdicts).enumerate() {
+                        ctx.answers.push(ServerAnswer {
+                            zone: cut.zone.clone(),
+                            qname: qname.clone(),
+                            qtype,
+                            server: ns.clone(),
+                            verdict: v.clone(),
+                            authoritative: is_aa(&replies[i]),
+                            chosen: Some(i) == chosen,
+                        });
+                    }
+                }
+                let Some(i) = chosen else {
+                    if verdicts
+                        .iter()
+                        .all(|v| matches!(v, ServerVerdict::NotAsked))
+                    {
+                        return WalkEnd::Fail(ServFailReason::BudgetExhausted {
+                            limit: self.inner.config.max_queries,
+                        });
+                    }
+                    return WalkEnd::Fail(ServFailReason::AllServersFailed {
+                        zone: cut.zone.clone(),
+                        failures: failures(&servers, &verdicts),
+                    });
+                };
+                let Some(decoded) = replies[i].decoded.clone() else {
+                    return WalkEnd::Fail(ServFailReason::AllServersFailed {
+                        zone: cut.zone.clone(),
+                        failures: failures(&servers, &verdicts),
+                    });
+                };
+                if let ServerVerdict::Referral { zone: child, .. } = &verdicts[i] {
+                    if stack.contains(child) {
+                        let mut zones = stack.to_vec();
+                        zones.push(child.clone());
+                        return WalkEnd::Fail(ServFailReason::NameServerCycle { zones });
+                    }
+                    let known = lock(&self.inner.cuts).get(child).cloned();
+                    let next = match known {
+                        Some(c) => c,
+                        None => {
+                            self.build_cut(child, &cut, replies[i].server, &decoded, stack, ctx)
+                                .await
+                        }
+                    };
+                    self.add_cut_path(&next, ctx);
+                    cut = next;
+                    continue;
+                }
+                return WalkEnd::Final {
+                    cut,
+                    verdict: verdicts[i].clone(),
+                    decoded: Box::new(decoded),
+                };
+            }
+            WalkEnd::Fail(ServFailReason::TooManyReferrals {
+                limit: limits::MAX_REFERRALS,
+            })
+        })
+    }
+
+    /// Builds the child cut from a referral: NS names, in-bailiwick glue
+    /// (RFC 1034 §4.2.1; Unbound `harden-glue`), and addresses of the other
+    /// NS names resolved separately, with bounded nesting.
+    pub(super) async fn build_cut(
+        &self,
+        child: &DnsName,
+        parent: &ZoneCut,
+        referred_by: SocketAddr,
+        decoded: &Decoded,
+        stack: &[DnsName],
+        ctx: &mut Ctx,
+    ) -> Arc<ZoneCut> {
+        let child_h = child.to_hickory();
+        let parent_h = parent.zone.to_hickory();
+        let mut ns_names: Vec<DnsName> = Vec::new();
+        for r in &decoded.authority {
+            if let RData::NS(ns) = &r.data {
+                let n = DnsName::from_hickory(&ns.0);
+                if r.name == child_h
+                    && !ns_names.contains(&n)
+                    && ns_names.len() < limits::MAX_NS_NAMES_PER_CUT
+                {
+                    ns_names.push(n);
+                }
+            }
+        }
+        let port = self.inner.config.port;
+        let use_v6 = self.inner.config.use_ipv6;
+        let mut servers = Vec::new();
+        let mut unresolved = Vec::new();
+        let mut to_resolve = Vec::new();
+        for ns in &ns_names {
+            let ns_h = ns.to_hickory();
+            let glue: Vec<SocketAddr> = decoded
+                .additional
+                .iter()
+                .filter(|r| r.name == ns_h && parent_h.zone_of(&ns_h))
+                .filter_map(|r| r.data.ip_addr())
+                .filter(|ip| use_v6 || ip.is_ipv4())
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect();
+            if !glue.is_empty() {
+                for addr in glue {
+                    servers.push(NameServer {
+                        name: ns.clone(),
+                        addr,
+                        glue: true,
+                    });
+                }
+            } else if ns.is_subdomain_of(child) {
+                unresolved.push(UnresolvedNs {
+                    name: ns.clone(),
+                    reason: format!(
+                        "in-bailiwick name server of {child} without glue in the referral"
+                    ),
+                });
+            } else if stack.len() >= usize::from(limits::MAX_NS_RESOLUTION_DEPTH) {
+                unresolved.push(UnresolvedNs {
+                    name: ns.clone(),
+                    reason: format!(
+                        "resolving it needs more than {} nested lookups",
+                        limits::MAX_NS_RESOLUTION_DEPTH
+                    ),
+                });
+            } else {
+                to_resolve.push(ns.clone());
+            }
+        }
+        let mut inner = stack.to_vec();
+        inner.push(child.clone());
+        let resolved = join_all(to_resolve.iter().map(|ns| self.resolve_ns(ns, &inner))).await;
+        for (ns, (addrs, reason, sub)) in to_resolve.iter().zip(resolved) {
+            ctx.merge(&sub, false);
+            if addrs.is_empty() {
+                unresolved.push(UnresolvedNs {
+                    name: ns.clone(),
+                    reason,
+                });
+            }
+            for ip in addrs {
+                servers.push(NameServer {
+                    name: ns.clone(),
+                    addr: SocketAddr::new(ip, port),
+                    glue: false,
+                });
+            }
+        }
+        let mut unique = HashSet::new();
+        servers.retain(|s| unique.insert(s.addr));
+        servers.truncate(limits::MAX_SERVERS_PER_CUT);
+        let cut = ZoneCut {
+            zone: child.clone(),
+            parent: Some(parent.zone.clone()),
+            ns_names,
+            servers,
+            unresolved,
+            referred_by: Some(referred_by),
+        };
+        // A cut built inside a nested NS resolution with names left
+        // unresolved reflects that nesting, not the zone: do not cache it.
+        if !stack.is_empty() && !cut.unresolved.is_empty() {
+            return Arc::new(cut);
+        }
+        let mut cuts = lock(&self.inner.cuts);
+        cuts.entry(child.clone())
+            .or_insert_with(|| Arc::new(cut))
+            .clone()
+    }
+
+    /// Addresses of an out-of-bailiwick NS name (A, and AAAA if IPv6 is on).
+    /// No DNSSEC validation: resolvers do not need it to reach servers.
+    pub(super) async fn resolve_ns(
+        &self,
+        ns: &DnsName,
+        stack: &[DnsName],
+    ) -> (Vec<std::net::IpAddr>, String, Ctx) {
+        let mut ctx = Ctx::default();
+        let mut types = vec![RecordType::A];
+        if self.inner.config.use_ipv6 {
+            types.push(RecordType::AAAA);
+        }
+        let mut addrs = Vec::new();
+        let mut reasons = Vec::new();
+        for t in types {
+            match self.walk(ns, t, stack, &mut ctx, false).await {
+                WalkEnd::Final {
+                    verdict: ServerVerdict::Answer { .. },
+                    decoded,
+                    ..
+                } => {
+                    let ns_h = ns.to_hickory();
+                    let found: Vec<_> = decoded
+                        .answers
+                        .iter()
+                        .filter(|r| r.name == ns_h)
+                        .filter_map(|r| r.data.ip_addr())
+                        .collect();
+                    if found.is_empty() {
+                        reasons.push(format!("{t}: no address records (CNAME or empty)"));
+                    }
+                    addrs.extend(found);
+                }
+                WalkEnd::Final { verdict, .. } => {
+                    reasons.push(format!(
+                        "{t}: {}",
+                        verdict.failure_text().replace("answered ", "")
+                    ));
+                }
+                WalkEnd::Fail(why) => {
+                    // The AAAA walk would take the same failing path.
+                    reasons.push(format!("{t}: {why}"));
+                    break;
+                }
+            }
+        }
+        (addrs, reasons.join("; "), ctx)
+    }
+
+    /// Asks every server of the cut for `zone` (or its closest ancestor) and
+    /// returns the first usable answer.
+    pub(super) async fn fetch(
+        &self,
+        zone: &DnsName,
+        qname: &DnsName,
+        qtype: RecordType,
+        ev: &mut ZoneKeys,
+    ) -> Fetch {
+        let cut = self.closest_cut(zone);
+        let (servers, replies, verdicts) = self.ask_cut(&cut, qname, qtype).await;
+        let chosen = choose(&replies, &verdicts);
+        let mut seen = HashSet::new();
+        for (i, (r, v)) in replies.iter().zip(&verdicts).enumerate() {
+            if seen.insert(r.server) {
+                ev.exchanges.extend(r.exchanges.iter().cloned());
+            }
+            ev.answers.push(ServerAnswer {
+                zone: cut.zone.clone(),
+                qname: qname.clone(),
+                qtype,
+                server: servers[i].clone(),
+                verdict: v.clone(),
+                authoritative: is_aa(r),
+                chosen: Some(i) == chosen,
+            });
+        }
+        match chosen.and_then(|i| replies[i].decoded.clone().map(|d| (i, d))) {
+            Some((i, decoded)) => Fetch::Ok {
+                verdict: verdicts[i].clone(),
+                decoded: Box::new(decoded),
+            },
+            None if !verdicts.is_empty()
+                && verdicts
+                    .iter()
+                    .all(|v| matches!(v, ServerVerdict::NotAsked)) =>
+            {
+                Fetch::Budget
+            }
+            None => Fetch::Failed(failures(&servers, &verdicts)),
+        }
+    }
+
+    /// Asks the servers of `cut` concurrently; the root's servers (unless
+    /// [`EngineConfig::ask_every_root_server`]) one at a time until one is
+    /// usable, as a resolver would: they are never the domain's problem.
+    pub(super) async fn ask_cut(
+        &self,
+        cut: &ZoneCut,
+        qname: &DnsName,
+        qtype: RecordType,
+    ) -> (Vec<NameServer>, Vec<Arc<ServerReply>>, Vec<ServerVerdict>) {
+        if cut.parent.is_none() && !self.inner.config.ask_every_root_server {
+            let mut servers = Vec::new();
+            let mut replies = Vec::new();
+            let mut verdicts = Vec::new();
+            for ns in &cut.servers {
+                let reply = self.ask(ns.addr, qname, qtype).await;
+                let verdict = classify_for(&cut.zone, qname, qtype, &reply);
+                let done = verdict.is_usable();
+                servers.push(ns.clone());
+                replies.push(reply);
+                verdicts.push(verdict);
+                if done {
+                    break;
+                }
+            }
+            return (servers, replies, verdicts);
+        }
+        let replies = join_all(cut.servers.iter().map(|ns| self.ask(ns.addr, qname, qtype))).await;
+        let verdicts = replies
+            .iter()
+            .map(|r| classify_for(&cut.zone, qname, qtype, r))
+            .collect();
+        (cut.servers.clone(), replies, verdicts)
+    }
+}
