@@ -19,8 +19,8 @@ use crate::{
 
 use super::{BoxFuture, Engine, lock};
 
+use super::ask::Fetch;
 use super::ctx::Ctx;
-use super::walk::Fetch;
 
 /// A zone's validated keys (RFC 4035 §5.2) and how we got there.
 #[derive(Debug)]

@@ -16,6 +16,7 @@ use crate::{
     types::{DnsName, Rcode, RecordType},
 };
 
+/// One failure line per server that gave no usable reply, for the evidence.
 pub(super) fn failures(servers: &[NameServer], verdicts: &[ServerVerdict]) -> Vec<ServerFailure> {
     servers
         .iter()

@@ -10,8 +10,11 @@
 //!   lame, ...) and which reply a resolver would pick;
 //! - `chain`: the chain of trust (RFC 4035 §5): DS and DNSKEY per zone, RRSIG
 //!   and denial checks on answers;
+//! - `ask`: the questions put to servers (one server, every server of a cut,
+//!   single-path probes), where retransmission and server choice live;
 //! - `ctx`: the evidence one lookup gathers on the way.
 
+mod ask;
 mod chain;
 mod classify;
 mod ctx;
@@ -34,10 +37,9 @@ use tokio::sync::OnceCell;
 
 use crate::{
     config::EngineConfig,
-    evidence::Exchange,
     limits,
     lookup::{Lookup, NameServer, ZoneCut},
-    transport::{self, Journal, QueryParams, Recorder, ServerReply},
+    transport::{Journal, Recorder, ServerReply},
     types::{DnsName, RecordType},
 };
 
@@ -164,76 +166,6 @@ impl Engine {
             .get_or_init(|| async { Arc::new(self.resolve(name, qtype).await) })
             .await;
         Lookup::clone(lookup)
-    }
-
-    /// Asks `server` one question over one chosen `path` (UDP or TCP, with or
-    /// without EDNS), bypassing the cache: the single-host probe of "is this
-    /// server reachable every way a CA's resolver may ask" (RFC 8659 §6.1).
-    /// A truncated UDP answer is returned as it came (TC set), not retried
-    /// over TCP. Counts against the query budget; `None` once it is spent.
-    pub async fn probe_path(
-        &self,
-        server: SocketAddr,
-        qname: &DnsName,
-        qtype: RecordType,
-        path: crate::evidence::QueryPath,
-    ) -> Option<Exchange> {
-        let params = QueryParams {
-            timeout: self.inner.config.query_timeout,
-            retries: self.inner.config.retries,
-            policy: self.inner.config.server_policy,
-        };
-        let budget = || self.take_budget();
-        let journal = &self.inner.journal;
-        transport::query_path(
-            server,
-            &qname.to_hickory(),
-            qtype,
-            path,
-            params,
-            &budget,
-            journal,
-        )
-        .await
-    }
-
-    fn take_budget(&self) -> bool {
-        self.inner
-            .sent
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < self.inner.config.max_queries).then_some(n + 1)
-            })
-            .is_ok()
-    }
-
-    /// One question to one server, cached and deduplicated in flight.
-    async fn ask(
-        &self,
-        server: SocketAddr,
-        qname: &DnsName,
-        qtype: RecordType,
-    ) -> Arc<ServerReply> {
-        let cell = {
-            let mut map = lock(&self.inner.replies);
-            map.entry((server, qname.clone(), qtype))
-                .or_default()
-                .clone()
-        };
-        cell.get_or_init(|| async {
-            let params = QueryParams {
-                timeout: self.inner.config.query_timeout,
-                retries: self.inner.config.retries,
-                policy: self.inner.config.server_policy,
-            };
-            let budget = || self.take_budget();
-            let journal = &self.inner.journal;
-            Arc::new(
-                transport::query(server, &qname.to_hickory(), qtype, params, &budget, journal)
-                    .await,
-            )
-        })
-        .await
-        .clone()
     }
 
     fn closest_cut(&self, name: &DnsName) -> Arc<ZoneCut> {

@@ -10,16 +10,13 @@ use hickory_proto::rr::RData;
 use crate::{
     limits,
     lookup::{NameServer, ServFailReason, ServerAnswer, ServerVerdict, UnresolvedNs, ZoneCut},
-    security::ServerFailure,
-    transport::ServerReply,
     types::{DnsName, RecordType},
     wire::Decoded,
 };
 
 use super::{BoxFuture, Engine, lock};
 
-use super::chain::ZoneKeys;
-use super::classify::{choose, classify_for, failures, is_aa};
+use super::classify::{choose, failures, is_aa};
 use super::ctx::Ctx;
 
 /// Where a walk ended.
@@ -30,16 +27,6 @@ pub(super) enum WalkEnd {
         decoded: Box<Decoded>,
     },
     Fail(ServFailReason),
-}
-
-/// Result of asking every server of a zone one question.
-pub(super) enum Fetch {
-    Ok {
-        verdict: ServerVerdict,
-        decoded: Box<Decoded>,
-    },
-    Failed(Vec<ServerFailure>),
-    Budget,
 }
 
 impl Engine {
@@ -292,82 +279,5 @@ impl Engine {
             }
         }
         (addrs, reasons.join("; "), ctx)
-    }
-
-    /// Asks every server of the cut for `zone` (or its closest ancestor) and
-    /// returns the first usable answer.
-    pub(super) async fn fetch(
-        &self,
-        zone: &DnsName,
-        qname: &DnsName,
-        qtype: RecordType,
-        ev: &mut ZoneKeys,
-    ) -> Fetch {
-        let cut = self.closest_cut(zone);
-        let (servers, replies, verdicts) = self.ask_cut(&cut, qname, qtype).await;
-        let chosen = choose(&replies, &verdicts);
-        let mut seen = HashSet::new();
-        for (i, (r, v)) in replies.iter().zip(&verdicts).enumerate() {
-            if seen.insert(r.server) {
-                ev.exchanges.extend(r.exchanges.iter().cloned());
-            }
-            ev.answers.push(ServerAnswer {
-                zone: cut.zone.clone(),
-                qname: qname.clone(),
-                qtype,
-                server: servers[i].clone(),
-                verdict: v.clone(),
-                authoritative: is_aa(r),
-                chosen: Some(i) == chosen,
-            });
-        }
-        match chosen.and_then(|i| replies[i].decoded.clone().map(|d| (i, d))) {
-            Some((i, decoded)) => Fetch::Ok {
-                verdict: verdicts[i].clone(),
-                decoded: Box::new(decoded),
-            },
-            None if !verdicts.is_empty()
-                && verdicts
-                    .iter()
-                    .all(|v| matches!(v, ServerVerdict::NotAsked)) =>
-            {
-                Fetch::Budget
-            }
-            None => Fetch::Failed(failures(&servers, &verdicts)),
-        }
-    }
-
-    /// Asks the servers of `cut` concurrently; the root's servers (unless
-    /// [`EngineConfig::ask_every_root_server`]) one at a time until one is
-    /// usable, as a resolver would: they are never the domain's problem.
-    pub(super) async fn ask_cut(
-        &self,
-        cut: &ZoneCut,
-        qname: &DnsName,
-        qtype: RecordType,
-    ) -> (Vec<NameServer>, Vec<Arc<ServerReply>>, Vec<ServerVerdict>) {
-        if cut.parent.is_none() && !self.inner.config.ask_every_root_server {
-            let mut servers = Vec::new();
-            let mut replies = Vec::new();
-            let mut verdicts = Vec::new();
-            for ns in &cut.servers {
-                let reply = self.ask(ns.addr, qname, qtype).await;
-                let verdict = classify_for(&cut.zone, qname, qtype, &reply);
-                let done = verdict.is_usable();
-                servers.push(ns.clone());
-                replies.push(reply);
-                verdicts.push(verdict);
-                if done {
-                    break;
-                }
-            }
-            return (servers, replies, verdicts);
-        }
-        let replies = join_all(cut.servers.iter().map(|ns| self.ask(ns.addr, qname, qtype))).await;
-        let verdicts = replies
-            .iter()
-            .map(|r| classify_for(&cut.zone, qname, qtype, r))
-            .collect();
-        (cut.servers.clone(), replies, verdicts)
     }
 }
