@@ -5,6 +5,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `dcv-doctor --version`: the crate version and the git commit it was built
+/// from (`build.rs`; "unknown" outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("DCV_DOCTOR_GIT_COMMIT"),
+    ")"
+);
+
 /// See what each certificate authority will see before it validates your domain.
 ///
 /// dcv-doctor walks DNS from the root with full DNSSEC validation, asks every
@@ -13,7 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// redirect rules, and names the cause, the CA's own message, who must fix it and
 /// how.
 #[derive(Debug, Parser)]
-#[command(name = "dcv-doctor", version, about, long_about)]
+#[command(name = "dcv-doctor", version = VERSION, about, long_about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
