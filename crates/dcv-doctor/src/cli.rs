@@ -53,12 +53,21 @@ pub enum Command {
     Explain {
         /// The message as the CA or Cloudflare's API gave it.
         message: String,
+        /// Output: text for people, json for programs (stdout is then only the
+        /// JSON document; notes go to stderr).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Start the built-in lab (a private DNS root and web servers on loopback)
     /// and diagnose one hostname per failure class. Works offline.
+    ///
+    /// Ends with a table of what each case expected and found. A case that
+    /// needs the lab's IPv6 (`sudo scripts/lab-net-setup`) is shown as not run
+    /// on a machine without it. Exit status: 0 when every case that ran found
+    /// what it expected, 1 otherwise.
     Demo {
+        /// Output: text for people, json for programs (stdout is then only the
+        /// JSON document; notes go to stderr).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Show the evidence behind every finding.
@@ -195,6 +204,8 @@ pub struct CheckArgs {
     /// ACME account URI, to test CAA `accounturi` parameters (RFC 8657 §3).
     #[arg(long, value_name = "URI")]
     pub account_uri: Option<String>,
+    /// Output: text for people, json for programs (stdout is then only the
+    /// JSON document; notes go to stderr).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Upper bound on the whole check, in seconds.
@@ -303,6 +314,8 @@ pub struct DnsArgs {
     pub rtype: String,
     #[command(flatten)]
     pub dns: DnsSourceArgs,
+    /// Output: text for people, json for programs (stdout is then only the
+    /// JSON document; notes go to stderr).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Upper bound, in seconds.

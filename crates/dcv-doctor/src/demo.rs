@@ -797,3 +797,61 @@ pub async fn serve_lab(
     drop(lab);
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(ran: bool, ok: Option<bool>) -> DemoRow {
+        DemoRow {
+            title: "t",
+            scenario: "s".to_owned(),
+            expected: None,
+            ran,
+            not_run: (!ran).then_some(NotRunReason::NeedsLabIpv6),
+            found: Vec::new(),
+            ok,
+            report: None,
+        }
+    }
+
+    #[test]
+    fn a_case_that_did_not_run_is_neither_a_pass_nor_a_miss() {
+        let rows = [row(true, Some(true)), row(false, None)];
+        let summary = DemoSummary::of(&rows, false);
+        assert!(summary.passed());
+        assert_eq!(summary.exit_code(), ExitCode::SUCCESS);
+        let table = render_table(&rows, &summary);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[1].ends_with(" yes"), "{table}");
+        assert!(lines[2].ends_with(" not run"), "{table}");
+        assert_eq!(
+            lines[3],
+            "1 of 2 cases ran, all 1 as expected; 1 not run (needs the lab's IPv6: run `sudo scripts/lab-net-setup`)"
+        );
+    }
+
+    #[test]
+    fn a_miss_among_the_cases_that_ran_exits_1() {
+        let rows = [
+            row(true, Some(true)),
+            row(true, Some(false)),
+            row(false, None),
+        ];
+        let summary = DemoSummary::of(&rows, false);
+        assert!(!summary.passed());
+        assert_eq!(summary.exit_code(), ExitCode::from(1));
+        let table = render_table(&rows, &summary);
+        assert!(table.lines().nth(2).unwrap().ends_with(" NO"), "{table}");
+        assert!(
+            table.ends_with("2 of 3 cases ran, 1 as expected, 1 NOT; 1 not run (needs the lab's IPv6: run `sudo scripts/lab-net-setup`)\n"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn nothing_ran_is_not_a_pass() {
+        let rows = [row(false, None)];
+        assert!(!DemoSummary::of(&rows, false).passed());
+    }
+}
