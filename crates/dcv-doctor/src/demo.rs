@@ -759,13 +759,23 @@ pub async fn serve_lab(
         );
         scenario.into_ipv4_only()
     };
-    let lab = Lab::start_on_port(scenario, dns_port).await?;
-    let dir = match dir {
-        Some(d) => d,
-        None => std::env::temp_dir().join(format!("dcv-lab-{}", std::process::id())),
+    // The directory first: a bad --dir is bad input, found before any server starts.
+    let (dir, named_by) = match dir {
+        Some(d) => (d, "--dir"),
+        None => (
+            std::env::temp_dir().join(format!("dcv-lab-{}", std::process::id())),
+            "the default, a temporary directory",
+        ),
     };
-    std::fs::create_dir_all(&dir)?;
-    let files = lab.write_files(&dir)?;
+    let cannot_write = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot write lab files to directory {} (named by {named_by}): {e}",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(&dir).map_err(cannot_write)?;
+    let lab = Lab::start_on_port(scenario, dns_port).await?;
+    let files = lab.write_files(&dir).map_err(cannot_write)?;
     let port = lab.dns_port();
     let root = lab
         .root_hints()
