@@ -2,6 +2,7 @@
 //! selected CA would validate (or `explain` recognised the message), 1 when a
 //! finding blocks validation (or the message is unknown), 2 for bad input.
 
+use dcv_doctor::input_file::{FileProblem, InputFile};
 use dcv_doctor::{batch, cli, config, demo, mpic};
 
 use std::io::Write as _;
@@ -22,7 +23,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("dcv-doctor: {e}");
+            // `{:#}`: the whole chain on one line ("perspective \"x\": unknown
+            // RIR ..."), not only the outermost context.
+            eprintln!("dcv-doctor: {e:#}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -63,9 +66,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let lines = if args.input.as_os_str() == "-" {
                 batch::read_lines(std::io::stdin().lock())?
             } else {
-                let file = std::fs::File::open(&args.input)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
-                batch::read_lines(file)?
+                let list = InputFile::new(&args.input, "hostname list", "batch's INPUT argument");
+                let bytes = list.read_bytes(batch::MAX_INPUT_BYTES)?;
+                batch::read_lines(bytes.as_slice()).map_err(|e| match e {
+                    batch::BatchError::NotText => list.error(FileProblem::NotText),
+                    other => list.malformed(other),
+                })?
             };
             let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
             let mut out = std::io::stdout().lock();
