@@ -29,6 +29,9 @@ use tokio::task::{JoinHandle, JoinSet};
 /// them); keeps "never answers" from growing memory.
 const SILENT_READ_CHUNK: usize = 4096;
 
+/// Numbers the answers of [`HttpBehaviour::Dynamic`].
+static DYNAMIC_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Size of each chunk of an endless body.
 const HUGE_BODY_CHUNK: usize = 16 * 1024;
 
@@ -63,6 +66,9 @@ pub enum HttpBehaviour {
     /// `503`, "Checking your browser before accessing", no `cf-mitigated`
     /// header.
     UnderAttack,
+    /// `200` with a body that changes on every request (a counter), like a
+    /// page carrying the time or a nonce.
+    Dynamic,
     /// Nothing listens on this port (of this responder's addresses): the
     /// connection is refused.
     PortClosed,
@@ -639,6 +645,14 @@ fn respond<'a>(
                 &[("server", "cloudflare"), ("content-type", "text/html")],
                 BLOCK_HTML,
             ),
+            HttpBehaviour::Dynamic => {
+                let n = DYNAMIC_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                reply(
+                    200,
+                    &[("content-type", "text/html")],
+                    format!("<html><body>request {n}</body></html>"),
+                )
+            }
             HttpBehaviour::UnderAttack => reply(
                 503,
                 &[

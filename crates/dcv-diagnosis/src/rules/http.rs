@@ -372,34 +372,48 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     out
 }
 
-/// Addresses failing the same way are one cause: fold a warning into the
-/// finding with the same code (the CA path's, when it has one), keeping every
-/// address's evidence and naming them all.
+/// Addresses failing the same way are one cause: fold the findings with one
+/// code into one, keeping every address's evidence and naming them all. The
+/// one kept is the most severe, then the one on the CA's path, then the
+/// first.
 fn merge_same_failure(findings: &mut Vec<Finding>, from: usize) {
+    let on_ca_path = |f: &Finding| {
+        f.evidence
+            .iter()
+            .any(|e| matches!(e, Evidence::Http(h) if h.ca_path))
+    };
     let mut i = from;
     while i < findings.len() {
         let code = findings[i].code;
-        let target = (from..findings.len()).find(|&j| {
-            j != i && findings[j].code == code && findings[j].severity >= findings[i].severity
-        });
-        match target {
-            Some(j) if findings[i].severity == Severity::Warning || j < i => {
-                let merged = findings.remove(i);
-                let j = if j > i { j - 1 } else { j };
-                let addresses: Vec<String> = merged
-                    .evidence
-                    .iter()
-                    .filter_map(|e| match e {
-                        Evidence::Http(h) => Some(h.address.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                let note = format!(" (same from {})", addresses.join(", "));
-                findings[j].summary.push_str(&note);
-                findings[j].evidence.extend(merged.evidence);
-            }
-            _ => i += 1,
+        let rank = |j: usize| {
+            (
+                findings[j].severity,
+                on_ca_path(&findings[j]),
+                std::cmp::Reverse(j),
+            )
+        };
+        let best = (from..findings.len())
+            .filter(|&j| findings[j].code == code)
+            .max_by_key(|&j| rank(j))
+            .unwrap_or(i);
+        if best == i {
+            i += 1;
+            continue;
         }
+        let merged = findings.remove(i);
+        let best = if best > i { best - 1 } else { best };
+        let addresses: Vec<String> = merged
+            .evidence
+            .iter()
+            .filter_map(|e| match e {
+                Evidence::Http(h) => Some(h.address.clone()),
+                _ => None,
+            })
+            .collect();
+        let note = format!(" (same from {})", addresses.join(", "));
+        findings[best].summary.push_str(&note);
+        findings[best].evidence.extend(merged.evidence);
+        // `i` now names the next finding.
     }
 }
 
