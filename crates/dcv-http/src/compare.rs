@@ -230,28 +230,33 @@ async fn ask(config: &ProbeConfig, host: &str, ip: IpAddr, path: &str) -> Compar
     ComparedAnswer::from_outcome(path, &outcome)
 }
 
-/// Asks every path of `addr`.
-async fn ask_all(
-    config: &ProbeConfig,
-    host: &str,
-    addr: IpAddr,
-    paths: &[String],
-) -> AddressAnswers {
-    let answers = futures::future::join_all(paths.iter().map(|p| ask(config, host, addr, p))).await;
-    AddressAnswers {
-        address: addr,
-        answers,
+/// The answer recorded for a request still running at the cutoff.
+fn unfinished(path: &str) -> ComparedAnswer {
+    ComparedAnswer {
+        path: path.to_owned(),
+        status: None,
+        server: None,
+        location: None,
+        content_type: None,
+        body_sha256: None,
+        body_bytes: 0,
+        body_complete: false,
+        error: Some(ErrorKind::Timeout),
+        elapsed_ms: 0.0,
     }
 }
 
 /// Compares the first A with each AAAA (at most [`limits::MAX_COMPARED_AAAA`])
 /// on `token_path` and [`SITE_ROOT`]; `None` without both families. All
-/// requests run at once: `2 x (2 + AAAA compared)` in all.
+/// requests run at once: `2 x (2 + AAAA compared)` in all. Requests still
+/// running when `cutoff` completes are recorded as timed out (and so not
+/// compared): a slow home page must not hold the check up.
 pub(crate) async fn compare_addresses(
     config: &ProbeConfig,
     host: &str,
     token_path: &str,
     resolved: &ResolvedAddrs,
+    cutoff: impl std::future::Future<Output = ()>,
 ) -> Option<AddressComparison> {
     let reference = *resolved.v4.first()?;
     if resolved.v6.is_empty() {
@@ -261,17 +266,50 @@ pub(crate) async fn compare_addresses(
     if token_path != SITE_ROOT {
         paths.push(SITE_ROOT.to_owned());
     }
-    let compared: Vec<IpAddr> = resolved
-        .v6
-        .iter()
-        .copied()
-        .take(limits::MAX_COMPARED_AAAA)
+    // Rows: the first A, the first A again, then each AAAA.
+    let rows: Vec<IpAddr> = [reference, reference]
+        .into_iter()
+        .chain(resolved.v6.iter().copied().take(limits::MAX_COMPARED_AAAA))
         .collect();
-    let (first, again, others) = tokio::join!(
-        ask_all(config, host, reference, &paths),
-        ask_all(config, host, reference, &paths),
-        futures::future::join_all(compared.iter().map(|ip| ask_all(config, host, *ip, &paths)))
-    );
+    let mut slots: Vec<Vec<Option<ComparedAnswer>>> = vec![vec![None; paths.len()]; rows.len()];
+    let paths_ref = &paths;
+    let mut running: futures::stream::FuturesUnordered<_> = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(r, ip)| {
+            paths_ref
+                .iter()
+                .enumerate()
+                .map(move |(p, path)| async move { (r, p, ask(config, host, *ip, path).await) })
+        })
+        .collect();
+    let mut cutoff = std::pin::pin!(cutoff);
+    // Bounded: one turn per request, or the cutoff.
+    loop {
+        tokio::select! {
+            next = futures::StreamExt::next(&mut running) => match next {
+                Some((r, p, answer)) => slots[r][p] = Some(answer),
+                None => break,
+            },
+            () = &mut cutoff => break,
+        }
+    }
+    drop(running);
+    let mut rows = rows
+        .into_iter()
+        .zip(slots)
+        .map(|(address, answers)| AddressAnswers {
+            address,
+            answers: answers
+                .into_iter()
+                .zip(&paths)
+                .map(|(a, path)| a.unwrap_or_else(|| unfinished(path)))
+                .collect(),
+        });
+    let (Some(first), Some(again)) = (rows.next(), rows.next()) else {
+        return None;
+    };
+    let others: Vec<AddressAnswers> = rows.collect();
     let differences = differences(&first, &again, &others);
     Some(AddressComparison {
         paths,

@@ -350,18 +350,29 @@ pub async fn probe(
 
     let addrs: Vec<IpAddr> = resolved.all().collect();
     let marker = token_marker(&path);
-    let attempts = futures::future::join_all(
-        addrs
-            .iter()
-            .map(|ip| run_chain(config, resolver, &url, *ip, expected_body, marker)),
-    );
-    // Beside the attempts, not after them: the comparison costs no extra
-    // round trip on the critical path.
+    let attempts_done = tokio::sync::Notify::new();
+    let attempts = async {
+        let attempts = futures::future::join_all(
+            addrs
+                .iter()
+                .map(|ip| run_chain(config, resolver, &url, *ip, expected_body, marker)),
+        )
+        .await;
+        attempts_done.notify_one();
+        attempts
+    };
+    // Beside the attempts, not after them, and at most `COMPARISON_GRACE`
+    // longer: the comparison adds no round trip to the critical path unless
+    // the site root is slower than the token path.
     let comparison = async {
         if expected_body.is_some() {
             return None;
         }
-        compare::compare_addresses(config, &host, &path, &resolved).await
+        let cutoff = async {
+            attempts_done.notified().await;
+            tokio::time::sleep(limits::COMPARISON_GRACE).await;
+        };
+        compare::compare_addresses(config, &host, &path, &resolved, cutoff).await
     };
     let (attempts, comparison) = tokio::join!(attempts, comparison);
 

@@ -1770,3 +1770,35 @@ async fn a_dynamic_page_is_not_a_second_server() {
     );
     assert!(cmp.differences.is_empty(), "{cmp:#?}");
 }
+
+#[tokio::test]
+async fn a_slow_site_root_does_not_hold_the_probe_up() {
+    let mut lab = TestLab::new(Fam::V6);
+    lab.config.response_headers_timeout = Duration::from_secs(10);
+    lab.config.total_deadline = Duration::from_secs(12);
+    let (a, aaaa) = (lab.v4(1), lab.v6(1));
+    let slow_root = HttpBehaviour::Routes {
+        routes: vec![("/.well-known/".into(), HttpBehaviour::NotFound)],
+        otherwise: Box::new(HttpBehaviour::Slow { delay_ms: 8000 }),
+    };
+    let r = spawn_responder(&ResponderSpec::new("web", slow_root), &[a, aaaa], 0, 0)
+        .await
+        .expect("spawn");
+    lab.config.http_port = r.http_port();
+    lab.name(HOST, &[a, aaaa]);
+    let started = Instant::now();
+    let report = probe(&lab.config, HOST, PROBE_TOKEN, None, &lab.table)
+        .await
+        .expect("valid");
+    let took = started.elapsed();
+    // The token path answers at once; the comparison gets COMPARISON_GRACE more.
+    assert!(
+        took >= dcv_http::limits::COMPARISON_GRACE && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    let cmp = report.comparison.as_ref().expect("both families");
+    assert_eq!(cmp.reference.answers[0].status, Some(404));
+    assert_eq!(cmp.reference.answers[1].status, None);
+    assert_eq!(cmp.reference.answers[1].error, Some(ErrorKind::Timeout));
+    assert!(cmp.differences.is_empty(), "{cmp:#?}");
+}

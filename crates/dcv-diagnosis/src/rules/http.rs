@@ -103,7 +103,7 @@ fn scope_note(scope: TokenScope) -> &'static str {
             "Checked with a random token, which is not published: the CA's real token will be looked for at the same place."
         }
         TokenScope::Answered200 => {
-            "Checked with a random token that cannot exist on the server, yet it answered 200: a catch-all route (an application's fallback, a CMS, a single-page app) answers every path. If it also answers for the CA's real token instead of the file, validation fails."
+            "Checked with a random token that cannot exist on the server, yet it answered 200. If the same route also answers the CA's real token instead of the file, validation fails."
         }
         TokenScope::Undetermined => {
             "Checked with a random token: whether the CA's real token gets the same answer cannot be told (a 410, an unusual status, or a redirect that drops the token from the path, as not-found handlers do). Run again with --http-token and --http-body once the token is in place."
@@ -280,9 +280,8 @@ fn catch_all_finding(cfg: &CheckConfig, attempt: &AddressAttempt, ca_path: bool)
     );
     f.method = Some(Method::Http);
     f.explanation = format!(
-        "{} {}",
-        FindingCode::HttpCatchAll.meaning(),
-        scope_note(TokenScope::Answered200)
+        "{} If it also answers the CA's real token instead of the file, validation fails with the message above.",
+        FindingCode::HttpCatchAll.meaning()
     );
     f.fix = CATCH_ALL_FIX.to_owned();
     f.acme_detail = catch_all_detail(attempt);
@@ -480,19 +479,24 @@ fn ipv6_divergence(cfg: &CheckConfig, report: &HttpProbeReport) -> Option<Findin
         return None;
     }
     let host = cfg.hostname.base();
+    // Per address, each differing field once (its first path): the evidence
+    // has every request.
     let what: Vec<String> = differing
         .iter()
         .map(|o| {
-            let diffs: Vec<String> = cmp
-                .differences_for(o.address)
-                .map(|d| {
-                    format!(
-                        "{} {} {} vs {}",
-                        d.path,
-                        d.field.label(),
-                        d.other.as_deref().unwrap_or("(none)"),
-                        d.reference.as_deref().unwrap_or("(none)")
-                    )
+            let diffs: Vec<String> = dcv_http::ComparedField::ALL
+                .into_iter()
+                .filter_map(|field| {
+                    let d = cmp.differences_for(o.address).find(|d| d.field == field)?;
+                    Some(match field {
+                        dcv_http::ComparedField::Body => "body differs".to_owned(),
+                        _ => format!(
+                            "{} {} vs {}",
+                            field.label(),
+                            d.other.as_deref().unwrap_or("(none)"),
+                            d.reference.as_deref().unwrap_or("(none)")
+                        ),
+                    })
                 })
                 .collect();
             format!("{} ({})", o.address, diffs.join("; "))
