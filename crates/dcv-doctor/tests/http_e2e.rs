@@ -745,3 +745,78 @@ fn no_token_aaaa_410_while_a_answers_404_is_ipv6_mismatch_warning() {
     let f = find(&report, FindingCode::Ipv6Mismatch);
     assert_eq!(f.severity, Severity::Warning, "{f:#?}");
 }
+
+/// `dcv-doctor check --method http` on the lab, without a token: the exit
+/// status and the JSON report.
+fn cli_without_token(scenario: Scenario) -> (Option<i32>, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let lab = rt
+        .block_on(dcv_lab::Lab::start(scenario))
+        .expect("lab starts");
+    let dir = tempfile::tempdir().unwrap();
+    let files = lab.write_files(dir.path()).unwrap();
+    let output = assert_cmd::Command::cargo_bin("dcv-doctor")
+        .expect("binary builds")
+        .env("NO_COLOR", "1")
+        .args(["check", "www.example.lab", "--allow-private"])
+        .args(dcv_doctor::demo::lab_flags(&lab, &files))
+        .args([
+            "--method",
+            "http",
+            "--ca",
+            "letsencrypt",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    drop(lab);
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    (output.status.code(), report)
+}
+
+#[test]
+fn cli_without_a_token_exits_1_on_a_block_page_and_0_on_a_404() {
+    let (code, report) = cli_without_token(web(ResponderSpec::new(WEB, HttpBehaviour::BlockPage)));
+    assert_eq!(code, Some(1), "{report:#}");
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "http_blocked")
+        .unwrap_or_else(|| panic!("no http_blocked: {report:#}"));
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["evidence"][0]["kind"], "http");
+    assert_eq!(f["evidence"][0]["token_scope"], "every_token");
+
+    let (code, report) = cli_without_token(catalogue::valid());
+    assert_eq!(code, Some(0), "{report:#}");
+}
+
+#[test]
+fn no_token_a_blocked_ipv4_behind_a_working_ipv6_is_a_warning() {
+    // Let's Encrypt stays on IPv6 (404: healthy); other CAs may use IPv4.
+    let report = run(
+        split(HttpBehaviour::BlockPage, HttpBehaviour::NotFound),
+        no_token,
+    );
+    assert!(report.ca_verdicts[0].would_validate, "{report:#?}");
+    let f = find(&report, FindingCode::HttpBlocked);
+    assert_eq!(f.severity, Severity::Warning, "{f:#?}");
+    assert!(
+        f.explanation.contains("whatever the token"),
+        "{}",
+        f.explanation
+    );
+    assert!(f.explanation.contains("other CAs"), "{}", f.explanation);
+    let ev = http_evidence(f);
+    assert!(!ev[0].ca_path && !ev[0].address.contains(':'), "{ev:#?}");
+}

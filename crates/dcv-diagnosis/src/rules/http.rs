@@ -361,7 +361,7 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
             if !on_ca_path && f.severity == Severity::Warning {
                 f.explanation = format!(
                     "{} Let's Encrypt uses only the first AAAA and the first A address, but other CAs and remote perspectives may pick this one.",
-                    f.code.meaning()
+                    f.explanation
                 );
             }
             out.push(f);
