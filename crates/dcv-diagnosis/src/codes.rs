@@ -204,6 +204,12 @@ finding_codes! {
         seed: "RFC 8555 §8.3; Troubleshooting: Blocked validation URL",
         who: OriginServer,
     }
+    /// A 200 for a token that cannot exist.
+    HttpCatchAll => "http_catch_all" {
+        meaning: "The validation URL answers 200 for a random token that cannot exist: a catch-all route (application fallback, CMS, single-page app) answers every path, and the CA's real token file must win over it.",
+        seed: "RFC 8555 §8.3; Boulder va/http.go (body compared with the key authorisation, at most 128 bytes read)",
+        who: OriginServer,
+    }
     /// Interactive challenge on /.well-known.
     HttpChallengePage => "http_challenge_page" {
         meaning: "An interactive challenge or JavaScript interstitial (WAF rule, Under Attack mode) answers the validation URL; a CA cannot pass it.",

@@ -106,6 +106,16 @@ pub struct HttpHopEvidence {
     pub failed_phase: Option<String>,
     pub error: Option<String>,
     pub elapsed_ms: u64,
+    /// `Server` header, for requests compared between addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// `Content-Type` header, for requests compared between addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// `sha256:<hex> (<n> bytes)` of the body read (capped), for requests
+    /// compared between addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_digest: Option<String>,
 }
 
 /// An HTTP-01 fetch from one starting address, hop by hop.
@@ -121,6 +131,12 @@ pub struct HttpEvidence {
     pub outcome: String,
     /// Start of the body as received (escaped), when it matters.
     pub body_excerpt: Option<String>,
+    /// Without an expected body: whether the outcome holds for every token
+    /// (`every_token`), is about this token's file (`this_token`), is a 200
+    /// for a token that may not exist (`answered200`) or cannot be told
+    /// (`undetermined`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_scope: Option<String>,
 }
 
 /// What a check that ran out of time was still waiting for, and the slowest
@@ -494,6 +510,9 @@ impl HttpEvidence {
                         .map(|e| format!("{:?}", e.phase).to_lowercase()),
                     error: h.error.as_ref().map(|e| e.detail.clone()),
                     elapsed_ms: millis(total),
+                    server: None,
+                    content_type: None,
+                    body_digest: None,
                 }
             })
             .collect();
@@ -512,7 +531,66 @@ impl HttpEvidence {
             hops,
             outcome: a.classification.code().to_owned(),
             body_excerpt,
+            token_scope: None,
         }
+    }
+
+    /// The same attempt, saying whether its outcome holds for every token
+    /// (the verdict without an expected body rests on it).
+    #[must_use]
+    pub fn with_token_scope(mut self, scope: dcv_http::TokenScope) -> HttpEvidence {
+        self.token_scope = Some(token_scope_name(scope).to_owned());
+        self
+    }
+
+    /// One address's answers to the requests compared between addresses
+    /// (`dcv_http::compare`): one "hop" per request, with the compared
+    /// headers and the body digest.
+    pub fn from_comparison(
+        host: &str,
+        answers: &dcv_http::AddressAnswers,
+        ca_path: bool,
+        outcome: String,
+    ) -> HttpEvidence {
+        let url_host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        let hops = answers
+            .answers
+            .iter()
+            .map(|a| HttpHopEvidence {
+                url: format!("http://{url_host}{}", a.path),
+                address: answers.address.to_string(),
+                status: a.status,
+                location: a.location.clone(),
+                failed_phase: None,
+                error: a.error.map(|k| format!("{k:?}").to_lowercase()),
+                elapsed_ms: millis(a.elapsed_ms),
+                server: a.server.clone(),
+                content_type: a.content_type.clone(),
+                body_digest: a.field(dcv_http::ComparedField::Body),
+            })
+            .collect();
+        HttpEvidence {
+            address: answers.address.to_string(),
+            ca_path,
+            hops,
+            outcome,
+            body_excerpt: None,
+            token_scope: None,
+        }
+    }
+}
+
+/// The JSON name of a token scope.
+pub fn token_scope_name(scope: dcv_http::TokenScope) -> &'static str {
+    match scope {
+        dcv_http::TokenScope::EveryToken => "every_token",
+        dcv_http::TokenScope::ThisToken => "this_token",
+        dcv_http::TokenScope::Answered200 => "answered200",
+        dcv_http::TokenScope::Undetermined => "undetermined",
     }
 }
 

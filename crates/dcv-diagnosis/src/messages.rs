@@ -106,6 +106,9 @@ pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
         C::HttpTokenMismatch => {
             "The key authorization file from the server did not match this challenge. Expected \"<ka>\" (got \"<body>\")"
         }
+        C::HttpCatchAll => {
+            "The key authorization file from the server did not match this challenge. Expected \"<ka>\" (got \"<page>\")"
+        }
         C::HttpTokenNotPublished
         | C::HttpNot200
         | C::HttpChallengePage
@@ -182,6 +185,9 @@ pub fn documented_fix(code: crate::FindingCode) -> &'static str {
             "Serve exactly the key authorisation at the token URL from every address."
         }
         C::HttpTokenNotPublished => "Nothing yet: place the token where the CA will look.",
+        C::HttpCatchAll => {
+            "Serve /.well-known/acme-challenge/ from a directory ahead of the catch-all route, so the real token file wins."
+        }
         C::HttpChallengePage => {
             "Exclude /.well-known/acme-challenge/* from challenges and Under Attack mode."
         }

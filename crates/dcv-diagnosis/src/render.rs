@@ -249,10 +249,13 @@ fn render_caa(out: &mut String, c: &CaaEvidence) {
 fn render_http(out: &mut String, h: &HttpEvidence) {
     let _ = writeln!(
         out,
-        "      evidence: HTTP from {}{}: {}",
+        "      evidence: HTTP from {}{}: {}{}",
         h.address,
         if h.ca_path { " (the CA's path)" } else { "" },
-        h.outcome
+        h.outcome,
+        h.token_scope
+            .as_deref()
+            .map_or_else(String::new, |s| format!(" (token scope: {s})"))
     );
     for hop in &h.hops {
         let status = hop.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
@@ -271,6 +274,19 @@ fn render_http(out: &mut String, h: &HttpEvidence) {
             },
             hop.elapsed_ms
         );
+        let compared: Vec<String> = [
+            hop.server.as_ref().map(|v| format!("Server: {v}")),
+            hop.content_type
+                .as_ref()
+                .map(|v| format!("Content-Type: {v}")),
+            hop.body_digest.as_ref().map(|v| format!("body {v}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !compared.is_empty() {
+            let _ = writeln!(out, "          {}", compared.join("; "));
+        }
     }
     if let Some(body) = &h.body_excerpt {
         let _ = writeln!(out, "        body: {body}");

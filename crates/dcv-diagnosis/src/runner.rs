@@ -34,6 +34,11 @@ pub struct Observations {
     pub http: Option<Result<HttpProbeReport, String>>,
     /// TXT at `_acme-challenge.<name>` (DNS method).
     pub txt: Option<Lookup>,
+    /// CNAME at `_acme-challenge.<name>`, asked directly beside the TXT: a
+    /// server that holds both (RFC 1034 §3.6.2 forbids it, some accept it)
+    /// answers the TXT query with the TXT alone, so only this shows the
+    /// delegation the CA never follows.
+    pub txt_cname: Option<Lookup>,
     /// TXT at the doubled-label mistakes (`_acme-challenge.<name>.<zone>`).
     pub txt_doubled: Vec<Lookup>,
     /// The token path fetched.
@@ -642,14 +647,19 @@ async fn gather(
     let wants_dns = cfg.methods.contains(&Method::Dns);
     let txt = async {
         if !wants_dns {
-            return (None, Vec::new(), 0, Vec::new());
+            return (None, None, Vec::new(), 0, Vec::new());
         }
         let t = Instant::now();
         let running = progress.start(Probe::Txt);
         let Ok(challenge) = DnsName::parse(&format!("_acme-challenge.{base}")) else {
-            return (None, Vec::new(), 0, Vec::new());
+            return (None, None, Vec::new(), 0, Vec::new());
         };
-        let lookup = engine.lookup(&challenge, RecordType::TXT).await;
+        // Same zone, same cut: the CNAME question costs one more query, in
+        // parallel.
+        let (lookup, cname) = tokio::join!(
+            engine.lookup(&challenge, RecordType::TXT),
+            engine.lookup(&challenge, RecordType::CNAME)
+        );
         // Registrar forms that append the zone: `_acme-challenge.<name>.<zone>`
         // (Let's Debug TXTDoubleLabel), with the zone from the walk.
         let mut doubled_names = vec![format!("_acme-challenge.{base}.{base}")];
@@ -677,14 +687,14 @@ async fn gather(
             },
             paths
         );
-        (Some(lookup), doubled, elapsed_ms(t), paths)
+        (Some(lookup), Some(cname), doubled, elapsed_ms(t), paths)
     };
 
     let (
         tld,
         (caa, caa_ms, caa_paths),
         (a, aaaa, http, http_ms),
-        (txt, txt_doubled, txt_ms, txt_paths),
+        (txt, txt_cname, txt_doubled, txt_ms, txt_paths),
     ) = tokio::join!(tld, caa, http, txt);
     timings.insert("caa".to_owned(), caa_ms);
     if wants_http {
@@ -702,6 +712,7 @@ async fn gather(
         aaaa,
         http,
         txt,
+        txt_cname,
         txt_doubled,
         http_token: token,
         paths: caa_paths.into_iter().chain(txt_paths).collect(),
@@ -716,6 +727,7 @@ fn empty_observations() -> Observations {
         aaaa: None,
         http: None,
         txt: None,
+        txt_cname: None,
         txt_doubled: Vec::new(),
         http_token: String::new(),
         paths: Vec::new(),
