@@ -284,6 +284,12 @@ pub(crate) enum Denial {
     OptOut,
     /// NSEC3 parameters make the proof unusable; the answer is insecure.
     Insecure(InsecureReason),
+    /// Asked to prove an insecure delegation, the records prove instead that
+    /// the name is no delegation at all: it exists in the zone without an NS
+    /// RRset (its NSEC/NSEC3 has no NS bit), or is an empty non-terminal.
+    /// No zone cut here; the zone's keys cover the name (RFC 6840 §4.4;
+    /// Unbound `val_nsec_prove_nodata_dsreply`, `nsec3_prove_nods`).
+    NotDelegation(DenialKind),
     /// The proof is missing or wrong; the text says why.
     Failed(String),
 }
@@ -313,6 +319,9 @@ pub(crate) fn prove_denial(
     nsec3s: &[&Record],
 ) -> Denial {
     if !nsecs.is_empty() {
+        if goal == DenialGoal::InsecureDelegation && nsec_proves_no_cut(zone, qname, nsecs) {
+            return Denial::NotDelegation(DenialKind::Nsec);
+        }
         return match nsec_proof(zone, qname, goal, nsecs) {
             Ok(()) => Denial::Proven(DenialKind::Nsec),
             Err(e) => Denial::Failed(e),
@@ -358,6 +367,29 @@ fn common_ancestor(a: &Name, b: &Name) -> Name {
 
 fn wildcard_of(ce: &Name) -> Option<Name> {
     ce.prepend_label("*").ok()
+}
+
+/// For a DS query at `qname`: do the NSECs prove `qname` is no delegation
+/// point? An NSEC at `qname` without the NS bit (and without DS, or SOA,
+/// which would make it the child's), or an NSEC covering `qname` whose next
+/// name lies below it (an empty non-terminal, RFC 4035 §3.1.3.2).
+fn nsec_proves_no_cut(zone: &Name, qname: &Name, nsecs: &[&Record]) -> bool {
+    let in_zone = || {
+        nsecs
+            .iter()
+            .filter_map(|r| as_nsec(r).map(|n| (&r.name, n)))
+            .filter(|(owner, _)| zone.zone_of(owner))
+    };
+    if let Some((_, n)) = in_zone().find(|(owner, _)| *owner == qname) {
+        let types = n.type_set();
+        return !types.contains(HType::NS)
+            && !types.contains(HType::DS)
+            && (!types.contains(HType::SOA) || qname.is_root());
+    }
+    in_zone().any(|(owner, n)| {
+        let next = n.next_domain_name();
+        nsec_covers(owner, next, qname) && qname.zone_of(next) && next != qname
+    })
 }
 
 fn nsec_proof(
@@ -657,10 +689,14 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
             };
             if let Some(e) = matching(&qh) {
                 let types = e.data.type_set();
-                if need_ns && !types.contains(HType::NS) {
-                    return Denial::Failed(format!(
-                        "the NSEC3 for {qname} has no NS bit: not a delegation"
-                    ));
+                // Unbound `nsec3_prove_nods`: the child's NSEC3 (SOA) or a
+                // DS bit is bogus; no NS bit means no delegation here.
+                if need_ns
+                    && !types.contains(HType::NS)
+                    && !types.contains(HType::DS)
+                    && (!types.contains(HType::SOA) || qname.is_root())
+                {
+                    return Denial::NotDelegation(DenialKind::Nsec3);
                 }
                 if types.contains(qtype) {
                     return Denial::Failed(format!("the NSEC3 for {qname} lists {qtype}"));
@@ -679,7 +715,11 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
                 _ if need_ns => Denial::Failed(format!(
                     "no NSEC3 matches the delegation {qname} and no opt-out span covers it"
                 )),
-                Ok((ce, _)) => {
+                // RFC 5155 §8.7 wildcard NODATA, and §9.2: with the next
+                // closer name in an opt-out span the answer is insecure, with
+                // or without a wildcard (Unbound `nsec3_do_prove_nodata`
+                // cases 4 and 5).
+                Ok((ce, opt_out)) => {
                     let Some(wc) = wildcard_of(&ce) else {
                         return Denial::Failed("wildcard name too long".into());
                     };
@@ -687,9 +727,17 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
                         return Denial::Failed("NSEC3 hash budget exhausted".into());
                     };
                     match matching(&wh) {
-                        Some(e) if !e.data.type_set().contains(qtype) => {
-                            Denial::Proven(DenialKind::Nsec3)
+                        Some(e)
+                            if !e.data.type_set().contains(qtype)
+                                && !e.data.type_set().contains(HType::CNAME) =>
+                        {
+                            if opt_out {
+                                Denial::OptOut
+                            } else {
+                                Denial::Proven(DenialKind::Nsec3)
+                            }
                         }
+                        None if opt_out => Denial::OptOut,
                         _ => Denial::Failed(format!("no NSEC3 matches {qname}")),
                     }
                 }
@@ -711,10 +759,13 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
             let Some(h) = hash(&nc) else {
                 return Denial::Failed("NSEC3 hash budget exhausted".into());
             };
-            if covering(&h).is_some() {
-                Denial::Proven(DenialKind::Nsec3)
-            } else {
-                Denial::Failed(format!("no NSEC3 covers the next closer name {nc}"))
+            match covering(&h) {
+                // RFC 5155 §9.2: an opt-out span may hide an unsigned
+                // delegation at the next closer name; Unbound
+                // (`nsec3_prove_wildcard`) calls the answer insecure.
+                Some(e) if e.data.opt_out() => Denial::OptOut,
+                Some(_) => Denial::Proven(DenialKind::Nsec3),
+                None => Denial::Failed(format!("no NSEC3 covers the next closer name {nc}")),
             }
         }
     }

@@ -4,14 +4,14 @@
 
 use crate::{
     limits,
-    lookup::{ChainLink, Lookup, Outcome, ServFailReason, ServerVerdict},
-    security::{IndeterminateReason, InsecureReason, RrsetId, Security},
+    lookup::{ChainLink, CutSource, Lookup, Outcome, ServFailReason, ServerVerdict},
+    security::{IndeterminateReason, InsecureReason, RrsetId, Security, ServerFailure},
     types::{DnsName, RecordType},
 };
 
 use super::Engine;
 
-use super::classify::alias_target;
+use super::classify::{alias_target, ds_from_child};
 use super::ctx::Ctx;
 use super::walk::WalkEnd;
 
@@ -31,6 +31,7 @@ impl Engine {
                 };
             }
             let end = self.walk(&current, qtype, &[], &mut ctx, true).await;
+            let end = parent_side_only(end, &current, qtype, &ctx);
             let (cut, verdict, decoded) = match end {
                 WalkEnd::Fail(why) if self.anchor_zone(&current).is_none() => {
                     security = security.worst(Security::Insecure(InsecureReason::NoTrustAnchor {
@@ -44,7 +45,7 @@ impl Engine {
                     // failing zone's parent proves it has no DS, say so.
                     let proven_insecure = match &why {
                         ServFailReason::AllServersFailed { zone, .. } => {
-                            let zk = self.zone_keys(zone).await;
+                            let zk = self.zone_keys(zone, CutSource::Referral).await;
                             ctx.add_keys(&zk);
                             matches!(zk.security, Security::Insecure(_))
                                 .then(|| zk.security.clone())
@@ -147,4 +148,41 @@ impl Engine {
             exchanges: ctx.exchanges,
         }
     }
+}
+
+/// A DS question is the parent's to answer (RFC 4035 §3.1.4.1). When every
+/// server answered it from the child's side (the child's SOA: the servers
+/// serve both and picked the child), the resolver has no parent-side answer
+/// to give: Unbound re-asks the parent's servers (`iter_ds_toolow`) and,
+/// getting the child's answer again, fails the query.
+fn parent_side_only(end: WalkEnd, qname: &DnsName, qtype: RecordType, ctx: &Ctx) -> WalkEnd {
+    let WalkEnd::Final {
+        cut,
+        verdict: ServerVerdict::NoData | ServerVerdict::NxDomain,
+        decoded,
+    } = &end
+    else {
+        return end;
+    };
+    if qtype != RecordType::DS || !ds_from_child(decoded, qname) {
+        return end;
+    }
+    let failures = ctx
+        .answers
+        .iter()
+        .filter(|a| &a.qname == qname && a.qtype == qtype && a.zone == cut.zone)
+        .map(|a| ServerFailure {
+            server: a.server.addr,
+            reason: match a.verdict {
+                ServerVerdict::NoData | ServerVerdict::NxDomain => format!(
+                    "answered the DS query from the child zone {qname} itself (RFC 4035 §3.1.4.1)"
+                ),
+                ref other => other.failure_text(),
+            },
+        })
+        .collect();
+    WalkEnd::Fail(ServFailReason::AllServersFailed {
+        zone: cut.zone.clone(),
+        failures,
+    })
 }
