@@ -1032,6 +1032,43 @@ mod tests {
         let _ = ab;
     }
 
+    /// RFC 6840 §4.4 with Unbound's reading: asked to prove an insecure
+    /// delegation, an NSEC without the NS bit (or an empty non-terminal
+    /// proof) shows there is no cut at all; the child's own NSEC (SOA) or a
+    /// DS bit is no proof of anything.
+    #[test]
+    fn ds_denials_tell_no_cut_from_insecure_cut() {
+        let zone = Name::from_ascii("example.").unwrap();
+        let n = |s: &str| Name::from_ascii(s).unwrap();
+        let goal = DenialGoal::InsecureDelegation;
+        let delegation = nsec("b.example.", "ns1.example.", &[HType::NS, HType::RRSIG]);
+        assert_eq!(
+            prove_denial(&zone, &n("b.example."), goal, &[&delegation], &[]),
+            Denial::Proven(DenialKind::Nsec)
+        );
+        let host = nsec("ns1.example.", "ns2.example.", &[HType::A, HType::RRSIG]);
+        assert_eq!(
+            prove_denial(&zone, &n("ns1.example."), goal, &[&host], &[]),
+            Denial::NotDelegation(DenialKind::Nsec)
+        );
+        // ent.example. exists only as the parent of a.ent.example.
+        let ent = nsec("d.example.", "a.ent.example.", &[HType::A]);
+        assert_eq!(
+            prove_denial(&zone, &n("ent.example."), goal, &[&ent], &[]),
+            Denial::NotDelegation(DenialKind::Nsec)
+        );
+        let child_apex = nsec("c.example.", "x.c.example.", &[HType::SOA, HType::NS]);
+        assert!(matches!(
+            prove_denial(&zone, &n("c.example."), goal, &[&child_apex], &[]),
+            Denial::Failed(_)
+        ));
+        let with_ds = nsec("e.example.", "f.example.", &[HType::NS, HType::DS]);
+        assert!(matches!(
+            prove_denial(&zone, &n("e.example."), goal, &[&with_ds], &[]),
+            Denial::Failed(_)
+        ));
+    }
+
     #[test]
     fn base32hex_matches_rfc4648_vectors() {
         assert_eq!(base32hex(b"f"), "co");

@@ -594,18 +594,29 @@ impl Engine {
                 );
             }
         };
-        if !referred {
-            let (cut, probe_ctx) = self.probe_cut_servers(name, &parent_zone, found_by).await;
+        // The DNSKEY RRset (unless already fetched) and, for a cut found
+        // without a referral, the servers that serve it: one round trip.
+        let probe = async {
+            if referred {
+                None
+            } else {
+                Some(self.probe_cut_servers(name, &parent_zone, found_by).await)
+            }
+        };
+        let dnskey = async {
+            match key_end {
+                Some(end) => end,
+                None => {
+                    self.walk(name, RecordType::DNSKEY, &[], &mut key_ctx, true)
+                        .await
+                }
+            }
+        };
+        let (probed, key_end) = tokio::join!(probe, dnskey);
+        if let Some((cut, probe_ctx)) = probed {
             zk.take_evidence(probe_ctx);
             zk.found_cut = cut;
         }
-        let key_end = match key_end {
-            Some(end) => end,
-            None => {
-                self.walk(name, RecordType::DNSKEY, &[], &mut key_ctx, true)
-                    .await
-            }
-        };
         self.keys_from_ds(name, zk, step, ds_list, &[], Some((key_end, key_ctx)))
             .await
     }
