@@ -241,6 +241,9 @@ impl CutSource {
 /// One authoritative server's own answer to one question.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ServerAnswer {
+    /// The zone the server speaks for: the cut whose servers were asked, or
+    /// for an answer or denial that validation showed comes from a cut below
+    /// it on the same servers (no referral), that cut.
     pub zone: DnsName,
     pub qname: DnsName,
     pub qtype: RecordType,

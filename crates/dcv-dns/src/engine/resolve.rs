@@ -2,9 +2,11 @@
 //! validate it, follow CNAME/DNAME links (RFC 1034 §3.6.2, RFC 6672) with a
 //! bound, and fold the outcome and security of every link.
 
+use std::sync::Arc;
+
 use crate::{
     limits,
-    lookup::{ChainLink, CutSource, Lookup, Outcome, ServFailReason, ServerVerdict},
+    lookup::{ChainLink, CutSource, Lookup, Outcome, ServFailReason, ServerVerdict, ZoneCut},
     security::{IndeterminateReason, InsecureReason, RrsetId, Security, ServerFailure},
     types::{DnsName, RecordType},
 };
@@ -84,6 +86,7 @@ impl Engine {
             let link_security = self
                 .validate(&current, qtype, &cut, &verdict, &decoded, &mut ctx)
                 .await;
+            let cut = answering_zone(&mut ctx, &current, qtype, cut);
             security = security.worst(link_security.clone());
             match &link_security {
                 Security::Bogus(r) => {
@@ -185,4 +188,43 @@ fn parent_side_only(end: WalkEnd, qname: &DnsName, qtype: RecordType, ctx: &Ctx)
         zone: cut.zone.clone(),
         failures,
     })
+}
+
+/// The zone that answered (`current`, `qtype`): the walked cut, or a cut
+/// below it that validation found on the same servers (no referral). The
+/// servers' answers and denials are then marked as that zone's, referrals
+/// stay the walked cut's.
+fn answering_zone(
+    ctx: &mut Ctx,
+    current: &DnsName,
+    qtype: RecordType,
+    walked: Arc<ZoneCut>,
+) -> Arc<ZoneCut> {
+    let Some(found) = ctx
+        .cuts
+        .iter()
+        .filter(|c| {
+            matches!(c.found_by, CutSource::SignerName | CutSource::DsProbe)
+                && current.is_subdomain_of(&c.zone)
+                && c.zone.label_count() > walked.zone.label_count()
+                && c.zone.is_subdomain_of(&walked.zone)
+        })
+        .max_by_key(|c| c.zone.label_count())
+        .cloned()
+    else {
+        return walked;
+    };
+    for a in &mut ctx.answers {
+        if &a.qname == current
+            && a.qtype == qtype
+            && a.zone == walked.zone
+            && matches!(
+                a.verdict,
+                ServerVerdict::Answer { .. } | ServerVerdict::NoData | ServerVerdict::NxDomain
+            )
+        {
+            a.zone = found.zone.clone();
+        }
+    }
+    Arc::new(found)
 }
