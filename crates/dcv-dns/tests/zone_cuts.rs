@@ -473,3 +473,57 @@ async fn finding_cuts_costs_few_queries() {
     assert!(unsigned <= referred + 4, "{unsigned} vs {referred}");
     assert!(suffix <= referred + 8, "{suffix} vs {referred}");
 }
+
+/// The other form: the server of `lab.` also serves `co.lab.` and refers to
+/// `example.co.lab.` from it, so the referral comes from a zone the walk
+/// never saw; the DS for the domain is `co.lab.`'s, not `lab.`'s.
+#[tokio::test]
+async fn referral_from_a_parent_the_walk_never_saw() {
+    let (l, _e, _lab) = run("suffix-referred", "www.example.co.lab", RecordType::A).await;
+    assert_eq!(l.security, Security::Secure);
+    assert_eq!(
+        cuts(&l),
+        [
+            (".", CutSource::RootHints),
+            ("lab.", CutSource::Referral),
+            ("co.lab.", CutSource::DsProbe),
+            ("example.co.lab.", CutSource::Referral),
+        ]
+    );
+    let domain = l.zone_cut_for(&name("www.example.co.lab")).unwrap();
+    assert_eq!(
+        domain.parent.as_ref().map(DnsName::as_str),
+        Some("co.lab."),
+        "the zone that delegates, not the cut the walk asked"
+    );
+    assert_eq!(domain.ns_names, [name(catalogue::SUFFIX_DOMAIN_NS)]);
+
+    let (l, _e, _lab) = run(
+        "suffix-referred-ds-bad-digest",
+        "www.example.co.lab",
+        RecordType::A,
+    )
+    .await;
+    let BogusReason::DsMatchesNoDnskey { zone, parent, .. } = bogus(&l) else {
+        panic!("{:?}", l.security)
+    };
+    assert_eq!(
+        (zone.as_str(), parent.as_str()),
+        ("example.co.lab.", "co.lab.")
+    );
+
+    let (l, _e, _lab) = run(
+        "suffix-referred-unsigned-suffix",
+        "www.example.co.lab",
+        RecordType::A,
+    )
+    .await;
+    assert_eq!(
+        l.security,
+        Security::Insecure(InsecureReason::NoDs {
+            zone: name("co.lab"),
+            parent: name("lab"),
+            proof: DenialKind::Nsec,
+        })
+    );
+}

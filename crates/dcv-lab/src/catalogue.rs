@@ -552,6 +552,8 @@ pub const PROVIDER_NS: &str = "nsx.lab.";
 pub const SUFFIX: &str = "co.lab.";
 /// The registered domain under [`SUFFIX`] (like `example.co.uk.`).
 pub const SUFFIX_DOMAIN: &str = "example.co.lab.";
+/// The own server of [`SUFFIX_DOMAIN`] in the `suffix-referred` scenarios.
+pub const SUFFIX_DOMAIN_NS: &str = "ns1.example.co.lab.";
 /// A child zone of `example.lab.` (grandparent scenarios).
 pub const CHILD: &str = "child.example.lab.";
 /// A child zone of `example.lab.` below the empty non-terminal `ent2`.
@@ -751,6 +753,25 @@ pub fn cohosted_all() -> Vec<Scenario> {
                 "DS for example.co.lab. matches no DNSKEY, all on one server: bogus",
             )
             .with_zone(SUFFIX_DOMAIN, |z| z.faults.push(ZoneFault::DsBadDigest)),
+        cohosted_suffix_referral(&Signing::Nsec),
+        cohosted_suffix_referral(&Signing::Nsec)
+            .rename(
+                "suffix-referred-unsigned-domain",
+                "unsigned example.co.lab. referred to from co.lab. on the server of lab.",
+            )
+            .with_zone(SUFFIX_DOMAIN, unsigned_zone),
+        cohosted_suffix_referral(&Signing::Nsec)
+            .rename(
+                "suffix-referred-unsigned-suffix",
+                "unsigned co.lab. on the server of lab., signed example.co.lab. referred to",
+            )
+            .with_zone(SUFFIX, unsigned_zone),
+        cohosted_suffix_referral(&Signing::nsec3())
+            .rename(
+                "suffix-referred-ds-bad-digest",
+                "DS for example.co.lab. in co.lab. (same server as lab.) matches no DNSKEY",
+            )
+            .with_zone(SUFFIX_DOMAIN, |z| z.faults.push(ZoneFault::DsBadDigest)),
         cohosted_suffix(&Signing::Nsec)
             .rename(
                 "suffix-rrsig-exp-a",
@@ -760,6 +781,19 @@ pub fn cohosted_all() -> Vec<Scenario> {
                 z.faults.push(ZoneFault::RrsigExpired(www_a()));
             }),
     ]
+}
+
+/// `lab.` and [`SUFFIX`] on `ns.lab.`, [`SUFFIX_DOMAIN`] on its own server
+/// [`SUFFIX_DOMAIN_NS`]: `ns.lab.` refers to the domain from `co.lab.`, a
+/// zone the walk was never referred to.
+pub fn cohosted_suffix_referral(signing: &Signing) -> Scenario {
+    cohosted_suffix(signing)
+        .rename(
+            "suffix-referred",
+            "lab. and co.lab. on one server, which refers to example.co.lab. from co.lab.",
+        )
+        .server(ServerSpec::new(SUFFIX_DOMAIN_NS))
+        .with_zone(SUFFIX_DOMAIN, |z| z.servers = vec![SUFFIX_DOMAIN_NS.into()])
 }
 
 /// `www.example.lab.` is a CNAME to `target.lab.` in the parent, both zones
@@ -848,6 +882,14 @@ pub fn cohosted_ds_from_child_on_one() -> Scenario {
 
 /// All catalogue scenarios, by name.
 pub fn all() -> Vec<Scenario> {
+    let mut all = classic();
+    all.extend(cohosted_all());
+    all
+}
+
+/// The scenarios with the base's tree (root, `lab.`, `example.lab.`, each
+/// zone on its own servers).
+fn classic() -> Vec<Scenario> {
     vec![
         unsigned(),
         valid(),

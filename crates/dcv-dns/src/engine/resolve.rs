@@ -138,6 +138,20 @@ impl Engine {
             current = target;
         };
         let mut zone_cuts = ctx.cuts;
+        // A referral names the cut the walk asked, which may lie above the
+        // zone the referral came from (one server serving lab. and co.lab.
+        // refers to example.co.lab. from co.lab.): the zone whose DS RRset
+        // (or proof of none) validation used is the one that delegates.
+        for c in &mut zone_cuts {
+            let delegated_by = ctx
+                .steps
+                .iter()
+                .find(|s| s.zone == c.zone)
+                .and_then(|s| s.parent.clone());
+            if delegated_by.is_some() {
+                c.parent = delegated_by;
+            }
+        }
         zone_cuts.sort_by_key(|c| c.zone.label_count());
         Lookup {
             qname: name.clone(),
