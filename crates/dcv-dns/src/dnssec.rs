@@ -371,8 +371,10 @@ fn wildcard_of(ce: &Name) -> Option<Name> {
 
 /// For a DS query at `qname`: do the NSECs prove `qname` is no delegation
 /// point? An NSEC at `qname` without the NS bit (and without DS, or SOA,
-/// which would make it the child's), or an NSEC covering `qname` whose next
-/// name lies below it (an empty non-terminal, RFC 4035 §3.1.3.2).
+/// which would make it the child's); else a NODATA proof without a
+/// matching NSEC: an empty non-terminal (RFC 4035 §3.1.3.2) or a name
+/// synthesised from a wildcard (§3.1.3.4) (Unbound
+/// `val_nsec_prove_nodata_dsreply`).
 fn nsec_proves_no_cut(zone: &Name, qname: &Name, nsecs: &[&Record]) -> bool {
     let in_zone = || {
         nsecs
@@ -386,10 +388,7 @@ fn nsec_proves_no_cut(zone: &Name, qname: &Name, nsecs: &[&Record]) -> bool {
             && !types.contains(HType::DS)
             && (!types.contains(HType::SOA) || qname.is_root());
     }
-    in_zone().any(|(owner, n)| {
-        let next = n.next_domain_name();
-        nsec_covers(owner, next, qname) && qname.zone_of(next) && next != qname
-    })
+    nsec_proof(zone, qname, DenialGoal::NoData(HType::DS), nsecs).is_ok()
 }
 
 fn nsec_proof(

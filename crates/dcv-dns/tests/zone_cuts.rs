@@ -527,3 +527,57 @@ async fn referral_from_a_parent_the_walk_never_saw() {
         })
     );
 }
+
+/// Probing for cuts is bounded: an unsigned answer deep below the last
+/// known cut of a signed zone costs at most `MAX_CUT_PROBE_LABELS` DS
+/// queries, then the status is indeterminate; a shallow one is named bogus,
+/// and a deep one below a proven insecure cut is insecure without probing.
+#[tokio::test]
+async fn cut_probes_are_bounded() {
+    use dcv_dns::IndeterminateReason;
+    use dcv_lab::{RrsetSelector, ZoneFault};
+    let deep = "a.b.c.d.e.f.g.h.i.j.k.l.m.wild.example.lab";
+    let unsigned_wildcard = by_name("cohost-valid").with_zone(catalogue::ZONE, |z| {
+        z.faults
+            .push(ZoneFault::RrsigMissing(RrsetSelector::rrset("*.wild", "A")));
+    });
+    let lab = Lab::start(unsigned_wildcard).await.unwrap();
+    let e = Engine::new(config(&lab));
+    let shallow = e.lookup(&name("x.wild.example.lab"), RecordType::A).await;
+    let BogusReason::RrsigsMissing { zone, .. } = bogus(&shallow) else {
+        panic!("{:?}", shallow.security)
+    };
+    assert_eq!(zone.as_str(), "example.lab.");
+    let before = e.queries_sent();
+    let l = e.lookup(&name(deep), RecordType::A).await;
+    println!("{}", render_trace(&l));
+    assert!(
+        matches!(
+            &l.security,
+            Security::Indeterminate(IndeterminateReason::CutProbeLimit { zone, limit, .. })
+                if zone.as_str() == "lab." && *limit == 12
+        ),
+        "{:?}",
+        l.security
+    );
+    let probes = l
+        .server_answers
+        .iter()
+        .filter(|a| a.qtype == RecordType::DS && a.qname.is_subdomain_of(&name("example.lab")))
+        .map(|a| &a.qname)
+        .collect::<std::collections::HashSet<_>>();
+    assert!(probes.len() <= 12, "{probes:?}");
+    // The walk (the root, both addresses of ns.lab.), then at most one DS
+    // query per probed label and server address.
+    let sent = e.queries_sent() - before;
+    println!("deep unsigned name: {sent} queries");
+    assert!(sent <= 3 + 2 * 12, "{sent}");
+
+    let lab = Lab::start(by_name("cohost-unsigned")).await.unwrap();
+    let e = Engine::new(config(&lab));
+    let l = e.lookup(&name(deep), RecordType::A).await;
+    assert!(matches!(
+        l.security,
+        Security::Insecure(InsecureReason::NoDs { ref zone, .. }) if zone.as_str() == "example.lab."
+    ));
+}

@@ -358,6 +358,9 @@ impl Engine {
             cur = n.parent();
             labels.push(n);
         }
+        // The labels nearest the known cut first: those are probed first,
+        // and the bound cuts off the deepest.
+        labels.reverse();
         labels.truncate(limits::MAX_CUT_PROBE_LABELS);
         join_all(labels.iter().map(|l| async move {
             let mut scratch = Ctx::default();
@@ -399,17 +402,10 @@ impl Engine {
         if self.anchor_zone(name).is_none() {
             return no_anchor();
         }
-        let known = self.closest_known_cut(name);
-        if name.label_count() > known.label_count() + limits::MAX_CUT_PROBE_LABELS {
-            return ZoneKeys::leaf(
-                name,
-                Security::Indeterminate(IndeterminateReason::CutProbeLimit {
-                    zone: known,
-                    name: name.clone(),
-                    limit: limits::MAX_CUT_PROBE_LABELS,
-                }),
-            );
-        }
+        // The closest cut above `name` known without probing: every label
+        // between it and `name` needs a DS query.
+        let known = self.closest_known_cut(&parent_name);
+        let too_deep = name.label_count() > known.label_count() + limits::MAX_CUT_PROBE_LABELS;
         let referred = lock(&self.inner.cuts).contains_key(name);
         let mut ds_ctx = Ctx::default();
         let mut key_ctx = Ctx::default();
@@ -417,7 +413,7 @@ impl Engine {
         // a cut: its DS and DNSKEY are fetched beside the parent's keys (one
         // round trip for the whole chain). Other labels are probed only once
         // the chain above them is known to be secure, as a validator would.
-        let (pk, ds_end, key_end) = if referred || why == CutSource::SignerName {
+        let (pk, ds_end, key_end) = if (referred || why == CutSource::SignerName) && !too_deep {
             let (pk, ds_end, key_end, ()) = tokio::join!(
                 self.zone_keys(&parent_name, CutSource::DsProbe),
                 self.walk(name, RecordType::DS, &[], &mut ds_ctx, true),
@@ -429,6 +425,20 @@ impl Engine {
             let pk = self.zone_keys(&parent_name, CutSource::DsProbe).await;
             if !pk.security.is_secure() {
                 return ZoneKeys::inherit(name, pk);
+            }
+            // Still secure this far below the last known cut: the bound on
+            // DS queries per name is reached.
+            if too_deep {
+                let mut zk = ZoneKeys::leaf(
+                    name,
+                    Security::Indeterminate(IndeterminateReason::CutProbeLimit {
+                        zone: known,
+                        name: name.clone(),
+                        limit: limits::MAX_CUT_PROBE_LABELS,
+                    }),
+                );
+                zk.parent = Some(pk);
+                return zk;
             }
             let ds_end = self
                 .walk(name, RecordType::DS, &[], &mut ds_ctx, true)
