@@ -38,7 +38,7 @@ use tokio::sync::OnceCell;
 use crate::{
     config::EngineConfig,
     limits,
-    lookup::{Lookup, NameServer, ZoneCut},
+    lookup::{CutSource, Lookup, NameServer, ZoneCut},
     transport::{Journal, Recorder, ServerReply},
     types::{DnsName, RecordType},
 };
@@ -103,6 +103,7 @@ impl Engine {
             servers,
             unresolved: Vec::new(),
             referred_by: None,
+            found_by: CutSource::RootHints,
         };
         let mut cuts = HashMap::new();
         cuts.insert(DnsName::root(), Arc::new(root));
@@ -185,13 +186,9 @@ impl Engine {
                 servers: Vec::new(),
                 unresolved: Vec::new(),
                 referred_by: None,
+                found_by: CutSource::RootHints,
             })
         })
-    }
-
-    /// Closest known zone cut strictly above `zone`.
-    fn parent_cut(&self, zone: &DnsName) -> Option<Arc<ZoneCut>> {
-        zone.parent().map(|p| self.closest_cut(&p))
     }
 
     fn add_cut_path(&self, cut: &ZoneCut, ctx: &mut Ctx) {
