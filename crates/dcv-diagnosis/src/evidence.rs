@@ -203,8 +203,8 @@ pub struct VantageEvidence {
 pub struct VantageFamilyEvidence {
     /// `IPv4` or `IPv6`.
     pub family: String,
-    /// `the root answers`, `no route (nothing can be sent)`, `no answer
-    /// (dropped on the way)`, `something else answers for the root`, ...
+    /// `the root answers`, `no route`, `no answer`, `something else answers
+    /// for the root`, `blocked by this machine's firewall`, ...
     pub udp: String,
     pub tcp: String,
 }

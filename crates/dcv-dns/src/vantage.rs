@@ -280,12 +280,12 @@ impl fmt::Display for Reach {
         match self {
             Self::Works => f.write_str("the root answers"),
             Self::Intercepted => f.write_str("something else answers for the root"),
-            Self::NoRoute => f.write_str("no route (nothing can be sent)"),
+            Self::NoRoute => f.write_str("no route"),
             Self::Blocked {
                 cause: NetErrorKind::LocalFailure,
             } => f.write_str("blocked by this machine's firewall"),
             Self::Blocked { cause } => write!(f, "blocked ({cause})"),
-            Self::NoAnswer => f.write_str("no answer (dropped on the way)"),
+            Self::NoAnswer => f.write_str("no answer"),
             Self::NotTested { why } => match why {
                 NotTestedReason::NoRootServer => f.write_str("not tested: no root server address"),
                 NotTestedReason::Disabled => f.write_str("not tested: disabled"),

@@ -101,7 +101,7 @@ impl Engine {
                         if signs.is_empty() {
                             ProbeVerdict::Root {
                                 proof: ProofCheck::NotChecked {
-                                    why: "not yet checked".to_owned(),
+                                    why: "pending".to_owned(),
                                 },
                             }
                         } else {
@@ -140,6 +140,14 @@ impl Engine {
                     continue;
                 };
                 p.verdict = self.judge_proof(&qname, response, &keys);
+            }
+        } else {
+            for p in &mut probes {
+                if let ProbeVerdict::Root { proof } = &mut p.verdict {
+                    *proof = ProofCheck::NotChecked {
+                        why: "another probe already shows the interception".to_owned(),
+                    };
+                }
             }
         }
 
