@@ -17,7 +17,7 @@ use futures::StreamExt as _;
 use futures::future::join_all;
 
 use crate::config::CheckConfig;
-use crate::model::{CaVerdict, Finding, Method, MethodVerdict, Report, Severity};
+use crate::model::{CaVerdict, Finding, Method, MethodVerdict, Report, Severity, Verdict};
 use crate::rules;
 
 /// Everything the probes saw, handed to the rules.
@@ -508,7 +508,6 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
     let mut findings: Vec<Finding> = rules::identifier::syntactic(&cfg);
 
     let mut vantage_ms = None;
-    let mut unjudged = false;
     let obs = if cfg.hostname.ip_literal().is_some() {
         None
     } else {
@@ -535,7 +534,6 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
                 // Nothing seen from here is the domain's: say why, once.
                 vantage_ms = Some(elapsed_of(vantage.elapsed));
                 findings.push(rules::vantage::cannot_check(&vantage, why));
-                unjudged = true;
                 None
             }
             Ended::TimedOut(unfinished) => {
@@ -552,8 +550,10 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
     }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
     let mut ca_verdicts = verdicts(&cfg, &findings);
-    if unjudged && ca_verdicts.iter().all(|v| v.would_validate) {
-        // Nothing was predicted: no CA verdict rather than a "would validate".
+    let verdict = Report::fold_verdict(&ca_verdicts, &findings);
+    if verdict == Verdict::CouldNotCheck {
+        // Not judged (all or part could not be checked from here): no CA
+        // verdict rather than a "would validate" resting on what is missing.
         ca_verdicts.clear();
     }
     timings.insert("total".to_owned(), elapsed_ms(started));
@@ -561,7 +561,7 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
         hostname: cfg.hostname.to_string(),
         ca: cfg.cas.clone(),
         method: cfg.methods.clone(),
-        verdict: Report::fold_verdict(&ca_verdicts, &findings),
+        verdict,
         ca_verdicts,
         findings,
         timings_ms: timings,

@@ -456,7 +456,68 @@ fn named(addrs: &[IpAddr]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::named;
+    use super::*;
+    use crate::ca::CaId;
+    use crate::model::{CaVerdict, Method, MethodVerdict, Report, Verdict};
+
+    fn ca(would_validate: bool, blocked_by: Vec<FindingCode>) -> CaVerdict {
+        CaVerdict {
+            ca: CaId::Letsencrypt,
+            would_validate,
+            methods: vec![MethodVerdict {
+                method: Method::Http,
+                would_validate,
+                blocked_by,
+            }],
+        }
+    }
+
+    /// A failure that is known beats what could not be checked; what could
+    /// not be checked beats a pass; an informational vantage note changes
+    /// nothing, and a warning-level "not checked" (one family of two) neither.
+    #[test]
+    fn the_verdict_says_could_not_check_only_when_nothing_failed() {
+        let unchecked = finding(
+            FindingCode::VantageNotChecked,
+            Severity::Error,
+            String::new(),
+        );
+        let note = finding(FindingCode::VantageNoIpv6, Severity::Info, String::new());
+        let mut partial = unchecked.clone();
+        partial.severity = Severity::Warning;
+        let caa = finding(FindingCode::CaaForbids, Severity::Error, String::new());
+        let fold = Report::fold_verdict;
+        assert_eq!(fold(&[ca(true, vec![])], &[note.clone()]), Verdict::Pass);
+        assert_eq!(
+            fold(&[ca(true, vec![])], &[note.clone(), unchecked.clone()]),
+            Verdict::CouldNotCheck
+        );
+        assert_eq!(fold(&[ca(true, vec![])], &[partial]), Verdict::Warn);
+        assert_eq!(
+            fold(
+                &[ca(false, vec![FindingCode::CaaForbids])],
+                &[caa, unchecked.clone()]
+            ),
+            Verdict::Fail
+        );
+        for code in FindingCode::ALL {
+            let expected = matches!(
+                code,
+                FindingCode::VantageNoNetwork
+                    | FindingCode::VantageDnsBlocked
+                    | FindingCode::VantageDnsIntercepted
+                    | FindingCode::VantageNotChecked
+            );
+            assert_eq!(code.leaves_unchecked(), expected, "{code}");
+            if code.as_str().starts_with("vantage_") {
+                assert_eq!(
+                    code.who_fixes(),
+                    crate::model::WhoFixes::Requester,
+                    "{code}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn address_lists_stay_short() {
