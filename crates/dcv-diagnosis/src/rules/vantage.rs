@@ -487,7 +487,10 @@ mod tests {
         partial.severity = Severity::Warning;
         let caa = finding(FindingCode::CaaForbids, Severity::Error, String::new());
         let fold = Report::fold_verdict;
-        assert_eq!(fold(&[ca(true, vec![])], &[note.clone()]), Verdict::Pass);
+        assert_eq!(
+            fold(&[ca(true, vec![])], std::slice::from_ref(&note)),
+            Verdict::Pass
+        );
         assert_eq!(
             fold(&[ca(true, vec![])], &[note.clone(), unchecked.clone()]),
             Verdict::CouldNotCheck
