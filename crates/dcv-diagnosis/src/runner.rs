@@ -521,7 +521,13 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
             let probes = Box::pin(gather(&cfg, &mut timings, &engine, &progress));
             // Beside the probes, never ahead of them: it asks the same root
             // servers and shares the root's keys through the engine's cache.
-            let preflight = Box::pin(engine.vantage_preflight());
+            let preflight = Box::pin(async {
+                if cfg.vantage_preflight {
+                    Some(engine.vantage_preflight().await)
+                } else {
+                    None
+                }
+            });
             wait_for_probes(&cfg, &engine, &progress, probes, preflight).await
         };
         match ended {
@@ -599,28 +605,31 @@ async fn wait_for_probes(
     engine: &Engine,
     progress: &Progress,
     probes: impl std::future::Future<Output = Observations>,
-    preflight: impl std::future::Future<Output = dcv_dns::vantage::VantageReport>,
+    preflight: impl std::future::Future<Output = Option<dcv_dns::vantage::VantageReport>>,
 ) -> Ended {
     use dcv_dns::vantage::Conclusion;
     tokio::pin!(probes, preflight);
     let limit = tokio::time::sleep(cfg.timeout);
     tokio::pin!(limit);
-    let mut vantage = None;
+    // `Some(report)` once the preflight has ended (`Some(None)`: not run).
+    let mut vantage: Option<Option<dcv_dns::vantage::VantageReport>> = None;
     let mut gathered = None;
     loop {
         tokio::select! {
             report = &mut preflight, if vantage.is_none() => {
-                if let Conclusion::CannotCheck { why } = report.conclusion() {
-                    return Ended::CannotCheck(report, why);
+                if let Some(r) = &report
+                    && let Conclusion::CannotCheck { why } = r.conclusion()
+                {
+                    return Ended::CannotCheck(r.clone(), why);
                 }
                 if let Some(obs) = gathered.take() {
-                    return Ended::Done(Box::new(obs), Some(report));
+                    return Ended::Done(Box::new(obs), report);
                 }
                 vantage = Some(report);
             }
             obs = &mut probes, if gathered.is_none() => {
-                if vantage.is_some() {
-                    return Ended::Done(Box::new(obs), vantage);
+                if let Some(report) = vantage.take() {
+                    return Ended::Done(Box::new(obs), report);
                 }
                 gathered = Some(obs);
             }
