@@ -52,6 +52,7 @@ mod security;
 mod trace;
 mod transport;
 mod types;
+pub mod vantage;
 mod wire;
 
 pub use config::{

@@ -33,7 +33,8 @@ pub enum Command {
     /// Diagnose domain control validation for one hostname.
     ///
     /// Exit status: 0 when every selected CA would validate, 1 when a finding
-    /// blocks validation, 2 for bad input.
+    /// blocks validation, 2 for bad input, 3 when it could not be checked from
+    /// this machine (no network, DNS blocked or intercepted).
     Check(CheckArgs),
     /// Check many hostnames (one per line; `#` comments and blank lines are
     /// skipped), several at once, each with its own resolver state, and write
@@ -41,7 +42,8 @@ pub enum Command {
     /// summary on stderr.
     ///
     /// Exit status: 0 when every hostname would validate, 1 when one would
-    /// not or its line is not a hostname, 2 for bad flags or unreadable input.
+    /// not or its line is not a hostname, 2 for bad flags or unreadable input,
+    /// 3 when none failed but some could not be checked from this machine.
     Batch(BatchArgs),
     /// Resolve one name and type from the root like the CA's validating resolver,
     /// and print the walk: zone cuts, each server's answer, the DNSSEC chain.

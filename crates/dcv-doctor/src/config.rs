@@ -164,6 +164,7 @@ pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
         account_uri: args.account_uri.clone(),
         http_phase_timeout: None,
         dcv_delegation: None,
+        vantage_preflight: true,
         hostname,
     };
     if let Some(target) = &args.dcv_delegation {

@@ -172,6 +172,10 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
             continue; // reported as the blocking failure itself
         }
         for answer in &lookup.server_answers {
+            // A server this machine cannot reach proves nothing about the zone.
+            if super::vantage::excuses_verdict(obs, answer.server.addr.ip(), &answer.verdict) {
+                continue;
+            }
             let code = match &answer.verdict {
                 // RFC 1912 §2.8: an answer without AA is lame, even though
                 // Unbound (and so the CA) still uses it when nothing better comes.

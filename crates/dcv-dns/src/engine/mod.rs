@@ -12,13 +12,16 @@
 //!   and denial checks on answers;
 //! - `ask`: the questions put to servers (one server, every server of a cut,
 //!   single-path probes), where retransmission and server choice live;
-//! - `ctx`: the evidence one lookup gathers on the way.
+//! - `ctx`: the evidence one lookup gathers on the way;
+//! - `vantage`: the preflight that asks the root what this machine can test
+//!   (judged in [`crate::vantage`]).
 
 mod ask;
 mod chain;
 mod classify;
 mod ctx;
 mod resolve;
+mod vantage;
 mod walk;
 
 use std::{
