@@ -19,6 +19,7 @@ use hickory_proto::{
 use crate::{
     dnssec::DenialGoal,
     evidence::{QueryPath, RecordEvidence, ResponseEvidence},
+    lookup::CutSource,
     security::{BogusReason, Security},
     types::{DnsName, RecordType},
     vantage::{
@@ -188,7 +189,9 @@ impl Engine {
         if !self.config().trust_anchors.iter().any(|a| a.owner == root) {
             return Err("no trust anchor for the root".to_owned());
         }
-        let Ok(zk) = tokio::time::timeout_at(deadline, self.zone_keys(&root)).await else {
+        let Ok(zk) =
+            tokio::time::timeout_at(deadline, self.zone_keys(&root, CutSource::RootHints)).await
+        else {
             return Err("the root's keys were not fetched within the preflight's bound".to_owned());
         };
         match &zk.security {
