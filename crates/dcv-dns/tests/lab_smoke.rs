@@ -2,7 +2,8 @@
 //! outcome and DNSSEC class it must give: a table that shows at a glance how
 //! one fault changes what a validating resolver sees for names beside the one
 //! it targets (`lab_scenarios.rs` asserts each scenario's reasons in detail).
-//! A new catalogue scenario must get a row here. `DCV_TRACE=<scenario>` prints
+//! A new catalogue scenario must get a row here (co-hosting scenarios, with
+//! trees of their own, get theirs in `zone_cuts.rs`). `DCV_TRACE=<scenario>` prints
 //! that scenario's walks.
 
 use std::time::Duration;
@@ -247,7 +248,18 @@ fn got(outcome: &Outcome, security: &Security) -> Option<Want> {
 #[tokio::test]
 async fn every_catalogue_scenario_gives_the_expected_outcome_per_lookup() {
     let table = table();
-    let names: Vec<String> = catalogue::all().into_iter().map(|s| s.name).collect();
+    // The co-hosting scenarios have trees of their own (suffixes, several
+    // levels on shared servers), so these five names do not fit them: their
+    // table is `zone_cuts.rs`, and the oracles compare every one of them.
+    let cohosted: Vec<String> = catalogue::cohosted_all()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let names: Vec<String> = catalogue::all()
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| !cohosted.contains(n))
+        .collect();
     for name in &names {
         assert!(
             table.iter().any(|(n, _)| n == name),
