@@ -299,9 +299,13 @@ pub struct AgentArgs {
     pub dns: DnsSourceArgs,
     #[command(flatten)]
     pub ports: PortArgs,
-    /// Checks run at once; more are refused with 503.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    /// Checks run at once (they wait on the network, not the CPU).
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub max_concurrent: u64,
+    /// Checks that may wait for a slot; past them the agent answers 503 with
+    /// Retry-After, and coordinators ask again within their deadline.
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub max_queued: u64,
     /// Upper bound on one check, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=120))]
     pub check_timeout: u64,

@@ -62,6 +62,22 @@ pub const CLOUDFLARE_MPIC_DCV: &str = "Certificate authority was unable to verif
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections an agent holds open at once, beyond which it drops new ones.
 const MAX_CONNECTIONS: usize = 64;
+/// Default checks at once: a check spends its time waiting on DNS and HTTP
+/// round trips (about 10 ms of CPU for ~100 packets), so an agent sized by
+/// cores would sit idle; `agent_load` measures the throughput and memory.
+pub const DEFAULT_AGENT_CONCURRENCY: usize = 32;
+/// Default checks waiting for a slot: about four rounds of the running ones,
+/// which keeps the wait well under one check timeout.
+pub const DEFAULT_AGENT_QUEUE: usize = 128;
+/// What a busy agent tells a coordinator to wait before asking again
+/// (RFC 9110 §10.2.3 `Retry-After`, in seconds).
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+/// Most times a coordinator asks a busy agent again within one check; the
+/// deadline bounds it too.
+const MAX_BUSY_RETRIES: u32 = 30;
+/// Longest `Retry-After` a coordinator honours: a longer one is treated as
+/// this, so a misconfigured agent cannot stall the check past its deadline.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Shortest bearer token an agent accepts.
 const MIN_TOKEN_LEN: usize = 16;
 /// Most TXT values a request may carry.
@@ -155,8 +171,12 @@ pub struct AgentConfig {
     pub http_phase_timeout: Option<Duration>,
     /// Upper bound on one check.
     pub check_timeout: Duration,
-    /// Checks run at once; more get 503.
+    /// Checks run at once. Checks are I/O-bound (a check waits on round
+    /// trips, not the CPU), so dozens fit on a small machine.
     pub max_concurrent: usize,
+    /// Checks that may wait for a running slot; past them the agent answers
+    /// 503 with `Retry-After`, and a coordinator retries within its deadline.
+    pub max_queued: usize,
 }
 
 impl AgentConfig {
@@ -254,7 +274,10 @@ impl Drop for RunningAgent {
 
 struct AgentState {
     cfg: AgentConfig,
+    /// Running checks.
     checks: Arc<Semaphore>,
+    /// Running plus waiting checks: past it, 503.
+    admitted: Arc<Semaphore>,
 }
 
 fn ring() -> Arc<rustls::crypto::CryptoProvider> {
@@ -297,9 +320,13 @@ pub async fn start_agent(listen: SocketAddr, cfg: AgentConfig) -> anyhow::Result
     let addr = listener.local_addr()?;
     let state = Arc::new(AgentState {
         checks: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
+        admitted: Arc::new(Semaphore::new(cfg.max_concurrent.max(1) + cfg.max_queued)),
         cfg,
     });
-    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Room for every admitted check plus the requests being refused.
+    let connections = Arc::new(Semaphore::new(
+        MAX_CONNECTIONS + state.cfg.max_concurrent.max(1) + state.cfg.max_queued,
+    ));
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _peer)) = listener.accept().await else {
@@ -312,7 +339,8 @@ pub async fn start_agent(listen: SocketAddr, cfg: AgentConfig) -> anyhow::Result
             };
             let tls = tls.clone();
             let state = Arc::clone(&state);
-            let budget = state.cfg.check_timeout + 2 * IO_TIMEOUT;
+            // A queued check may wait up to one check timeout, then run.
+            let budget = 2 * state.cfg.check_timeout + 2 * IO_TIMEOUT;
             tokio::spawn(async move {
                 let _permit = permit;
                 let _ = tokio::time::timeout(budget, serve_connection(stream, tls, state)).await;
@@ -474,20 +502,28 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
             );
         }
     };
-    let Ok(_permit) = Arc::clone(&state.checks).try_acquire_owned() else {
-        let mut resp = refuse(
+    let Ok(_admitted) = Arc::clone(&state.admitted).try_acquire_owned() else {
+        return busy(
             state,
-            StatusCode::SERVICE_UNAVAILABLE,
             format!(
-                "busy: {} checks already running",
+                "busy: {} checks running and {} waiting",
+                state.cfg.max_concurrent.max(1),
+                state.cfg.max_queued
+            ),
+        );
+    };
+    // Wait for a running slot, but never longer than one check would take:
+    // the coordinator's deadline is about one check timeout.
+    let slot = Arc::clone(&state.checks).acquire_owned();
+    let Ok(Ok(_permit)) = tokio::time::timeout(state.cfg.check_timeout, slot).await else {
+        return busy(
+            state,
+            format!(
+                "busy: waited {}s for one of {} check slots",
+                state.cfg.check_timeout.as_secs(),
                 state.cfg.max_concurrent.max(1)
             ),
         );
-        resp.headers_mut().insert(
-            hyper::header::RETRY_AFTER,
-            hyper::header::HeaderValue::from_static("1"),
-        );
-        return resp;
     };
     let limit = state.cfg.check_timeout + Duration::from_secs(2);
     let run = dcv_diagnosis::runner::run_check_observed(cfg);
@@ -595,6 +631,16 @@ fn refused_servers_text(servers: &[(IpAddr, dcv_dns::ReservedRange)]) -> String 
     parts.join("; ")
 }
 
+/// 503 with `Retry-After`: the agent is full, not failing (RFC 9110 §15.6.4).
+fn busy(state: &AgentState, why: String) -> Response<Full<Bytes>> {
+    let mut resp = refuse(state, StatusCode::SERVICE_UNAVAILABLE, why);
+    resp.headers_mut().insert(
+        hyper::header::RETRY_AFTER,
+        hyper::header::HeaderValue::from(BUSY_RETRY_AFTER_SECS),
+    );
+    resp
+}
+
 fn too_large(state: &AgentState) -> Response<Full<Bytes>> {
     refuse(
         state,
@@ -656,7 +702,8 @@ pub async fn run_agent(args: &AgentArgs) -> anyhow::Result<std::process::ExitCod
         https_port: args.ports.https_port,
         http_phase_timeout: None,
         check_timeout,
-        max_concurrent: usize::try_from(args.max_concurrent).unwrap_or(4),
+        max_concurrent: usize::try_from(args.max_concurrent).unwrap_or(DEFAULT_AGENT_CONCURRENCY),
+        max_queued: usize::try_from(args.max_queued).unwrap_or(DEFAULT_AGENT_QUEUE),
     };
     let agent = start_agent(args.listen, cfg).await?;
     println!(
@@ -805,6 +852,24 @@ pub async fn post_raw(
     body: Vec<u8>,
     timeout: Duration,
 ) -> anyhow::Result<(StatusCode, Bytes)> {
+    let answer = post_answer(url, token, ca_cert_pem, body, timeout).await?;
+    Ok((answer.status, answer.body))
+}
+
+/// What an agent answered: status, its `Retry-After` if any, body.
+struct AgentAnswer {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Bytes,
+}
+
+async fn post_answer(
+    url: &str,
+    token: Option<&str>,
+    ca_cert_pem: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> anyhow::Result<AgentAnswer> {
     tokio::time::timeout(timeout, post_inner(url, token, ca_cert_pem, body))
         .await
         .map_err(|_| anyhow::anyhow!("timed out after {}s", timeout.as_secs_f32()))?
@@ -815,7 +880,7 @@ async fn post_inner(
     token: Option<&str>,
     ca_cert_pem: &str,
     body: Vec<u8>,
-) -> anyhow::Result<(StatusCode, Bytes)> {
+) -> anyhow::Result<AgentAnswer> {
     let (ip, port) = parse_agent_url(url)?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_cert_pem.as_bytes()) {
@@ -850,28 +915,64 @@ async fn post_inner(
             .send_request(req.body(Full::new(Bytes::from(body)))?)
             .await?;
         let status = resp.status();
-        let bytes = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+        // Delay-seconds form only (RFC 9110 §10.2.3); agents send no dates.
+        let retry_after = resp
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
             .collect()
             .await
             .map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?
             .to_bytes();
-        Ok::<_, anyhow::Error>((status, bytes))
+        Ok::<_, anyhow::Error>(AgentAnswer {
+            status,
+            retry_after,
+            body,
+        })
     }
     .await;
     driver.abort();
     result
 }
 
-/// Asks one agent for the check.
+/// Asks one agent for the check. A busy agent (503 with `Retry-After`) is
+/// asked again after the delay it names, until `timeout` runs out: a busy
+/// agent is a slow perspective, not a missing one.
 async fn ask(
     p: &PerspectiveSpec,
     request: &CheckRequest,
     timeout: Duration,
 ) -> Result<AgentResponse, String> {
     let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
-    let (status, bytes) = post_raw(&p.url, Some(&p.token), &p.ca_cert_pem, body, timeout)
-        .await
-        .map_err(|e| format!("{e:#}"))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut busy_answers = 0u32;
+    let (status, bytes) = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let answer = post_answer(&p.url, Some(&p.token), &p.ca_cert_pem, body.clone(), left)
+            .await
+            .map_err(|e| {
+                if busy_answers == 0 {
+                    format!("{e:#}")
+                } else {
+                    format!("{e:#} (after {busy_answers} busy answers)")
+                }
+            })?;
+        let wait = answer.retry_after.map(|d| d.min(MAX_RETRY_AFTER));
+        match wait {
+            Some(wait)
+                if answer.status == StatusCode::SERVICE_UNAVAILABLE
+                    && busy_answers < MAX_BUSY_RETRIES
+                    && tokio::time::Instant::now() + wait < deadline =>
+            {
+                busy_answers += 1;
+                tokio::time::sleep(wait).await;
+            }
+            _ => break (answer.status, answer.body),
+        }
+    };
     if status != StatusCode::OK {
         let why = serde_json::from_slice::<AgentError>(&bytes).map_or_else(
             |_| String::from_utf8_lossy(&bytes).chars().take(200).collect(),

@@ -192,6 +192,7 @@ async fn concurrency_is_bounded_with_503() {
     let certs = certs(&[ip]);
     let mut cfg = agent_config(&lab, "apnic-1", Rir::Apnic, &certs, true);
     cfg.max_concurrent = 1;
+    cfg.max_queued = 0;
     cfg.dns.query_timeout = Duration::from_secs(2);
     let agent = start_agent(SocketAddr::new(ip, 0), cfg).await.unwrap();
     let url = agent.url();
@@ -207,6 +208,69 @@ async fn concurrency_is_bounded_with_503() {
     assert!(error_of(&body).contains("busy"));
     let (status, _) = first.await.unwrap().unwrap();
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_agent_queues_then_answers_503_with_retry_after() {
+    // Every example.lab. server is silent, so one check takes its DNS patience.
+    let lab = Lab::start(dcv_lab::catalogue::timeout()).await.unwrap();
+    let ip = agent_ip();
+    let certs = certs(&[ip]);
+    let mut cfg = agent_config(&lab, "apnic-1", Rir::Apnic, &certs, true);
+    cfg.max_concurrent = 1;
+    cfg.max_queued = 1;
+    cfg.dns.query_timeout = Duration::from_secs(2);
+    let agent = start_agent(SocketAddr::new(ip, 0), cfg).await.unwrap();
+    let post = |pause: u64| {
+        let (url, pem) = (agent.url(), certs.cert_pem.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            post_raw(&url, Some(TOKEN), &pem, request(), WAIT).await
+        })
+    };
+    let (running, queued) = (post(0), post(300));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (status, body) = post_raw(&agent.url(), Some(TOKEN), &certs.cert_pem, request(), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(error_of(&body).contains("1 waiting"), "{}", error_of(&body));
+    // The queued one waited for the slot instead of being refused.
+    assert_eq!(running.await.unwrap().unwrap().0, StatusCode::OK);
+    assert_eq!(queued.await.unwrap().unwrap().0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinators_ask_a_busy_agent_again_within_their_deadline() {
+    use dcv_doctor::mpic::{MpicOptions, run_mpic_check};
+    // One slot, no queue: of three checks at once, two are first told 503
+    // with Retry-After; the coordinator waits and asks again.
+    let lab = Lab::start(dcv_doctor::demo::healthy()).await.unwrap();
+    let ip = agent_ip();
+    let certs = certs(&[ip]);
+    let mut cfg = agent_config(&lab, "ripe-1", Rir::Ripe, &certs, true);
+    cfg.max_concurrent = 1;
+    cfg.max_queued = 0;
+    let agent = start_agent(SocketAddr::new(ip, 0), cfg).await.unwrap();
+    let specs = [mpic_common::spec(&agent, "ripe-1", Rir::Ripe, &certs)];
+    let opts = MpicOptions {
+        as_of: dcv_mpic::parse_date("2026-12-02").unwrap(),
+        perspective_timeout: WAIT,
+    };
+    let checks = (0..3).map(|_| run_mpic_check(mpic_common::primary_config(&lab), &specs, &opts));
+    for report in futures::future::join_all(checks).await {
+        let mpic = report.mpic.as_ref().expect("mpic summary");
+        assert_eq!(mpic.perspectives[0].status, "ok", "{mpic:?}");
+        // One remote is too few for the BR quorum (a finding of its own),
+        // but the agent itself answered: it is not named unavailable.
+        assert!(
+            !report.findings.iter().any(|f| f.code
+                == dcv_diagnosis::FindingCode::PerspectiveUnavailable
+                && f.summary.contains("ripe-1")),
+            "{:?}",
+            report.findings
+        );
+    }
 }
 
 #[test]

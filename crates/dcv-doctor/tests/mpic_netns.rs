@@ -18,89 +18,18 @@
 
 mod mpic_common;
 
-use std::net::IpAddr;
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use dcv_diagnosis::{CaId, FindingCode, Severity, Verdict, WhoFixes};
 use dcv_doctor::demo::healthy;
-use dcv_doctor::mpic::{MpicOptions, PerspectiveSpec, render_mpic_text, run_mpic_check};
+use dcv_doctor::mpic::{MpicOptions, render_mpic_text, run_mpic_check};
 use dcv_lab::catalogue::{NS1, NS2, ZONE};
-use dcv_lab::netns::Netns;
 use dcv_lab::{Lab, Scenario};
 use dcv_mpic::{Check, QuorumOutcome, Rir};
-use mpic_common::{agent_url, lab_agent_args, primary_config, quorum};
+use mpic_common::{NetnsAgent as Perspective, TOKEN, primary_config, quorum};
 
-const TOKEN: &str = "netns-agent-token-0123456789abcdef";
 /// The view of the zone that `afrinic-1`'s source addresses get.
 const GEO_VIEW: &str = "afrinic-geo";
-
-/// A perspective: its namespace and the agent process inside it.
-struct Perspective {
-    name: &'static str,
-    rir: Rir,
-    netns: Netns,
-    agent: Option<Child>,
-    spec: Option<PerspectiveSpec>,
-}
-
-impl Perspective {
-    fn new(name: &'static str, rir: Rir) -> Self {
-        Self {
-            name,
-            rir,
-            netns: Netns::create().unwrap_or_else(|e| panic!("{e}")),
-            agent: None,
-            spec: None,
-        }
-    }
-
-    /// Starts `dcv-doctor agent` inside the namespace, on its veth address.
-    fn start(&mut self, dir: &Path, lab: &Lab) {
-        let files = lab.write_files(dir).unwrap();
-        let cert = dir.join(format!("{}.pem", self.name));
-        let mut cmd = self.netns.command(env!("CARGO_BIN_EXE_dcv-doctor"));
-        let region = format!("netns-{}", self.name);
-        let rir = self.rir.to_string();
-        let identity = (self.name, region.as_str(), rir.as_str());
-        let listen = IpAddr::V4(self.netns.ipv4());
-        lab_agent_args(&mut cmd, listen, dir, lab, &files, identity);
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let url = agent_url(&mut child, self.name);
-        self.agent = Some(child);
-        self.spec = Some(PerspectiveSpec {
-            name: self.name.to_owned(),
-            url,
-            region: format!("netns-{}", self.name),
-            rir: Some(self.rir),
-            token: TOKEN.to_owned(),
-            ca_cert_pem: std::fs::read_to_string(cert).unwrap(),
-        });
-    }
-
-    fn spec(&self) -> PerspectiveSpec {
-        self.spec.clone().expect("agent started")
-    }
-
-    /// Stops the agent; its namespace and address stay.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.agent.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Perspective {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// The demo's healthy world, plus the geo view: `afrinic-1`'s addresses get a
 /// copy of `example.lab.` whose CAA allows only pki.goog and whose TXT is stale.

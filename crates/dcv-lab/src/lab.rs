@@ -106,9 +106,7 @@ impl Lab {
                 .collect::<Vec<IpAddr>>()
             {
                 let addr = SocketAddr::new(ip, port);
-                let udp = UdpSocket::bind(addr)
-                    .await
-                    .map_err(|e| bind_error(addr, e))?;
+                let udp = bind_udp(addr).map_err(|e| bind_error(addr, e))?;
                 if port == 0 {
                     port = udp.local_addr().map_err(|e| bind_error(addr, e))?.port();
                 }
@@ -491,6 +489,25 @@ fn validate(scenario: &Scenario) -> Result<(), LabError> {
 /// (the demo) fall back to [`Scenario::into_ipv4_only`]; tests need it.
 pub fn ipv6_available() -> bool {
     std::net::UdpSocket::bind("[fd5c:dc5:0:1::1]:0").is_ok()
+}
+
+/// Receive buffer asked for each lab UDP socket. Hundreds of checks at once
+/// (load tests, benches) send bursts of thousands of queries to one lab
+/// server; the default buffer (`net.core.rmem_default`, ~208 KiB, a few
+/// hundred datagrams) overflows and the kernel drops them, which a test would
+/// read as the domain's servers timing out. Real authoritative servers size
+/// their buffers for their load too. The kernel caps it at `net.core.rmem_max`.
+const LAB_UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
+
+/// A lab server's UDP socket, with [`LAB_UDP_RECV_BUFFER`].
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer only makes bursts likelier to drop.
+    let _ = socket.set_recv_buffer_size(LAB_UDP_RECV_BUFFER);
+    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
 }
 
 #[cfg(test)]

@@ -96,6 +96,7 @@ pub fn agent_config(
         http_phase_timeout: cfg.http_phase_timeout,
         check_timeout: Duration::from_secs(15),
         max_concurrent: 4,
+        max_queued: dcv_doctor::mpic::DEFAULT_AGENT_QUEUE,
     }
 }
 
@@ -194,4 +195,84 @@ pub fn agent_url(child: &mut std::process::Child, name: &str) -> String {
         .filter(|u| u.starts_with("https://"))
         .unwrap_or_else(|| panic!("agent {name} start line: {line:?}"))
         .to_owned()
+}
+
+/// A perspective in its own network namespace (`dcv_lab::netns`): the
+/// `dcv-doctor agent` binary runs inside it, on its veth address, with its
+/// own source addresses. The token is `dir/token` (write [`TOKEN`] there).
+pub struct NetnsAgent {
+    pub name: &'static str,
+    pub rir: Rir,
+    pub netns: dcv_lab::netns::Netns,
+    agent: Option<std::process::Child>,
+    spec: Option<PerspectiveSpec>,
+}
+
+impl NetnsAgent {
+    pub fn new(name: &'static str, rir: Rir) -> Self {
+        Self {
+            name,
+            rir,
+            netns: dcv_lab::netns::Netns::create().unwrap_or_else(|e| panic!("{e}")),
+            agent: None,
+            spec: None,
+        }
+    }
+
+    /// Starts `dcv-doctor agent` inside the namespace, seeing `lab`.
+    pub fn start(&mut self, dir: &std::path::Path, lab: &Lab) {
+        self.start_with(dir, lab, &[]);
+    }
+
+    /// Same, with more agent flags (e.g. `--max-concurrent`).
+    pub fn start_with(&mut self, dir: &std::path::Path, lab: &Lab, extra: &[&str]) {
+        use std::process::Stdio;
+        let files = lab.write_files(dir).unwrap();
+        let cert = dir.join(format!("{}.pem", self.name));
+        let mut cmd = self.netns.command(env!("CARGO_BIN_EXE_dcv-doctor"));
+        let region = format!("netns-{}", self.name);
+        let rir = self.rir.to_string();
+        let identity = (self.name, region.as_str(), rir.as_str());
+        let listen = IpAddr::V4(self.netns.ipv4());
+        lab_agent_args(&mut cmd, listen, dir, lab, &files, identity);
+        cmd.args(extra);
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let url = agent_url(&mut child, self.name);
+        self.agent = Some(child);
+        self.spec = Some(PerspectiveSpec {
+            name: self.name.to_owned(),
+            url,
+            region,
+            rir: Some(self.rir),
+            token: TOKEN.to_owned(),
+            ca_cert_pem: std::fs::read_to_string(cert).unwrap(),
+        });
+    }
+
+    pub fn spec(&self) -> PerspectiveSpec {
+        self.spec.clone().expect("agent started")
+    }
+
+    /// The agent process's id (for its memory in `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.agent.as_ref().map(std::process::Child::id)
+    }
+
+    /// Stops the agent; its namespace and address stay.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.agent.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for NetnsAgent {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
