@@ -2,7 +2,7 @@
 //! selected CA would validate (or `explain` recognised the message), 1 when a
 //! finding blocks validation (or the message is unknown), 2 for bad input.
 
-use dcv_doctor::{batch, cli, config, demo, mpic};
+use dcv_doctor::{batch, cli, config, demo, mpic, serve};
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -135,6 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dns_port,
         } => runtime()?.block_on(demo::serve_lab(scenario.as_deref(), list, dir, dns_port)),
         Command::Agent(args) => runtime()?.block_on(mpic::run_agent(&args)),
+        Command::Serve(args) => runtime()?.block_on(serve::run_serve(&args)),
         Command::FindingsDoc => {
             print!("{}", dcv_diagnosis::codes::findings_markdown());
             Ok(ExitCode::SUCCESS)

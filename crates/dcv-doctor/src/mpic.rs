@@ -742,22 +742,46 @@ pub async fn run_mpic_check(
     opts: &MpicOptions,
 ) -> Report {
     let started = Instant::now();
-    let request = CheckRequest::from_config(&cfg);
     let primary = dcv_diagnosis::runner::run_check(cfg.clone());
-    let remotes = futures::future::join_all(
-        perspectives
-            .iter()
-            .map(|p| ask(p, &request, opts.perspective_timeout)),
-    );
+    let remotes = ask_perspectives(&cfg, perspectives, opts);
     let (mut report, answers) = tokio::join!(primary, remotes);
-    let answered: Vec<(&PerspectiveSpec, Result<AgentResponse, String>)> =
-        perspectives.iter().zip(answers).collect();
-    apply(&mut report, &answered, opts.as_of);
+    apply_answers(&mut report, perspectives, answers, opts);
     report.timings_ms.insert(
         "mpic".to_owned(),
         u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     );
     report
+}
+
+/// Asks every remote perspective for the check `cfg`, all at once, one
+/// answer per perspective in order. With [`apply_answers`], the remote half
+/// of [`run_mpic_check`], for callers that run the primary check their own
+/// way (the web service, with progress events).
+pub async fn ask_perspectives(
+    cfg: &CheckConfig,
+    perspectives: &[PerspectiveSpec],
+    opts: &MpicOptions,
+) -> Vec<Result<AgentResponse, String>> {
+    let request = CheckRequest::from_config(cfg);
+    futures::future::join_all(
+        perspectives
+            .iter()
+            .map(|p| ask(p, &request, opts.perspective_timeout)),
+    )
+    .await
+}
+
+/// Adds the BR 3.2.2.9 findings and summary for `answers` (from
+/// [`ask_perspectives`]) to the primary's report.
+pub fn apply_answers(
+    report: &mut Report,
+    perspectives: &[PerspectiveSpec],
+    answers: Vec<Result<AgentResponse, String>>,
+    opts: &MpicOptions,
+) {
+    let answered: Vec<(&PerspectiveSpec, Result<AgentResponse, String>)> =
+        perspectives.iter().zip(answers).collect();
+    apply(report, &answered, opts.as_of);
 }
 
 /// Which check a blocking finding belongs to: CAA codes corroborate the CAA
