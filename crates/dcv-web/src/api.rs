@@ -37,7 +37,7 @@ pub const HISTORY_MAX: u32 = 50;
 
 /// `POST /api/v1/checks`: the agent's request (same field names, same
 /// validation) plus an optional perspectives profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WebCheckRequest {
     #[serde(flatten)]
     pub check: CheckRequest,
@@ -46,6 +46,31 @@ pub struct WebCheckRequest {
     /// 3.2.2.9). Absent: this server's view only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perspectives: Option<String>,
+}
+
+/// Read by hand rather than with `#[serde(flatten)]`, which would let the
+/// agent request's `deny_unknown_fields` pass unknown fields silently: the
+/// profile is taken out, the rest must be exactly a [`CheckRequest`].
+impl<'de> Deserialize<'de> for WebCheckRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let perspectives = match map.remove("perspectives") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(name)) => Some(name),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "perspectives: expected a profile name, found {other}"
+                )));
+            }
+        };
+        let check =
+            CheckRequest::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)?;
+        Ok(WebCheckRequest {
+            check,
+            perspectives,
+        })
+    }
 }
 
 /// The request body as documented (`CheckRequest` lives in

@@ -400,7 +400,7 @@ impl Jobs {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         live.publish(CheckEvent::status(CheckStatus::Running, 0));
         self.metrics.running.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(hostname = %record.hostname, attempt = record.attempts + 1, "check started");
+        tracing::info!(hostname = %record.hostname, attempt = record.attempts, "check started");
         let started = Instant::now();
         let outcome = self.execute(&record, live).await;
         self.metrics.running.fetch_sub(1, Ordering::Relaxed);
