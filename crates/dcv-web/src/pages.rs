@@ -354,6 +354,9 @@ impl ReportView {
                 dcv_diagnosis::Verdict::Pass => "every CA checked would validate",
                 dcv_diagnosis::Verdict::Warn => "every CA checked would validate, with warnings",
                 dcv_diagnosis::Verdict::Fail => "a CA checked would refuse",
+                dcv_diagnosis::Verdict::CouldNotCheck => {
+                    "could not be checked from this server (its network, not your domain)"
+                }
             },
             methods: methods.iter().map(|m| m.acme_label().to_owned()).collect(),
             cas,
