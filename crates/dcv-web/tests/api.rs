@@ -1,4 +1,4 @@
-//! The JSON API against the lab, on SQLite and on PostgreSQL: every
+//! The JSON API against the lab, on `SQLite` and on `PostgreSQL`: every
 //! endpoint, a restart in the middle of queued work, and the refusals
 //! (private targets, rate limits, bad and oversized bodies). The same
 //! scenario functions run on both stores.
@@ -493,7 +493,7 @@ fn refusals_on_sqlite() {
     rt().block_on(refusals(&backend));
 }
 
-/// The same three on PostgreSQL, one cluster, a database each.
+/// The same three on `PostgreSQL`, one cluster, a database each.
 #[test]
 fn everything_on_postgres() {
     let cluster = PgCluster::start();
@@ -507,7 +507,7 @@ fn everything_on_postgres() {
     });
 }
 
-/// The OpenAPI document and the handlers agree: every documented operation
+/// The `OpenAPI` document and the handlers agree: every documented operation
 /// answers (with a documented status), real responses match the documented
 /// schemas (reports included), and the request schema has exactly the
 /// fields the handler reads.

@@ -1,6 +1,6 @@
 //! Shared by the service's tests: a lab scenario with one name per thing the
 //! page must show, the service started on it, a small HTTP client, and a
-//! private PostgreSQL cluster in a temporary directory.
+//! private `PostgreSQL` cluster in a temporary directory.
 
 #![allow(dead_code)]
 
@@ -278,7 +278,7 @@ fn pg_binary(name: &str) -> PathBuf {
     );
 }
 
-/// A throwaway PostgreSQL cluster on a loopback port, trusting local
+/// A throwaway `PostgreSQL` cluster on a loopback port, trusting local
 /// connections, stopped and deleted on drop. As root, it runs as `nobody`
 /// (initdb refuses root).
 #[derive(Debug)]
@@ -292,8 +292,7 @@ fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// `cmd` as `nobody` when we are root.

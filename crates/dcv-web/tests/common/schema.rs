@@ -1,4 +1,4 @@
-//! Just enough JSON Schema (as utoipa writes OpenAPI 3.1 schemas) to hold
+//! Just enough JSON Schema (as utoipa writes `OpenAPI` 3.1 schemas) to hold
 //! real responses against the document: `$ref`, `type` (one or a list),
 //! `properties` with `required` and no undocumented keys unless
 //! `additionalProperties`, `items`, `enum`, `oneOf`/`anyOf`/`allOf`. A
