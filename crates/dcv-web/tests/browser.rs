@@ -176,6 +176,17 @@ async fn screenshot(c: &fantoccini::Client, name: &str) {
     std::fs::write(artifacts().join(name), png).unwrap();
 }
 
+/// One section of the page, whole (the README shows these): Chromium
+/// clips an element's screenshot to the window, so the window grows first.
+async fn screenshot_of(c: &fantoccini::Client, css: &str, name: &str) {
+    c.set_window_size(1400, 3000).await.unwrap();
+    let section = c.find(Locator::Css(css)).await.unwrap();
+    let png = section.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{css}: not a PNG");
+    std::fs::write(artifacts().join(name), png).unwrap();
+    c.set_window_size(1280, 1600).await.unwrap();
+}
+
 #[test]
 fn a_person_with_a_browser_sees_the_cause() {
     require(CHROMIUM, "chromium");
@@ -220,6 +231,7 @@ fn a_person_with_a_browser_sees_the_cause() {
         let evidence = c.find(Locator::Css("#finding-dnssec_bogus details.evidence")).await.unwrap();
         assert_eq!(evidence.attr("open").await.unwrap(), None, "evidence folded");
         screenshot(&c, "serve-broken-chain.png").await;
+        screenshot_of(&c, "#dnssec", "serve-broken-chain-picture.png").await;
 
         // A WAF blocks the token: the timeline shows the CA's pick blocked.
         let (token, body) = lab_token();
@@ -234,6 +246,7 @@ fn a_person_with_a_browser_sees_the_cause() {
         let bars = c.find_all(Locator::Css("#http-timeline svg.bar rect")).await.unwrap();
         assert!(!bars.is_empty(), "timeline bars");
         screenshot(&c, "serve-waf-blocked.png").await;
+        screenshot_of(&c, "#http", "serve-waf-timeline.png").await;
 
         // Markup from DNS stays text: nothing ran, no element was made.
         check_via_form(&c, &base, MARKUP_HOST, "dns", None, Some("the-expected-value")).await;
