@@ -101,26 +101,35 @@ pub fn serve_config(args: &ServeArgs) -> anyhow::Result<ServeConfig> {
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what service managers send).
-async fn stop_signal() {
+/// Resolves on Ctrl-C or SIGTERM (what service managers send). The handlers
+/// are installed when this is called, not when the future is first polled:
+/// a signal that arrives right after the URL is printed must stop the
+/// service gracefully, not kill it.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, int) {
+                (Some(mut term), Some(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -131,6 +140,7 @@ pub async fn run_serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let database = dcv_web::server::redact(&cfg.database_url);
     let allow_private = cfg.policy.allow_private;
     let mut server = dcv_web::start(cfg).await?;
+    let stop = stop_signal();
     println!(
         "dcv-doctor serve: listening on {} (store: {database}){}",
         server.url(),
@@ -141,7 +151,7 @@ pub async fn run_serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
     );
     tokio::select! {
-        () = stop_signal() => {
+        () = stop => {
             eprintln!("dcv-doctor serve: stopping (running checks finish, queued ones stay queued)");
         }
         () = server.wait() => {
