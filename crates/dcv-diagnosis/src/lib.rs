@@ -12,6 +12,7 @@ pub mod identifier;
 pub mod messages;
 pub mod model;
 pub mod render;
+pub mod request;
 pub mod rules;
 pub mod runner;
 

@@ -119,19 +119,44 @@ impl Probe {
 /// redirect targets; Boulder follows at most 10 redirects).
 const MAX_HTTP_HOSTS_REMEMBERED: usize = 12;
 
+/// A probe of a running check starting or finishing, for live progress
+/// (the web service streams these as server-sent events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeEvent {
+    Started(Probe),
+    Finished(Probe),
+}
+
+/// Called on every [`ProbeEvent`], from the task running the probe: it must
+/// return quickly (send on a channel, never block).
+pub type ProbeObserver = std::sync::Arc<dyn Fn(ProbeEvent) + Send + Sync>;
+
 /// Which probes of a running check have not finished, and what the HTTP-01
 /// probe resolved: two cheap writes per probe, read only when the check runs
-/// out of time.
-#[derive(Debug, Default)]
+/// out of time; and who to tell when a probe starts or finishes.
+#[derive(Default)]
 struct Progress {
     running: AtomicU8,
     http_resolved: Mutex<Vec<(String, Vec<IpAddr>)>>,
+    observer: Option<ProbeObserver>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("running", &self.running)
+            .field("observed", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Progress {
     /// Marks `probe` as running until the guard is dropped.
     fn start(&self, probe: Probe) -> Running<'_> {
         self.running.fetch_or(probe.bit(), Ordering::Relaxed);
+        if let Some(observe) = &self.observer {
+            observe(ProbeEvent::Started(probe));
+        }
         Running(self, probe)
     }
 
@@ -161,6 +186,9 @@ struct Running<'a>(&'a Progress, Probe);
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         self.0.running.fetch_and(!self.1.bit(), Ordering::Relaxed);
+        if let Some(observe) = &self.0.observer {
+            observe(ProbeEvent::Finished(self.1));
+        }
     }
 }
 
@@ -508,6 +536,16 @@ pub async fn run_check(cfg: CheckConfig) -> Report {
 /// itself: the MPIC agent refuses a check whose walk met name servers on
 /// reserved addresses (`ExchangeResult::NotQueried`).
 pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observations>) {
+    run_check_reporting(cfg, None).await
+}
+
+/// [`run_check_observed`], telling `observer` as each probe starts and
+/// finishes (a probe still running when the check times out is reported
+/// finished as it is dropped).
+pub async fn run_check_reporting(
+    cfg: CheckConfig,
+    observer: Option<ProbeObserver>,
+) -> (Report, Option<Observations>) {
     let started = Instant::now();
     let mut timings = BTreeMap::new();
     let mut findings: Vec<Finding> = rules::identifier::syntactic(&cfg);
@@ -519,7 +557,10 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
         // The engine and the progress outlive the probes, so that a check
         // that runs out of time can still say what it was waiting for.
         let engine = Engine::new(cfg.dns.clone());
-        let progress = Progress::default();
+        let progress = Progress {
+            observer,
+            ..Progress::default()
+        };
         let ended = {
             // Boxed: the probes' state is large, and callers (the MPIC
             // coordinator, tests) hold several checks' futures.

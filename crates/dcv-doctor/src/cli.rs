@@ -95,6 +95,10 @@ pub enum Command {
     /// (BR 3.2.2.9): `POST /v1/check` over TLS with a bearer token, answered with
     /// the report of a check run from here with its own resolver.
     Agent(AgentArgs),
+    /// Serve the web page and the JSON API (`/api/v1`, its `OpenAPI` document at
+    /// `/api/v1/openapi.json`) with a history store, on localhost by default.
+    /// Checks only public targets and name servers unless --allow-private.
+    Serve(ServeArgs),
     /// Print docs/findings.md (the finding catalogue) from the code.
     #[command(hide = true)]
     FindingsDoc,
@@ -327,4 +331,55 @@ pub struct DnsArgs {
     /// Upper bound, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
+}
+
+/// Log line format for `serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `dcv-doctor serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (plain HTTP: put a TLS proxy in front to serve
+    /// others).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// `sqlite:PATH` or `postgres://USER:PASS@HOST/DB`. Default: a `SQLite` file
+    /// under $XDG_DATA_HOME/dcv-doctor (~/.local/share/dcv-doctor).
+    #[arg(long, value_name = "URL", env = "DCV_DOCTOR_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub dns: DnsSourceArgs,
+    #[command(flatten)]
+    pub ports: PortArgs,
+    /// Check targets and name servers on private, loopback and reserved
+    /// addresses (lab use). Without it such checks are refused.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Checks run at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub workers: u64,
+    /// Checks waiting at most; more are refused with 503.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_queued: u64,
+    /// Upper bound on one check, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub check_timeout: u64,
+    /// Checks one client address (IPv6: its /64) may start: `N/min` or
+    /// `N/min,burst=B`.
+    #[arg(long, value_name = "RATE", default_value = "6/min")]
+    pub client_rate: String,
+    /// Checks of one registered domain, whoever asks.
+    #[arg(long, value_name = "RATE", default_value = "4/min")]
+    pub host_rate: String,
+    /// A perspectives profile `NAME=FILE` (the TOML of `check
+    /// --perspectives`); requests pick it by name. Repeat for several.
+    #[arg(long = "perspectives", value_name = "NAME=FILE")]
+    pub perspectives: Vec<String>,
+    /// Log lines as text or JSON (stderr; `RUST_LOG` filters).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }

@@ -5,7 +5,7 @@
 //! blocked or intercepted; one line on stderr says which).
 
 use dcv_doctor::input_file::{FileProblem, InputFile};
-use dcv_doctor::{batch, cli, config, demo, mpic};
+use dcv_doctor::{batch, cli, config, demo, mpic, serve};
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -149,6 +149,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dns_port,
         } => runtime()?.block_on(demo::serve_lab(scenario.as_deref(), list, dir, dns_port)),
         Command::Agent(args) => runtime()?.block_on(mpic::run_agent(&args)),
+        Command::Serve(args) => runtime()?.block_on(serve::run_serve(&args)),
         Command::FindingsDoc => {
             print!("{}", dcv_diagnosis::codes::findings_markdown());
             Ok(ExitCode::SUCCESS)

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use bytes::Bytes;
 use dcv_diagnosis::config::CheckConfig;
-use dcv_diagnosis::identifier::Hostname;
+use dcv_diagnosis::request::{ServerCheckPolicy, public_only_refusal};
 use dcv_diagnosis::{CaId, Evidence, Finding, FindingCode, Method, Report, Severity, WhoFixes};
 use dcv_mpic::{
     CaProfile, Check, Corroboration, MpicReport, PerspectiveInfo, QuorumOutcome, QuorumSummary,
@@ -80,8 +80,6 @@ const MAX_BUSY_RETRIES: u32 = 30;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Shortest bearer token an agent accepts.
 const MIN_TOKEN_LEN: usize = 16;
-/// Most TXT values a request may carry.
-const MAX_TXT_VALUES: usize = 16;
 /// Reference for every MPIC finding.
 const REFERENCE: &str = "BR 3.2.2.9 (Multi-Perspective Issuance Corroboration); Cloudflare validation_errors (cloudflare-dcv.md §5); Boulder va/va.go doRemoteOperation";
 
@@ -94,45 +92,9 @@ pub struct Identity {
 }
 
 /// The body of `POST /v1/check`: what to check, never how to reach DNS (the
-/// agent uses its own root hints and resolver, from where it is).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckRequest {
-    pub hostname: String,
-    #[serde(default)]
-    pub ca: Vec<CaId>,
-    #[serde(default)]
-    pub method: Vec<Method>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_body: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub txt_values: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_uri: Option<String>,
-    /// The expected Delegated DCV target (cloudflare-dcv.md §2.4), so remote
-    /// perspectives check the `_acme-challenge` CNAME too. Optional, so older
-    /// coordinators' requests still parse.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dcv_delegation: Option<String>,
-}
-
-impl CheckRequest {
-    /// The request that makes a remote check the same check as `cfg`.
-    pub fn from_config(cfg: &CheckConfig) -> CheckRequest {
-        CheckRequest {
-            hostname: cfg.hostname.to_string(),
-            ca: cfg.cas.clone(),
-            method: cfg.methods.clone(),
-            http_token: cfg.http_token.clone(),
-            http_body: cfg.http_body.clone(),
-            txt_values: cfg.txt_values.clone(),
-            account_uri: cfg.account_uri.clone(),
-            dcv_delegation: cfg.dcv_delegation.clone(),
-        }
-    }
-}
+/// agent uses its own root hints and resolver, from where it is). Shared with
+/// the web service (`dcv_diagnosis::request`).
+pub use dcv_diagnosis::request::CheckRequest;
 
 /// A successful agent answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,62 +145,15 @@ impl AgentConfig {
     /// Validates a request into the check it asks for, with this agent's DNS
     /// view and address policy.
     fn check_config(&self, req: &CheckRequest) -> Result<CheckConfig, String> {
-        let hostname = Hostname::parse(&req.hostname).map_err(|e| format!("hostname: {e}"))?;
-        let mut cfg = CheckConfig::new(hostname);
-        if !req.ca.is_empty() {
-            let mut cas = req.ca.clone();
-            cas.sort();
-            cas.dedup();
-            cfg.cas = cas;
+        ServerCheckPolicy {
+            dns: self.dns.clone(),
+            http_port: self.http_port,
+            https_port: self.https_port,
+            http_phase_timeout: self.http_phase_timeout,
+            allow_private: self.allow_private,
+            check_timeout: self.check_timeout,
         }
-        if !req.method.is_empty() {
-            let mut methods = req.method.clone();
-            methods.sort();
-            methods.dedup();
-            if cfg.hostname.is_wildcard() && methods.contains(&Method::Http) {
-                return Err("a wildcard can only be validated by dns-01".to_owned());
-            }
-            cfg.methods = methods;
-        }
-        if let Some(token) = &req.http_token
-            && (token.is_empty()
-                || token.len() > 256
-                || !token
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        {
-            return Err("http_token must be 1-256 base64url characters (RFC 8555 §8.1)".to_owned());
-        }
-        if req.txt_values.len() > MAX_TXT_VALUES || req.txt_values.iter().any(String::is_empty) {
-            return Err(format!(
-                "txt_values: at most {MAX_TXT_VALUES} non-empty values"
-            ));
-        }
-        if let Some(uri) = &req.account_uri
-            && !uri.starts_with("https://")
-        {
-            return Err("account_uri must be an https:// ACME account URL (RFC 8657 §3)".into());
-        }
-        cfg.http_token.clone_from(&req.http_token);
-        cfg.http_body.clone_from(&req.http_body);
-        cfg.txt_values.clone_from(&req.txt_values);
-        if let Some(target) = &req.dcv_delegation {
-            cfg.expect_delegation(target)
-                .map_err(|e| format!("dcv_delegation: {e}"))?;
-        }
-        cfg.account_uri.clone_from(&req.account_uri);
-        cfg.dns = self.dns.clone();
-        cfg.dns.server_policy = if self.allow_private {
-            self.dns.server_policy
-        } else {
-            dcv_dns::ServerPolicy::PublicOnly
-        };
-        cfg.http_port = self.http_port;
-        cfg.https_port = self.https_port;
-        cfg.http_phase_timeout = self.http_phase_timeout;
-        cfg.allow_private = self.allow_private;
-        cfg.timeout = self.check_timeout;
-        Ok(cfg)
+        .check_config(req)
     }
 }
 
@@ -534,38 +449,10 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
             format!("check did not finish within {}s", limit.as_secs()),
         );
     };
-    if !state.cfg.allow_private {
-        // Checked first: a walk that met a name server it may not query, and
-        // failed, may have failed because of this agent's policy rather than
-        // the domain. A check that passed anyway (another, public server
-        // answered, as it would for the CA) is returned with that evidence.
-        let servers = refused_name_servers(observations.as_ref());
-        if policy_may_explain_failure(report.verdict, &servers) {
-            return refuse(
-                state,
-                StatusCode::FORBIDDEN,
-                format!(
-                    "refused: the check needs name servers on private, loopback or reserved addresses ({}); this agent queries public name servers only and sent them nothing (start it with --allow-private for a lab)",
-                    refused_servers_text(&servers)
-                ),
-            );
-        }
-        let reserved: Vec<&str> = report
-            .findings
-            .iter()
-            .filter(|f| f.code == FindingCode::ReservedAddress)
-            .map(|f| f.summary.as_str())
-            .collect();
-        if !reserved.is_empty() {
-            return refuse(
-                state,
-                StatusCode::FORBIDDEN,
-                format!(
-                    "refused: the target needs private, loopback or reserved addresses ({}); this agent checks public targets only (start it with --allow-private for a lab)",
-                    reserved.join("; ")
-                ),
-            );
-        }
+    if !state.cfg.allow_private
+        && let Some(why) = public_only_refusal(&report, observations.as_ref(), "this agent")
+    {
+        return refuse(state, StatusCode::FORBIDDEN, why);
     }
     json_response(
         StatusCode::OK,
@@ -574,61 +461,6 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
             report,
         },
     )
-}
-
-/// Name server addresses the check's DNS engine refused to query under
-/// [`dcv_dns::ServerPolicy::PublicOnly`], each with its reserved range, in
-/// address order, from the evidence of every lookup and path probe.
-fn refused_name_servers(
-    obs: Option<&dcv_diagnosis::runner::Observations>,
-) -> Vec<(IpAddr, dcv_dns::ReservedRange)> {
-    let Some(obs) = obs else {
-        return Vec::new();
-    };
-    let lookups = [&obs.tld, &obs.a, &obs.aaaa, &obs.txt]
-        .into_iter()
-        .flatten()
-        .chain(&obs.caa)
-        .chain(&obs.txt_doubled);
-    let exchanges = lookups.flat_map(|l| &l.exchanges).chain(
-        obs.paths
-            .iter()
-            .flat_map(|p| &p.probes)
-            .filter_map(|p| p.exchange.as_ref()),
-    );
-    let mut found: Vec<(IpAddr, dcv_dns::ReservedRange)> = Vec::new();
-    for e in exchanges {
-        if let Some(range) = e.refused_range()
-            && !found.iter().any(|(ip, _)| *ip == e.server.ip())
-        {
-            found.push((e.server.ip(), range.clone()));
-        }
-    }
-    found.sort_by_key(|(ip, _)| *ip);
-    found
-}
-
-/// Whether refused name servers turn a report into a 403: only when the
-/// check failed, since then the refusal (not the domain) may be the cause.
-fn policy_may_explain_failure(
-    verdict: dcv_diagnosis::Verdict,
-    refused: &[(IpAddr, dcv_dns::ReservedRange)],
-) -> bool {
-    verdict == dcv_diagnosis::Verdict::Fail && !refused.is_empty()
-}
-
-/// `127.0.0.1 is in 127.0.0.0/8 (Loopback, ...); ...`, at most five, then a count.
-fn refused_servers_text(servers: &[(IpAddr, dcv_dns::ReservedRange)]) -> String {
-    const SHOWN: usize = 5;
-    let mut parts: Vec<String> = servers
-        .iter()
-        .take(SHOWN)
-        .map(|(ip, range)| format!("name server {ip} is in {range}"))
-        .collect();
-    if servers.len() > SHOWN {
-        parts.push(format!("and {} more", servers.len() - SHOWN));
-    }
-    parts.join("; ")
 }
 
 /// 503 with `Retry-After`: the agent is full, not failing (RFC 9110 §15.6.4).
@@ -1020,22 +852,46 @@ pub async fn run_mpic_check(
     opts: &MpicOptions,
 ) -> Report {
     let started = Instant::now();
-    let request = CheckRequest::from_config(&cfg);
     let primary = dcv_diagnosis::runner::run_check(cfg.clone());
-    let remotes = futures::future::join_all(
-        perspectives
-            .iter()
-            .map(|p| ask(p, &request, opts.perspective_timeout)),
-    );
+    let remotes = ask_perspectives(&cfg, perspectives, opts);
     let (mut report, answers) = tokio::join!(primary, remotes);
-    let answered: Vec<(&PerspectiveSpec, Result<AgentResponse, String>)> =
-        perspectives.iter().zip(answers).collect();
-    apply(&mut report, &answered, opts.as_of);
+    apply_answers(&mut report, perspectives, answers, opts);
     report.timings_ms.insert(
         "mpic".to_owned(),
         u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     );
     report
+}
+
+/// Asks every remote perspective for the check `cfg`, all at once, one
+/// answer per perspective in order. With [`apply_answers`], the remote half
+/// of [`run_mpic_check`], for callers that run the primary check their own
+/// way (the web service, with progress events).
+pub async fn ask_perspectives(
+    cfg: &CheckConfig,
+    perspectives: &[PerspectiveSpec],
+    opts: &MpicOptions,
+) -> Vec<Result<AgentResponse, String>> {
+    let request = CheckRequest::from_config(cfg);
+    futures::future::join_all(
+        perspectives
+            .iter()
+            .map(|p| ask(p, &request, opts.perspective_timeout)),
+    )
+    .await
+}
+
+/// Adds the BR 3.2.2.9 findings and summary for `answers` (from
+/// [`ask_perspectives`]) to the primary's report.
+pub fn apply_answers(
+    report: &mut Report,
+    perspectives: &[PerspectiveSpec],
+    answers: Vec<Result<AgentResponse, String>>,
+    opts: &MpicOptions,
+) {
+    let answered: Vec<(&PerspectiveSpec, Result<AgentResponse, String>)> =
+        perspectives.iter().zip(answers).collect();
+    apply(report, &answered, opts.as_of);
 }
 
 /// Which check a blocking finding belongs to: CAA codes corroborate the CAA
@@ -1540,26 +1396,4 @@ pub fn render_mpic_text(mpic: &MpicReport) -> String {
         );
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use std::net::IpAddr;
-
-    use dcv_diagnosis::Verdict;
-
-    use super::policy_may_explain_failure;
-
-    /// A refused private name server makes a 403 only when the check failed;
-    /// a domain that still validates through its public servers gets a report.
-    #[test]
-    fn refused_name_servers_refuse_only_failed_checks() {
-        let ip: IpAddr = "10.0.0.53".parse().unwrap();
-        let range = dcv_ip_policy::classify(ip).unwrap();
-        let refused = [(ip, range)];
-        assert!(policy_may_explain_failure(Verdict::Fail, &refused));
-        assert!(!policy_may_explain_failure(Verdict::Pass, &refused));
-        assert!(!policy_may_explain_failure(Verdict::Warn, &refused));
-        assert!(!policy_may_explain_failure(Verdict::Fail, &[]));
-    }
 }

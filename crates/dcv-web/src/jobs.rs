@@ -1,0 +1,537 @@
+//! The bounded worker pool: accepted checks wait in a queue (its length is
+//! capped; the store holds them too, so a restart resumes them), a fixed
+//! number of workers run them with a time bound, and each check's progress
+//! events are kept and broadcast to whoever follows them.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dcv_diagnosis::Report;
+use dcv_diagnosis::config::CheckConfig;
+use dcv_diagnosis::request::{ServerCheckPolicy, public_only_refusal};
+use dcv_diagnosis::runner::{Probe, ProbeEvent, ProbeObserver, run_check_reporting};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, broadcast, watch};
+use tracing::Instrument as _;
+
+use crate::api::WebCheckRequest;
+use crate::metrics::Metrics;
+use crate::store::{CheckRecord, CheckStatus, Outcome, Store};
+use crate::views::Views;
+
+/// Time a worker allows beyond the check's own limit (`--check-timeout`)
+/// before it gives up on the check (the runner stops itself at the limit;
+/// this bounds a check that does not).
+pub const CHECK_GRACE: Duration = Duration::from_secs(5);
+/// Events a follower may fall behind by before it misses some (a check
+/// makes about a dozen).
+const EVENT_BUFFER: usize = 64;
+/// Times a check may be started across restarts before it is marked failed.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// What remote perspectives add to a check: started beside the primary
+/// check, it returns how to fold their answers into the primary's report
+/// (BR 3.2.2.9 quorum findings). The binary provides it for each
+/// `--perspectives NAME=FILE` profile.
+pub trait Corroborator: Send + Sync {
+    fn corroborate(&self, cfg: CheckConfig) -> BoxFuture<'static, Fold>;
+}
+
+/// Folds remote answers into the primary report.
+pub type Fold = Box<dyn FnOnce(&mut Report) + Send>;
+
+/// Named perspective profiles.
+pub type Profiles = BTreeMap<String, Arc<dyn Corroborator>>;
+
+/// What happened to a check, as the event stream tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The check moved to `status`.
+    Status,
+    /// A probe started.
+    ProbeStarted,
+    /// A probe finished.
+    ProbeFinished,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Status => "status",
+            EventKind::ProbeStarted => "probe_started",
+            EventKind::ProbeFinished => "probe_finished",
+        }
+    }
+}
+
+/// One progress event (the `data` of a server-sent event whose `event` is
+/// the kind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CheckEvent {
+    pub kind: EventKind,
+    /// For status events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<CheckStatus>,
+    /// For probe events: `tld`, `caa`, `caa_paths`, `http`, `txt`, `txt_paths`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    /// What the report calls the probe (`CAA lookups`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// For the final status: the verdict, when there is a report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    /// Milliseconds since the check started (0 before it started).
+    pub at_ms: u64,
+}
+
+impl CheckEvent {
+    fn status(status: CheckStatus, at_ms: u64) -> CheckEvent {
+        CheckEvent {
+            kind: EventKind::Status,
+            status: Some(status),
+            probe: None,
+            label: None,
+            verdict: None,
+            at_ms,
+        }
+    }
+
+    /// Whether this event ends the stream.
+    pub fn is_final(&self) -> bool {
+        self.kind == EventKind::Status && self.status.is_some_and(CheckStatus::is_final)
+    }
+}
+
+/// The stable name of a probe in events.
+pub fn probe_key(p: Probe) -> &'static str {
+    match p {
+        Probe::Tld => "tld",
+        Probe::Caa => "caa",
+        Probe::CaaPaths => "caa_paths",
+        Probe::Http => "http",
+        Probe::Txt => "txt",
+        Probe::TxtPaths => "txt_paths",
+    }
+}
+
+/// A queued or running check's event log and its followers.
+#[derive(Debug)]
+pub struct Live {
+    log: Mutex<Vec<CheckEvent>>,
+    tx: broadcast::Sender<CheckEvent>,
+    started: Mutex<Option<Instant>>,
+}
+
+impl Live {
+    fn new() -> Live {
+        Live {
+            log: Mutex::new(Vec::new()),
+            tx: broadcast::channel(EVENT_BUFFER).0,
+            started: Mutex::new(None),
+        }
+    }
+
+    fn at_ms(&self) -> u64 {
+        self.started
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map_or(0, |s| {
+                u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX)
+            })
+    }
+
+    /// Logs and broadcasts under one lock, so a follower that took the log
+    /// and subscribed under the same lock misses nothing.
+    fn publish(&self, event: CheckEvent) {
+        let mut log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        log.push(event.clone());
+        let _ = self.tx.send(event);
+    }
+
+    fn snapshot(&self) -> Vec<CheckEvent> {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Why a check was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the queue is full ({0} checks waiting); try again shortly")]
+    QueueFull(usize),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The queue, the workers' shared state and the live event logs.
+pub struct Jobs {
+    store: Store,
+    policy: ServerCheckPolicy,
+    profiles: Profiles,
+    metrics: Arc<Metrics>,
+    queue: Mutex<VecDeque<String>>,
+    /// Checks accepted and not yet taken by a worker (including those being
+    /// written to the store): what the cap applies to.
+    pending: AtomicUsize,
+    max_queued: usize,
+    wake: Notify,
+    live: Mutex<HashMap<String, Arc<Live>>>,
+    stop: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("pending", &self.pending)
+            .field("max_queued", &self.max_queued)
+            .field("profiles", &self.profiles.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
+}
+
+/// Milliseconds since the Unix epoch, as the store keeps times.
+pub fn epoch_ms() -> i64 {
+    now_ms()
+}
+
+impl Jobs {
+    pub fn new(
+        store: Store,
+        policy: ServerCheckPolicy,
+        profiles: Profiles,
+        metrics: Arc<Metrics>,
+        max_queued: usize,
+    ) -> Arc<Jobs> {
+        Arc::new(Jobs {
+            store,
+            policy,
+            profiles,
+            metrics,
+            queue: Mutex::new(VecDeque::new()),
+            pending: AtomicUsize::new(0),
+            max_queued: max_queued.max(1),
+            wake: Notify::new(),
+            live: Mutex::new(HashMap::new()),
+            stop: watch::channel(false).0,
+        })
+    }
+
+    pub fn policy(&self) -> &ServerCheckPolicy {
+        &self.policy
+    }
+
+    pub fn profile_names(&self) -> Vec<String> {
+        self.profiles.keys().cloned().collect()
+    }
+
+    pub fn has_profile(&self, name: &str) -> bool {
+        self.profiles.contains_key(name)
+    }
+
+    /// Checks waiting for a worker.
+    pub fn queued(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    fn set_queue_gauge(&self) {
+        self.metrics
+            .queue_depth
+            .store(self.queued() as u64, Ordering::Relaxed);
+    }
+
+    fn live_for(&self, id: &str) -> Arc<Live> {
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(
+            live.entry(id.to_owned())
+                .or_insert_with(|| Arc::new(Live::new())),
+        )
+    }
+
+    /// The events so far and a receiver for the rest, while the check is
+    /// queued or running (`None`: it is finished, or unknown).
+    pub fn follow(&self, id: &str) -> Option<(Vec<CheckEvent>, broadcast::Receiver<CheckEvent>)> {
+        let live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()?;
+        let log = live
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some((log.clone(), live.tx.subscribe()))
+    }
+
+    fn enqueue(&self, id: String) {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(id);
+        self.set_queue_gauge();
+        self.wake.notify_one();
+    }
+
+    /// Stores and queues a new check, unless the queue is full.
+    pub async fn submit(&self, record: CheckRecord) -> Result<(), SubmitError> {
+        let before = self.pending.fetch_add(1, Ordering::SeqCst);
+        if before >= self.max_queued {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(SubmitError::QueueFull(before));
+        }
+        if let Err(e) = self.store.insert(&record).await {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(e.into());
+        }
+        self.live_for(&record.id)
+            .publish(CheckEvent::status(CheckStatus::Queued, 0));
+        self.metrics.submitted();
+        self.enqueue(record.id);
+        Ok(())
+    }
+
+    /// Re-queues what a previous run left (see [`Store::recover`]); called
+    /// once at start, before the workers.
+    pub async fn recover(&self) -> Result<usize, crate::store::StoreError> {
+        let ids = self.store.recover(MAX_ATTEMPTS, now_ms()).await?;
+        let n = ids.len();
+        for id in ids {
+            self.pending.fetch_add(1, Ordering::SeqCst);
+            self.live_for(&id)
+                .publish(CheckEvent::status(CheckStatus::Queued, 0));
+            self.enqueue(id);
+        }
+        Ok(n)
+    }
+
+    fn pop(&self) -> Option<String> {
+        let id = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front()?;
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+        self.set_queue_gauge();
+        Some(id)
+    }
+
+    /// Starts `n` workers; they stop taking work after [`Jobs::stop`].
+    pub fn spawn_workers(self: &Arc<Self>, n: usize) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..n.max(1))
+            .map(|_| {
+                let jobs = Arc::clone(self);
+                tokio::spawn(async move { jobs.work().await })
+            })
+            .collect()
+    }
+
+    /// Asks the workers to stop after their current check.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    async fn work(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            let id = loop {
+                if *stop.borrow() {
+                    return;
+                }
+                if let Some(id) = self.pop() {
+                    break id;
+                }
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    _ = stop.changed() => {}
+                }
+            };
+            let span = tracing::info_span!("check", check_id = %id);
+            self.run_one(&id).instrument(span).await;
+        }
+    }
+
+    /// Runs one check and stores how it ended. A store failure leaves it
+    /// running in the store, so the next start re-runs it.
+    async fn run_one(&self, id: &str) {
+        let live = self.live_for(id);
+        let result = self.run_claimed(id, &live).await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "check could not be run or stored");
+        }
+        // Followers that come later read the store.
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
+    }
+
+    async fn run_claimed(
+        &self,
+        id: &str,
+        live: &Arc<Live>,
+    ) -> Result<(), crate::store::StoreError> {
+        if !self.store.claim(id, now_ms()).await? {
+            return Ok(());
+        }
+        let Some(record) = self.store.get(id).await? else {
+            return Ok(());
+        };
+        *live
+            .started
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        live.publish(CheckEvent::status(CheckStatus::Running, 0));
+        self.metrics.running.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(hostname = %record.hostname, attempt = record.attempts, "check started");
+        let started = Instant::now();
+        let outcome = self.execute(&record, live).await;
+        self.metrics.running.fetch_sub(1, Ordering::Relaxed);
+        let seconds = started.elapsed().as_secs_f64();
+        let (codes, dns_queries) = match &outcome.1 {
+            Some(report) => (
+                report.findings.iter().map(|f| f.code.to_string()).collect(),
+                report.timings_ms.get("dns_queries").copied().unwrap_or(0),
+            ),
+            None => (Vec::new(), 0),
+        };
+        let mut outcome = outcome.0;
+        let final_event = CheckEvent {
+            verdict: outcome.verdict.clone(),
+            ..CheckEvent::status(outcome.status, live.at_ms())
+        };
+        let mut events = live.snapshot();
+        events.push(final_event.clone());
+        outcome.events = serde_json::to_string(&events).ok();
+        self.store.finish(id, &outcome).await?;
+        self.metrics.finished(
+            outcome.status.as_str(),
+            outcome.verdict.as_deref(),
+            &codes,
+            seconds,
+            dns_queries,
+        );
+        tracing::info!(
+            status = outcome.status.as_str(),
+            verdict = outcome.verdict.as_deref().unwrap_or("-"),
+            ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "check finished"
+        );
+        live.publish(final_event);
+        Ok(())
+    }
+
+    /// The check itself, bounded; never fails (every problem is an outcome).
+    async fn execute(&self, record: &CheckRecord, live: &Arc<Live>) -> (Outcome, Option<Report>) {
+        let failed = |why: String| {
+            (
+                Outcome {
+                    status: CheckStatus::Failed,
+                    finished_ms: now_ms(),
+                    verdict: None,
+                    report: None,
+                    views: None,
+                    events: None,
+                    error: Some(why),
+                },
+                None,
+            )
+        };
+        let request: WebCheckRequest = match serde_json::from_str(&record.request) {
+            Ok(r) => r,
+            Err(e) => return failed(format!("stored request is malformed: {e}")),
+        };
+        let cfg = match self.policy.check_config(&request.check) {
+            Ok(c) => c,
+            Err(e) => return failed(format!("invalid check request: {e}")),
+        };
+        let corroborator = match &request.perspectives {
+            None => None,
+            Some(name) => match self.profiles.get(name) {
+                Some(c) => Some(Arc::clone(c)),
+                None => return failed(format!("no perspectives profile {name:?} on this server")),
+            },
+        };
+        let follower = Arc::clone(live);
+        let observer: ProbeObserver = Arc::new(move |event: ProbeEvent| {
+            let (kind, probe) = match event {
+                ProbeEvent::Started(p) => (EventKind::ProbeStarted, p),
+                ProbeEvent::Finished(p) => (EventKind::ProbeFinished, p),
+            };
+            follower.publish(CheckEvent {
+                kind,
+                status: None,
+                probe: Some(probe_key(probe).to_owned()),
+                label: Some(probe.label().to_owned()),
+                verdict: None,
+                at_ms: follower.at_ms(),
+            });
+        });
+        let run = async move {
+            let primary = run_check_reporting(cfg.clone(), Some(observer));
+            match corroborator {
+                None => primary.await,
+                Some(c) => {
+                    let ((mut report, obs), fold) = tokio::join!(primary, c.corroborate(cfg));
+                    fold(&mut report);
+                    (report, obs)
+                }
+            }
+        };
+        let handle = tokio::spawn(run.in_current_span());
+        let abort = handle.abort_handle();
+        let limit = self.policy.check_timeout + CHECK_GRACE;
+        let (report, observations) = match tokio::time::timeout(limit, handle).await {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => return failed(format!("internal error: the check stopped ({e})")),
+            Err(_) => {
+                abort.abort();
+                return failed(format!(
+                    "the check did not finish within {}s",
+                    limit.as_secs()
+                ));
+            }
+        };
+        if !self.policy.allow_private
+            && let Some(why) = public_only_refusal(&report, observations.as_ref(), "this server")
+        {
+            let mut out = failed(why);
+            out.0.status = CheckStatus::Refused;
+            self.metrics.refused("private");
+            return out;
+        }
+        let views = Views::from_observations(observations.as_ref());
+        let verdict = serde_json::to_value(report.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
+        (
+            Outcome {
+                status: CheckStatus::Done,
+                finished_ms: now_ms(),
+                verdict,
+                report: serde_json::to_string(&report).ok(),
+                views: serde_json::to_string(&views).ok(),
+                events: None,
+                error: None,
+            },
+            Some(report),
+        )
+    }
+}
