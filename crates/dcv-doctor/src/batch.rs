@@ -14,7 +14,7 @@ use dcv_diagnosis::{FindingCode, Report, Severity, Verdict};
 use futures::StreamExt as _;
 use serde::Serialize;
 
-use crate::config::BatchTemplate;
+use crate::config::{CheckOptions, CheckSetup};
 
 /// Largest input read, in bytes: 100,000 hostnames of 255 characters with
 /// newlines fit. More is refused, not truncated.
@@ -140,14 +140,19 @@ pub fn read_lines(input: impl Read) -> Result<Vec<(usize, String)>, BatchError> 
 /// Checks every line, `concurrency` at once, writing one JSON object per
 /// line to `out` in input order as they complete.
 pub async fn run_batch(
-    template: &BatchTemplate,
+    setup: &CheckSetup,
+    defaults: &CheckOptions,
     lines: Vec<(usize, String)>,
     concurrency: usize,
     out: &mut impl Write,
 ) -> Result<BatchSummary, BatchError> {
     let mut results = futures::stream::iter(lines)
         .map(|(line, input)| async move {
-            match template.config_for(&input) {
+            let opts = CheckOptions {
+                hostname: input.clone(),
+                ..defaults.clone()
+            };
+            match setup.config(&opts) {
                 Ok(cfg) => BatchRecord {
                     line,
                     report: Some(dcv_diagnosis::runner::run_check(cfg).await),
@@ -158,7 +163,7 @@ pub async fn run_batch(
                     line,
                     input,
                     report: None,
-                    error: Some(e.to_string()),
+                    error: Some(e.for_line()),
                 },
             }
         })

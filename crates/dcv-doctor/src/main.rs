@@ -62,7 +62,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(exit_for(&report))
         }
         Command::Batch(args) => {
-            let template = config::BatchTemplate::new(&args)?;
+            let setup = config::CheckSetup::from_flags(
+                &args.dns,
+                &args.ports,
+                args.allow_private,
+                args.timeout,
+            )?;
+            let mut defaults = config::CheckOptions::new(String::new());
+            defaults.ca = args.ca;
+            defaults.method = args.method;
             let lines = if args.input.as_os_str() == "-" {
                 batch::read_lines(std::io::stdin().lock())?
             } else {
@@ -75,8 +83,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
             let mut out = std::io::stdout().lock();
-            let summary =
-                runtime()?.block_on(batch::run_batch(&template, lines, concurrency, &mut out))?;
+            let summary = runtime()?.block_on(batch::run_batch(
+                &setup,
+                &defaults,
+                lines,
+                concurrency,
+                &mut out,
+            ))?;
             eprintln!("{}", summary.line());
             Ok(if summary.all_validate() {
                 ExitCode::SUCCESS
