@@ -320,13 +320,8 @@ impl CheckSetup {
                 ),
             ));
         }
-        if let Some(uri) = &opts.account_uri
-            && !uri.starts_with("https://")
-        {
-            return Err(ConfigError::option(
-                CheckOption::AccountUri,
-                format!("{uri:?} must be an https:// ACME account URL (RFC 8657 §3)"),
-            ));
+        if let Some(uri) = &opts.account_uri {
+            validate_account_uri(uri)?;
         }
         let mut cfg = CheckConfig {
             cas: cas_for(opts.ca),
@@ -349,6 +344,18 @@ impl CheckSetup {
                 .map_err(|e| ConfigError::option(CheckOption::DcvDelegation, e))?;
         }
         Ok(cfg)
+    }
+}
+
+/// An ACME account URI as RFC 8657 §3 `accounturi` compares it: an https URL.
+pub fn validate_account_uri(uri: &str) -> Result<(), ConfigError> {
+    if uri.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(ConfigError::option(
+            CheckOption::AccountUri,
+            format!("{uri:?} must be an https:// ACME account URL (RFC 8657 §3)"),
+        ))
     }
 }
 
