@@ -202,6 +202,118 @@ pub struct ExchangeSummaryEvidence {
     pub outcome: String,
 }
 
+/// The vantage preflight: the root servers in use asked a never-existing TLD
+/// over each address family and transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VantageEvidence {
+    /// The random TLD asked.
+    pub qname: String,
+    /// What each family can do over UDP and TCP, in words.
+    pub families: Vec<VantageFamilyEvidence>,
+    pub probes: Vec<VantageProbeEvidence>,
+    pub elapsed_ms: u64,
+}
+
+/// One address family's reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VantageFamilyEvidence {
+    /// `IPv4` or `IPv6`.
+    pub family: String,
+    /// `the root answers`, `no route`, `no answer`, `something else answers
+    /// for the root`, `blocked by this machine's firewall`, ...
+    pub udp: String,
+    pub tcp: String,
+}
+
+/// One root server address asked over one path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VantageProbeEvidence {
+    /// `name@address:port`.
+    pub server: String,
+    /// `UDP+EDNS` or `TCP+EDNS`.
+    pub path: String,
+    /// What came back and what it proves.
+    pub outcome: String,
+    /// A root server answered as the root.
+    pub ok: bool,
+    pub latency_ms: u64,
+}
+
+impl VantageEvidence {
+    /// Summarises the preflight's report.
+    pub fn from_report(v: &dcv_dns::vantage::VantageReport) -> VantageEvidence {
+        use dcv_dns::vantage::{ProbeVerdict, ProofCheck};
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        VantageEvidence {
+            qname: v.qname.to_string(),
+            families: v
+                .families
+                .iter()
+                .map(|f| VantageFamilyEvidence {
+                    family: f.family.to_string(),
+                    udp: f.udp.to_string(),
+                    tcp: f.tcp.to_string(),
+                })
+                .collect(),
+            probes: v
+                .probes
+                .iter()
+                .map(|p| {
+                    let header = p.exchange.as_ref().and_then(|e| e.response()).map(|r| {
+                        format!(
+                            "{}{}{}",
+                            r.rcode,
+                            if r.flags.aa { " aa" } else { "" },
+                            if r.flags.ra { " ra" } else { "" }
+                        )
+                    });
+                    let error = p.exchange.as_ref().and_then(|e| match &e.result {
+                        dcv_dns::ExchangeResult::NetworkError { error, .. } => Some(error.clone()),
+                        _ => None,
+                    });
+                    let outcome = match &p.verdict {
+                        ProbeVerdict::Root { proof } => format!(
+                            "{}: the root's answer, {}",
+                            header.unwrap_or_default(),
+                            match proof {
+                                ProofCheck::Verified => {
+                                    "its NSEC proof verified with the root's keys".to_owned()
+                                }
+                                ProofCheck::NotChecked { why } =>
+                                    format!("proof not checked ({why})"),
+                            }
+                        ),
+                        ProbeVerdict::Intercepted { signs } => {
+                            let signs: Vec<String> =
+                                signs.iter().map(ToString::to_string).collect();
+                            format!(
+                                "{}not the root: {}",
+                                header.map_or_else(String::new, |h| format!("{h}: ")),
+                                signs.join("; ")
+                            )
+                        }
+                        ProbeVerdict::NoAnswer => format!("no answer within {}ms", ms(p.elapsed)),
+                        ProbeVerdict::NetworkError { cause } => {
+                            format!("{cause}: {}", error.unwrap_or_default())
+                        }
+                        ProbeVerdict::NotQueried => {
+                            "not queried: the server policy refuses the address".to_owned()
+                        }
+                    };
+                    VantageProbeEvidence {
+                        server: format!("{}@{}", p.server_name, p.server),
+                        path: p.path.to_string(),
+                        outcome,
+                        ok: matches!(p.verdict, ProbeVerdict::Root { .. }),
+                        latency_ms: ms(p.elapsed),
+                    }
+                })
+                .collect(),
+            elapsed_ms: ms(v.elapsed),
+        }
+    }
+}
+
 impl UnfinishedEvidence {
     /// Summarises what the runner read when the limit passed.
     pub fn from_unfinished(u: &crate::runner::Unfinished) -> UnfinishedEvidence {

@@ -213,6 +213,27 @@ pub fn documented_fix(code: crate::FindingCode) -> &'static str {
         C::PerspectiveUnavailable => {
             "Fix or remove the perspective agent; the domain is not at fault."
         }
+        C::VantageNoIpv6 => {
+            "Nothing on the domain: check again from a machine (or an MPIC agent) with IPv6 to see what a CA sees over IPv6."
+        }
+        C::VantageNoIpv4 => {
+            "Nothing on the domain: check again from a machine (or an MPIC agent) with IPv4 to see what a CA sees over IPv4."
+        }
+        C::VantageDnsTcpBlocked => {
+            "Nothing on the domain: allow outbound TCP port 53 here, or check from a machine that has it, to test the TCP paths."
+        }
+        C::VantageNoNetwork => {
+            "Run the check from a machine with Internet access (or give this one a route out), then check again."
+        }
+        C::VantageDnsBlocked => {
+            "Allow outbound DNS (UDP and TCP port 53, to any address) from this machine, or run the check from one that has it."
+        }
+        C::VantageDnsIntercepted => {
+            "Run the check where port 53 goes straight to the Internet: no DNS interception by the network, VPN or security software (or use a remote agent)."
+        }
+        C::VantageNotChecked => {
+            "Check again from a machine that can reach the servers named (the other address family, or without the firewall)."
+        }
     }
 }
 

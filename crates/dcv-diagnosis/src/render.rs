@@ -8,6 +8,7 @@ use anstyle::{AnsiColor, Effects, Style};
 
 use crate::evidence::{
     CaaEvidence, DnsLookupEvidence, DnsPathsEvidence, HttpEvidence, UnfinishedEvidence,
+    VantageEvidence,
 };
 use crate::model::{Evidence, Finding, Report, Severity, Verdict};
 
@@ -34,6 +35,7 @@ pub fn render_text(report: &Report, verbose: bool) -> String {
         Verdict::Pass => (GREEN, "PASS"),
         Verdict::Warn => (YELLOW, "WARN"),
         Verdict::Fail => (RED, "FAIL"),
+        Verdict::CouldNotCheck => (YELLOW, "COULD NOT CHECK"),
     };
     let methods: Vec<String> = report.method.iter().map(ToString::to_string).collect();
     let _ = writeln!(
@@ -135,6 +137,7 @@ fn render_evidence(out: &mut String, e: &Evidence) {
         Evidence::Caa(c) => render_caa(out, c),
         Evidence::Http(h) => render_http(out, h),
         Evidence::Unfinished(u) => render_unfinished(out, u),
+        Evidence::Vantage(v) => render_vantage(out, v),
         Evidence::Identifier { name, problem } => {
             let _ = writeln!(out, "      evidence: identifier {name}: {problem}");
         }
@@ -333,5 +336,27 @@ fn render_unfinished(out: &mut String, u: &UnfinishedEvidence) {
     }
     if let Some(http) = &u.http {
         let _ = writeln!(out, "        HTTP-01 probe: {http}");
+    }
+}
+
+fn render_vantage(out: &mut String, v: &VantageEvidence) {
+    let _ = writeln!(
+        out,
+        "      evidence: the root servers asked for {} (a TLD that does not exist) in {}ms",
+        v.qname, v.elapsed_ms
+    );
+    for f in &v.families {
+        let _ = writeln!(out, "        {}: UDP {}; TCP {}", f.family, f.udp, f.tcp);
+    }
+    for p in &v.probes {
+        let _ = writeln!(
+            out,
+            "        {} {} {}ms: {}{}",
+            p.server,
+            p.path,
+            p.latency_ms,
+            p.outcome,
+            if p.ok { "" } else { "  <- fails" }
+        );
     }
 }

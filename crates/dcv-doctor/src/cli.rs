@@ -33,7 +33,8 @@ pub enum Command {
     /// Diagnose domain control validation for one hostname.
     ///
     /// Exit status: 0 when every selected CA would validate, 1 when a finding
-    /// blocks validation, 2 for bad input.
+    /// blocks validation, 2 for bad input, 3 when it could not be checked from
+    /// this machine (no network, DNS blocked or intercepted).
     Check(CheckArgs),
     /// Check many hostnames, several at once, each with its own resolver
     /// state, and write one JSON object per input line (JSON Lines), then a
@@ -48,7 +49,8 @@ pub enum Command {
     /// progress bar.
     ///
     /// Exit status: 0 when every hostname would validate, 1 when one would
-    /// not or a line is not a check, 2 for bad flags or unreadable input.
+    /// not or a line is not a check, 2 for bad flags or unreadable input, 3
+    /// when none failed but some could not be checked from this machine.
     Batch(BatchArgs),
     /// Resolve one name and type from the root like the CA's validating resolver,
     /// and print the walk: zone cuts, each server's answer, the DNSSEC chain.

@@ -337,6 +337,7 @@ impl CheckSetup {
             account_uri: opts.account_uri.clone(),
             http_phase_timeout: None,
             dcv_delegation: None,
+            vantage_preflight: true,
             hostname,
         };
         if let Some(target) = &opts.dcv_delegation {

@@ -1,6 +1,8 @@
 //! The `dcv-doctor` binary: flags in, reports out. Exit status: 0 when every
 //! selected CA would validate (or `explain` recognised the message), 1 when a
-//! finding blocks validation (or the message is unknown), 2 for bad input.
+//! finding blocks validation (or the message is unknown), 2 for bad input, 3
+//! when the check could not be made from this machine (no network, DNS
+//! blocked or intercepted; one line on stderr says which).
 
 use dcv_doctor::input_file::{FileProblem, InputFile};
 use dcv_doctor::{batch, cli, config, demo, mpic};
@@ -18,6 +20,10 @@ use cli::{Cli, Command, Format};
 
 /// Exit status for bad input (clap uses 2 for its own usage errors too).
 const EXIT_BAD_INPUT: u8 = 2;
+
+/// Exit status when the check could not be made from this machine (issue #15
+/// §4): nothing failed, but what the CA would see is unknown from here.
+const EXIT_COULD_NOT_CHECK: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -229,10 +235,12 @@ fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     }
-    Ok(if summary.all_validate() {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if !summary.all_validate() {
         ExitCode::from(1)
+    } else if summary.unchecked > 0 {
+        ExitCode::from(EXIT_COULD_NOT_CHECK)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -251,9 +259,25 @@ fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Resul
 }
 
 fn exit_for(report: &Report) -> ExitCode {
-    if report.verdict == Verdict::Fail {
-        ExitCode::from(1)
+    match report.verdict {
+        Verdict::Fail => ExitCode::from(1),
+        Verdict::CouldNotCheck => {
+            // One line saying why, beside the report on stdout.
+            if let Some(f) = report.findings.iter().find(|f| f.code.leaves_unchecked()) {
+                eprintln!("dcv-doctor: {}", could_not_check_line(&f.summary));
+            }
+            ExitCode::from(EXIT_COULD_NOT_CHECK)
+        }
+        Verdict::Pass | Verdict::Warn => ExitCode::SUCCESS,
+    }
+}
+
+/// `could not check from here: ...`, whatever the finding's own wording.
+fn could_not_check_line(summary: &str) -> String {
+    const PREFIX: &str = "could not check from here";
+    if summary.starts_with(PREFIX) {
+        summary.to_owned()
     } else {
-        ExitCode::SUCCESS
+        format!("{PREFIX}: {summary}")
     }
 }

@@ -1053,6 +1053,23 @@ fn apply(
                             Err(why) => Corroboration::Unavailable {
                                 detail: why.to_owned(),
                             },
+                            // The agent's own network could not check (issue #15 §4):
+                            // unavailable, never a disagreement about the domain.
+                            Ok(r) if r.verdict == dcv_diagnosis::Verdict::CouldNotCheck => {
+                                Corroboration::Unavailable {
+                                    detail: r
+                                        .findings
+                                        .iter()
+                                        .find(|f| f.code.leaves_unchecked())
+                                        .map_or_else(
+                                            || {
+                                                "the agent could not check from where it runs"
+                                                    .to_owned()
+                                            },
+                                            |f| format!("the agent {}", f.summary),
+                                        ),
+                                }
+                            }
                             Ok(r) if !covers(r, &report.hostname, ca, method) => {
                                 Corroboration::Unavailable {
                                     detail: format!(

@@ -352,6 +352,9 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
         if mismatch_reported && Some(idx) == v6 {
             continue; // named by ipv6_mismatch
         }
+        if super::vantage::excuses_attempt(obs, &report.attempts[idx]) {
+            continue; // not checked from here: rules::vantage says so, once
+        }
         let severity = if on_ca_path && report.ca_view.validates == Some(false) {
             Severity::Error
         } else {

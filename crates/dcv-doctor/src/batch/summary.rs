@@ -104,6 +104,9 @@ pub struct BatchSummary {
     pub pass: u64,
     pub warn: u64,
     pub fail: u64,
+    /// Hostnames that could not be checked from this machine (no network,
+    /// DNS blocked or intercepted: the vantage preflight's verdict).
+    pub unchecked: u64,
     /// Lines that are not checks (their record carries `error`).
     pub bad_lines: u64,
     pub bad_lines_by_kind: BTreeMap<LineErrorKind, u64>,
@@ -145,6 +148,7 @@ impl BatchSummary {
                     Verdict::Pass => self.pass += 1,
                     Verdict::Warn => self.warn += 1,
                     Verdict::Fail => self.fail += 1,
+                    Verdict::CouldNotCheck => self.unchecked += 1,
                 }
                 for (ca, ok) in cas {
                     let tally = self.per_ca.entry(ca).or_default();
@@ -196,7 +200,7 @@ impl BatchSummary {
 
     /// Checks made (bad lines not counted).
     pub fn checks(&self) -> u64 {
-        self.pass + self.warn + self.fail
+        self.pass + self.warn + self.fail + self.unchecked
     }
 
     /// Sets the rate and the peak memory, and orders the slowest zones.
@@ -225,6 +229,9 @@ impl BatchSummary {
             "batch: {} hostnames: {} pass, {} warn, {} fail, {} bad lines",
             self.records, self.pass, self.warn, self.fail, self.bad_lines
         );
+        if self.unchecked > 0 {
+            let _ = write!(out, ", {} could not be checked from here", self.unchecked);
+        }
         if !self.blocking.is_empty() {
             let parts: Vec<String> = self
                 .top_blocking()
