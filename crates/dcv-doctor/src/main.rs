@@ -147,8 +147,20 @@ fn parse_as_of(date: Option<&str>) -> anyhow::Result<Option<time::Date>> {
         .transpose()
 }
 
-/// Checks in flight an agent takes by default (`agent --max-concurrent`).
-const AGENT_DEFAULT_MAX_CONCURRENT: usize = 4;
+/// Checks in flight an agent takes by default: `agent --max-concurrent`'s
+/// default, read from the flag's own definition so the note below follows it.
+fn agent_default_max_concurrent() -> Option<usize> {
+    use clap::CommandFactory as _;
+    Cli::command()
+        .find_subcommand("agent")?
+        .get_arguments()
+        .find(|a| a.get_id() == "max_concurrent")?
+        .get_default_values()
+        .first()?
+        .to_str()?
+        .parse()
+        .ok()
+}
 
 fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
     let setup =
@@ -176,9 +188,11 @@ fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
     let checker: std::sync::Arc<dyn batch::LineChecker> = if perspectives.is_empty() {
         std::sync::Arc::new(batch::Isolated)
     } else {
-        if concurrency > AGENT_DEFAULT_MAX_CONCURRENT {
+        if let Some(agent_default) = agent_default_max_concurrent()
+            && concurrency > agent_default
+        {
             eprintln!(
-                "dcv-doctor: note: every check asks each perspective: an agent refuses checks beyond its --max-concurrent ({AGENT_DEFAULT_MAX_CONCURRENT} by default) and is then reported unavailable; --concurrency is {concurrency}"
+                "dcv-doctor: note: every check asks each perspective: an agent refuses checks beyond its --max-concurrent ({agent_default} by default) and is then reported unavailable; --concurrency is {concurrency}"
             );
         }
         std::sync::Arc::new(batch::WithPerspectives {
