@@ -12,7 +12,9 @@
 //!    `--concurrency` checks in flight. The reference, in the same run: the
 //!    first `--sequential` of those lines at `--concurrency 1`. Reported:
 //!    checks/s for both and their ratio, DNS queries per check (from each
-//!    report's `timings_ms.dns_queries`), the child's peak RSS.
+//!    report's `timings_ms.dns_queries`), the child's CPU time per check
+//!    (which a busy machine does not inflate the way it does wall time),
+//!    the child's peak RSS.
 //! 2. **Memory.** The same generated mix as `tests/batch_memory.rs`
 //!    (hostnames under a TLD the lab's root does not have, IP literals, lines
 //!    that are not hostnames) at 10,000 lines and at `--lines`; the child's
@@ -81,6 +83,8 @@ struct Run {
     warnings: std::collections::BTreeMap<String, u64>,
     dns_queries: u64,
     checks_per_second: f64,
+    /// The child's CPU time (user + system) over its checks.
+    cpu_ms: u64,
     peak_rss_kib: u64,
     exit: Option<i32>,
 }
@@ -115,6 +119,7 @@ fn run_batch(
         warnings: std::collections::BTreeMap::new(),
         dns_queries: 0,
         checks_per_second: 0.0,
+        cpu_ms: 0,
         peak_rss_kib: 0,
         exit: None,
     };
@@ -141,6 +146,7 @@ fn run_batch(
     run.exit = child.wait()?.code();
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(summary)?)?;
     run.checks_per_second = summary["checks_per_second"].as_f64().unwrap_or(0.0);
+    run.cpu_ms = summary["cpu_ms"].as_u64().unwrap_or(0);
     run.peak_rss_kib = summary["peak_rss_kib"]
         .as_u64()
         .ok_or_else(|| anyhow::anyhow!("no peak_rss_kib in the summary"))?;
@@ -225,6 +231,12 @@ async fn throughput(opts: &Options, dir: &Path) -> anyhow::Result<()> {
         sequential.checks,
         sequential.checks_per_second,
         concurrent.checks_per_second / sequential.checks_per_second.max(f64::MIN_POSITIVE),
+    );
+    println!(
+        "  CPU per check (the child's user + system time, whatever else runs): {:.1} ms at --concurrency {}, {:.1} ms at 1",
+        ratio(concurrent.cpu_ms, concurrent.checks),
+        opts.concurrency,
+        ratio(sequential.cpu_ms, sequential.checks),
     );
     println!(
         "  DNS queries per check: {:.1}; peak RSS {} KiB at --concurrency {} ({} KiB at 1)",

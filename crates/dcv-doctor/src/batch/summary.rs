@@ -126,6 +126,9 @@ pub struct BatchSummary {
     pub checks_per_second: f64,
     /// The process's peak resident memory (Linux `VmHWM`), when known.
     pub peak_rss_kib: Option<u64>,
+    /// CPU time this process used (user + system, Linux), when known: the
+    /// cost of the checks whatever else shares the machine.
+    pub cpu_ms: Option<u64>,
 }
 
 impl BatchSummary {
@@ -211,6 +214,7 @@ impl BatchSummary {
         let checks = self.checks() as f64;
         self.checks_per_second = if secs > 0.0 { checks / secs } else { 0.0 };
         self.peak_rss_kib = peak_rss_kib();
+        self.cpu_ms = cpu_ms();
         self.slowest_zones.sort_by(|a, b| {
             b.slowest_check_ms
                 .cmp(&a.slowest_check_ms)
@@ -343,6 +347,22 @@ pub fn peak_rss_kib() -> Option<u64> {
         .ok()
 }
 
+/// Clock ticks per second in `/proc/*/stat` (`USER_HZ`): fixed at 100 by
+/// the Linux user-space ABI whatever the kernel's own tick (`man 5 proc`).
+const USER_HZ: u64 = 100;
+
+/// This process's CPU time so far, user plus system, in ms (fields 14 and 15
+/// of `/proc/self/stat`, Linux; all threads).
+pub fn cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count from its `)`.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    // After `)`: state is field 3, so utime (14) is the 12th.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) * 1000 / USER_HZ)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,5 +414,13 @@ mod tests {
     #[test]
     fn peak_memory_is_read_on_linux() {
         assert!(peak_rss_kib().is_some_and(|kib| kib > 0));
+        // Burn some CPU so the count is not zero, then check it moves.
+        let before = cpu_ms().expect("cpu time");
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < std::time::Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(cpu_ms().expect("cpu time") >= before);
     }
 }
