@@ -9,7 +9,9 @@
 //! 1. **Throughput.** `--checks` distinct lab hostnames (`h<i>.example.lab`,
 //!    each with an address and its `_acme-challenge` TXT), given as CSV with
 //!    the expected TXT value per line, checked for DNS-01 / Let's Encrypt at
-//!    `--concurrency` checks in flight. The reference, in the same run: the
+//!    `--concurrency` checks in flight, every lab DNS answer delayed by
+//!    `--delay-ms` (20 ms by default, a nearby server's round trip: without
+//!    it a check waits on nothing and only the CPU is measured). The reference, in the same run: the
 //!    first `--sequential` of those lines at `--concurrency 1`. Reported:
 //!    checks/s for both and their ratio, DNS queries per check (from each
 //!    report's `timings_ms.dns_queries`), the child's CPU time per check
@@ -29,6 +31,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use dcv_doctor::batch::summary::cpu_ms;
 use dcv_doctor::demo::{healthy, lab_flags};
 use dcv_lab::Lab;
 use dcv_lab::catalogue::{WEB, ZONE};
@@ -43,6 +46,8 @@ struct Options {
     sequential: u64,
     concurrency: u64,
     lines: u64,
+    /// Added to every lab DNS answer, as a network's round trip would be.
+    delay_ms: u64,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -51,6 +56,7 @@ fn options() -> anyhow::Result<Options> {
         sequential: 100,
         concurrency: 64,
         lines: 100_000,
+        delay_ms: 20,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -59,6 +65,7 @@ fn options() -> anyhow::Result<Options> {
             "--sequential" => &mut opts.sequential,
             "--concurrency" => &mut opts.concurrency,
             "--lines" => &mut opts.lines,
+            "--delay-ms" => &mut opts.delay_ms,
             // `cargo bench` passes `--bench`; nothing else is ours.
             _ => continue,
         };
@@ -82,9 +89,14 @@ struct Run {
     /// their counts (a loaded machine shows as slow-server warnings).
     warnings: std::collections::BTreeMap<String, u64>,
     dns_queries: u64,
+    /// Each check's wall time (`timings_ms.total`), sorted at the end.
+    check_ms: Vec<u64>,
     checks_per_second: f64,
     /// The child's CPU time (user + system) over its checks.
     cpu_ms: u64,
+    /// This process's CPU time meanwhile: the lab's servers (and reading
+    /// the records).
+    lab_cpu_ms: u64,
     peak_rss_kib: u64,
     exit: Option<i32>,
 }
@@ -97,6 +109,7 @@ fn run_batch(
     summary: &Path,
     parse: bool,
 ) -> anyhow::Result<Run> {
+    let lab_cpu_before = cpu_ms().unwrap_or(0);
     let mut child = Command::new(env!("CARGO_BIN_EXE_dcv-doctor"))
         .arg("batch")
         .arg(input)
@@ -118,8 +131,10 @@ fn run_batch(
         passed: 0,
         warnings: std::collections::BTreeMap::new(),
         dns_queries: 0,
+        check_ms: Vec::new(),
         checks_per_second: 0.0,
         cpu_ms: 0,
+        lab_cpu_ms: 0,
         peak_rss_kib: 0,
         exit: None,
     };
@@ -140,10 +155,14 @@ fn run_batch(
                     }
                 }
                 run.dns_queries += report["timings_ms"]["dns_queries"].as_u64().unwrap_or(0);
+                run.check_ms
+                    .push(report["timings_ms"]["total"].as_u64().unwrap_or(0));
             }
         }
     }
     run.exit = child.wait()?.code();
+    run.lab_cpu_ms = cpu_ms().unwrap_or(0).saturating_sub(lab_cpu_before);
+    run.check_ms.sort_unstable();
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(summary)?)?;
     run.checks_per_second = summary["checks_per_second"].as_f64().unwrap_or(0.0);
     run.cpu_ms = summary["cpu_ms"].as_u64().unwrap_or(0);
@@ -153,19 +172,28 @@ fn run_batch(
     Ok(run)
 }
 
+/// The `p`th percentile of sorted values (0 when there are none).
+fn percentile(sorted: &[u64], p: usize) -> u64 {
+    let i = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
+    sorted.get(i).copied().unwrap_or(0)
+}
+
 #[allow(clippy::cast_precision_loss)] // counts far below 2^52
 fn ratio(a: u64, b: u64) -> f64 {
     a as f64 / b.max(1) as f64
 }
 
 async fn throughput(opts: &Options, dir: &Path) -> anyhow::Result<()> {
-    let scenario = healthy().with_zone(ZONE, |z| {
+    let mut scenario = healthy().with_zone(ZONE, |z| {
         for i in 0..opts.checks {
             z.records.push(format!("h{i} A {{http4:{WEB}}}"));
             z.records
                 .push(format!("_acme-challenge.h{i} TXT \"token\""));
         }
     });
+    for server in &mut scenario.servers {
+        server.behaviour.delay_ms = opts.delay_ms;
+    }
     let lab = Lab::start(scenario).await?;
     let files = lab.write_files(dir)?;
     let mut common = lab_flags(&lab, &files);
@@ -224,7 +252,8 @@ async fn throughput(opts: &Options, dir: &Path) -> anyhow::Result<()> {
         }
     }
     println!(
-        "throughput: {} DNS-01 checks at --concurrency {}: {:.1} checks/s; {} at --concurrency 1: {:.1} checks/s; ratio {:.1}x",
+        "throughput ({} ms per DNS answer): {} DNS-01 checks at --concurrency {}: {:.1} checks/s; {} at --concurrency 1: {:.1} checks/s; ratio {:.1}x",
+        opts.delay_ms,
         concurrent.checks,
         opts.concurrency,
         concurrent.checks_per_second,
@@ -238,6 +267,20 @@ async fn throughput(opts: &Options, dir: &Path) -> anyhow::Result<()> {
         opts.concurrency,
         ratio(sequential.cpu_ms, sequential.checks),
     );
+    println!(
+        "  lab servers' CPU per check (this process): {:.1} ms at --concurrency {}, {:.1} ms at 1",
+        ratio(concurrent.lab_cpu_ms, concurrent.checks),
+        opts.concurrency,
+        ratio(sequential.lab_cpu_ms, sequential.checks),
+    );
+    for (run, c) in [(&concurrent, opts.concurrency), (&sequential, 1)] {
+        println!(
+            "  check wall time at --concurrency {c}: median {} ms, p90 {} ms, max {} ms",
+            percentile(&run.check_ms, 50),
+            percentile(&run.check_ms, 90),
+            percentile(&run.check_ms, 100),
+        );
+    }
     println!(
         "  DNS queries per check: {:.1}; peak RSS {} KiB at --concurrency {} ({} KiB at 1)",
         ratio(concurrent.dns_queries, concurrent.checks),
