@@ -154,6 +154,44 @@ async fn a_hostname_list_gives_one_record_per_line_in_order_and_a_summary() {
     assert!(stderr.contains("bad lines by kind: hostname 2"), "{stderr}");
 }
 
+/// A hostname this machine cannot check (its only nameserver is on a route
+/// `scripts/lab-net-setup` makes unreachable, as in `vantage_e2e.rs`) is
+/// counted apart: exit 3 when nothing failed, 1 as soon as a line fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostnames_that_cannot_be_checked_from_here_exit_3_unless_one_fails() {
+    let scenario = lab_scenario().with_zone("lab.", |z| {
+        z.records.push("v6only NS ns.v6only".into());
+        z.records.push("ns.v6only AAAA fd5c:dc7::53".into());
+    });
+    let lab = Lab::start(scenario).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = lab.write_files(dir.path()).unwrap();
+    let args = || {
+        lab_args(
+            &lab,
+            &files,
+            &["-", "--ca", "letsencrypt", "--method", "dns"],
+        )
+    };
+
+    let out = batch(args(), b"www.v6only.lab\nwww.example.lab\n".to_vec()).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r = records(&out);
+    assert_eq!(verdict(&r[0]), "could_not_check", "{}", r[0]);
+    assert_eq!(verdict(&r[1]), "pass", "{}", r[1]);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "batch: 2 hostnames: 1 pass, 0 warn, 0 fail, 0 bad lines, 1 could not be checked from here\n"
+        ),
+        "{stderr}"
+    );
+
+    let out = batch(args(), b"www.v6only.lab\nforbid.example.lab\n".to_vec()).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+}
+
 /// The same checks as CSV and as JSON Lines: each line's own method, CA,
 /// token and body, TXT values, delegation target and account URI, under the
 /// `check` flags' rules.
