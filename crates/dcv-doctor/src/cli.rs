@@ -36,14 +36,21 @@ pub enum Command {
     /// blocks validation, 2 for bad input, 3 when it could not be checked from
     /// this machine (no network, DNS blocked or intercepted).
     Check(CheckArgs),
-    /// Check many hostnames (one per line; `#` comments and blank lines are
-    /// skipped), several at once, each with its own resolver state, and write
-    /// one JSON object per hostname in input order (JSON Lines), then a
+    /// Check many hostnames, several at once, each with its own resolver
+    /// state, and write one JSON object per input line (JSON Lines), then a
     /// summary on stderr.
     ///
+    /// The input is read, checked and written as a stream: memory depends on
+    /// --concurrency, not on the number of lines. It holds plain hostnames
+    /// (one per line), CSV with a header row, or JSON Lines with per-line
+    /// options (see --input-format); `#` comments and blank lines are
+    /// skipped. A line that is not a check becomes a record with `error` and
+    /// `error_kind`, and the run goes on. On a terminal, stderr shows a
+    /// progress bar.
+    ///
     /// Exit status: 0 when every hostname would validate, 1 when one would
-    /// not or its line is not a hostname, 2 for bad flags or unreadable input,
-    /// 3 when none failed but some could not be checked from this machine.
+    /// not or a line is not a check, 2 for bad flags or unreadable input, 3
+    /// when none failed but some could not be checked from this machine.
     Batch(BatchArgs),
     /// Resolve one name and type from the root like the CA's validating resolver,
     /// and print the walk: zone cuts, each server's answer, the DNSSEC chain.
@@ -129,6 +136,24 @@ pub enum MethodArg {
     Dns,
     /// Both (wildcards: DNS only).
     All,
+}
+
+/// How `batch` reads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// From the first line that is not blank or a comment: `{` starts JSON
+    /// Lines, a comma (or a lone `hostname`) a CSV header, anything else a
+    /// hostname.
+    Auto,
+    /// One hostname per line.
+    Lines,
+    /// CSV (RFC 4180, one record per line) with a header row naming the
+    /// columns: `hostname` (required), `ca`, `method`, `http_token`,
+    /// `http_body`, `txt_value` (may repeat), `dcv_delegation`,
+    /// `account_uri`. An empty cell takes the batch's flag.
+    Csv,
+    /// One JSON object per line with the same keys (`txt_values`: a list).
+    Jsonl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -236,20 +261,29 @@ pub struct CheckArgs {
     pub as_of: Option<String>,
 }
 
-/// `dcv-doctor batch`: the `check` flags that apply to every hostname alike.
+/// `dcv-doctor batch`: the `check` flags that apply to every line alike (a
+/// CSV or JSON Lines input may override `ca`, `method` and `account_uri` per
+/// line).
 #[derive(Debug, Args)]
 pub struct BatchArgs {
-    /// File with one hostname per line; `-` (the default) reads standard input.
+    /// The input file; `-` (the default) reads standard input.
     #[arg(default_value = "-")]
     pub input: PathBuf,
-    /// Which CA to predict.
+    /// How to read the input.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = InputFormat::Auto)]
+    pub input_format: InputFormat,
+    /// Which CA to predict, unless a line says.
     #[arg(long, value_enum, default_value_t = CaArg::All)]
     pub ca: CaArg,
-    /// Which validation method to check (wildcards: DNS only). Without
-    /// tokens or TXT values, HTTP-01 fetches a random probe token and DNS-01
-    /// checks that the TXT lookup works.
+    /// Which validation method to check, unless a line says (wildcards: DNS
+    /// only). Without tokens or TXT values, HTTP-01 fetches a random probe
+    /// token and DNS-01 checks that the TXT lookup works.
     #[arg(long, value_enum, default_value_t = MethodArg::All)]
     pub method: MethodArg,
+    /// ACME account URI, to test CAA `accounturi` parameters (RFC 8657 §3),
+    /// unless a line says.
+    #[arg(long, value_name = "URI")]
+    pub account_uri: Option<String>,
     #[command(flatten)]
     pub dns: DnsSourceArgs,
     #[command(flatten)]
@@ -264,6 +298,28 @@ pub struct BatchArgs {
     /// nameservers you share with your customers.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub concurrency: u64,
+    /// Write each record as soon as its check ends, not in input order (each
+    /// record's `line` says which line it is). In input order (the default),
+    /// a slow check holds back the records after it, and once 8 x
+    /// --concurrency of them wait, no new check starts until it ends.
+    #[arg(long)]
+    pub unordered: bool,
+    /// Remote perspective agents for multi-perspective corroboration (BR
+    /// 3.2.2.9), as for `check`. Every line's check asks each agent, so an
+    /// agent must accept --concurrency checks at once (its --max-concurrent).
+    #[arg(long, value_name = "FILE")]
+    pub perspectives: Option<PathBuf>,
+    /// A remote perspective agent URL, as for `check`; repeat for several.
+    #[arg(long = "perspective", value_name = "URL")]
+    pub perspective_urls: Vec<String>,
+    /// Apply the BR 3.2.2.9 requirements in force on this date (YYYY-MM-DD;
+    /// default: today).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Also write the summary as JSON to this file (verdicts per CA, blocking
+    /// codes, slowest zones, bad lines by kind, rate, peak memory).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
 }
 
 /// `dcv-doctor agent`.

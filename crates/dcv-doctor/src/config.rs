@@ -1,6 +1,13 @@
 //! Flags to a validated `CheckConfig` (ripgrep's lowargs→hiargs idea). Every
-//! error here is bad input: one line naming what is wrong, exit status 2.
+//! error here is bad input: one line naming what is wrong, exit status 2 for
+//! a command line, an error record for a batch line.
+//!
+//! One set of rules for every way a check is asked for: [`CheckOptions`] is
+//! what one check asks (a `check` command line, a `batch` line), [`CheckSetup`]
+//! what every check of a command shares (DNS source, ports, limits), and
+//! [`CheckSetup::config`] validates the one against the other.
 
+use std::fmt;
 use std::time::Duration;
 
 use dcv_diagnosis::config::CheckConfig;
@@ -8,8 +15,18 @@ use dcv_diagnosis::identifier::{Hostname, InputError};
 use dcv_diagnosis::{CaId, Method};
 use thiserror::Error;
 
-use crate::cli::{BatchArgs, CaArg, CheckArgs, DnsSourceArgs, MethodArg};
+use crate::cli::{CaArg, CheckArgs, DnsSourceArgs, MethodArg, PortArgs};
 use crate::input_file::{FileError, InputFile};
+
+/// Longest HTTP-01 token accepted. RFC 8555 §8.1 asks for at least 128 bits
+/// of entropy (22 base64url characters) and sets no maximum; Boulder's are 43
+/// characters. 256 is the agent's limit too (`mpic.rs`), so a token the
+/// coordinator accepts is one every perspective accepts.
+pub const MAX_HTTP_TOKEN_LEN: usize = 256;
+
+/// Most expected TXT values in one check: an apex and its wildcard need two
+/// (RFC 8555 §8.4), a few pending orders a few more. The agent's limit too.
+pub const MAX_TXT_VALUES: usize = 16;
 
 /// Bad input, reported on one line with exit status 2.
 #[derive(Debug, Error)]
@@ -18,8 +35,79 @@ pub enum ConfigError {
     Hostname(#[from] InputError),
     #[error(transparent)]
     File(#[from] FileError),
-    #[error("{0}")]
-    Invalid(String),
+    /// One check option breaks its rule; `problem` reads after the option's
+    /// name (`--http-token` on the command line, `http_token` in a batch line).
+    #[error("{} {problem}", option.flag())]
+    Option {
+        option: CheckOption,
+        problem: String,
+    },
+}
+
+impl ConfigError {
+    fn option(option: CheckOption, problem: impl Into<String>) -> Self {
+        Self::Option {
+            option,
+            problem: problem.into(),
+        }
+    }
+
+    /// The message for a batch line, naming the field (`http_token`) rather
+    /// than the flag (`--http-token`).
+    pub fn for_line(&self) -> String {
+        match self {
+            Self::Option { option, problem } => format!("{} {problem}", option.field()),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// One option of a check, as the command line and a batch line name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckOption {
+    Ca,
+    Method,
+    HttpToken,
+    HttpBody,
+    TxtValue,
+    DcvDelegation,
+    AccountUri,
+}
+
+impl CheckOption {
+    /// The `check` flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::Ca => "--ca",
+            Self::Method => "--method",
+            Self::HttpToken => "--http-token",
+            Self::HttpBody => "--http-body",
+            Self::TxtValue => "--txt-value",
+            Self::DcvDelegation => "--dcv-delegation",
+            Self::AccountUri => "--account-uri",
+        }
+    }
+
+    /// The batch line's column (CSV) or key (JSON Lines; `txt_values` there
+    /// is the list of `txt_value`s).
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Ca => "ca",
+            Self::Method => "method",
+            Self::HttpToken => "http_token",
+            Self::HttpBody => "http_body",
+            Self::TxtValue => "txt_value",
+            Self::DcvDelegation => "dcv_delegation",
+            Self::AccountUri => "account_uri",
+        }
+    }
+}
+
+impl fmt::Display for CheckOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.field())
+    }
 }
 
 /// Builds the DNS engine configuration from `--root-hints`, `--trust-anchor`,
@@ -77,12 +165,83 @@ fn methods_for(method: MethodArg, hostname: &Hostname) -> Result<Vec<Method>, Co
     })
 }
 
-/// `batch` flags, validated once; [`BatchTemplate::config_for`] makes each
-/// line's check.
+/// What one check asks for, as typed: the `check` flags, or one batch line
+/// (its columns or keys over the batch's flags). Validated by
+/// [`CheckSetup::config`].
 #[derive(Debug, Clone)]
-pub struct BatchTemplate {
-    ca: CaArg,
-    method: MethodArg,
+pub struct CheckOptions {
+    pub hostname: String,
+    pub ca: CaArg,
+    pub method: MethodArg,
+    pub http_token: Option<String>,
+    pub http_body: Option<String>,
+    pub txt_values: Vec<String>,
+    pub dcv_delegation: Option<String>,
+    pub account_uri: Option<String>,
+}
+
+impl CheckOptions {
+    /// Every CA, every method, nothing expected: a batch line's starting
+    /// point before the batch's flags and the line's own options apply.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self {
+            hostname: hostname.into(),
+            ca: CaArg::All,
+            method: MethodArg::All,
+            http_token: None,
+            http_body: None,
+            txt_values: Vec::new(),
+            dcv_delegation: None,
+            account_uri: None,
+        }
+    }
+
+    /// The `check` command line's options.
+    pub fn from_check_args(args: &CheckArgs) -> Self {
+        Self {
+            hostname: args.hostname.clone(),
+            ca: args.ca,
+            method: args.method,
+            http_token: args.http_token.clone(),
+            http_body: args.http_body.clone(),
+            txt_values: args.txt_values.clone(),
+            dcv_delegation: args.dcv_delegation.clone(),
+            account_uri: args.account_uri.clone(),
+        }
+    }
+}
+
+/// A `--ca` value typed in a batch line: the flag's own names.
+pub fn parse_ca(value: &str) -> Result<CaArg, ConfigError> {
+    parse_value_enum(value, CheckOption::Ca)
+}
+
+/// A `--method` value typed in a batch line: the flag's own names.
+pub fn parse_method(value: &str) -> Result<MethodArg, ConfigError> {
+    parse_value_enum(value, CheckOption::Method)
+}
+
+fn parse_value_enum<T: clap::ValueEnum>(
+    value: &str,
+    option: CheckOption,
+) -> Result<T, ConfigError> {
+    T::from_str(value.trim(), false).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+            .collect();
+        ConfigError::option(
+            option,
+            format!("{value:?} is not one of {}", names.join(", ")),
+        )
+    })
+}
+
+/// What every check of one command shares, validated once: where DNS
+/// starts and how it is trusted, the ports the CA's fetch maps to, whether
+/// private addresses count as reachable, and the time limit.
+#[derive(Debug, Clone)]
+pub struct CheckSetup {
     dns: dcv_dns::EngineConfig,
     http_port: u16,
     https_port: u16,
@@ -90,86 +249,244 @@ pub struct BatchTemplate {
     timeout: Duration,
 }
 
-impl BatchTemplate {
-    /// Validates the flags every line shares (root hints, trust anchor, ...).
-    pub fn new(args: &BatchArgs) -> Result<Self, ConfigError> {
-        let timeout = Duration::from_secs(args.timeout);
+impl CheckSetup {
+    /// Reads the root hints and trust anchor files the flags name.
+    pub fn from_flags(
+        dns: &DnsSourceArgs,
+        ports: &PortArgs,
+        allow_private: bool,
+        timeout_secs: u64,
+    ) -> Result<Self, ConfigError> {
+        let timeout = Duration::from_secs(timeout_secs);
         Ok(Self {
-            ca: args.ca,
-            method: args.method,
-            dns: dns_config(&args.dns, timeout)?,
-            http_port: args.ports.http_port,
-            https_port: args.ports.https_port,
-            allow_private: args.allow_private,
+            dns: dns_config(dns, timeout)?,
+            http_port: ports.http_port,
+            https_port: ports.https_port,
+            allow_private,
             timeout,
         })
     }
 
-    /// The check for one input line (already trimmed), or why it is not a
-    /// hostname this check can take.
-    pub fn config_for(&self, line: &str) -> Result<CheckConfig, ConfigError> {
-        let hostname = Hostname::parse(line)?;
-        let mut cfg = CheckConfig::new(hostname);
-        cfg.methods = methods_for(self.method, &cfg.hostname)?;
-        cfg.cas = cas_for(self.ca);
-        cfg.dns = self.dns.clone();
-        cfg.http_port = self.http_port;
-        cfg.https_port = self.https_port;
-        cfg.allow_private = self.allow_private;
-        cfg.timeout = self.timeout;
+    /// Validates one check's options (the same rules for a `check` command
+    /// line and a batch line) and makes its configuration.
+    pub fn config(&self, opts: &CheckOptions) -> Result<CheckConfig, ConfigError> {
+        let hostname = Hostname::parse(&opts.hostname)?;
+        let methods = methods_for(opts.method, &hostname)?;
+        if let Some(token) = &opts.http_token {
+            // RFC 8555 §8.1: tokens are base64url characters only.
+            if token.is_empty()
+                || !token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ConfigError::option(
+                    CheckOption::HttpToken,
+                    format!(
+                        "{token:?} is not a token: ACME tokens use base64url characters only (RFC 8555 §8.1)"
+                    ),
+                ));
+            }
+            if token.len() > MAX_HTTP_TOKEN_LEN {
+                return Err(ConfigError::option(
+                    CheckOption::HttpToken,
+                    format!(
+                        "is {} characters long; at most {MAX_HTTP_TOKEN_LEN}",
+                        token.len()
+                    ),
+                ));
+            }
+        }
+        if opts.http_body.is_some() && opts.http_token.is_none() {
+            return Err(ConfigError::option(
+                CheckOption::HttpBody,
+                format!(
+                    "needs {}: the body is what that token's URL must serve",
+                    CheckOption::HttpToken.flag()
+                ),
+            ));
+        }
+        if opts.txt_values.iter().any(String::is_empty) {
+            return Err(ConfigError::option(
+                CheckOption::TxtValue,
+                "must not be empty",
+            ));
+        }
+        if opts.txt_values.len() > MAX_TXT_VALUES {
+            return Err(ConfigError::option(
+                CheckOption::TxtValue,
+                format!(
+                    "is given {} times; at most {MAX_TXT_VALUES} values",
+                    opts.txt_values.len()
+                ),
+            ));
+        }
+        if let Some(uri) = &opts.account_uri {
+            validate_account_uri(uri)?;
+        }
+        let mut cfg = CheckConfig {
+            cas: cas_for(opts.ca),
+            methods,
+            http_token: opts.http_token.clone(),
+            http_body: opts.http_body.clone(),
+            txt_values: opts.txt_values.clone(),
+            dns: self.dns.clone(),
+            http_port: self.http_port,
+            https_port: self.https_port,
+            allow_private: self.allow_private,
+            timeout: self.timeout,
+            account_uri: opts.account_uri.clone(),
+            http_phase_timeout: None,
+            dcv_delegation: None,
+            vantage_preflight: true,
+            hostname,
+        };
+        if let Some(target) = &opts.dcv_delegation {
+            cfg.expect_delegation(target)
+                .map_err(|e| ConfigError::option(CheckOption::DcvDelegation, e))?;
+        }
         Ok(cfg)
+    }
+}
+
+/// An ACME account URI as RFC 8657 §3 `accounturi` compares it: an https URL.
+pub fn validate_account_uri(uri: &str) -> Result<(), ConfigError> {
+    if uri.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(ConfigError::option(
+            CheckOption::AccountUri,
+            format!("{uri:?} must be an https:// ACME account URL (RFC 8657 §3)"),
+        ))
     }
 }
 
 /// Validates `check` flags.
 pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
-    let hostname = Hostname::parse(&args.hostname)?;
-    let timeout = Duration::from_secs(args.timeout);
-    let methods = methods_for(args.method, &hostname)?;
-    if let Some(token) = &args.http_token {
-        // RFC 8555 §8.1: tokens are base64url characters only.
-        if token.is_empty()
-            || !token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(ConfigError::Invalid(format!(
-                "--http-token {token:?} is not a token: ACME tokens use base64url characters only (RFC 8555 §8.1)"
-            )));
+    CheckSetup::from_flags(&args.dns, &args.ports, args.allow_private, args.timeout)?
+        .config(&CheckOptions::from_check_args(args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> CheckSetup {
+        CheckSetup {
+            dns: dcv_dns::EngineConfig::default(),
+            http_port: 80,
+            https_port: 443,
+            allow_private: false,
+            timeout: Duration::from_secs(30),
         }
     }
-    if args.txt_values.iter().any(String::is_empty) {
-        return Err(ConfigError::Invalid(
-            "--txt-value must not be empty".to_owned(),
+
+    fn refused(opts: &CheckOptions) -> ConfigError {
+        setup().config(opts).expect_err("accepted")
+    }
+
+    #[test]
+    fn one_rule_names_the_flag_on_the_command_line_and_the_field_in_a_line() {
+        let mut opts = CheckOptions::new("www.example.com");
+        opts.http_token = Some("not a token!".to_owned());
+        let e = refused(&opts);
+        assert!(
+            e.to_string()
+                .starts_with("--http-token \"not a token!\" is not a token"),
+            "{e}"
+        );
+        assert!(
+            e.for_line()
+                .starts_with("http_token \"not a token!\" is not a token"),
+            "{}",
+            e.for_line()
+        );
+    }
+
+    #[test]
+    fn every_option_rule_refuses() {
+        let base = CheckOptions::new("www.example.com");
+        let cases: Vec<(CheckOption, CheckOptions)> = vec![
+            (
+                CheckOption::HttpToken,
+                CheckOptions {
+                    http_token: Some("a".repeat(MAX_HTTP_TOKEN_LEN + 1)),
+                    ..base.clone()
+                },
+            ),
+            (
+                CheckOption::HttpToken,
+                CheckOptions {
+                    http_token: Some(String::new()),
+                    ..base.clone()
+                },
+            ),
+            (
+                CheckOption::HttpBody,
+                CheckOptions {
+                    http_body: Some("key-authz".to_owned()),
+                    ..base.clone()
+                },
+            ),
+            (
+                CheckOption::TxtValue,
+                CheckOptions {
+                    txt_values: vec![String::new()],
+                    ..base.clone()
+                },
+            ),
+            (
+                CheckOption::TxtValue,
+                CheckOptions {
+                    txt_values: vec!["v".to_owned(); MAX_TXT_VALUES + 1],
+                    ..base.clone()
+                },
+            ),
+            (
+                CheckOption::AccountUri,
+                CheckOptions {
+                    account_uri: Some("http://acme.example/acct/1".to_owned()),
+                    ..base.clone()
+                },
+            ),
+            (
+                CheckOption::DcvDelegation,
+                CheckOptions {
+                    dcv_delegation: Some("localhost".to_owned()),
+                    ..base.clone()
+                },
+            ),
+        ];
+        for (option, opts) in cases {
+            match refused(&opts) {
+                ConfigError::Option { option: got, .. } => assert_eq!(got, option),
+                other => panic!("{option}: {other}"),
+            }
+        }
+        let mut wildcard = CheckOptions::new("*.example.com");
+        wildcard.method = MethodArg::Http;
+        assert!(matches!(
+            refused(&wildcard),
+            ConfigError::Hostname(InputError::WildcardWithHttp { .. })
         ));
     }
-    if let Some(uri) = &args.account_uri
-        && !uri.starts_with("https://")
-    {
-        return Err(ConfigError::Invalid(format!(
-            "--account-uri {uri:?} must be an https:// ACME account URL (RFC 8657 §3)"
-        )));
+
+    #[test]
+    fn a_delegation_adds_the_dns_method_and_line_values_use_the_flag_names() {
+        let mut opts = CheckOptions::new("www.example.com");
+        opts.method = parse_method("http").unwrap();
+        opts.ca = parse_ca("google").unwrap();
+        opts.dcv_delegation = Some("www.example.com.abc.dcv.cloudflare.com".to_owned());
+        let cfg = setup().config(&opts).unwrap();
+        assert_eq!(cfg.methods, [Method::Http, Method::Dns]);
+        assert_eq!(cfg.cas, [CaId::Google]);
+        let e = parse_ca("digicert").unwrap_err();
+        assert_eq!(
+            e.for_line(),
+            "ca \"digicert\" is not one of letsencrypt, google, sslcom, sectigo, all"
+        );
+        assert!(
+            parse_method("DNS").is_err(),
+            "flag values are case-sensitive"
+        );
     }
-    let mut cfg = CheckConfig {
-        cas: cas_for(args.ca),
-        methods,
-        http_token: args.http_token.clone(),
-        http_body: args.http_body.clone(),
-        txt_values: args.txt_values.clone(),
-        dns: dns_config(&args.dns, timeout)?,
-        http_port: args.ports.http_port,
-        https_port: args.ports.https_port,
-        allow_private: args.allow_private,
-        timeout,
-        account_uri: args.account_uri.clone(),
-        http_phase_timeout: None,
-        dcv_delegation: None,
-        vantage_preflight: true,
-        hostname,
-    };
-    if let Some(target) = &args.dcv_delegation {
-        cfg.expect_delegation(target)
-            .map_err(|e| ConfigError::Invalid(format!("--dcv-delegation: {e}")))?;
-    }
-    Ok(cfg)
 }

@@ -124,13 +124,26 @@ impl<'a> InputFile<'a> {
         self.error(FileProblem::Malformed(one_line(&detail.to_string())))
     }
 
-    /// The file's bytes, at most `limit` (pipes such as `<(...)` work too).
-    pub fn read_bytes(&self, limit: u64) -> Result<Vec<u8>, FileError> {
+    /// The file opened for reading as a stream (a batch's input, of any
+    /// length), refused here if it is a directory.
+    pub fn open(&self) -> Result<std::fs::File, FileError> {
         let io = |e: std::io::Error| self.error(FileProblem::from_io(&e));
         let file = std::fs::File::open(self.path).map_err(io)?;
         if file.metadata().map_err(io)?.is_dir() {
             return Err(self.error(FileProblem::IsADirectory));
         }
+        Ok(file)
+    }
+
+    /// A read error met while streaming the file [`InputFile::open`] gave.
+    pub fn read_error(&self, e: &std::io::Error) -> FileError {
+        self.error(FileProblem::from_io(e))
+    }
+
+    /// The file's bytes, at most `limit` (pipes such as `<(...)` work too).
+    pub fn read_bytes(&self, limit: u64) -> Result<Vec<u8>, FileError> {
+        let io = |e: std::io::Error| self.error(FileProblem::from_io(&e));
+        let file = self.open()?;
         let mut bytes = Vec::new();
         file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
         if bytes.len() as u64 > limit {

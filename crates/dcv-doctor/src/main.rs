@@ -7,7 +7,8 @@
 use dcv_doctor::input_file::{FileProblem, InputFile};
 use dcv_doctor::{batch, cli, config, demo, mpic, serve};
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -47,17 +48,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => {
             let cfg = config::check_config(&args)?;
-            let mut perspectives = Vec::new();
-            if let Some(path) = &args.perspectives {
-                perspectives = mpic::load_perspectives(path)?;
-            }
-            for url in &args.perspective_urls {
-                perspectives.push(mpic::perspective_from_url(url)?);
-            }
+            let perspectives =
+                load_perspectives(args.perspectives.as_deref(), &args.perspective_urls)?;
             let mut opts = mpic::MpicOptions::for_check(&cfg);
-            if let Some(date) = &args.as_of {
-                opts.as_of =
-                    dcv_mpic::parse_date(date).map_err(|e| anyhow::anyhow!("--as-of {e}"))?;
+            if let Some(date) = parse_as_of(args.as_of.as_deref())? {
+                opts.as_of = date;
             }
             let report = if perspectives.is_empty() {
                 runtime()?.block_on(dcv_diagnosis::runner::run_check(cfg))
@@ -67,31 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_report(&report, args.format, args.verbose)?;
             Ok(exit_for(&report))
         }
-        Command::Batch(args) => {
-            let template = config::BatchTemplate::new(&args)?;
-            let lines = if args.input.as_os_str() == "-" {
-                batch::read_lines(std::io::stdin().lock())?
-            } else {
-                let list = InputFile::new(&args.input, "hostname list", "batch's INPUT argument");
-                let bytes = list.read_bytes(batch::MAX_INPUT_BYTES)?;
-                batch::read_lines(bytes.as_slice()).map_err(|e| match e {
-                    batch::BatchError::NotText => list.error(FileProblem::NotText),
-                    other => list.malformed(other),
-                })?
-            };
-            let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
-            let mut out = std::io::stdout().lock();
-            let summary =
-                runtime()?.block_on(batch::run_batch(&template, lines, concurrency, &mut out))?;
-            eprintln!("{}", summary.line());
-            Ok(if !summary.all_validate() {
-                ExitCode::from(1)
-            } else if summary.unchecked > 0 {
-                ExitCode::from(EXIT_COULD_NOT_CHECK)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+        Command::Batch(args) => run_batch(&args),
         Command::Dns(args) => {
             let timeout = Duration::from_secs(args.timeout);
             let dns = config::dns_config(&args.dns, timeout)?;
@@ -155,6 +126,137 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `--perspectives FILE` and every `--perspective URL`.
+fn load_perspectives(
+    file: Option<&Path>,
+    urls: &[String],
+) -> anyhow::Result<Vec<mpic::PerspectiveSpec>> {
+    let mut perspectives = Vec::new();
+    if let Some(path) = file {
+        perspectives = mpic::load_perspectives(path)?;
+    }
+    for url in urls {
+        perspectives.push(mpic::perspective_from_url(url)?);
+    }
+    Ok(perspectives)
+}
+
+fn parse_as_of(date: Option<&str>) -> anyhow::Result<Option<time::Date>> {
+    date.map(|d| dcv_mpic::parse_date(d).map_err(|e| anyhow::anyhow!("--as-of {e}")))
+        .transpose()
+}
+
+/// Checks in flight an agent takes by default: `agent --max-concurrent`'s
+/// default, read from the flag's own definition so the note below follows it.
+fn agent_default_max_concurrent() -> Option<usize> {
+    use clap::CommandFactory as _;
+    Cli::command()
+        .find_subcommand("agent")?
+        .get_arguments()
+        .find(|a| a.get_id() == "max_concurrent")?
+        .get_default_values()
+        .first()?
+        .to_str()?
+        .parse()
+        .ok()
+}
+
+fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
+    let setup =
+        config::CheckSetup::from_flags(&args.dns, &args.ports, args.allow_private, args.timeout)?;
+    let mut defaults = config::CheckOptions::new(String::new());
+    defaults.ca = args.ca;
+    defaults.method = args.method;
+    defaults.account_uri.clone_from(&args.account_uri);
+    if let Some(uri) = &args.account_uri {
+        // The flag's own rule, before any line runs.
+        config::validate_account_uri(uri)?;
+    }
+    let perspectives = load_perspectives(args.perspectives.as_deref(), &args.perspective_urls)?;
+    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
+    // Created before any check runs, so a bad path costs nothing.
+    let summary_file = args
+        .summary_json
+        .as_ref()
+        .map(|path| {
+            std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("--summary-json {}: {e}", path.display()))
+        })
+        .transpose()?;
+    let checker: std::sync::Arc<dyn batch::LineChecker> = if perspectives.is_empty() {
+        std::sync::Arc::new(batch::Isolated)
+    } else {
+        if let Some(agent_default) = agent_default_max_concurrent()
+            && concurrency > agent_default
+        {
+            eprintln!(
+                "dcv-doctor: note: every check asks each perspective: an agent refuses checks beyond its --max-concurrent ({agent_default} by default) and is then reported unavailable; --concurrency is {concurrency}"
+            );
+        }
+        std::sync::Arc::new(batch::WithPerspectives {
+            perspectives: perspectives.into(),
+            as_of,
+        })
+    };
+    let progress = batch::Progress::on_stderr();
+    let plan = batch::BatchPlan {
+        setup,
+        defaults,
+        format: args.input_format,
+        concurrency,
+        order: if args.unordered {
+            batch::Order::Finished
+        } else {
+            batch::Order::Input
+        },
+        checker,
+        suspend_progress_for_output: progress.is_visible() && std::io::stdout().is_terminal(),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let stdin = args.input.as_os_str() == "-";
+    let list = InputFile::new(&args.input, "hostname list", "batch's INPUT argument");
+    let result = if stdin {
+        let input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+        runtime()?.block_on(batch::run_batch(&plan, input, &mut out, &progress))
+    } else {
+        let input = std::io::BufReader::with_capacity(1 << 16, list.open()?);
+        progress.count_in_background(&args.input, args.input_format);
+        runtime()?.block_on(batch::run_batch(&plan, input, &mut out, &progress))
+    };
+    progress.finish();
+    let summary = result.map_err(|e| -> anyhow::Error {
+        match (e, stdin) {
+            (batch::BatchError::Input(batch::InputError::NotText), false) => {
+                list.error(FileProblem::NotText).into()
+            }
+            (batch::BatchError::Input(e), false) => list.malformed(e).into(),
+            (batch::BatchError::Read(e), false) => list.read_error(&e).into(),
+            (e, true) => anyhow::anyhow!("standard input: {e}"),
+            (e, false) => e.into(),
+        }
+    })?;
+    eprint!("{}", summary.render());
+    if let Some(file) = summary_file {
+        serde_json::to_writer_pretty(std::io::BufWriter::new(file), &summary).map_err(|e| {
+            anyhow::anyhow!(
+                "--summary-json {}: {e}",
+                args.summary_json
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display()
+            )
+        })?;
+    }
+    Ok(if !summary.all_validate() {
+        ExitCode::from(1)
+    } else if summary.unchecked > 0 {
+        ExitCode::from(EXIT_COULD_NOT_CHECK)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Result<()> {

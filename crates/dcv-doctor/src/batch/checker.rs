@@ -1,0 +1,100 @@
+//! How a batch runs one line's check: the seam where the way a check gets
+//! its DNS engine is chosen. Today a check either runs alone with its own
+//! fresh engine ([`Isolated`], what one CA perspective sees cold) or also asks
+//! remote perspectives ([`WithPerspectives`], BR 3.2.2.9). A shared
+//! infrastructure cache or a worker that takes checks from a queue is one
+//! more [`LineChecker`]; the reading, ordering, progress and summary around
+//! it stay as they are.
+
+use std::sync::Arc;
+
+use dcv_diagnosis::config::CheckConfig;
+use dcv_diagnosis::{Evidence, Report};
+use dcv_dns::DnsName;
+use futures::future::BoxFuture;
+
+use crate::mpic::{MpicOptions, PerspectiveSpec, run_mpic_check};
+
+/// One check's result and what the summary groups it by.
+#[derive(Debug)]
+pub struct Checked {
+    pub report: Report,
+    /// The DNS zone that holds the hostname (its closest zone cut), when the
+    /// check learnt it.
+    pub zone: Option<String>,
+}
+
+/// Runs one line's check. Implementations own what they share between
+/// checks, so the batch can run each check as its own task.
+pub trait LineChecker: Send + Sync + std::fmt::Debug + 'static {
+    fn check(&self, cfg: CheckConfig) -> BoxFuture<'static, Checked>;
+}
+
+/// Each check with its own DNS engine and cache, so one hostname's answers
+/// never colour another's, as separate CA validations would not share a
+/// stale negative answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Isolated;
+
+impl LineChecker for Isolated {
+    fn check(&self, cfg: CheckConfig) -> BoxFuture<'static, Checked> {
+        Box::pin(async move {
+            let name = DnsName::parse(cfg.hostname.base()).ok();
+            let (report, observations) = dcv_diagnosis::runner::run_check_observed(cfg).await;
+            // CAA is asked at the name itself first (RFC 8659 §3), so that
+            // lookup walked down to the zone holding it.
+            let zone = observations
+                .as_ref()
+                .zip(name.as_ref())
+                .and_then(|(obs, name)| obs.caa.first()?.zone_cut_for(name))
+                .map(|cut| cut.zone.to_string())
+                .or_else(|| zone_from_evidence(&report));
+            Checked { report, zone }
+        })
+    }
+}
+
+/// The primary check here plus every remote perspective (`check
+/// --perspectives`), each agent with its own fresh engine.
+#[derive(Debug, Clone)]
+pub struct WithPerspectives {
+    pub perspectives: Arc<[PerspectiveSpec]>,
+    /// `--as-of`: the date whose BR 3.2.2.9 phase applies (default today).
+    pub as_of: Option<time::Date>,
+}
+
+impl LineChecker for WithPerspectives {
+    fn check(&self, cfg: CheckConfig) -> BoxFuture<'static, Checked> {
+        let perspectives = Arc::clone(&self.perspectives);
+        let as_of = self.as_of;
+        Box::pin(async move {
+            let mut opts = MpicOptions::for_check(&cfg);
+            if let Some(date) = as_of {
+                opts.as_of = date;
+            }
+            let report = run_mpic_check(cfg, &perspectives, &opts).await;
+            // The coordinator hands back the report only: the zone is known
+            // when a finding's DNS evidence names it.
+            let zone = zone_from_evidence(&report);
+            Checked { report, zone }
+        })
+    }
+}
+
+/// The zone a finding's DNS evidence names for the hostname itself.
+fn zone_from_evidence(report: &Report) -> Option<String> {
+    let own = |query: &str| {
+        query
+            .rsplit_once('/')
+            .is_some_and(|(name, _)| name.trim_end_matches('.') == report.hostname)
+    };
+    report
+        .findings
+        .iter()
+        .flat_map(|f| &f.evidence)
+        .find_map(|e| match e {
+            Evidence::DnsLookup(l) if own(&l.query) => l.zone.clone(),
+            Evidence::DnsPaths(p) if own(&p.query) => Some(p.zone.clone()),
+            _ => None,
+        })
+}
