@@ -55,6 +55,7 @@
 mod addr;
 mod answer;
 pub mod catalogue;
+pub mod ct;
 pub mod http;
 mod lab;
 pub mod netns;
