@@ -29,7 +29,7 @@ struct Pattern {
 }
 
 /// What `explain` concluded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
     /// The message family that matched, and who writes it.
     pub matched: String,
@@ -46,6 +46,10 @@ pub struct Explanation {
     pub hostname: Option<String>,
     /// A `dcv-doctor check` command that tests the cause.
     pub check_command: String,
+    /// For a rate-limit message explained with `--ct`: the count's findings
+    /// for the hostname (filled by the binary, which does the I/O).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ct_count: Option<Vec<crate::model::Finding>>,
 }
 
 const PATTERNS: &[Pattern] = &[
@@ -114,7 +118,7 @@ const PATTERNS: &[Pattern] = &[
         needles: &["rate limited these domains"],
         source: "Cloudflare",
         cause: "The CA's rate limit for this set of names was hit (Let's Encrypt: 5 duplicate certificates per exact set of names per 7 days).",
-        code: None,
+        code: Some(FindingCode::RateLimitedDuplicate),
         check: "Recent certificates for the same set of hostnames (certificate transparency logs).",
         fix: "Wait for the window to pass (the message may carry the time), or order from another CA.",
         who: WhoFixes::CertificateAuthority,
@@ -155,7 +159,7 @@ const PATTERNS: &[Pattern] = &[
         needles: &["too many certificates", "exact set of"],
         source: "Boulder",
         cause: "Let's Encrypt's duplicate-certificate limit: 5 certificates for the exact same set of names per 7 days.",
-        code: None,
+        code: Some(FindingCode::RateLimitedDuplicate),
         check: "Recent certificates for the same set of names.",
         fix: "Wait until the time given after 'retry after', or change the set of names, or use another CA.",
         who: WhoFixes::CertificateAuthority,
@@ -165,7 +169,7 @@ const PATTERNS: &[Pattern] = &[
         needles: &["too many certificates"],
         source: "Boulder",
         cause: "Let's Encrypt's limit of 50 new certificates per registered domain per 7 days.",
-        code: None,
+        code: Some(FindingCode::RateLimitedDomain),
         check: "Recent certificates under the registered domain.",
         fix: "Wait until the retry-after time, request an override, or use another CA.",
         who: WhoFixes::CertificateAuthority,
@@ -433,6 +437,14 @@ pub fn explain(message: &str) -> Option<Explanation> {
         pattern.code,
         Some(FindingCode::MpicCaaDisagreement | FindingCode::MpicDcvDisagreement)
     );
+    let ct = if matches!(
+        pattern.code,
+        Some(FindingCode::RateLimitedDuplicate | FindingCode::RateLimitedDomain)
+    ) {
+        " --ct"
+    } else {
+        ""
+    };
     let perspectives = if remote || mpic {
         " --perspectives perspectives.toml"
     } else {
@@ -455,9 +467,14 @@ pub fn explain(message: &str) -> Option<Explanation> {
         who_fixes: pattern.who,
         from_remote_perspective: remote,
         hostname,
-        check_command: format!("dcv-doctor check {host}{ca}{method}{perspectives}"),
+        check_command: format!("dcv-doctor check {host}{ca}{method}{perspectives}{ct}"),
+        ct_count: None,
     })
 }
+
+/// Hosts of documentation links CAs put in their messages, never the
+/// hostname a message is about.
+const DOCUMENTATION_HOSTS: &[&str] = &["letsencrypt.org", "pki.goog", "ssl.com", "cloudflare.com"];
 
 /// Finds the hostname a message is about: after `for `, or the host of a URL.
 fn extract_hostname(message: &str) -> Option<String> {
@@ -466,12 +483,19 @@ fn extract_hostname(message: &str) -> Option<String> {
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '*'))
     };
-    if let Some(at) = message.find("://") {
-        let host: String = message[at + 3..]
+    // URLs in the message: the first whose host is not a CA's documentation
+    // site (rate-limit messages end in a letsencrypt.org link).
+    let mut rest = message;
+    while let Some(at) = rest.find("://") {
+        let host: String = rest[at + 3..]
             .chars()
             .take_while(|c| !matches!(c, '/' | ':' | ' ' | '"'))
             .collect();
-        if is_name(&host) {
+        rest = &rest[at + 3..];
+        let documentation = DOCUMENTATION_HOSTS
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}")));
+        if is_name(&host) && !documentation {
             return Some(host);
         }
     }
@@ -523,7 +547,7 @@ mod tests {
             ),
             (
                 "The authority has rate limited these domains. Please wait for the rate limit to expire or try another authority. Expires 2026-12-01T00:00:00Z",
-                None,
+                Some(FindingCode::RateLimitedDuplicate),
             ),
             (
                 "The certificate authority will not issue for this domain. Please check your input or try another authority.",

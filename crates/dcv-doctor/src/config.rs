@@ -156,6 +156,21 @@ impl BatchTemplate {
     }
 }
 
+/// `--san` names: each a hostname (exit 2 otherwise), at most Let's
+/// Encrypt's 100 identifiers per order with the hostname.
+fn parse_sans(sans: &[String]) -> Result<Vec<Hostname>, ConfigError> {
+    if sans.len() + 1 > dcv_ct::limits::MAX_ORDER_NAMES {
+        return Err(ConfigError::Invalid(format!(
+            "{} names with --san: an order holds at most {} (Let's Encrypt)",
+            sans.len() + 1,
+            dcv_ct::limits::MAX_ORDER_NAMES
+        )));
+    }
+    sans.iter()
+        .map(|s| Hostname::parse(s).map_err(|e| ConfigError::Invalid(format!("--san {s:?}: {e}"))))
+        .collect()
+}
+
 /// Validates `check` flags.
 pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
     let hostname = Hostname::parse(&args.hostname)?;
@@ -199,6 +214,7 @@ pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
         account_uri: args.account_uri.clone(),
         http_phase_timeout: None,
         dcv_delegation: None,
+        sans: parse_sans(&args.sans)?,
         hostname,
     };
     if let Some(target) = &args.dcv_delegation {

@@ -4,7 +4,9 @@
 //! many hostnames at once (`batch`) and remote perspectives (`mpic`).
 
 pub mod batch;
+pub mod ca_view;
 pub mod cli;
 pub mod config;
+pub mod ct;
 pub mod demo;
 pub mod mpic;

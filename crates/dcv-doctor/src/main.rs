@@ -2,7 +2,7 @@
 //! selected CA would validate (or `explain` recognised the message), 1 when a
 //! finding blocks validation (or the message is unknown), 2 for bad input.
 
-use dcv_doctor::{batch, cli, config, demo, mpic};
+use dcv_doctor::{batch, ca_view, cli, config, ct, demo, mpic};
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -50,11 +50,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 opts.as_of =
                     dcv_mpic::parse_date(date).map_err(|e| anyhow::anyhow!("--as-of {e}"))?;
             }
-            let report = if perspectives.is_empty() {
-                runtime()?.block_on(dcv_diagnosis::runner::run_check(cfg))
-            } else {
-                runtime()?.block_on(mpic::run_mpic_check(cfg, &perspectives, &opts))
+            let view = ca_view::CaViewOptions {
+                ct: ct::source(&args.ct).map_err(anyhow::Error::msg)?,
             };
+            let report = runtime()?.block_on(ca_view::run(cfg, &perspectives, &opts, &view));
             print_report(&report, args.format, args.verbose)?;
             Ok(exit_for(&report))
         }
@@ -98,8 +97,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Explain { message, format } => {
-            let explanation = dcv_diagnosis::explain::explain(&message);
+        Command::Explain {
+            message,
+            format,
+            hostname,
+            sans,
+            ct: ct_args,
+        } => {
+            let mut explanation = dcv_diagnosis::explain::explain(&message);
+            if let (Some(e), Some(source)) = (
+                explanation.as_mut(),
+                ct::source(&ct_args).map_err(anyhow::Error::msg)?,
+            ) {
+                e.ct_count = runtime()?.block_on(ct::explain_count(
+                    e,
+                    hostname.as_deref(),
+                    &sans,
+                    &source,
+                ))?;
+            }
             let mut out = anstream::stdout();
             match (format, &explanation) {
                 (Format::Json, _) => {
@@ -115,6 +131,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     writeln!(out, "Fix:            {}", e.fix)?;
                     writeln!(out, "Who fixes:      {}", e.who_fixes)?;
                     writeln!(out, "Test it with:   {}", e.check_command)?;
+                    for f in e.ct_count.iter().flatten() {
+                        writeln!(out, "Counted:        [{}] {}", f.code, f.summary)?;
+                        if let Some(detail) = &f.acme_detail {
+                            writeln!(out, "                ACME error: {detail}")?;
+                        }
+                    }
                 }
                 (Format::Text, None) => writeln!(
                     out,

@@ -1,0 +1,189 @@
+//! The ACME server's own word (`check --acme-directory`): what it refused,
+//! what it offered, and, after a real validation (`--acme-complete`), its
+//! verdict beside dcv-doctor's prediction.
+
+use crate::acme::{AcmeDryRun, AcmeProblem, AcmeStep, ProblemKind};
+use crate::codes::FindingCode;
+use crate::model::{Evidence, Finding, Method, Report, Severity};
+
+use super::finding;
+
+fn with_evidence(mut f: Finding, dry: &AcmeDryRun) -> Finding {
+    f.evidence.push(Evidence::Acme(Box::new(dry.clone())));
+    f
+}
+
+/// The finding for a problem the CA returned before any validation ran.
+fn refusal(dry: &AcmeDryRun, step: AcmeStep, p: &AcmeProblem) -> Finding {
+    let ca = dry.ca;
+    let ca_name = ca.profile().name;
+    let (code, severity) = match p.kind {
+        ProblemKind::RejectedIdentifier | ProblemKind::UnsupportedIdentifier => {
+            (FindingCode::AcmeRejectedIdentifier, Severity::Error)
+        }
+        // A well-formed request refused as malformed at new-order is about
+        // the identifier (Boulder's policy errors are `malformed`).
+        ProblemKind::Malformed if step == AcmeStep::NewOrder => {
+            (FindingCode::AcmeRejectedIdentifier, Severity::Error)
+        }
+        ProblemKind::Caa => (FindingCode::AcmeCaa, Severity::Error),
+        ProblemKind::RateLimited => (FindingCode::AcmeRateLimited, Severity::Error),
+        _ => (FindingCode::AcmeUnavailable, Severity::Warning),
+    };
+    let mut f = finding(
+        code,
+        severity,
+        format!(
+            "{} ({ca_name}) refused while {step}: {}",
+            dry.directory, p.detail
+        ),
+    );
+    if severity == Severity::Error {
+        f.blocks = vec![ca];
+    }
+    f.ca_message = crate::messages::documented_message(code).map(str::to_owned);
+    f.acme_detail = Some(p.detail.clone());
+    f.fix = crate::messages::documented_fix(code).to_owned();
+    with_evidence(f, dry)
+}
+
+/// dcv-doctor's prediction for the dry run's CA and `method`, from the
+/// report as the runner made it: would it validate, and the blocking
+/// findings' summaries.
+fn prediction(report: &Report, dry: &AcmeDryRun, method: Method) -> (bool, Vec<String>) {
+    let Some(verdict) = report.ca_verdicts.iter().find(|v| v.ca == dry.ca) else {
+        return (true, Vec::new());
+    };
+    let Some(m) = verdict.methods.iter().find(|m| m.method == method) else {
+        return (true, Vec::new());
+    };
+    let reasons = m
+        .blocked_by
+        .iter()
+        .filter_map(|code| report.finding(*code))
+        .map(|f| format!("{}: {}", f.code, f.summary))
+        .collect();
+    (m.would_validate, reasons)
+}
+
+/// Every finding of one dry run. `report` is the check's report before these
+/// findings are added (the prediction they are compared with).
+pub fn findings(dry: &AcmeDryRun, report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(why) = &dry.unavailable {
+        let mut f = finding(
+            FindingCode::AcmeUnavailable,
+            Severity::Warning,
+            format!(
+                "{} could not be asked{}: {why}",
+                dry.directory,
+                dry.failed_step
+                    .map_or_else(String::new, |s| format!(" while {s}"))
+            ),
+        );
+        f.fix = crate::messages::documented_fix(FindingCode::AcmeUnavailable).to_owned();
+        out.push(with_evidence(f, dry));
+    }
+    if let (Some(step), Some(p)) = (dry.failed_step, &dry.problem)
+        && step != AcmeStep::Validation
+    {
+        out.push(refusal(dry, step, p));
+    }
+    if !dry.authorizations.is_empty() {
+        let offered: Vec<String> = dry
+            .authorizations
+            .iter()
+            .map(|z| {
+                format!(
+                    "{}{} {} ({})",
+                    if z.wildcard { "*." } else { "" },
+                    z.identifier,
+                    z.status,
+                    z.challenges.join(", ")
+                )
+            })
+            .collect();
+        let mut f = finding(
+            FindingCode::AcmeOrderAccepted,
+            Severity::Info,
+            format!(
+                "{} ({}) accepted an order for {}: {}",
+                dry.directory,
+                dry.ca.profile().name,
+                dry.identifiers.join(", "),
+                offered.join("; ")
+            ),
+        );
+        f.fix = "Nothing.".to_owned();
+        out.push(with_evidence(f, dry));
+    }
+    let Some(v) = &dry.validation else {
+        return out;
+    };
+    let ca_name = dry.ca.profile().name;
+    let ca_says = match &v.ca_problem {
+        None if v.ca_valid => "valid".to_owned(),
+        None => "invalid (no reason given)".to_owned(),
+        Some(p) => format!("invalid: {} ({})", p.detail, p.type_urn),
+    };
+    if !v.ca_valid {
+        let caa = v
+            .ca_problem
+            .as_ref()
+            .is_some_and(|p| p.kind == ProblemKind::Caa);
+        let code = if caa {
+            FindingCode::AcmeCaa
+        } else {
+            FindingCode::AcmeValidationFailed
+        };
+        let mut f = finding(
+            code,
+            Severity::Error,
+            format!(
+                "{} ({ca_name}) ran a real {} validation of {} and says {ca_says}",
+                dry.directory,
+                v.method.acme_label(),
+                v.identifier
+            ),
+        );
+        f.blocks = vec![dry.ca];
+        f.method = Some(v.method);
+        f.acme_detail = v.ca_problem.as_ref().map(|p| p.detail.clone());
+        f.fix = crate::messages::documented_fix(code).to_owned();
+        out.push(with_evidence(f, dry));
+    }
+    let (predicted, reasons) = prediction(report, dry, v.method);
+    let predicted_text = if predicted {
+        "would validate".to_owned()
+    } else {
+        format!("would fail ({})", reasons.join("; "))
+    };
+    let agree = predicted == v.ca_valid;
+    let mut f = finding(
+        if agree {
+            FindingCode::AcmeAgrees
+        } else {
+            FindingCode::AcmeDisagrees
+        },
+        if agree {
+            Severity::Info
+        } else {
+            Severity::Warning
+        },
+        format!(
+            "{} {}: dcv-doctor predicted {ca_name} {predicted_text}; {} says {ca_says}",
+            v.identifier,
+            v.method.acme_label(),
+            dry.directory
+        ),
+    );
+    f.method = Some(v.method);
+    f.explanation = format!(
+        "{} Prediction: {predicted_text}. The CA's verdict after the response was published at {}: {ca_says}.",
+        f.code.meaning(),
+        v.published
+    );
+    f.fix = crate::messages::documented_fix(f.code).to_owned();
+    out.push(with_evidence(f, dry));
+    out
+}
