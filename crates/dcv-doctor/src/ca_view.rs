@@ -15,6 +15,26 @@ pub struct CaViewOptions {
     pub ct: Option<CtSource>,
 }
 
+/// The remote perspectives `--perspectives` / `--perspective` name and the
+/// BR 3.2.2.9 options (`--as-of`).
+pub fn perspectives(
+    args: &crate::cli::CheckArgs,
+    cfg: &CheckConfig,
+) -> anyhow::Result<(Vec<PerspectiveSpec>, MpicOptions)> {
+    let mut perspectives = Vec::new();
+    if let Some(path) = &args.perspectives {
+        perspectives = mpic::load_perspectives(path)?;
+    }
+    for url in &args.perspective_urls {
+        perspectives.push(mpic::perspective_from_url(url)?);
+    }
+    let mut opts = MpicOptions::for_check(cfg);
+    if let Some(date) = &args.as_of {
+        opts.as_of = dcv_mpic::parse_date(date).map_err(|e| anyhow::anyhow!("--as-of {e}"))?;
+    }
+    Ok((perspectives, opts))
+}
+
 /// The DNS/HTTP check: from here, or with remote perspectives.
 pub async fn base_check(
     cfg: CheckConfig,

@@ -34,6 +34,15 @@ pub enum Command {
     /// Exit status: 0 when every hostname would validate, 1 when one would
     /// not or its line is not a hostname, 2 for bad flags or unreadable input.
     Batch(BatchArgs),
+    /// Wait for validation to be possible: re-check on Cloudflare's DCV retry
+    /// schedule (or --interval / --schedule) until the hostname passes for
+    /// every selected CA and method from every configured perspective,
+    /// printing each change (findings that cleared or appeared, a TXT record
+    /// reaching more nameservers); with --format json, one event per line.
+    ///
+    /// Exit status: 0 ready, 1 the schedule ran out, 2 bad input, 3 could
+    /// not check from here (a configured perspective never answered).
+    Watch(WatchArgs),
     /// Resolve one name and type from the root like the CA's validating resolver,
     /// and print the walk: zone cuts, each server's answer, the DNSSEC chain.
     Dns(DnsArgs),
@@ -374,4 +383,23 @@ pub struct DnsArgs {
     /// Upper bound, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
+}
+
+/// `dcv-doctor watch`: the `check` flags, and when to check again.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Check every SECS seconds (decimals allowed) instead of on Cloudflare's
+    /// schedule.
+    #[arg(long, value_name = "SECS", conflicts_with = "schedule")]
+    pub interval: Option<f64>,
+    /// With --interval: how many checks in all (default 121, as many as
+    /// Cloudflare's schedule makes).
+    #[arg(long, value_name = "N", requires = "interval", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub attempts: Option<u32>,
+    /// The waits between checks, in seconds, comma-separated (`5,10,30`):
+    /// one check at once, then one after each wait.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', num_args = 1..)]
+    pub schedule: Vec<f64>,
 }

@@ -10,3 +10,4 @@ pub mod config;
 pub mod ct;
 pub mod demo;
 pub mod mpic;
+pub mod watch;

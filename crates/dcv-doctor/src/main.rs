@@ -2,7 +2,7 @@
 //! selected CA would validate (or `explain` recognised the message), 1 when a
 //! finding blocks validation (or the message is unknown), 2 for bad input.
 
-use dcv_doctor::{batch, ca_view, cli, config, ct, demo, mpic};
+use dcv_doctor::{batch, ca_view, cli, config, ct, demo, mpic, watch};
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -38,18 +38,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => {
             let cfg = config::check_config(&args)?;
-            let mut perspectives = Vec::new();
-            if let Some(path) = &args.perspectives {
-                perspectives = mpic::load_perspectives(path)?;
-            }
-            for url in &args.perspective_urls {
-                perspectives.push(mpic::perspective_from_url(url)?);
-            }
-            let mut opts = mpic::MpicOptions::for_check(&cfg);
-            if let Some(date) = &args.as_of {
-                opts.as_of =
-                    dcv_mpic::parse_date(date).map_err(|e| anyhow::anyhow!("--as-of {e}"))?;
-            }
+            let (perspectives, opts) = ca_view::perspectives(&args, &cfg)?;
             let view = ca_view::CaViewOptions {
                 ct: ct::source(&args.ct).map_err(anyhow::Error::msg)?,
             };
@@ -157,11 +146,57 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dns_port,
         } => runtime()?.block_on(demo::serve_lab(scenario.as_deref(), list, dir, dns_port)),
         Command::Agent(args) => runtime()?.block_on(mpic::run_agent(&args)),
+        Command::Watch(args) => watch_command(&args),
         Command::FindingsDoc => {
             print!("{}", dcv_diagnosis::codes::findings_markdown());
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `watch`: the check's flags, a schedule, and events on stdout.
+fn watch_command(args: &cli::WatchArgs) -> anyhow::Result<ExitCode> {
+    let check = &args.check;
+    if check.ct.ct || check.ct.ct_url.is_some() || check.acme.acme_directory.is_some() {
+        anyhow::bail!("watch re-runs the DNS/HTTP check only: drop --ct, --ct-url and --acme-*");
+    }
+    let cfg = config::check_config(check)?;
+    let (perspectives, opts) = ca_view::perspectives(check, &cfg)?;
+    let schedule = match (args.interval, args.schedule.as_slice()) {
+        (Some(secs), _) => {
+            watch::Schedule::interval(secs, args.attempts.unwrap_or(watch::CLOUDFLARE_RETRIES + 1))
+        }
+        (None, []) => Ok(watch::Schedule::cloudflare()),
+        (None, list) => watch::Schedule::custom(list),
+    }
+    .map_err(anyhow::Error::msg)?;
+    let start = watch::WatchEvent::Start {
+        hostname: cfg.hostname.to_string(),
+        ca: cfg.cas.clone(),
+        method: cfg.methods.clone(),
+        schedule: schedule.kind,
+        checks: schedule.checks(),
+        schedule_total_s: schedule.total().as_secs_f64(),
+    };
+    let format = check.format;
+    let expected = cfg.txt_values.clone();
+    let outcome = runtime()?.block_on(watch::watch(
+        &schedule,
+        start,
+        &expected,
+        || ca_view::base_check(cfg.clone(), &perspectives, &opts),
+        |event| {
+            let mut out = anstream::stdout();
+            let line = match format {
+                Format::Json => serde_json::to_string(event).unwrap_or_default(),
+                Format::Text => watch::render_event(event),
+            };
+            // A closed stdout (`| head`) must not stop the watch mid-check.
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        },
+    ));
+    Ok(ExitCode::from(outcome.exit_code()))
 }
 
 fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Result<()> {
