@@ -210,9 +210,19 @@ async fn tcp_exchange(server: SocketAddr, message: &[u8]) -> Result<Vec<u8>, Str
         })?
 }
 
-/// The zone that holds `name` at `server`: the SOA owner in the answer (an
-/// apex) or in the authority section (a name below it).
-pub async fn zone_of(server: SocketAddr, name: &Name) -> Result<Name, DnsUpdateError> {
+/// The zone that holds `name` at `server` (FQDN): the SOA owner in the
+/// answer (an apex) or in the authority section (a name below it).
+pub async fn zone_name(server: SocketAddr, name: &str) -> Result<String, DnsUpdateError> {
+    let name = Name::from_ascii(name.trim_end_matches('.').to_owned() + ".").map_err(|e| {
+        DnsUpdateError::Exchange {
+            server,
+            detail: format!("{name:?}: {e}"),
+        }
+    })?;
+    zone_of(server, &name).await.map(|z| z.to_string())
+}
+
+async fn zone_of(server: SocketAddr, name: &Name) -> Result<Name, DnsUpdateError> {
     let err = |detail: String| DnsUpdateError::Exchange { server, detail };
     let mut query = Message::query();
     query.metadata.recursion_desired = false;
@@ -294,13 +304,13 @@ fn txt_set(name: &Name, value: &str) -> RecordSet {
 }
 
 /// Adds the TXT `value` at `name` (RFC 2136 §2.5.1 "add to an RRset").
-/// Returns the zone it went into.
+/// Returns the zone it went into (FQDN), for [`delete_txt`].
 pub async fn add_txt(
     server: SocketAddr,
     key: &TsigKey,
     name: &str,
     value: &str,
-) -> Result<Name, DnsUpdateError> {
+) -> Result<String, DnsUpdateError> {
     let name = Name::from_ascii(name.trim_end_matches('.').to_owned() + ".").map_err(|e| {
         DnsUpdateError::Exchange {
             server,
@@ -310,24 +320,28 @@ pub async fn add_txt(
     let zone = zone_of(server, &name).await?;
     let message = update_message::append(txt_set(&name, value), zone.clone(), false, false);
     send_update(server, key, &name, message).await?;
-    Ok(zone)
+    Ok(zone.to_string())
 }
 
 /// Removes exactly that TXT value again (RFC 2136 §2.5.4).
 pub async fn delete_txt(
     server: SocketAddr,
     key: &TsigKey,
-    zone: &Name,
+    zone: &str,
     name: &str,
     value: &str,
 ) -> Result<(), DnsUpdateError> {
-    let name = Name::from_ascii(name.trim_end_matches('.').to_owned() + ".").map_err(|e| {
-        DnsUpdateError::Exchange {
-            server,
-            detail: format!("{name:?}: {e}"),
-        }
-    })?;
-    let message = update_message::delete_by_rdata(txt_set(&name, value), zone.clone(), false);
+    let bad = |what: &str, e: &dyn std::fmt::Display| DnsUpdateError::Exchange {
+        server,
+        detail: format!("{what:?}: {e}"),
+    };
+    let name =
+        Name::from_ascii(name.trim_end_matches('.').to_owned() + ".").map_err(|e| bad(name, &e))?;
+    let zone = Name::from_ascii(zone).map_err(|e| bad(zone, &e))?;
+    if !zone.zone_of(&name) {
+        return Err(bad(&name.to_string(), &format!("not in zone {zone}")));
+    }
+    let message = update_message::delete_by_rdata(txt_set(&name, value), zone, false);
     send_update(server, key, &name, message).await
 }
 

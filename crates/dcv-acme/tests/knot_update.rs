@@ -109,10 +109,9 @@ zone:\n  - domain: upd.lab.\n    file: \"upd.lab.zone\"\n    acl: upd\n"
 #[tokio::test]
 async fn a_txt_record_is_added_seen_and_removed_with_tsig() {
     let knot = start();
-    let name = Name::from_ascii("_acme-challenge.www.upd.lab.").unwrap();
     let started = Instant::now();
     let zone = loop {
-        match dns_update::zone_of(knot.server, &name).await {
+        match dns_update::zone_name(knot.server, "_acme-challenge.www.upd.lab").await {
             Ok(zone) => break zone,
             Err(e) if started.elapsed() < Duration::from_secs(15) => {
                 let _ = e;
@@ -121,7 +120,7 @@ async fn a_txt_record_is_added_seen_and_removed_with_tsig() {
             Err(e) => panic!("knotd did not come up: {e}"),
         }
     };
-    assert_eq!(zone.to_string(), "upd.lab.");
+    assert_eq!(zone, "upd.lab.");
 
     let key = TsigKey::parse(&format!("hmac-sha256:upd.key:{SECRET}")).unwrap();
     let zone = dns_update::add_txt(knot.server, &key, "_acme-challenge.www.upd.lab", "v4lu3")

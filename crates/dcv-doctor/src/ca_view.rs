@@ -1,6 +1,7 @@
 //! `check` with what only the CA knows: the DNS/HTTP check (here, or with
 //! remote perspectives) and, when asked, the Certificate Transparency count
-//! beside it (`--ct`), all folded into one report.
+//! beside it (`--ct`) and a real ACME CA's own word around it
+//! (`--acme-directory`), all folded into one report.
 
 use dcv_ct::CtSource;
 use dcv_diagnosis::Report;
@@ -13,6 +14,8 @@ use crate::mpic::{self, MpicOptions, PerspectiveSpec};
 pub struct CaViewOptions {
     /// `--ct` / `--ct-url`.
     pub ct: Option<CtSource>,
+    /// `--acme-directory` and its completion flags.
+    pub acme: Option<crate::acme::AcmeOptions>,
 }
 
 /// The remote perspectives `--perspectives` / `--perspective` name and the
@@ -64,7 +67,15 @@ pub async fn run(
             None => Vec::new(),
         }
     };
-    let (mut report, ct_findings) = tokio::join!(base_check(cfg, perspectives, mpic_opts), ct);
+    let main = async {
+        match &view.acme {
+            Some(acme) => {
+                crate::acme::run(cfg, acme, |cfg| base_check(cfg, perspectives, mpic_opts)).await
+            }
+            None => base_check(cfg, perspectives, mpic_opts).await,
+        }
+    };
+    let (mut report, ct_findings) = tokio::join!(main, ct);
     report.add_findings(ct_findings);
     report
 }

@@ -3,6 +3,7 @@
 //! to a validated configuration (`config`), the built-in lab demo (`demo`),
 //! many hostnames at once (`batch`) and remote perspectives (`mpic`).
 
+pub mod acme;
 pub mod batch;
 pub mod ca_view;
 pub mod cli;

@@ -2,7 +2,7 @@
 //! selected CA would validate (or `explain` recognised the message), 1 when a
 //! finding blocks validation (or the message is unknown), 2 for bad input.
 
-use dcv_doctor::{batch, ca_view, cli, config, ct, demo, mpic, watch};
+use dcv_doctor::{acme, batch, ca_view, cli, config, ct, demo, mpic, watch};
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -41,6 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (perspectives, opts) = ca_view::perspectives(&args, &cfg)?;
             let view = ca_view::CaViewOptions {
                 ct: ct::source(&args.ct).map_err(anyhow::Error::msg)?,
+                acme: acme::options(&args.acme, &cfg).map_err(anyhow::Error::msg)?,
             };
             let report = runtime()?.block_on(ca_view::run(cfg, &perspectives, &opts, &view));
             print_report(&report, args.format, args.verbose)?;

@@ -274,3 +274,62 @@ fn explain_counts_for_the_hostname_it_is_given() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--hostname"));
 }
+
+/// Flags that cannot work are bad input (exit 2, one line), before anything
+/// is sent anywhere.
+#[test]
+fn bad_ca_side_flags_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let webroot = dir.path().to_str().unwrap();
+    // Should a flag pass anyway, the check asks only loopback.
+    let hints = dir.path().join("root.hints");
+    std::fs::write(&hints, ". 3600 NS a.root.\na.root. 3600 A 127.0.0.1\n").unwrap();
+    for (args, mentions) in [
+        (vec!["--ct-url", "ftp://ct.example/"], "--ct-url"),
+        (
+            vec!["--acme-directory=http://127.0.0.1:1/dir"],
+            "https only",
+        ),
+        (
+            vec![
+                "--acme-directory=https://127.0.0.1:1/dir",
+                "--acme-complete",
+            ],
+            "--webroot",
+        ),
+        (
+            vec![
+                "--acme-directory=https://127.0.0.1:1/dir",
+                "--acme-complete",
+                "--webroot",
+                webroot,
+                "--method",
+                "dns",
+            ],
+            "--method http",
+        ),
+        (
+            vec![
+                "--acme-directory=https://127.0.0.1:1/dir",
+                "--acme-complete",
+                "--dns-update",
+                "ns1.example.com",
+                "--tsig-key",
+                "/nonexistent",
+            ],
+            "--dns-update",
+        ),
+        (vec!["--san", "bad name"], "--san"),
+    ] {
+        let out = doctor()
+            .args(["check", "www.example.com", "--timeout", "2", "--root-hints"])
+            .arg(&hints)
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(mentions), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
