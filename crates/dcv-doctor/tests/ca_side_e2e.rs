@@ -1,4 +1,5 @@
-//! `check --ct-url` and `explain --ct-url` end to end: the real binary
+//! `check --ct-url`, `explain --ct-url` and `check --acme-directory` refusals
+//! end to end: the real binary
 //! against the lab's DNS (for the check) and a crt.sh-compatible search on
 //! loopback serving rows read back from real certificates (dcv-lab's CT
 //! fixture: test CAs named like Let's Encrypt's intermediates and Google's).
@@ -332,4 +333,30 @@ fn bad_ca_side_flags_exit_2() {
         assert!(stderr.contains(mentions), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn an_acme_directory_that_is_down_is_a_requester_side_warning() {
+    let s = setup();
+    let closed = std::net::TcpListener::bind((LOOPBACK, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let directory = format!("--acme-directory=https://{closed}/dir");
+    let (code, report) = s.check(&[&directory]);
+    assert_eq!(code, 0, "the domain is fine: {report:#}");
+    let f = finding(&report, "acme_unavailable");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["who_fixes"], "requester");
+    assert!(f["blocks"].as_array().unwrap().is_empty());
+    let ev = &f["evidence"][0];
+    assert_eq!(ev["kind"], "acme");
+    assert_eq!(ev["failed_step"], "new_account");
+    assert!(
+        ev["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains(&closed.to_string()),
+        "{ev:#}"
+    );
 }
