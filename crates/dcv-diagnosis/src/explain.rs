@@ -1563,12 +1563,12 @@ mod tests {
     use super::*;
 
     /// One row per message users paste: Cloudflare's `validation_errors`
-    /// (cloudflare-dcv.md §5, legacy DigiCert and custom-hostname texts),
+    /// (cloudflare-dcv.md §5, legacy `DigiCert` and custom-hostname texts),
     /// Boulder's problem details as of HEAD 2d00c8e (va/http.go, va/dns.go,
     /// va/va.go, va/caa.go, va/tlsalpn.go, bdns/problem.go, policy/pa.go,
     /// wfe2, ra, ratelimits) and as worded in 2017 (aa62a90) and 2020
     /// (697c221), Pebble's (va/va.go, wfe), and bare RFC 8555 §6.7 problem
-    /// types in both the ACMEv2 and ACMEv1 namespaces: the pattern each hits
+    /// types in both the `ACMEv2` and `ACMEv1` namespaces: the pattern each hits
     /// and the finding it maps to.
     const ROWS: &[(&str, &str, Option<FindingCode>)] = &[
         (
