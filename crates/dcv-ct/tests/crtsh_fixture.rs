@@ -79,6 +79,19 @@ async fn five_in_any_order_and_case_reach_the_limit_with_the_exact_retry_time() 
     log.issue(&w.staging, &["example.lab", "www.example.lab"], first)
         .unwrap();
 
+    // Rows look like crt.sh's: the issuer DN in its C, O, CN order.
+    let issuers: Vec<String> = w
+        .server
+        .log
+        .rows("%.example.lab")
+        .iter()
+        .map(|r| r["issuer_name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        issuers.contains(&"C=US, O=Let's Encrypt, CN=YR1".to_owned()),
+        "{issuers:?}"
+    );
+    assert!(issuers.contains(&"C=US, O=Google Trust Services, CN=WR1".to_owned()));
     let a = count(&w, &["www.example.lab", "example.lab"]).await;
     // 8 issuances, each a precertificate and a certificate, each found by
     // both searches (`example.lab` and `%.example.lab`) where its names match.

@@ -296,7 +296,7 @@ finding_codes! {
     }
     /// The ACME server accepted the order: what it offers.
     AcmeOrderAccepted => "acme_order_accepted" {
-        meaning: "The ACME server (--acme-directory) accepted an order for the names and offered these challenge types; nothing was published.",
+        meaning: "The ACME server (--acme-directory) accepted an order for the names and offered these challenge types (the dry run publishes nothing unless --acme-complete).",
         seed: "RFC 8555 §7.4 (new order), §7.5 (authorizations); Let's Debug acmeStagingChecker",
         who: Requester,
     }

@@ -19,8 +19,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
-    SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, Issuer,
+    KeyPair, SerialNumber,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -67,6 +67,8 @@ impl TestCa {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // In crt.sh's order (C, O, CN), without rcgen's default CN first.
+        params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CountryName, country);
         params
             .distinguished_name
@@ -150,6 +152,7 @@ impl CtLog {
         let der_for = |precert: bool| -> Result<Vec<u8>, rcgen::Error> {
             let mut params =
                 CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
+            params.distinguished_name = DistinguishedName::new();
             if let Some(first) = names.first() {
                 params.distinguished_name.push(DnType::CommonName, *first);
             }

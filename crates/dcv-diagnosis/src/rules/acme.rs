@@ -8,6 +8,17 @@ use crate::model::{Evidence, Finding, Method, Report, Severity};
 
 use super::finding;
 
+/// How findings name the CA: its name for a known directory, "compared as
+/// <name>" for one we only compare with it (Pebble, a private CA).
+fn ca_label(dry: &AcmeDryRun) -> String {
+    let name = dry.ca.profile().name;
+    if dry.ca_basis.contains("not a known CA") {
+        format!("compared as {name}")
+    } else {
+        name.to_owned()
+    }
+}
+
 fn with_evidence(mut f: Finding, dry: &AcmeDryRun) -> Finding {
     f.evidence.push(Evidence::Acme(Box::new(dry.clone())));
     f
@@ -16,7 +27,7 @@ fn with_evidence(mut f: Finding, dry: &AcmeDryRun) -> Finding {
 /// The finding for a problem the CA returned before any validation ran.
 fn refusal(dry: &AcmeDryRun, step: AcmeStep, p: &AcmeProblem) -> Finding {
     let ca = dry.ca;
-    let ca_name = ca.profile().name;
+    let ca_name = ca_label(dry);
     let (code, severity) = match p.kind {
         ProblemKind::RejectedIdentifier | ProblemKind::UnsupportedIdentifier => {
             (FindingCode::AcmeRejectedIdentifier, Severity::Error)
@@ -109,7 +120,7 @@ pub fn findings(dry: &AcmeDryRun, report: &Report) -> Vec<Finding> {
             format!(
                 "{} ({}) accepted an order for {}: {}",
                 dry.directory,
-                dry.ca.profile().name,
+                ca_label(dry),
                 dry.identifiers.join(", "),
                 offered.join("; ")
             ),
@@ -140,8 +151,9 @@ pub fn findings(dry: &AcmeDryRun, report: &Report) -> Vec<Finding> {
             code,
             Severity::Error,
             format!(
-                "{} ({ca_name}) ran a real {} validation of {} and says {ca_says}",
+                "{} ({}) ran a real {} validation of {} and says {ca_says}",
                 dry.directory,
+                ca_label(dry),
                 v.method.acme_label(),
                 v.identifier
             ),
@@ -178,8 +190,33 @@ pub fn findings(dry: &AcmeDryRun, report: &Report) -> Vec<Finding> {
         ),
     );
     f.method = Some(v.method);
+    // The one documented way a CA and the prediction part: a CA that does
+    // not check CAA (Pebble has no CAA check in any version) validates where
+    // Let's Encrypt (Boulder va/caa.go, after DCV) refuses.
+    let caa_blocked = report
+        .ca_verdicts
+        .iter()
+        .filter(|cv| cv.ca == dry.ca)
+        .flat_map(|cv| &cv.methods)
+        .filter(|m| m.method == v.method)
+        .flat_map(|m| &m.blocked_by)
+        .any(|c| {
+            matches!(
+                c,
+                FindingCode::CaaForbids
+                    | FindingCode::CaaCriticalUnknown
+                    | FindingCode::CaaLookupFailed
+            )
+        });
+    let deviation = if !agree && caa_blocked && v.ca_valid {
+        format!(
+            " Only CAA stands in the way, and this CA did not check it: Pebble never checks CAA; {ca_name} does, after the challenge passes, and would refuse."
+        )
+    } else {
+        String::new()
+    };
     f.explanation = format!(
-        "{} Prediction: {predicted_text}. The CA's verdict after the response was published at {}: {ca_says}.",
+        "{} Prediction: {predicted_text}. The CA's verdict after the response was published at {}: {ca_says}.{deviation}",
         f.code.meaning(),
         v.published
     );
