@@ -1451,6 +1451,22 @@ const PATTERNS: &[Pattern] = &[
     },
 ];
 
+impl Explanation {
+    /// Names the hostname (and the order's other names) the user gave with
+    /// `explain --hostname/--san`, for a message that does not name them.
+    #[must_use]
+    pub fn for_hostname(mut self, hostname: &str, sans: &[String]) -> Explanation {
+        let sans: String = sans.iter().flat_map(|s| [" --san ", s.as_str()]).collect();
+        let command = match &self.hostname {
+            Some(known) => self.check_command.replacen(known.as_str(), hostname, 1),
+            None => self.check_command.replacen("<hostname>", hostname, 1),
+        };
+        self.check_command = format!("{command}{sans}");
+        self.hostname = Some(hostname.to_owned());
+        self
+    }
+}
+
 /// The prefix Boulder puts on the first failing remote perspective's problem.
 const SECONDARY_PREFIX: &str = "during secondary validation:";
 
@@ -2331,6 +2347,18 @@ mod tests {
                 "pattern {key:?} has no test row"
             );
         }
+    }
+
+    #[test]
+    fn a_hostname_given_aside_goes_into_the_command() {
+        let e = explain(crate::messages::CLOUDFLARE_RATE_LIMITED)
+            .unwrap()
+            .for_hostname("www.example.com", &["example.com".to_owned()]);
+        assert_eq!(
+            e.check_command,
+            "dcv-doctor check www.example.com --ct --san example.com"
+        );
+        assert_eq!(e.hostname.as_deref(), Some("www.example.com"));
     }
 
     #[test]

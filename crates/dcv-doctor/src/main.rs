@@ -94,7 +94,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sans,
             ct: ct_args,
         } => {
-            let mut explanation = dcv_diagnosis::explain::explain(&message);
+            let mut explanation =
+                dcv_diagnosis::explain::explain(&message).map(|e| match &hostname {
+                    Some(h) => e.for_hostname(h, &sans),
+                    None => e,
+                });
             if let (Some(e), Some(source)) = (
                 explanation.as_mut(),
                 ct::source(&ct_args).map_err(anyhow::Error::msg)?,

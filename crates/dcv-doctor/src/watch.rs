@@ -421,7 +421,9 @@ where
 }
 
 fn secs_text(s: f64) -> String {
-    if s >= 3600.0 {
+    if s >= 2.0 * 86_400.0 {
+        format!("{:.1} days", s / 86_400.0)
+    } else if s >= 3600.0 {
         format!("{:.1} h", s / 3600.0)
     } else if s >= 1.0 || s == 0.0 {
         format!("{s:.0} s")
