@@ -49,6 +49,11 @@ pub struct CheckConfig {
     /// duplicate-certificate limit is keyed on. DNS is checked for the
     /// hostname only.
     pub sans: Vec<Hostname>,
+    /// Ask the root servers what this machine can test before trusting what
+    /// it sees (`rules::vantage`, issue #15 §4). On by default; off only for
+    /// a reference measurement (the `full_check` bench) or a caller that
+    /// already knows its vantage point.
+    pub vantage_preflight: bool,
 }
 
 impl CheckConfig {
@@ -76,6 +81,7 @@ impl CheckConfig {
             http_phase_timeout: None,
             dcv_delegation: None,
             sans: Vec::new(),
+            vantage_preflight: true,
         }
     }
 

@@ -29,9 +29,10 @@ pub const CLOUDFLARE_FIRST_PHASE: u32 = 10;
 pub const CLOUDFLARE_CAP: Duration = Duration::from_secs(4 * 3600);
 
 /// Findings that say this machine could not check, not that the domain
-/// fails: while one is present the hostname is not "ready", and a schedule
-/// that ends with one exits 3. (Vantage findings of the preflight belong
-/// here too once they exist.)
+/// fails, beyond those the report's own verdict already counts
+/// ([`FindingCode::leaves_unchecked`], the vantage preflight): while one is
+/// present the hostname is not "ready", and a schedule that ends with one
+/// exits 3.
 pub const CANNOT_CHECK: &[FindingCode] = &[FindingCode::PerspectiveUnavailable];
 
 /// How the waits were chosen.
@@ -215,10 +216,11 @@ impl WatchOutcome {
 pub fn state_of(report: &Report) -> WatchState {
     if report.verdict == Verdict::Fail {
         WatchState::NotReady
-    } else if report
-        .findings
-        .iter()
-        .any(|f| CANNOT_CHECK.contains(&f.code))
+    } else if report.verdict == Verdict::CouldNotCheck
+        || report
+            .findings
+            .iter()
+            .any(|f| CANNOT_CHECK.contains(&f.code) || f.code.leaves_unchecked())
     {
         WatchState::CannotCheck
     } else {
@@ -471,7 +473,7 @@ pub fn render_event(e: &WatchEvent) -> String {
             let mut parts = vec![match state {
                 WatchState::Ready => "ready".to_owned(),
                 WatchState::NotReady => format!("not ready ({})", blocked.join("; ")),
-                WatchState::CannotCheck => "cannot check from every perspective".to_owned(),
+                WatchState::CannotCheck => "could not check from here".to_owned(),
             }];
             let list = |v: &[FindingRef]| {
                 v.iter()
