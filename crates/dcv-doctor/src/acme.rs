@@ -20,6 +20,7 @@ use dcv_diagnosis::config::CheckConfig;
 use dcv_diagnosis::{CaId, Method, Report};
 
 use crate::cli::AcmeArgs;
+use crate::input_file::InputFile;
 
 /// How to complete a validation.
 #[derive(Debug, Clone)]
@@ -75,7 +76,15 @@ pub fn options(args: &AcmeArgs, cfg: &CheckConfig) -> Result<Option<AcmeOptions>
                 );
             }
             if !webroot.is_dir() {
-                return Err(format!("--webroot {}: not a directory", webroot.display()));
+                let problem = if webroot.exists() {
+                    "not a directory"
+                } else {
+                    "not found"
+                };
+                return Err(format!(
+                    "web root {} (named by --webroot): {problem}",
+                    webroot.display()
+                ));
             }
             Some(Completion::Http {
                 webroot: webroot.clone(),
@@ -93,7 +102,15 @@ pub fn options(args: &AcmeArgs, cfg: &CheckConfig) -> Result<Option<AcmeOptions>
                 .tsig_key
                 .as_ref()
                 .ok_or_else(|| "--dns-update needs --tsig-key".to_owned())?;
-            let key = TsigKey::from_file(key_file).map_err(|e| format!("--tsig-key: {e}"))?;
+            let file = InputFile::new(key_file, "TSIG key", "--tsig-key");
+            let text = file.read_text().map_err(|e| e.to_string())?;
+            let key = TsigKey::parse(&text).map_err(|e| {
+                let detail = match e {
+                    dns_update::DnsUpdateError::Key(detail) => detail,
+                    other => other.to_string(),
+                };
+                file.malformed(detail).to_string()
+            })?;
             Some(Completion::Dns { server, key })
         }
         (true, _, _) => {
@@ -103,6 +120,12 @@ pub fn options(args: &AcmeArgs, cfg: &CheckConfig) -> Result<Option<AcmeOptions>
             );
         }
     };
+    if let Some(path) = &args.acme_ca_cert {
+        // Read now so a wrong file is bad input (exit 2), not an unreachable CA.
+        InputFile::new(path, "CA certificate", "--acme-ca-cert")
+            .read_certificates_pem()
+            .map_err(|e| e.to_string())?;
+    }
     Ok(Some(AcmeOptions {
         directory: directory.clone(),
         ca_cert: args.acme_ca_cert.clone(),
