@@ -224,3 +224,112 @@ pub fn findings(dry: &AcmeDryRun, report: &Report) -> Vec<Finding> {
     out.push(with_evidence(f, dry));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CaId;
+    use crate::model::{CaVerdict, MethodVerdict, Verdict};
+
+    /// A check that found nothing wrong with Let's Encrypt over DNS-01.
+    fn passing_report() -> Report {
+        Report {
+            hostname: "www.example.com".to_owned(),
+            ca: vec![CaId::Letsencrypt],
+            method: vec![Method::Dns],
+            verdict: Verdict::Pass,
+            ca_verdicts: vec![CaVerdict {
+                ca: CaId::Letsencrypt,
+                would_validate: true,
+                methods: vec![MethodVerdict {
+                    method: Method::Dns,
+                    would_validate: true,
+                    blocked_by: Vec::new(),
+                }],
+            }],
+            findings: Vec::new(),
+            timings_ms: std::collections::BTreeMap::new(),
+            mpic: None,
+        }
+    }
+
+    /// A dry run the CA ended at `step` with this problem document.
+    fn refused(step: AcmeStep, type_urn: &str, detail: &str) -> AcmeDryRun {
+        AcmeDryRun {
+            directory: "https://acme-staging-v02.api.letsencrypt.org/directory".to_owned(),
+            ca: CaId::Letsencrypt,
+            ca_basis: "acme-staging-v02.api.letsencrypt.org is Let's Encrypt staging".to_owned(),
+            account: Some("https://acme-staging-v02.api.letsencrypt.org/acme/acct/1".to_owned()),
+            order: None,
+            identifiers: vec!["www.example.com".to_owned()],
+            authorizations: Vec::new(),
+            failed_step: Some(step),
+            problem: Some(AcmeProblem {
+                kind: ProblemKind::from_type(type_urn),
+                type_urn: type_urn.to_owned(),
+                detail: detail.to_owned(),
+                status: Some(if type_urn.ends_with("rateLimited") {
+                    429
+                } else {
+                    403
+                }),
+                subproblems: Vec::new(),
+            }),
+            unavailable: None,
+            validation: None,
+        }
+    }
+
+    /// The refusals Pebble cannot produce (it has no rate limits and no CAA
+    /// check), with Boulder's own wordings: each is an error that blocks the
+    /// CA, keeps the CA's detail verbatim and carries the dry run.
+    #[test]
+    fn rate_limit_and_caa_refusals_block_the_ca_with_its_words() {
+        let report = passing_report();
+        for (step, type_urn, detail, code) in [
+            (
+                AcmeStep::NewOrder,
+                "urn:ietf:params:acme:error:rateLimited",
+                "too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2026-12-05 08:00:00 UTC: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-identifiers",
+                FindingCode::AcmeRateLimited,
+            ),
+            (
+                AcmeStep::NewOrder,
+                "urn:ietf:params:acme:error:caa",
+                "CAA record for www.example.com prevents issuance",
+                FindingCode::AcmeCaa,
+            ),
+            (
+                AcmeStep::NewOrder,
+                "urn:ietf:params:acme:error:rejectedIdentifier",
+                "Cannot issue for \"www.example.com\": The ACME server refuses to issue a certificate for this domain name, because it is forbidden by policy",
+                FindingCode::AcmeRejectedIdentifier,
+            ),
+        ] {
+            let dry = refused(step, type_urn, detail);
+            let found = findings(&dry, &report);
+            assert_eq!(found.len(), 1, "{found:#?}");
+            let f = &found[0];
+            assert_eq!(f.code, code);
+            assert_eq!(f.severity, Severity::Error);
+            assert_eq!(f.blocks, vec![CaId::Letsencrypt]);
+            assert_eq!(f.acme_detail.as_deref(), Some(detail));
+            assert!(
+                f.summary.contains("refused while creating the order"),
+                "{}",
+                f.summary
+            );
+            assert!(matches!(&f.evidence[0], Evidence::Acme(d) if **d == dry));
+        }
+        // A server error is the CA's trouble, not the domain's.
+        let dry = refused(
+            AcmeStep::NewAccount,
+            "urn:ietf:params:acme:error:serverInternal",
+            "Error creating new account",
+        );
+        let found = findings(&dry, &report);
+        assert_eq!(found[0].code, FindingCode::AcmeUnavailable);
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].blocks.is_empty());
+    }
+}
