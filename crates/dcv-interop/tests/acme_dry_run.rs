@@ -208,6 +208,13 @@ fn pebble_says_what_it_offers_refuses_and_decides() {
     let summary = disagree["summary"].as_str().unwrap();
     assert!(summary.contains("would fail (caa_forbids"), "{summary}");
     assert!(summary.ends_with("says valid"), "{summary}");
+    assert!(
+        disagree["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("Only CAA stands in the way, and this CA did not check it (Pebble, for one, never checks CAA)"),
+        "{disagree:#}"
+    );
     assert!(empty_dir(webroot.path()));
 
     // 6. DNS-01 completed by an RFC 2136 update with TSIG to Knot.

@@ -209,8 +209,14 @@ pub fn findings(dry: &AcmeDryRun, report: &Report) -> Vec<Finding> {
             )
         });
     let deviation = if !agree && caa_blocked && v.ca_valid {
+        // Name Pebble only for a directory we merely compare with.
+        let which = if ca_label(dry).starts_with("compared as") {
+            " (Pebble, for one, never checks CAA)"
+        } else {
+            ""
+        };
         format!(
-            " Only CAA stands in the way, and this CA did not check it: Pebble never checks CAA; {ca_name} does, after the challenge passes, and would refuse."
+            " Only CAA stands in the way, and this CA did not check it{which}; {ca_name} does, after the challenge passes, and would refuse."
         )
     } else {
         String::new()
