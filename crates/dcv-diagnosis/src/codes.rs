@@ -282,6 +282,72 @@ finding_codes! {
         seed: "BR 3.2.2.9 (minimum remote perspectives, quorum); docs/mpic.md",
         who: Requester,
     }
+    /// Let's Encrypt's duplicate-certificate limit, counted from CT.
+    RateLimitedDuplicate => "rate_limited_duplicate" {
+        meaning: "Certificate Transparency shows Let's Encrypt has issued the limit of certificates for this exact set of names (5 per 7 days, one back every 34 hours); an error when no certificate is possible now (with the time the next one is), a warning when one is left.",
+        seed: "Troubleshooting: CA errors / rate limiting (\"The authority has rate limited these domains\"); letsencrypt.org/docs/rate-limits (New Certificates per Exact Set of Identifiers); Boulder ratelimits (GCRA)",
+        who: Requester,
+    }
+    /// Let's Encrypt's per-registered-domain limit, counted from CT.
+    RateLimitedDomain => "rate_limited_domain" {
+        meaning: "Certificate Transparency shows Let's Encrypt has issued the limit of new certificates under this registered domain (50 per 7 days by the Public Suffix List, renewals exempt); an error when reached, a warning when few are left.",
+        seed: "letsencrypt.org/docs/rate-limits (New Certificates per Registered Domain); Boulder ratelimits coveringIdentifiers, wfe2 renewal exemption",
+        who: Requester,
+    }
+    /// The CT source could not be asked.
+    CtUnavailable => "ct_unavailable" {
+        meaning: "The Certificate Transparency search (crt.sh or --ct-url) did not answer usably (down, timed out, too large, not crt.sh JSON), so the rate limits were not counted; says nothing about the domain.",
+        seed: "issue #13 (CT counting); crt.sh JSON API",
+        who: Requester,
+    }
+    /// The ACME server accepted the order: what it offers.
+    AcmeOrderAccepted => "acme_order_accepted" {
+        meaning: "The ACME server (--acme-directory) accepted an order for the names and offered these challenge types (the dry run publishes nothing unless --acme-complete).",
+        seed: "RFC 8555 §7.4 (new order), §7.5 (authorizations); Let's Debug acmeStagingChecker",
+        who: Requester,
+    }
+    /// The ACME server refused the identifier.
+    AcmeRejectedIdentifier => "acme_rejected_identifier" {
+        meaning: "The ACME server itself refused to issue for a name (rejectedIdentifier or unsupportedIdentifier): its policy, a blocklist, or a name it cannot serve.",
+        seed: "RFC 8555 §6.7 (rejectedIdentifier); Boulder policy/pa.go; Cloudflare \"will not issue for this domain\"",
+        who: CertificateAuthority,
+    }
+    /// The ACME server said CAA forbids it.
+    AcmeCaa => "acme_caa" {
+        meaning: "The ACME server itself reported that CAA records forbid it to issue (problem type caa).",
+        seed: "RFC 8555 §6.7 (caa); RFC 8659 §3; Boulder va/caa.go",
+        who: DnsProvider,
+    }
+    /// The ACME server answered rateLimited.
+    AcmeRateLimited => "acme_rate_limited" {
+        meaning: "The ACME server itself refused with rateLimited (new orders, registrations, failed authorizations or certificates), with its retry-after time.",
+        seed: "RFC 8555 §6.7 (rateLimited); letsencrypt.org/docs/rate-limits; Boulder ratelimits/limiter.go",
+        who: Requester,
+    }
+    /// A completed validation failed at the CA.
+    AcmeValidationFailed => "acme_validation_failed" {
+        meaning: "A real validation the ACME server ran (--acme-complete) failed; the CA's problem detail is the reason.",
+        seed: "RFC 8555 §8 (challenges), §7.5.1 (responding to challenges)",
+        who: Requester,
+    }
+    /// dcv-doctor's prediction matches the CA's verdict.
+    AcmeAgrees => "acme_agrees" {
+        meaning: "dcv-doctor's prediction for this method and the ACME server's verdict on a real validation agree (both pass, or both fail).",
+        seed: "issue #13 (ACME dry run); docs/interop.md (agreement with Pebble)",
+        who: Requester,
+    }
+    /// dcv-doctor's prediction differs from the CA's verdict.
+    AcmeDisagrees => "acme_disagrees" {
+        meaning: "dcv-doctor's prediction for this method and the ACME server's verdict on a real validation differ; both reasons are given (a CA that deviates from Let's Encrypt's rules, or a gap in dcv-doctor).",
+        seed: "issue #13 (ACME dry run); docs/interop.md (Pebble's documented deviations)",
+        who: Requester,
+    }
+    /// The ACME server could not be asked.
+    AcmeUnavailable => "acme_unavailable" {
+        meaning: "The ACME server (--acme-directory) could not be asked or gave no usable answer (unreachable, TLS, timeout, server error, the validation could not be completed from here); says nothing about the domain.",
+        seed: "RFC 8555 §7.1.1 (directory), §6.7 (serverInternal)",
+        who: Requester,
+    }
     /// This machine has no IPv6 path to DNS: IPv6 was not checked.
     VantageNoIpv6 => "vantage_no_ipv6" {
         meaning: "This machine cannot reach the root name servers over IPv6, so nothing IPv6 (nameserver addresses, AAAA web addresses) was checked; CAs try IPv6 first. Says nothing about the domain.",

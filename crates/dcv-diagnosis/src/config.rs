@@ -44,6 +44,11 @@ pub struct CheckConfig {
     /// DNS-01 rules check the CNAME at `_acme-challenge.<host>` against it.
     /// Built with [`parse_delegation_target`].
     pub dcv_delegation: Option<String>,
+    /// The order's other names (`--san`): the CA's identifier policy is
+    /// applied to them too, and with the hostname they are the exact set the
+    /// duplicate-certificate limit is keyed on. DNS is checked for the
+    /// hostname only.
+    pub sans: Vec<Hostname>,
     /// Ask the root servers what this machine can test before trusting what
     /// it sees (`rules::vantage`, issue #15 §4). On by default; off only for
     /// a reference measurement (the `full_check` bench) or a caller that
@@ -75,8 +80,22 @@ impl CheckConfig {
             account_uri: None,
             http_phase_timeout: None,
             dcv_delegation: None,
+            sans: Vec::new(),
             vantage_preflight: true,
         }
+    }
+
+    /// The order's names: the hostname, then each `--san` not equal to it
+    /// (as the CA sees identifiers: case-insensitive, each once).
+    pub fn order_names(&self) -> Vec<String> {
+        let mut names = vec![self.hostname.to_string()];
+        for san in &self.sans {
+            let s = san.to_string();
+            if !names.contains(&s) {
+                names.push(s);
+            }
+        }
+        names
     }
 
     /// Expects Delegated DCV to `target` ([`parse_delegation_target`]'s rules).

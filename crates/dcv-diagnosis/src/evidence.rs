@@ -714,3 +714,58 @@ fn millis(ms: f64) -> u64 {
         0
     }
 }
+
+/// One certificate a CT count rests on (its precertificate and certificate
+/// folded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CtCertificateEvidence {
+    /// crt.sh ids of the rows folded in (precertificate first).
+    pub crtsh_ids: Vec<u64>,
+    pub serial: String,
+    pub issuer: String,
+    pub names: Vec<String>,
+    /// `2026-08-08 20:50:14 UTC`.
+    pub issued_at: String,
+}
+
+/// A Let's Encrypt limit counted from Certificate Transparency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CtLimitEvidence {
+    /// The CT search asked (crt.sh or `--ct-url`).
+    pub source: String,
+    /// Every search URL sent.
+    pub queries: Vec<String>,
+    /// The limit's name and documentation.
+    pub limit: String,
+    pub doc: String,
+    /// What the bucket is keyed on: `[a, b]` (exact set) or the registered domain.
+    pub key: String,
+    pub used: u32,
+    pub burst: u32,
+    pub remaining: u32,
+    /// One certificate comes back this often (`33h36m0s`).
+    pub refill_every: String,
+    /// When the next certificate is possible, when none is now.
+    pub next_possible: Option<String>,
+    /// The earlier certificate that makes this order a renewal, if any.
+    pub renewal_of: Option<String>,
+    /// The certificates counted within the limit's period, newest first.
+    pub certificates: Vec<CtCertificateEvidence>,
+    /// Let's Encrypt certificates and other CAs' certificates the source returned.
+    pub lets_encrypt_certificates: usize,
+    pub other_ca_certificates: usize,
+    /// What CT cannot show.
+    pub caveats: Vec<String>,
+}
+
+/// A CT search that gave no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CtFailureEvidence {
+    pub source: String,
+    /// The URL that failed.
+    pub url: String,
+    /// `connect`, `timeout`, `status`, `too_large`, `too_many_rows`,
+    /// `malformed`, `setup` (not `kind`: that names the evidence variant).
+    pub failure: String,
+    pub detail: String,
+}

@@ -3,6 +3,7 @@
 //! into a verdict per CA. Owns the report model and the finding and CA
 //! catalogues. Performs no socket I/O itself: it drives the probe crates.
 
+pub mod acme;
 pub mod ca;
 pub mod codes;
 pub mod config;

@@ -72,6 +72,48 @@ pub fn boulder_txt_mismatch(first: &str, more: usize, name: &str) -> String {
     format!("Incorrect TXT record {shown:?}{more} found at {name}")
 }
 
+/// Cloudflare: the CA's rate limit (Let's Encrypt's duplicate-certificate
+/// limit, troubleshooting page "Rate limiting").
+pub const CLOUDFLARE_RATE_LIMITED: &str = "The authority has rate limited these domains. Please wait for the rate limit to expire or try another authority.";
+
+/// Cloudflare: a transient fault inside the CA.
+pub const CLOUDFLARE_CA_INTERNAL: &str =
+    "Internal error with Certificate Authority. Please check later.";
+
+/// Go's `time.Duration` text for whole hours (`168h0m0s`), as Boulder prints
+/// a limit's period.
+pub fn go_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    format!("{}h{}m{}s", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// Boulder (`ratelimits/limiter.go`): the duplicate-certificate limit.
+pub fn boulder_duplicate_limited(
+    burst: u32,
+    period: std::time::Duration,
+    retry_after: &str,
+    doc_url: &str,
+) -> String {
+    format!(
+        "too many certificates ({burst}) already issued for this exact set of identifiers in the last {}, retry after {retry_after}: see {doc_url}",
+        go_duration(period)
+    )
+}
+
+/// Boulder (`ratelimits/limiter.go`): the per-registered-domain limit.
+pub fn boulder_domain_limited(
+    burst: u32,
+    domain: &str,
+    period: std::time::Duration,
+    retry_after: &str,
+    doc_url: &str,
+) -> String {
+    format!(
+        "too many certificates ({burst}) already issued for {domain:?} in the last {}, retry after {retry_after}: see {doc_url}",
+        go_duration(period)
+    )
+}
+
 /// For `docs/findings.md`: the message a CA gives for a finding code, as
 /// documented (Cloudflare's `validation_errors` wording first, else Boulder's
 /// ACME detail with placeholders). `None` where the CA has no message of its
@@ -79,7 +121,7 @@ pub fn boulder_txt_mismatch(first: &str, more: usize, name: &str) -> String {
 pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
     use crate::FindingCode as C;
     Some(match code {
-        C::IdentifierRejected => CLOUDFLARE_WILL_NOT_ISSUE,
+        C::IdentifierRejected | C::AcmeRejectedIdentifier => CLOUDFLARE_WILL_NOT_ISSUE,
         C::Nxdomain => {
             "DNS problem: NXDOMAIN looking up A for <name> - check that a DNS record exists for this domain"
         }
@@ -97,7 +139,7 @@ pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
         C::TxtMismatch | C::TxtInconsistent => {
             "Incorrect TXT record \"<value>\" found at _acme-challenge.<name>"
         }
-        C::CaaForbids | C::CaaCriticalUnknown => {
+        C::CaaForbids | C::CaaCriticalUnknown | C::AcmeCaa => {
             "CAA records block issuance. Please remove all CAA records or add records for this authority (<ca>)"
         }
         C::CaaLookupFailed => {
@@ -130,6 +172,11 @@ pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
         C::MpicDcvDisagreement => {
             "Certificate authority was unable to verify domain ownership from multiple geographic locations (MPIC failure). Please ensure your DNS records are reachable from all geographic perspectives and try again."
         }
+        C::RateLimitedDuplicate | C::AcmeRateLimited => CLOUDFLARE_RATE_LIMITED,
+        C::RateLimitedDomain => {
+            "too many certificates (50) already issued for \"<registered domain>\" in the last 168h0m0s, retry after <time>: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-registered-domain"
+        }
+        C::AcmeUnavailable => CLOUDFLARE_CA_INTERNAL,
         _ => return None,
     })
 }
@@ -212,6 +259,34 @@ pub fn documented_fix(code: crate::FindingCode) -> &'static str {
         }
         C::PerspectiveUnavailable => {
             "Fix or remove the perspective agent; the domain is not at fault."
+        }
+        C::RateLimitedDuplicate => {
+            "Wait until the time given (one certificate comes back every 34 hours), stop reissuing the same set, change the set of names, or use another CA."
+        }
+        C::RateLimitedDomain => {
+            "Wait until the time given, renew existing sets instead of new ones (renewals are exempt), request an override from Let's Encrypt, or use another CA."
+        }
+        C::CtUnavailable => {
+            "Retry later, or point --ct-url at another crt.sh-compatible search; the domain is not at fault."
+        }
+        C::AcmeOrderAccepted | C::AcmeAgrees => "Nothing.",
+        C::AcmeRejectedIdentifier => {
+            "Use another CA, or ask this CA why it refuses the name (the problem detail names the rule)."
+        }
+        C::AcmeCaa => {
+            "Add `CAA 0 issue` (and `issuewild`) for this CA where the CAA RRset lives, or remove the CAA records."
+        }
+        C::AcmeRateLimited => {
+            "Wait until the retry-after time the CA gave, or use another account or CA."
+        }
+        C::AcmeValidationFailed => {
+            "Fix what the CA's problem detail names (the prediction beside it says where), then validate again."
+        }
+        C::AcmeDisagrees => {
+            "Read both reasons: a CA that deviates from Let's Encrypt's rules (Pebble's are documented), or a gap to report against dcv-doctor."
+        }
+        C::AcmeUnavailable => {
+            "Retry later or check --acme-directory and --acme-ca-cert; the domain is not at fault."
         }
         C::VantageNoIpv6 => {
             "Nothing on the domain: check again from a machine (or an MPIC agent) with IPv6 to see what a CA sees over IPv6."

@@ -125,6 +125,12 @@ pub enum Evidence {
         reference: String,
         met_as: String,
     },
+    /// A Let's Encrypt limit counted from Certificate Transparency.
+    CtLimit(crate::evidence::CtLimitEvidence),
+    /// A Certificate Transparency search that gave no usable answer.
+    CtFailure(crate::evidence::CtFailureEvidence),
+    /// What an ACME server said (`check --acme-directory`).
+    Acme(Box<crate::acme::AcmeDryRun>),
 }
 
 /// One diagnosed cause.
@@ -208,6 +214,34 @@ impl Report {
         } else {
             Verdict::Pass
         }
+    }
+
+    /// Adds findings found after the check (the CT count, the ACME dry run,
+    /// remote perspectives): an error finding blocks the CAs and method it
+    /// names, exactly as the runner's own do; then findings are sorted worst
+    /// first and the verdict is folded again.
+    pub fn add_findings(&mut self, findings: Vec<Finding>) {
+        for f in &findings {
+            if f.severity != Severity::Error {
+                continue;
+            }
+            for v in &mut self.ca_verdicts {
+                if !f.blocks.contains(&v.ca) {
+                    continue;
+                }
+                for m in &mut v.methods {
+                    if f.method.is_none_or(|fm| fm == m.method) && !m.blocked_by.contains(&f.code) {
+                        m.blocked_by.push(f.code);
+                        m.would_validate = false;
+                    }
+                }
+                v.would_validate = v.methods.iter().all(|m| m.would_validate);
+            }
+        }
+        self.findings.extend(findings);
+        self.findings
+            .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
+        self.verdict = Report::fold_verdict(&self.ca_verdicts, &self.findings);
     }
 
     /// The first finding with this code (findings are sorted worst first).

@@ -152,6 +152,101 @@ fn render_evidence(out: &mut String, e: &Evidence) {
                 "      evidence: {address} ({met_as}) is in {range} [{reference}]"
             );
         }
+        Evidence::CtLimit(c) => render_ct_limit(out, c),
+        Evidence::CtFailure(c) => {
+            let _ = writeln!(
+                out,
+                "      evidence: CT search {} failed ({}): {}",
+                c.url, c.failure, c.detail
+            );
+        }
+        Evidence::Acme(a) => render_acme(out, a),
+    }
+}
+
+fn render_ct_limit(out: &mut String, c: &crate::evidence::CtLimitEvidence) {
+    let _ = writeln!(
+        out,
+        "      evidence: {} for {}: {} of {} used, {} left, one back every {}{}",
+        c.limit,
+        c.key,
+        c.used,
+        c.burst,
+        c.remaining,
+        c.refill_every,
+        c.next_possible
+            .as_ref()
+            .map_or_else(String::new, |t| format!("; next possible at {t}"))
+    );
+    for cert in &c.certificates {
+        let ids: Vec<String> = cert.crtsh_ids.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "        {} {} [{}] serial {} (crt.sh {})",
+            cert.issued_at,
+            cert.issuer,
+            cert.names.join(", "),
+            cert.serial,
+            ids.join(", ")
+        );
+    }
+    if let Some(r) = &c.renewal_of {
+        let _ = writeln!(out, "        renewal of {r}");
+    }
+    let _ = writeln!(
+        out,
+        "        {} Let's Encrypt and {} other certificates from {}",
+        c.lets_encrypt_certificates, c.other_ca_certificates, c.source
+    );
+    for q in &c.queries {
+        let _ = writeln!(out, "        asked {q}");
+    }
+}
+
+fn render_acme(out: &mut String, a: &crate::acme::AcmeDryRun) {
+    let _ = writeln!(
+        out,
+        "      evidence: ACME {} (compared as {}: {})",
+        a.directory,
+        a.ca.profile().name,
+        a.ca_basis
+    );
+    if let Some(order) = &a.order {
+        let _ = writeln!(
+            out,
+            "        order {order} for {}",
+            a.identifiers.join(", ")
+        );
+    }
+    for z in &a.authorizations {
+        let _ = writeln!(
+            out,
+            "        authorization {}{}: {} (offers {})",
+            if z.wildcard { "*." } else { "" },
+            z.identifier,
+            z.status,
+            z.challenges.join(", ")
+        );
+    }
+    if let (Some(step), Some(p)) = (a.failed_step, &a.problem) {
+        let _ = writeln!(out, "        {step}: {}: {}", p.type_urn, p.detail);
+    }
+    if let Some(why) = &a.unavailable {
+        let _ = writeln!(out, "        could not ask: {why}");
+    }
+    if let Some(v) = &a.validation {
+        let _ = writeln!(
+            out,
+            "        validated {} by {} after publishing {}: {}",
+            v.identifier,
+            v.method.acme_label(),
+            v.published,
+            match &v.ca_problem {
+                None if v.ca_valid => "valid".to_owned(),
+                None => "invalid".to_owned(),
+                Some(p) => format!("invalid: {}: {}", p.type_urn, p.detail),
+            }
+        );
     }
 }
 

@@ -52,6 +52,15 @@ pub enum Command {
     /// not or a line is not a check, 2 for bad flags or unreadable input, 3
     /// when none failed but some could not be checked from this machine.
     Batch(BatchArgs),
+    /// Wait for validation to be possible: re-check on Cloudflare's DCV retry
+    /// schedule (or --interval / --schedule) until the hostname passes for
+    /// every selected CA and method from every configured perspective,
+    /// printing each change (findings that cleared or appeared, a TXT record
+    /// reaching more nameservers); with --format json, one event per line.
+    ///
+    /// Exit status: 0 ready, 1 the schedule ran out, 2 bad input, 3 could
+    /// not check from here (a configured perspective never answered).
+    Watch(WatchArgs),
     /// Resolve one name and type from the root like the CA's validating resolver,
     /// and print the walk: zone cuts, each server's answer, the DNSSEC chain.
     Dns(DnsArgs),
@@ -66,6 +75,15 @@ pub enum Command {
         /// JSON document; notes go to stderr).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The hostname the message is about, when the message does not name
+        /// it (a rate-limit message: with --ct the count is run for it).
+        #[arg(long, value_name = "NAME")]
+        hostname: Option<String>,
+        /// The order's other names (the exact set the count is keyed on).
+        #[arg(long = "san", value_name = "NAME")]
+        sans: Vec<String>,
+        #[command(flatten)]
+        ct: CtArgs,
     },
     /// Start the built-in lab (a private DNS root and web servers on loopback)
     /// and diagnose one hostname per failure class. Works offline.
@@ -259,6 +277,72 @@ pub struct CheckArgs {
     /// default: today).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Another name of the same certificate order; repeat for several. The
+    /// CA's identifier policy is applied to it, and with the hostname it is
+    /// the exact set Let's Encrypt's duplicate-certificate limit counts.
+    #[arg(long = "san", value_name = "NAME")]
+    pub sans: Vec<String>,
+    #[command(flatten)]
+    pub ct: CtArgs,
+    #[command(flatten)]
+    pub acme: AcmeArgs,
+}
+
+/// Counting Let's Encrypt's certificate limits from Certificate
+/// Transparency (`check`, `explain`). Off unless asked: it sends the names
+/// to a third party.
+#[derive(Debug, Clone, Args)]
+pub struct CtArgs {
+    /// Count Let's Encrypt's duplicate-certificate and per-registered-domain
+    /// limits from Certificate Transparency, asking crt.sh (sends the names
+    /// to crt.sh).
+    #[arg(long)]
+    pub ct: bool,
+    /// Ask this crt.sh-compatible search instead of crt.sh (implies --ct):
+    /// `URL?q=<name>&output=json` answering crt.sh's JSON array.
+    #[arg(long, value_name = "URL")]
+    pub ct_url: Option<String>,
+}
+
+/// Let's Encrypt's staging directory: `--acme-directory` without a value.
+pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/// Asking a real ACME server (`check`).
+#[derive(Debug, Clone, Args)]
+pub struct AcmeArgs {
+    /// Ask a real ACME server what it says before anything is published:
+    /// create an account and an order, read the authorizations and the
+    /// challenges it offers, and report its refusals (rejectedIdentifier,
+    /// caa, rateLimited). Without a value: Let's Encrypt staging. Write
+    /// `--acme-directory=URL` when the hostname follows it.
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = LETS_ENCRYPT_STAGING)]
+    pub acme_directory: Option<String>,
+    /// PEM certificate to trust for the ACME server's TLS (a test CA such as
+    /// Pebble's); default: the system's roots.
+    #[arg(long, value_name = "FILE", requires = "acme_directory")]
+    pub acme_ca_cert: Option<PathBuf>,
+    /// Complete a real validation: publish the response (--webroot for
+    /// HTTP-01, --dns-update for DNS-01), ask the CA to validate, and put its
+    /// verdict beside dcv-doctor's prediction. The response is removed after.
+    #[arg(long, requires = "acme_directory")]
+    pub acme_complete: bool,
+    /// HTTP-01: the web root the hostname serves; the response is written to
+    /// DIR/.well-known/acme-challenge/<token>.
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "acme_complete",
+        conflicts_with = "dns_update"
+    )]
+    pub webroot: Option<PathBuf>,
+    /// DNS-01: the primary name server to send an RFC 2136 update to
+    /// (IP or IP:PORT), signed with --tsig-key.
+    #[arg(long, value_name = "SERVER", requires_all = ["acme_complete", "tsig_key"])]
+    pub dns_update: Option<String>,
+    /// TSIG key for --dns-update: a BIND/Knot key file (`key "name" {
+    /// algorithm hmac-sha256; secret "..."; };`) or `hmac-sha256:name:secret`.
+    #[arg(long, value_name = "FILE", requires = "dns_update")]
+    pub tsig_key: Option<PathBuf>,
 }
 
 /// `dcv-doctor batch`: the `check` flags that apply to every line alike (a
@@ -438,4 +522,23 @@ pub struct ServeArgs {
     /// Log lines as text or JSON (stderr; `RUST_LOG` filters).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// `dcv-doctor watch`: the `check` flags, and when to check again.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Check every SECS seconds (decimals allowed) instead of on Cloudflare's
+    /// schedule.
+    #[arg(long, value_name = "SECS", conflicts_with = "schedule")]
+    pub interval: Option<f64>,
+    /// With --interval: how many checks in all (default 121, as many as
+    /// Cloudflare's schedule makes).
+    #[arg(long, value_name = "N", requires = "interval", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub attempts: Option<u32>,
+    /// The waits between checks, in seconds, comma-separated (`5,10,30`):
+    /// one check at once, then one after each wait.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', num_args = 1..)]
+    pub schedule: Vec<f64>,
 }

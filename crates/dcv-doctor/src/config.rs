@@ -73,6 +73,7 @@ pub enum CheckOption {
     TxtValue,
     DcvDelegation,
     AccountUri,
+    San,
 }
 
 impl CheckOption {
@@ -86,6 +87,7 @@ impl CheckOption {
             Self::TxtValue => "--txt-value",
             Self::DcvDelegation => "--dcv-delegation",
             Self::AccountUri => "--account-uri",
+            Self::San => "--san",
         }
     }
 
@@ -100,6 +102,7 @@ impl CheckOption {
             Self::TxtValue => "txt_value",
             Self::DcvDelegation => "dcv_delegation",
             Self::AccountUri => "account_uri",
+            Self::San => "san",
         }
     }
 }
@@ -337,6 +340,7 @@ impl CheckSetup {
             account_uri: opts.account_uri.clone(),
             http_phase_timeout: None,
             dcv_delegation: None,
+            sans: Vec::new(),
             vantage_preflight: true,
             hostname,
         };
@@ -360,10 +364,33 @@ pub fn validate_account_uri(uri: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// `--san` names: each a hostname (exit 2 otherwise), at most Let's
+/// Encrypt's 100 identifiers per order with the hostname.
+fn parse_sans(sans: &[String]) -> Result<Vec<Hostname>, ConfigError> {
+    if sans.len() + 1 > dcv_ct::limits::MAX_ORDER_NAMES {
+        return Err(ConfigError::option(
+            CheckOption::San,
+            format!(
+                "is given {} times: an order holds at most {} names with the hostname (Let's Encrypt)",
+                sans.len(),
+                dcv_ct::limits::MAX_ORDER_NAMES
+            ),
+        ));
+    }
+    sans.iter()
+        .map(|s| {
+            Hostname::parse(s)
+                .map_err(|e| ConfigError::option(CheckOption::San, format!("{s:?}: {e}")))
+        })
+        .collect()
+}
+
 /// Validates `check` flags.
 pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
-    CheckSetup::from_flags(&args.dns, &args.ports, args.allow_private, args.timeout)?
-        .config(&CheckOptions::from_check_args(args))
+    let mut cfg = CheckSetup::from_flags(&args.dns, &args.ports, args.allow_private, args.timeout)?
+        .config(&CheckOptions::from_check_args(args))?;
+    cfg.sans = parse_sans(&args.sans)?;
+    Ok(cfg)
 }
 
 #[cfg(test)]

@@ -4,10 +4,14 @@
 //! the built-in lab demo (`demo`), many hostnames at once (`batch`), remote
 //! perspectives (`mpic`) and the web service (`serve`, crate `dcv-web`).
 
+pub mod acme;
 pub mod batch;
+pub mod ca_view;
 pub mod cli;
 pub mod config;
+pub mod ct;
 pub mod demo;
 pub mod input_file;
 pub mod mpic;
 pub mod serve;
+pub mod watch;

@@ -5,7 +5,7 @@
 //! blocked or intercepted; one line on stderr says which).
 
 use dcv_doctor::input_file::{FileProblem, InputFile};
-use dcv_doctor::{batch, cli, config, demo, mpic, serve};
+use dcv_doctor::{acme, batch, ca_view, cli, config, ct, demo, mpic, serve, watch};
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
@@ -48,17 +48,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => {
             let cfg = config::check_config(&args)?;
-            let perspectives =
-                load_perspectives(args.perspectives.as_deref(), &args.perspective_urls)?;
-            let mut opts = mpic::MpicOptions::for_check(&cfg);
-            if let Some(date) = parse_as_of(args.as_of.as_deref())? {
-                opts.as_of = date;
-            }
-            let report = if perspectives.is_empty() {
-                runtime()?.block_on(dcv_diagnosis::runner::run_check(cfg))
-            } else {
-                runtime()?.block_on(mpic::run_mpic_check(cfg, &perspectives, &opts))
+            let (perspectives, opts) = ca_view::perspectives(&args, &cfg)?;
+            let view = ca_view::CaViewOptions {
+                ct: ct::source(&args.ct).map_err(anyhow::Error::msg)?,
+                acme: acme::options(&args.acme, &cfg).map_err(anyhow::Error::msg)?,
             };
+            let report = runtime()?.block_on(ca_view::run(cfg, &perspectives, &opts, &view));
             print_report(&report, args.format, args.verbose)?;
             Ok(exit_for(&report))
         }
@@ -83,8 +78,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Explain { message, format } => {
-            let explanation = dcv_diagnosis::explain::explain(&message);
+        Command::Explain {
+            message,
+            format,
+            hostname,
+            sans,
+            ct: ct_args,
+        } => {
+            let mut explanation =
+                dcv_diagnosis::explain::explain(&message).map(|e| match &hostname {
+                    Some(h) => e.for_hostname(h, &sans),
+                    None => e,
+                });
+            if let (Some(e), Some(source)) = (
+                explanation.as_mut(),
+                ct::source(&ct_args).map_err(anyhow::Error::msg)?,
+            ) {
+                e.ct_count = runtime()?.block_on(ct::explain_count(
+                    e,
+                    hostname.as_deref(),
+                    &sans,
+                    &source,
+                ))?;
+            }
             let mut out = anstream::stdout();
             match (format, &explanation) {
                 (Format::Json, _) => {
@@ -100,6 +116,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     writeln!(out, "Fix:            {}", e.fix)?;
                     writeln!(out, "Who fixes:      {}", e.who_fixes)?;
                     writeln!(out, "Test it with:   {}", e.check_command)?;
+                    for f in e.ct_count.iter().flatten() {
+                        writeln!(out, "Counted:        [{}] {}", f.code, f.summary)?;
+                        if let Some(detail) = &f.acme_detail {
+                            writeln!(out, "                ACME error: {detail}")?;
+                        }
+                    }
                 }
                 (Format::Text, None) => writeln!(
                     out,
@@ -121,46 +143,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => runtime()?.block_on(demo::serve_lab(scenario.as_deref(), list, dir, dns_port)),
         Command::Agent(args) => runtime()?.block_on(mpic::run_agent(&args)),
         Command::Serve(args) => runtime()?.block_on(serve::run_serve(&args)),
+        Command::Watch(args) => watch_command(&args),
         Command::FindingsDoc => {
             print!("{}", dcv_diagnosis::codes::findings_markdown());
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// `--perspectives FILE` and every `--perspective URL`.
-fn load_perspectives(
-    file: Option<&Path>,
-    urls: &[String],
-) -> anyhow::Result<Vec<mpic::PerspectiveSpec>> {
-    let mut perspectives = Vec::new();
-    if let Some(path) = file {
-        perspectives = mpic::load_perspectives(path)?;
-    }
-    for url in urls {
-        perspectives.push(mpic::perspective_from_url(url)?);
-    }
-    Ok(perspectives)
-}
-
-fn parse_as_of(date: Option<&str>) -> anyhow::Result<Option<time::Date>> {
-    date.map(|d| dcv_mpic::parse_date(d).map_err(|e| anyhow::anyhow!("--as-of {e}")))
-        .transpose()
-}
-
-/// Checks in flight an agent takes by default: `agent --max-concurrent`'s
-/// default, read from the flag's own definition so the note below follows it.
-fn agent_default_max_concurrent() -> Option<usize> {
-    use clap::CommandFactory as _;
-    Cli::command()
-        .find_subcommand("agent")?
-        .get_arguments()
-        .find(|a| a.get_id() == "max_concurrent")?
-        .get_default_values()
-        .first()?
-        .to_str()?
-        .parse()
-        .ok()
 }
 
 fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
@@ -174,8 +162,9 @@ fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
         // The flag's own rule, before any line runs.
         config::validate_account_uri(uri)?;
     }
-    let perspectives = load_perspectives(args.perspectives.as_deref(), &args.perspective_urls)?;
-    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let perspectives =
+        ca_view::load_perspectives(args.perspectives.as_deref(), &args.perspective_urls)?;
+    let as_of = ca_view::parse_as_of(args.as_of.as_deref())?;
     let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
     // Created before any check runs, so a bad path costs nothing.
     let summary_file = args
@@ -189,13 +178,6 @@ fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
     let checker: std::sync::Arc<dyn batch::LineChecker> = if perspectives.is_empty() {
         std::sync::Arc::new(batch::Isolated)
     } else {
-        if let Some(agent_default) = agent_default_max_concurrent()
-            && concurrency > agent_default
-        {
-            eprintln!(
-                "dcv-doctor: note: every check asks each perspective: an agent refuses checks beyond its --max-concurrent ({agent_default} by default) and is then reported unavailable; --concurrency is {concurrency}"
-            );
-        }
         std::sync::Arc::new(batch::WithPerspectives {
             perspectives: perspectives.into(),
             as_of,
@@ -257,6 +239,51 @@ fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `watch`: the check's flags, a schedule, and events on stdout.
+fn watch_command(args: &cli::WatchArgs) -> anyhow::Result<ExitCode> {
+    let check = &args.check;
+    if check.ct.ct || check.ct.ct_url.is_some() || check.acme.acme_directory.is_some() {
+        anyhow::bail!("watch re-runs the DNS/HTTP check only: drop --ct, --ct-url and --acme-*");
+    }
+    let cfg = config::check_config(check)?;
+    let (perspectives, opts) = ca_view::perspectives(check, &cfg)?;
+    let schedule = match (args.interval, args.schedule.as_slice()) {
+        (Some(secs), _) => {
+            watch::Schedule::interval(secs, args.attempts.unwrap_or(watch::CLOUDFLARE_RETRIES + 1))
+        }
+        (None, []) => Ok(watch::Schedule::cloudflare()),
+        (None, list) => watch::Schedule::custom(list),
+    }
+    .map_err(anyhow::Error::msg)?;
+    let start = watch::WatchEvent::Start {
+        hostname: cfg.hostname.to_string(),
+        ca: cfg.cas.clone(),
+        method: cfg.methods.clone(),
+        schedule: schedule.kind,
+        checks: schedule.checks(),
+        schedule_total_s: schedule.total().as_secs_f64(),
+    };
+    let format = check.format;
+    let expected = cfg.txt_values.clone();
+    let outcome = runtime()?.block_on(watch::watch(
+        &schedule,
+        start,
+        &expected,
+        || ca_view::base_check(cfg.clone(), &perspectives, &opts),
+        |event| {
+            let mut out = anstream::stdout();
+            let line = match format {
+                Format::Json => serde_json::to_string(event).unwrap_or_default(),
+                Format::Text => watch::render_event(event),
+            };
+            // A closed stdout (`| head`) must not stop the watch mid-check.
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        },
+    ));
+    Ok(ExitCode::from(outcome.exit_code()))
 }
 
 fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Result<()> {

@@ -350,6 +350,71 @@ fn agent_files_name_the_flag_and_the_problem() {
     );
 }
 
+/// `--acme-ca-cert`, `--tsig-key` and `--webroot` are read before anything is
+/// sent to the CA: a wrong file is bad input, not an unreachable CA.
+#[test]
+fn acme_files_name_the_flag_and_the_problem() {
+    let f = Files::new();
+    std::fs::write(f.path("tsig.key"), "hmac-sha256:k:c2VjcmV0\n").unwrap();
+    let check = |extra: &[String]| {
+        let mut a = args(&[
+            "check",
+            "example.com",
+            "--acme-directory=https://127.0.0.1:9/dir",
+        ]);
+        a.extend_from_slice(extra);
+        a
+    };
+    let flag = |flag: &str, file: &str| vec![flag.to_owned(), f.arg(file)];
+    for (file, problem) in [
+        ("missing", "not found"),
+        ("text", "not PEM"),
+        ("a-directory", "is a directory"),
+    ] {
+        assert_file_error(
+            &check(&flag("--acme-ca-cert", file)),
+            &[],
+            &[&f.arg(file), "(named by --acme-ca-cert)", problem],
+        );
+    }
+    let dns = |key: &str| {
+        let mut a = vec![
+            "--method".to_owned(),
+            "dns".to_owned(),
+            "--acme-complete".to_owned(),
+            "--dns-update".to_owned(),
+            "127.0.0.1:53".to_owned(),
+        ];
+        a.extend(flag("--tsig-key", key));
+        a
+    };
+    for (file, problem) in [
+        ("missing", "not found"),
+        ("binary", "not UTF-8 text"),
+        ("text", "malformed: expected `hmac-sha256:name:secret`"),
+    ] {
+        assert_file_error(
+            &check(&dns(file)),
+            &[],
+            &[&f.arg(file), "(named by --tsig-key)", problem],
+        );
+    }
+    let mut web = args(&["--method", "http", "--acme-complete"]);
+    web.extend(flag("--webroot", "missing"));
+    assert_file_error(
+        &check(&web),
+        &[],
+        &[&f.arg("missing"), "(named by --webroot)", "not found"],
+    );
+    let mut web = args(&["--method", "http", "--acme-complete"]);
+    web.extend(flag("--webroot", "text"));
+    assert_file_error(
+        &check(&web),
+        &[],
+        &[&f.arg("text"), "(named by --webroot)", "not a directory"],
+    );
+}
+
 #[test]
 fn lab_dir_names_the_flag() {
     assert_file_error(

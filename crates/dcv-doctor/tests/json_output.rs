@@ -1,5 +1,5 @@
 //! Under `--format json` stdout is one JSON document and nothing else, in
-//! every command that has the flag (and `batch`'s JSON Lines), on a machine
+//! every command that has the flag (and `batch`'s and `watch`'s JSON Lines), on a machine
 //! with the lab's IPv6 and on one without it (a fresh network namespace, see
 //! `fresh_netns`). Notes go to stderr; bad input leaves stdout empty.
 
@@ -17,7 +17,7 @@ use serde_json::Value;
 
 /// The subcommands with `--format json` that [`every_command_prints_only_json`]
 /// runs. A new one must be added there (this list is checked against clap).
-const JSON_COMMANDS: &[&str] = &["check", "demo", "dns", "explain"];
+const JSON_COMMANDS: &[&str] = &["check", "demo", "dns", "explain", "watch"];
 
 fn doctor() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dcv-doctor"));
@@ -214,12 +214,38 @@ fn every_command_prints_only_json(lab_ipv6: bool) {
         })
         .collect();
     assert_eq!(lines.len(), 2, "{stdout}");
+
+    // watch: one event per line, start .. done, ready at once here.
+    let out = run(
+        doctor()
+            .args(["watch", "www.example.lab", "--format", "json"])
+            .args(["--allow-private", "--method", "dns", "--txt-value", "token"])
+            .args(["--schedule", "0.1"])
+            .args(&flags),
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "watch exits 0 when ready");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("watch: a line is not JSON ({e}): {l}"))
+        })
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["start", "check", "done"], "{stdout}");
+    assert_eq!(events[2]["state"], "ready", "{stdout}");
     drop(lab);
 
     // Bad input: exit 2, the reason on stderr, nothing on stdout.
     for args in [
         &["check", "exa mple.lab", "--format", "json"][..],
         &["dns", "www.example.lab", "NOSUCHTYPE", "--format", "json"],
+        &["watch", "exa mple.lab", "--format", "json"],
         &[
             "check",
             "x.lab",

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
@@ -17,9 +18,14 @@ use tokio::task::JoinSet;
 use crate::net;
 use crate::zones::{HOSTS, Web};
 
-/// Token -> key authorisation, shared by every `Web::Token` server.
+/// Token -> key authorisation, shared by every `Web::Token` server; and
+/// optionally a web root whose `.well-known/acme-challenge/<token>` files are
+/// served too (what `dcv-doctor check --webroot` writes).
 #[derive(Debug, Clone, Default)]
-pub struct Tokens(Arc<Mutex<HashMap<String, String>>>);
+pub struct Tokens(
+    Arc<Mutex<HashMap<String, String>>>,
+    Arc<Mutex<Option<PathBuf>>>,
+);
 
 impl Tokens {
     /// Serves `body` at `/.well-known/acme-challenge/<token>` on every token server.
@@ -30,12 +36,35 @@ impl Tokens {
             .insert(token.to_owned(), body.to_owned());
     }
 
+    /// Also serves the files under `dir/.well-known/acme-challenge/`.
+    pub fn serve_webroot(&self, dir: &Path) {
+        *self.1.lock().unwrap_or_else(PoisonError::into_inner) = Some(dir.to_owned());
+    }
+
     fn get(&self, token: &str) -> Option<String> {
-        self.0
+        if let Some(body) = self
+            .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(token)
             .cloned()
+        {
+            return Some(body);
+        }
+        // RFC 8555 §8.1: a token is base64url; anything else is not a file name.
+        if token.is_empty()
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        let root = self
+            .1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()?;
+        std::fs::read_to_string(root.join(".well-known/acme-challenge").join(token)).ok()
     }
 }
 

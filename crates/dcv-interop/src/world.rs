@@ -18,6 +18,10 @@ use crate::net::{self, NameServer};
 use crate::tools;
 use crate::zones::{self, Signing, ZONES};
 
+/// The name (and its subdomains) Pebble's policy refuses: new orders for it
+/// get `rejectedIdentifier` "... forbidden by policy".
+pub const BLOCKED_NAME: &str = "blocked.good.lab";
+
 /// How long any daemon may take to come up.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -575,7 +579,9 @@ impl World {
                 "tlsPort": 443,
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": false,
-                "domainBlocklist": [],
+                // A name Pebble refuses (rejectedIdentifier), for the ACME
+                // dry run's test; no scenario uses it.
+                "domainBlocklist": [BLOCKED_NAME],
                 "retryAfter": { "authz": 1, "order": 1 }
             }
         });

@@ -17,7 +17,7 @@ use crate::LabError;
 use crate::addr::Block;
 use crate::http::{RunningResponder, spawn_responder};
 use crate::scenario::{ClientView, Scenario, fqdn};
-use crate::server::{ServerState, ViewZones, serve_tcp, serve_udp};
+use crate::server::{ServerState, Stages, ViewZones, serve_tcp, serve_udp};
 use crate::zone::{BuildCtx, HostAddrs, Zone, ZoneKeys, build_zone, parse_name};
 
 /// How many address blocks / ephemeral ports to try before giving up.
@@ -45,6 +45,7 @@ pub struct Lab {
     root_servers: Vec<String>,
     root_ds: Option<String>,
     root_dnskey: Option<String>,
+    stages: Arc<Stages>,
     _tasks: JoinSet<()>,
 }
 
@@ -91,12 +92,14 @@ impl Lab {
 
         let mut tasks = JoinSet::new();
         let mut port = port;
+        let stages = Arc::new(Stages::default());
         for spec in &scenario.servers {
             let name = fqdn(&spec.name);
             let state = Arc::new(server_state(
                 scenario,
                 spec.behaviour.clone(),
                 zones_by_server.remove(&name).unwrap_or_default(),
+                Arc::clone(&stages),
             )?);
             for ip in servers
                 .get(&name)
@@ -161,8 +164,28 @@ impl Lab {
             root_servers,
             root_ds,
             root_dnskey,
+            stages,
             _tasks: tasks,
         })
+    }
+
+    /// Enters `stage`: from the next query on, every server that has a copy
+    /// marked [`crate::ZoneSpec::from_stage`] with it serves that copy in
+    /// place of its default copy of the apex. Entering a stage again makes it
+    /// the latest. Errors on a stage no zone names.
+    pub fn enter_stage(&self, stage: &str) -> Result<(), LabError> {
+        if !self
+            .scenario
+            .zones
+            .iter()
+            .any(|z| z.stage.as_deref() == Some(stage))
+        {
+            return Err(LabError::Spec(format!(
+                "no zone copy is staged for {stage:?}"
+            )));
+        }
+        self.stages.enter(stage);
+        Ok(())
     }
 
     /// The scenario this lab runs.
@@ -274,8 +297,9 @@ fn generate_keys(scenario: &Scenario) -> Result<HashMap<String, Arc<ZoneKeys>>, 
     Ok(keys)
 }
 
-/// A zone copy a server serves, and the client view it is for (`None`: all).
-type ServedCopy = (Option<String>, Arc<Zone>);
+/// A zone copy a server serves, the client view it is for (`None`: all) and
+/// the stage it waits for (`None`: served from the start).
+type ServedCopy = (Option<String>, Option<String>, Arc<Zone>);
 
 /// Addresses and built zones of a scenario, before anything is bound.
 struct Prepared {
@@ -293,8 +317,10 @@ fn server_state(
     scenario: &Scenario,
     behaviour: crate::scenario::Behaviour,
     served: Vec<ServedCopy>,
+    stages: Arc<Stages>,
 ) -> Result<ServerState, LabError> {
     let mut zones = Vec::new();
+    let mut staged = Vec::new();
     let mut views: Vec<ViewZones> = Vec::new();
     for view in &scenario.views {
         views.push(ViewZones {
@@ -302,7 +328,11 @@ fn server_state(
             zones: Vec::new(),
         });
     }
-    for (view, zone) in served {
+    for (view, stage, zone) in served {
+        if let Some(stage) = stage {
+            staged.push((stage, zone));
+            continue;
+        }
         match view.and_then(|v| scenario.views.iter().position(|cv| cv.name == v)) {
             Some(i) => views[i].zones.push(zone),
             None => zones.push(zone),
@@ -313,6 +343,8 @@ fn server_state(
         behaviour,
         zones,
         views,
+        staged,
+        stages,
     })
 }
 
@@ -393,10 +425,11 @@ fn prepare(
     for spec in &scenario.zones {
         let zone = Arc::new(build_zone(spec, &ctx)?);
         for s in &spec.servers {
-            zones_by_server
-                .entry(fqdn(s))
-                .or_default()
-                .push((spec.view.clone(), Arc::clone(&zone)));
+            zones_by_server.entry(fqdn(s)).or_default().push((
+                spec.view.clone(),
+                spec.stage.clone(),
+                Arc::clone(&zone),
+            ));
         }
     }
 
@@ -472,6 +505,12 @@ fn validate(scenario: &Scenario) -> Result<(), LabError> {
         if zone.servers.is_empty() {
             return Err(LabError::Spec(format!("zone {} has no servers", zone.apex)));
         }
+        if zone.view.is_some() && zone.stage.is_some() {
+            return Err(LabError::Spec(format!(
+                "zone {}: a copy is either for a view or for a stage, not both",
+                zone.apex
+            )));
+        }
         for s in &zone.servers {
             if !known.contains(&fqdn(s)) {
                 return Err(LabError::Spec(format!(
@@ -524,6 +563,10 @@ mod tests {
     const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     fn states(scenario: &Scenario) -> Vec<ServerState> {
+        states_with(scenario, &Arc::new(Stages::default()))
+    }
+
+    fn states_with(scenario: &Scenario, stages: &Arc<Stages>) -> Vec<ServerState> {
         let keys = generate_keys(scenario).unwrap();
         let prepared = prepare(
             scenario,
@@ -544,10 +587,71 @@ mod tests {
                         .get(&fqdn(&s.name))
                         .cloned()
                         .unwrap_or_default(),
+                    Arc::clone(stages),
                 )
                 .unwrap()
             })
             .collect()
+    }
+
+    /// A staged copy is served only once its stage is entered, only by its
+    /// own servers, and the latest stage entered wins.
+    #[test]
+    fn a_staged_copy_replaces_the_default_once_entered() {
+        let base = catalogue::valid();
+        let staged = |stage: &str, value: &str, servers: &[&str]| {
+            let mut copy = base
+                .zones
+                .iter()
+                .find(|z| fqdn(&z.apex) == catalogue::ZONE)
+                .unwrap()
+                .clone();
+            copy.servers = servers.iter().map(|s| (*s).to_owned()).collect();
+            copy.records
+                .push(format!("_acme-challenge.new TXT \"{value}\""));
+            copy.from_stage(stage)
+        };
+        let scenario = base
+            .clone()
+            .zone(staged("one", "v1", &[catalogue::NS1]))
+            .zone(staged("all", "v2", &[catalogue::NS1, catalogue::NS2]));
+        let stages = Arc::new(Stages::default());
+        let all = states_with(&scenario, &stages);
+        let pos = |ns: &str| {
+            scenario
+                .servers
+                .iter()
+                .position(|s| fqdn(&s.name) == fqdn(ns))
+                .unwrap()
+        };
+        let (ns1, ns2) = (&all[pos(catalogue::NS1)], &all[pos(catalogue::NS2)]);
+        let mut m = Message::query();
+        m.add_query(Query::query(
+            Name::from_ascii("_acme-challenge.new.example.lab.").unwrap(),
+            RecordType::TXT,
+        ));
+        let wire = m.to_vec().unwrap();
+        let ask = |state: &ServerState| {
+            let reply = state.respond(&wire, Transport::Udp, LOCALHOST).unwrap();
+            Message::from_vec(&reply)
+                .unwrap()
+                .answers
+                .iter()
+                .filter_map(|r| match &r.data {
+                    hickory_proto::rr::RData::TXT(t) => Some(t.to_string()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(ask(ns1).is_empty() && ask(ns2).is_empty());
+        stages.enter("one");
+        assert_eq!(ask(ns1), vec!["v1"]);
+        assert!(ask(ns2).is_empty());
+        stages.enter("all");
+        assert_eq!(ask(ns1), vec!["v2"]);
+        assert_eq!(ask(ns2), vec!["v2"]);
+        stages.enter("one");
+        assert_eq!(ask(ns1), vec!["v1"]);
     }
 
     /// A copy marked for a view answers the view's sources (IPv4 also as

@@ -27,7 +27,13 @@
 //!   the clients of that [`ClientView`] (source prefixes) get from the same
 //!   servers, signed with the same keys;
 //! - network perspectives: [`netns`] puts a process in its own network
-//!   namespace, with its own source address and an nftables egress filter.
+//!   namespace, with its own source address and an nftables egress filter;
+//! - changes while a test runs: a copy marked [`ZoneSpec::from_stage`] is
+//!   built and signed at start and served, on its servers, once
+//!   [`Lab::enter_stage`] enters its stage (a record reaching one
+//!   nameserver, then all);
+//! - Certificate Transparency: [`ct`] answers crt.sh's JSON search from real
+//!   certificates signed by test CAs.
 //!
 //! [`catalogue`] names ready-made scenarios after the extended-dns-errors.com
 //! labels (`valid`, `no-ds`, `ds-bad-tag`, `rrsig-exp-a`, ...).
@@ -55,6 +61,7 @@
 mod addr;
 mod answer;
 pub mod catalogue;
+pub mod ct;
 pub mod http;
 mod lab;
 pub mod netns;

@@ -272,6 +272,11 @@ pub struct ZoneSpec {
     /// `Some(view)`: this copy is served only to clients in that
     /// [`ClientView`]; `None`: to every client without a copy of its own.
     pub view: Option<String>,
+    /// `Some(stage)`: this copy is built and signed at start but served only
+    /// once [`crate::Lab::enter_stage`] enters that stage; from then on it
+    /// replaces the default copy of the same apex on its servers (a record
+    /// published while a test runs, reaching one server, then all).
+    pub stage: Option<String>,
 }
 
 impl ZoneSpec {
@@ -326,6 +331,16 @@ impl ZoneSpec {
     #[must_use]
     pub fn for_view(mut self, view: impl Into<String>) -> Self {
         self.view = Some(view.into());
+        self
+    }
+
+    /// Serves this copy, on its servers, only from the moment the lab enters
+    /// `stage` ([`crate::Lab::enter_stage`]); it then replaces the default
+    /// copy of the same apex there. The delegation and apex NS come from the
+    /// default copies, so a staged copy should use some of their servers.
+    #[must_use]
+    pub fn from_stage(mut self, stage: impl Into<String>) -> Self {
+        self.stage = Some(stage.into());
         self
     }
 

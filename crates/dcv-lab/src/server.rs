@@ -35,6 +35,35 @@ pub(crate) struct ServerState {
     pub(crate) zones: Vec<Arc<Zone>>,
     /// Copies served only to the clients of a view, first match wins.
     pub(crate) views: Vec<ViewZones>,
+    /// Copies served once their stage is entered: (stage, copy).
+    pub(crate) staged: Vec<(String, Arc<Zone>)>,
+    /// The stages the lab has entered, in order; shared by every server.
+    pub(crate) stages: Arc<Stages>,
+}
+
+/// The stages a running lab has entered, oldest first (a later stage's copy
+/// wins over an earlier one's).
+#[derive(Debug, Default)]
+pub(crate) struct Stages(std::sync::RwLock<Vec<String>>);
+
+impl Stages {
+    pub(crate) fn enter(&self, stage: &str) {
+        let mut entered = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entered.retain(|s| s != stage);
+        entered.push(stage.to_owned());
+    }
+
+    /// Entered stages, the latest first.
+    fn latest_first(&self) -> Vec<String> {
+        let entered = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entered.iter().rev().cloned().collect()
+    }
 }
 
 /// The zone copies one server keeps for one client view.
@@ -56,9 +85,23 @@ impl ServerState {
             .views
             .iter()
             .find(|v| v.sources.iter().any(|net| net.contains(&client)));
+        // A view's copy, then staged copies (latest stage first), then the
+        // default copies: at equal depth the first wins.
+        let entered = if self.staged.is_empty() {
+            Vec::new()
+        } else {
+            self.stages.latest_first()
+        };
+        let staged = entered.iter().flat_map(|stage| {
+            self.staged
+                .iter()
+                .filter(move |(s, _)| s == stage)
+                .map(|(_, z)| z)
+        });
         let mut candidates: Vec<&Arc<Zone>> = view
             .into_iter()
             .flat_map(|v| &v.zones)
+            .chain(staged)
             .chain(&self.zones)
             .filter(|z| z.apex.zone_of(qname))
             .collect();

@@ -2,8 +2,10 @@
 //! troubleshooting-page section, RFC or BR clause it rests on, and never does
 //! I/O. The runner calls [`all`] once every probe has finished.
 
+pub mod acme;
 pub mod address;
 pub mod caa;
+pub mod ct;
 pub mod dns;
 pub mod http;
 pub mod identifier;

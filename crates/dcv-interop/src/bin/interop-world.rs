@@ -3,7 +3,7 @@
 //! ```text
 //! interop-world up DIR     # Knot x4, Unbound x2, Pebble, web hosts + sink; detached, pidfiles in DIR/pids
 //! interop-world down DIR   # stops exactly those pids, checks their sockets are free
-//! interop-world serve DIR  # (internal) the web hosts and the never-answering name server
+//! interop-world serve DIR  # (internal) the web hosts (also serving DIR/webroot) and the never-answering name server
 //! ```
 
 use std::path::PathBuf;
@@ -67,7 +67,7 @@ fn up(dir: &std::path::Path) -> anyhow::Result<()> {
     }
     w.detach();
     println!(
-        "interop world up in {d}\n  resolver (validating Unbound): {r}:53   plain Unbound for delv: {p}:53\n  Pebble: {url} (CA: {d}/pebble/ca.pem)\n  dcv-doctor check <host> --ca letsencrypt --root-hints {d}/root.hints --trust-anchor {d}/trust-anchor.ds --allow-private\n  stop with: scripts/interop down",
+        "interop world up in {d}\n  resolver (validating Unbound): {r}:53   plain Unbound for delv: {p}:53\n  Pebble: {url} (CA: {d}/pebble/ca.pem); web root of the token hosts: {d}/webroot\n  dcv-doctor check <host> --ca letsencrypt --root-hints {d}/root.hints --trust-anchor {d}/trust-anchor.ds --allow-private\n  stop with: scripts/interop down",
         d = dir.display(),
         r = net::RESOLVER,
         p = net::PLAIN_RESOLVER,
@@ -83,6 +83,11 @@ fn serve(dir: &std::path::Path) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async {
         let hosts = WebHosts::start().await?;
+        // Token hosts also serve DIR/webroot/.well-known/acme-challenge/,
+        // for `dcv-doctor check --acme-complete --webroot DIR/webroot`.
+        let webroot = dir.join("webroot");
+        std::fs::create_dir_all(&webroot)?;
+        hosts.tokens.serve_webroot(&webroot);
         world::record_sockets(dir, &hosts.sockets)?;
         std::future::pending::<()>().await;
         Ok(())
