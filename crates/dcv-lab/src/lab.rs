@@ -311,11 +311,7 @@ fn server_state(
         }
     }
     views.retain(|v| !v.zones.is_empty());
-    Ok(ServerState {
-        behaviour,
-        zones,
-        views,
-    })
+    Ok(ServerState::new(behaviour, zones, views))
 }
 
 /// A view's source prefixes; a bare address is a /32 or /128.

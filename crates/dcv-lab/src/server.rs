@@ -2,8 +2,9 @@
 //! per query, answers from the zones the server serves, with the server's
 //! [`Behaviour`] applied first.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
@@ -35,7 +36,52 @@ pub(crate) struct ServerState {
     pub(crate) zones: Vec<Arc<Zone>>,
     /// Copies served only to the clients of a view, first match wins.
     pub(crate) views: Vec<ViewZones>,
+    /// The jitter and loss draws, and the copies of each question seen.
+    fate: Mutex<FateState>,
 }
+
+/// Copies of each question seen per transport, for [`crate::Loss::first_tries`]
+/// (bounded: a lab serves a few thousand names at most, and the map is only
+/// filled when a loss knob is set).
+#[derive(Debug)]
+struct FateState {
+    rng: SplitMix64,
+    seen: HashMap<(String, u16, bool), u32>,
+}
+
+/// What happens to one query on its way: lost, or answered after a delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Lost,
+    After(Duration),
+}
+
+/// The `SplitMix64` generator (Steele, Lea, Flood 2014): a tiny seeded generator, so a
+/// scenario's jitter and loss replay the same way on every run and version.
+#[derive(Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..=max`.
+    fn up_to(&mut self, max: u64) -> u64 {
+        match max.checked_add(1) {
+            Some(n) => self.next() % n,
+            None => self.next(),
+        }
+    }
+}
+
+/// Distinct questions remembered for [`crate::Loss::first_tries`]; past it
+/// the map is cleared (a lab never gets near it).
+const MAX_QUESTIONS_REMEMBERED: usize = 100_000;
 
 /// The zone copies one server keeps for one client view.
 #[derive(Debug)]
@@ -45,6 +91,58 @@ pub(crate) struct ViewZones {
 }
 
 impl ServerState {
+    pub(crate) fn new(behaviour: Behaviour, zones: Vec<Arc<Zone>>, views: Vec<ViewZones>) -> Self {
+        let seed = behaviour.seed;
+        Self {
+            behaviour,
+            zones,
+            views,
+            fate: Mutex::new(FateState {
+                rng: SplitMix64(seed),
+                seen: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Whether `request` is lost on the way, else how long its answer takes
+    /// ([`Behaviour::delay_ms`], `tcp_delay_ms`, `jitter_ms`, `loss`).
+    fn fate(&self, request: &[u8], transport: Transport) -> Fate {
+        let b = &self.behaviour;
+        let tcp = transport == Transport::Tcp;
+        let base = match (tcp, b.tcp_delay_ms) {
+            (true, Some(ms)) => ms,
+            _ => b.delay_ms,
+        };
+        let lossy = b.loss.as_ref().filter(|l| if tcp { l.tcp } else { l.udp });
+        if lossy.is_none() && b.jitter_ms == 0 {
+            return Fate::After(Duration::from_millis(base));
+        }
+        let mut st = self.fate.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(loss) = lossy {
+            if loss.first_tries > 0
+                && let Some((name, qtype)) = question_key(request)
+            {
+                if st.seen.len() >= MAX_QUESTIONS_REMEMBERED {
+                    st.seen.clear();
+                }
+                let copies = st.seen.entry((name, qtype, tcp)).or_insert(0);
+                *copies += 1;
+                if *copies <= loss.first_tries {
+                    return Fate::Lost;
+                }
+            }
+            if loss.per_mille > 0 && st.rng.up_to(999) < u64::from(loss.per_mille) {
+                return Fate::Lost;
+            }
+        }
+        let jitter = if b.jitter_ms > 0 {
+            st.rng.up_to(b.jitter_ms)
+        } else {
+            0
+        };
+        Fate::After(Duration::from_millis(base.saturating_add(jitter)))
+    }
+
     /// The zone a query falls in: the deepest enclosing apex, except that a DS
     /// query for a child apex goes to the parent when this server has it too.
     /// A copy of the client's view wins over the default copy of that apex.
@@ -169,6 +267,16 @@ impl ServerState {
     }
 }
 
+/// The question of a request, lower-cased, for counting copies of it.
+fn question_key(request: &[u8]) -> Option<(String, u16)> {
+    let message = Message::from_vec(request).ok()?;
+    let q = single_query(&message)?;
+    Some((
+        q.name.to_ascii().to_ascii_lowercase(),
+        u16::from(q.query_type),
+    ))
+}
+
 fn single_query(message: &Message) -> Option<&Query> {
     match message.queries.as_slice() {
         [q] => Some(q),
@@ -247,8 +355,11 @@ pub(crate) async fn serve_udp(socket: UdpSocket, state: Arc<ServerState>) {
         let socket = Arc::clone(&socket);
         let state = Arc::clone(&state);
         tasks.spawn(async move {
+            let Fate::After(delay) = state.fate(&request, Transport::Udp) else {
+                return;
+            };
             if let Some(reply) = state.respond(&request, Transport::Udp, peer.ip()) {
-                delay(&state).await;
+                sleep(delay).await;
                 let _ = socket.send_to(&reply, peer).await;
             }
         });
@@ -279,10 +390,13 @@ async fn serve_connection(mut stream: TcpStream, client: IpAddr, state: Arc<Serv
         if stream.read_exact(&mut request).await.is_err() {
             return;
         }
+        let Fate::After(delay) = state.fate(&request, Transport::Tcp) else {
+            continue;
+        };
         let Some(reply) = state.respond(&request, Transport::Tcp, client) else {
             continue;
         };
-        delay(&state).await;
+        sleep(delay).await;
         let Ok(n) = u16::try_from(reply.len()) else {
             return;
         };
@@ -304,8 +418,8 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-async fn delay(state: &ServerState) {
-    if state.behaviour.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(state.behaviour.delay_ms)).await;
+async fn sleep(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
 }
