@@ -46,6 +46,7 @@ mod config;
 mod dnssec;
 mod engine;
 mod evidence;
+mod infra;
 pub mod limits;
 mod lookup;
 mod security;
@@ -63,6 +64,7 @@ pub use evidence::{
     Exchange, ExchangeResult, ExtendedError, HeaderFlags, NetErrorKind, Protocol, QueryPath,
     RangeKind, RecordEvidence, ReservedRange, ResponseEvidence,
 };
+pub use infra::{MAX_LATENCY_SAMPLES, ServerTiming, cold_resolver_cost};
 pub use lookup::{
     AliasKind, ChainLink, KeySummary, Lookup, NameServer, Outcome, ServFailReason, ServerAnswer,
     ServerVerdict, UnresolvedNs, ValidationStep, ZoneCut,

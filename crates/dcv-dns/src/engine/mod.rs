@@ -37,6 +37,7 @@ use tokio::sync::OnceCell;
 
 use crate::{
     config::EngineConfig,
+    infra::{Infra, ServerTiming},
     limits,
     lookup::{Lookup, NameServer, ZoneCut},
     transport::{Journal, Recorder, ServerReply},
@@ -65,6 +66,9 @@ struct Inner {
     keys: Mutex<HashMap<DnsName, Cell<ZoneKeys>>>,
     /// Every attempt of every lookup, kept apart from the lookups' futures.
     journal: Recorder,
+    /// Round-trip state and timings per server address, shared by every
+    /// lookup (the resolver's infrastructure cache).
+    infra: Infra,
 }
 
 impl fmt::Debug for Engine {
@@ -106,6 +110,7 @@ impl Engine {
         };
         let mut cuts = HashMap::new();
         cuts.insert(DnsName::root(), Arc::new(root));
+        let infra = Infra::new(config.initial_rto);
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -115,6 +120,7 @@ impl Engine {
                 lookups: Mutex::default(),
                 keys: Mutex::default(),
                 journal: Recorder::default(),
+                infra,
             }),
         }
     }
@@ -153,6 +159,13 @@ impl Engine {
             }
             None
         })
+    }
+
+    /// What this engine measured of each server it asked (round trips,
+    /// tries, losses, late answers), by address: the evidence of slow or
+    /// lossy servers.
+    pub fn server_timings(&self) -> Vec<ServerTiming> {
+        self.inner.infra.timings()
     }
 
     /// Resolves `name`/`qtype` iteratively from the root hints and validates

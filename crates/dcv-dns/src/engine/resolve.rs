@@ -133,6 +133,7 @@ impl Engine {
             visited.push(target.clone());
             current = target;
         };
+        self.collect_late(&mut ctx).await;
         let mut zone_cuts = ctx.cuts;
         zone_cuts.sort_by_key(|c| c.zone.label_count());
         Lookup {
