@@ -682,7 +682,8 @@ async fn udp_listen(
 }
 
 /// One question over TCP (after TC, or a TCP path probe): one exchange,
-/// bounded by [`limits::TCP_QUERY_TIMEOUT`] (Unbound's) and `patience`.
+/// bounded by [`limits::TCP_QUERY_TIMEOUT`] (Unbound's) or the server's RTO
+/// if longer, and by `patience`.
 /// The caller has taken the budget for it.
 async fn tcp_question(
     server: SocketAddr,
@@ -696,7 +697,11 @@ async fn tcp_question(
     let id: u16 = rand::random();
     let sent = io.journal.start(server, Protocol::Tcp, &dns_name, qtype, 1);
     let started = Instant::now();
-    let limit = limits::TCP_QUERY_TIMEOUT.min(params.patience);
+    // Unbound's TCP timeout, or the server's RTO when that is longer (its
+    // rule for TCP upstreams: a server known to take 3 s gets 3 s).
+    let limit = limits::TCP_QUERY_TIMEOUT
+        .max(io.infra.rto(server))
+        .min(params.patience);
     let result = tcp_attempt(server, id, qname, qtype, limit, edns).await;
     let latency = started.elapsed();
     let (result, decoded) = match result {

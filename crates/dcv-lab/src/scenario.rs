@@ -408,7 +408,8 @@ pub struct Behaviour {
 #[serde(default)]
 pub struct Loss {
     /// Drop the first `first_tries` copies of each question (same name,
-    /// type and transport): "every first try lost, the retry answered".
+    /// type and transport) sent to each of the server's addresses: "every
+    /// first try lost, the retry answered".
     pub first_tries: u32,
     /// Then drop each query with this probability, in thousandths, drawn
     /// from the server's seeded generator.

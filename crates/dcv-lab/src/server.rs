@@ -46,7 +46,8 @@ pub(crate) struct ServerState {
 #[derive(Debug)]
 struct FateState {
     rng: SplitMix64,
-    seen: HashMap<(String, u16, bool), u32>,
+    /// (address asked, name, type, over TCP) -> copies seen.
+    seen: HashMap<(Option<std::net::SocketAddr>, String, u16, bool), u32>,
 }
 
 /// What happens to one query on its way: lost, or answered after a delay.
@@ -104,9 +105,11 @@ impl ServerState {
         }
     }
 
-    /// Whether `request` is lost on the way, else how long its answer takes
-    /// ([`Behaviour::delay_ms`], `tcp_delay_ms`, `jitter_ms`, `loss`).
-    fn fate(&self, request: &[u8], transport: Transport) -> Fate {
+    /// Whether `request`, sent to this server's address `to`, is lost on the
+    /// way, else how long its answer takes ([`Behaviour::delay_ms`],
+    /// `tcp_delay_ms`, `jitter_ms`, `loss`). Copies of a question are counted
+    /// per address: each address is its own path.
+    fn fate(&self, request: &[u8], transport: Transport, to: Option<std::net::SocketAddr>) -> Fate {
         let b = &self.behaviour;
         let tcp = transport == Transport::Tcp;
         let base = match (tcp, b.tcp_delay_ms) {
@@ -125,7 +128,7 @@ impl ServerState {
                 if st.seen.len() >= MAX_QUESTIONS_REMEMBERED {
                     st.seen.clear();
                 }
-                let copies = st.seen.entry((name, qtype, tcp)).or_insert(0);
+                let copies = st.seen.entry((to, name, qtype, tcp)).or_insert(0);
                 *copies += 1;
                 if *copies <= loss.first_tries {
                     return Fate::Lost;
@@ -342,6 +345,7 @@ fn encode(
 
 /// Answers on one UDP socket until aborted.
 pub(crate) async fn serve_udp(socket: UdpSocket, state: Arc<ServerState>) {
+    let local = socket.local_addr().ok();
     let socket = Arc::new(socket);
     let mut tasks = JoinSet::new();
     let mut buf = vec![0u8; 65_535];
@@ -355,7 +359,7 @@ pub(crate) async fn serve_udp(socket: UdpSocket, state: Arc<ServerState>) {
         let socket = Arc::clone(&socket);
         let state = Arc::clone(&state);
         tasks.spawn(async move {
-            let Fate::After(delay) = state.fate(&request, Transport::Udp) else {
+            let Fate::After(delay) = state.fate(&request, Transport::Udp, local) else {
                 return;
             };
             if let Some(reply) = state.respond(&request, Transport::Udp, peer.ip()) {
@@ -380,6 +384,7 @@ pub(crate) async fn serve_tcp(listener: TcpListener, state: Arc<ServerState>) {
 }
 
 async fn serve_connection(mut stream: TcpStream, client: IpAddr, state: Arc<ServerState>) {
+    let local = stream.local_addr().ok();
     loop {
         let mut len = [0u8; 2];
         match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
@@ -390,7 +395,7 @@ async fn serve_connection(mut stream: TcpStream, client: IpAddr, state: Arc<Serv
         if stream.read_exact(&mut request).await.is_err() {
             return;
         }
-        let Fate::After(delay) = state.fate(&request, Transport::Tcp) else {
+        let Fate::After(delay) = state.fate(&request, Transport::Tcp, local) else {
             continue;
         };
         let Some(reply) = state.respond(&request, Transport::Tcp, client) else {
