@@ -656,9 +656,22 @@ async fn gather(
         };
         let lookup = engine.lookup(&challenge, RecordType::TXT).await;
         // Registrar forms that append the zone: `_acme-challenge.<name>.<zone>`
-        // (Let's Debug TXTDoubleLabel), with the zone from the walk.
+        // (Let's Debug TXTDoubleLabel), with the zone from the walk. Not when
+        // the zone's servers did not answer: asking them again costs another
+        // full timeout and tells nothing.
         let mut doubled_names = vec![format!("_acme-challenge.{base}.{base}")];
-        if let Some(cut) = lookup.zone_cut_for(&name) {
+        if matches!(
+            lookup.outcome,
+            Outcome::ServFail {
+                why: dcv_dns::ServFailReason::AllServersFailed { .. }
+            }
+        ) {
+            doubled_names.clear();
+        }
+        if let Some(cut) = lookup
+            .zone_cut_for(&name)
+            .filter(|_| !doubled_names.is_empty())
+        {
             let zone = cut.zone.without_dot();
             if !zone.is_empty() && zone != base {
                 doubled_names.push(format!("_acme-challenge.{base}.{zone}"));

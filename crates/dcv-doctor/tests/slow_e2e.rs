@@ -118,7 +118,7 @@ fn check(case: &Case, output: &Output, elapsed: Duration) {
         .iter()
         .map(|f| f["code"].as_str().unwrap())
         .collect();
-    let expected_exit = if case.passes { 0 } else { 1 };
+    let expected_exit = i32::from(!case.passes);
     assert_eq!(
         output.status.code(),
         Some(expected_exit),
