@@ -22,7 +22,7 @@ const OUR_PAYLOAD: u16 = 1232;
 /// An idle TCP connection is closed after this long.
 const TCP_IDLE: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Transport {
     Udp,
     Tcp,
@@ -38,7 +38,20 @@ pub(crate) struct ServerState {
     pub(crate) views: Vec<ViewZones>,
     /// The jitter and loss draws, and the copies of each question seen.
     fate: Mutex<FateState>,
+    /// Answers already built, by client, transport and request without its
+    /// ID: zone data and behaviour never change while the lab runs, so a
+    /// repeated question (a retransmission, a path probe, another check)
+    /// costs a lookup, not a rebuild (a 1,000-record RRset takes a debug
+    /// build hundreds of milliseconds).
+    built: Mutex<HashMap<BuiltKey, Option<Arc<Vec<u8>>>>>,
 }
+
+/// A request as the answer cache knows it: client, transport, and the
+/// message without its ID.
+type BuiltKey = (IpAddr, Transport, Vec<u8>);
+
+/// Built answers kept per server; past it the cache starts afresh.
+const MAX_BUILT_ANSWERS: usize = 8192;
 
 /// Copies of each question seen per transport, for [`crate::Loss::first_tries`]
 /// (bounded: a lab serves a few thousand names at most, and the map is only
@@ -102,7 +115,46 @@ impl ServerState {
                 rng: SplitMix64(seed),
                 seen: HashMap::new(),
             }),
+            built: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// [`ServerState::respond`], from the cache of built answers when the
+    /// same question came before (the reply gets this request's ID).
+    fn respond_cached(
+        &self,
+        request: &[u8],
+        transport: Transport,
+        client: IpAddr,
+    ) -> Option<Vec<u8>> {
+        if request.len() < 12 {
+            return self.respond(request, transport, client);
+        }
+        let key = (client, transport, request[2..].to_vec());
+        let cached = self
+            .built
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let built = if let Some(built) = cached {
+            built
+        } else {
+            let built = self.respond(request, transport, client).map(Arc::new);
+            let mut cache = self.built.lock().unwrap_or_else(PoisonError::into_inner);
+            if cache.len() >= MAX_BUILT_ANSWERS {
+                cache.clear();
+            }
+            cache.insert(key, built.clone());
+            built
+        };
+        built.map(|reply| {
+            let mut reply = reply.as_ref().clone();
+            if reply.len() >= 2 {
+                reply[..2].copy_from_slice(&request[..2]);
+            }
+            reply
+        })
     }
 
     /// Whether `request`, sent to this server's address `to`, is lost on the
@@ -362,7 +414,7 @@ pub(crate) async fn serve_udp(socket: UdpSocket, state: Arc<ServerState>) {
             let Fate::After(delay) = state.fate(&request, Transport::Udp, local) else {
                 return;
             };
-            if let Some(reply) = state.respond(&request, Transport::Udp, peer.ip()) {
+            if let Some(reply) = state.respond_cached(&request, Transport::Udp, peer.ip()) {
                 sleep(delay).await;
                 let _ = socket.send_to(&reply, peer).await;
             }
@@ -398,7 +450,7 @@ async fn serve_connection(mut stream: TcpStream, client: IpAddr, state: Arc<Serv
         let Fate::After(delay) = state.fate(&request, Transport::Tcp, local) else {
             continue;
         };
-        let Some(reply) = state.respond(&request, Transport::Tcp, client) else {
+        let Some(reply) = state.respond_cached(&request, Transport::Tcp, client) else {
             continue;
         };
         sleep(delay).await;
