@@ -188,6 +188,11 @@ impl Infra {
         f(host)
     }
 
+    /// The RTO of a server never heard from.
+    pub(crate) fn initial_rto(&self) -> Duration {
+        self.initial_rto
+    }
+
     /// How long the next try to `server` waits before it is sent again.
     pub(crate) fn rto(&self, server: SocketAddr) -> Duration {
         self.with(server, |h| duration(h.rtt.rto))
@@ -207,6 +212,14 @@ impl Infra {
             }
             h.rtt.update(ms(rtt));
         });
+    }
+
+    /// Whether `server` has let a question run out of patience and answered
+    /// none this check: a resolver has backed it off and does not wait on it.
+    pub(crate) fn silent(&self, server: SocketAddr) -> bool {
+        self.with(server, |h| {
+            h.timing.unanswered > 0 && h.timing.answered == 0
+        })
     }
 
     /// Counts one finished question for the evidence.

@@ -417,7 +417,17 @@ async fn udp_question(
     let dns_name = DnsName::from_hickory(qname);
     let max_tries = usize::from(params.retries) + 1;
     let started = Instant::now();
-    let give_up = tokio::time::Instant::from_std(started) + params.patience;
+    // A server that has answered nothing and already let a question run out
+    // is asked again only briefly: its silence is known, and waiting the
+    // whole patience again would only make the check slower.
+    let patience = if io.infra.silent(server) {
+        params
+            .patience
+            .min(io.infra.initial_rto().saturating_mul(SILENT_SERVER_RTOS))
+    } else {
+        params.patience
+    };
+    let give_up = tokio::time::Instant::from_std(started) + patience;
     let mismatch: Mutex<Option<String>> = Mutex::new(None);
     let mut listening = FuturesUnordered::new();
     let mut guards = Vec::new();
@@ -578,6 +588,10 @@ async fn udp_question(
     Some((exchange, decoded))
 }
 
+/// How many initial RTOs a question to a silent server waits (two: the first
+/// try and one retransmission at the initial RTO).
+const SILENT_SERVER_RTOS: u32 = 2;
+
 /// One UDP try: when it left and the RTO it waits before the next is sent.
 #[derive(Clone, Copy, Debug)]
 struct Try {
@@ -699,9 +713,12 @@ async fn tcp_question(
     let started = Instant::now();
     // Unbound's TCP timeout, or the server's RTO when that is longer (its
     // rule for TCP upstreams: a server known to take 3 s gets 3 s).
-    let limit = limits::TCP_QUERY_TIMEOUT
+    let mut limit = limits::TCP_QUERY_TIMEOUT
         .max(io.infra.rto(server))
         .min(params.patience);
+    if io.infra.silent(server) {
+        limit = limit.min(io.infra.initial_rto().saturating_mul(SILENT_SERVER_RTOS));
+    }
     let result = tcp_attempt(server, id, qname, qtype, limit, edns).await;
     let latency = started.elapsed();
     let (result, decoded) = match result {

@@ -38,17 +38,18 @@ pub(crate) struct ServerState {
     pub(crate) views: Vec<ViewZones>,
     /// The jitter and loss draws, and the copies of each question seen.
     fate: Mutex<FateState>,
-    /// Answers already built, by client, transport and request without its
-    /// ID: zone data and behaviour never change while the lab runs, so a
+    /// Answers already built, by client view, transport and request without
+    /// its ID: zone data and behaviour never change while the lab runs, so a
     /// repeated question (a retransmission, a path probe, another check)
     /// costs a lookup, not a rebuild (a 1,000-record RRset takes a debug
     /// build hundreds of milliseconds).
     built: Mutex<HashMap<BuiltKey, Option<Arc<Vec<u8>>>>>,
 }
 
-/// A request as the answer cache knows it: client, transport, and the
+/// A request as the answer cache knows it: the client's view (index into
+/// the server's views, `None` for the default copies), transport, and the
 /// message without its ID.
-type BuiltKey = (IpAddr, Transport, Vec<u8>);
+type BuiltKey = (Option<usize>, Transport, Vec<u8>);
 
 /// Built answers kept per server; past it the cache starts afresh.
 const MAX_BUILT_ANSWERS: usize = 8192;
@@ -130,7 +131,11 @@ impl ServerState {
         if request.len() < 12 {
             return self.respond(request, transport, client);
         }
-        let key = (client, transport, request[2..].to_vec());
+        let view = self
+            .views
+            .iter()
+            .position(|v| v.sources.iter().any(|net| net.contains(&canonical(client))));
+        let key = (view, transport, request[2..].to_vec());
         let cached = self
             .built
             .lock()

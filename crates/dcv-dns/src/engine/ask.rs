@@ -151,9 +151,10 @@ impl Engine {
     }
 
     /// Asks every server of the cut for `zone` (or its closest ancestor) and
-    /// returns the resolver's pick. Servers slower than the first decisive
-    /// answer (beyond the grace) are left running: their answers reach the
-    /// cache and the per-server timings, not this zone's key evidence.
+    /// returns the resolver's pick, within the CA's budget for a lookup.
+    /// Servers slower than the first decisive answer (beyond the grace) are
+    /// left running: their answers reach the cache and the per-server
+    /// timings, not this zone's key evidence.
     pub(super) async fn fetch(
         &self,
         zone: &DnsName,
@@ -162,7 +163,13 @@ impl Engine {
         ev: &mut ZoneKeys,
     ) -> Fetch {
         let cut = self.closest_cut(zone);
-        let (servers, replies, verdicts) = self.ask_cut(&cut, qname, qtype, None).await;
+        // The CA's budget bounds a key fetch as it bounds a lookup; the
+        // servers left running are not collected (see above).
+        let deadline = Instant::now() + self.inner.config.lookup_budget;
+        let mut detached = Vec::new();
+        let (servers, replies, verdicts) = self
+            .ask_cut(&cut, qname, qtype, Some((deadline, &mut detached)))
+            .await;
         let chosen = choose(&replies, &verdicts);
         let mut seen = HashSet::new();
         for (i, (r, v)) in replies.iter().zip(&verdicts).enumerate() {
