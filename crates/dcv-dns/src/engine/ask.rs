@@ -168,7 +168,7 @@ impl Engine {
         let deadline = Instant::now() + self.inner.config.lookup_budget;
         let mut detached = Vec::new();
         let (servers, replies, verdicts) = self
-            .ask_cut(&cut, qname, qtype, Some((deadline, &mut detached)))
+            .ask_cut(&cut, qname, qtype, deadline, &mut detached)
             .await;
         let chosen = choose(&replies, &verdicts);
         let mut seen = HashSet::new();
@@ -216,9 +216,7 @@ impl Engine {
         let budget = self.inner.config.lookup_budget;
         let deadline = *ctx.deadline.get_or_insert_with(|| Instant::now() + budget);
         let mut late = Vec::new();
-        let replies = self
-            .ask_cut(cut, qname, qtype, Some((deadline, &mut late)))
-            .await;
+        let replies = self.ask_cut(cut, qname, qtype, deadline, &mut late).await;
         if keep {
             ctx.late.extend(late);
         }
@@ -229,9 +227,10 @@ impl Engine {
     /// [`EngineConfig::ask_every_root_server`]) one at a time until one is
     /// usable, as a resolver would: they are never the domain's problem.
     /// Returns once a decisive reply is in and the others have had the
-    /// grace, or every server has answered or given up. With `lookup`, the
-    /// servers still running go to its list of late questions, and at its
-    /// deadline every server still silent counts as timed out.
+    /// grace, or every server has answered or given up, or at `deadline`
+    /// (the CA's budget), when every server still silent without a usable
+    /// answer in counts as timed out. The servers still running go to
+    /// `late`.
     ///
     /// [`EngineConfig::ask_every_root_server`]: crate::EngineConfig::ask_every_root_server
     pub(super) async fn ask_cut(
@@ -239,7 +238,8 @@ impl Engine {
         cut: &ZoneCut,
         qname: &DnsName,
         qtype: RecordType,
-        lookup: Option<(Instant, &mut Vec<Late>)>,
+        deadline: Instant,
+        late: &mut Vec<Late>,
     ) -> CutReplies {
         if cut.parent.is_none() && !self.inner.config.ask_every_root_server {
             let mut servers = Vec::new();
@@ -258,10 +258,6 @@ impl Engine {
             }
             return (servers, replies, verdicts);
         }
-        let (deadline, late) = match lookup {
-            Some((deadline, late)) => (Some(deadline), Some(late)),
-            None => (None, None),
-        };
         let n = cut.servers.len();
         let mut done: Vec<Option<Arc<ServerReply>>> = cut
             .servers
@@ -296,17 +292,8 @@ impl Engine {
                         .saturating_duration_since(started)
                         .max(limits::FIRST_ANSWER_GRACE)
                 });
-                let until = match (grace_end, deadline) {
-                    (Some(g), Some(d)) => Some(g.min(d)),
-                    (g, d) => g.or(d),
-                };
-                let next = async {
-                    match until {
-                        Some(t) => tokio::time::timeout_at(t, waiting.next()).await.ok(),
-                        None => Some(waiting.next().await),
-                    }
-                };
-                match next.await {
+                let until = grace_end.map_or(deadline, |g| g.min(deadline));
+                match tokio::time::timeout_at(until, waiting.next()).await.ok() {
                     Some(Some((i, joined))) => {
                         let reply = joined.unwrap_or_else(|_| {
                             // The task panicked or was cancelled: nothing sent
@@ -329,11 +316,10 @@ impl Engine {
                 }
             }
         }
-        let out_of_budget = deadline.is_some_and(|d| Instant::now() >= d);
+        let out_of_budget = Instant::now() >= deadline;
         let mut servers = Vec::new();
         let mut replies = Vec::new();
         let mut verdicts = Vec::new();
-        let mut late = late;
         for (i, ns) in cut.servers.iter().enumerate() {
             let reply = match done[i].take() {
                 Some(reply) => reply,
@@ -343,7 +329,7 @@ impl Engine {
                     Arc::new(self.budget_timeout(ns.addr, qname, qtype, started))
                 }
                 None => {
-                    if let (Some(late), Some(reply)) = (late.as_deref_mut(), running[i].take()) {
+                    if let Some(reply) = running[i].take() {
                         late.push(Late {
                             zone: cut.zone.clone(),
                             qname: qname.clone(),

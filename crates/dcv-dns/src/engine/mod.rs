@@ -143,7 +143,9 @@ impl Engine {
     /// [`transport::JOURNAL_SLOWEST_KEPT`]) and the queries still
     /// waiting, each named with the zone cut that lists its server. Survives
     /// dropped lookup futures: read it before dropping them to see what they
-    /// were waiting for (a dropped attempt leaves the in-flight list).
+    /// were waiting for (a dropped attempt leaves the in-flight list; the
+    /// questions a walk left running at a zone cut run on, each within its
+    /// patience, and stay listed until they end).
     pub fn journal(&self) -> Journal {
         self.inner.journal.read(|addr, qname| {
             let cuts = lock(&self.inner.cuts);
