@@ -64,6 +64,7 @@ mod security;
 mod trace;
 mod transport;
 mod types;
+pub mod vantage;
 mod wire;
 
 pub use config::{
@@ -77,8 +78,8 @@ pub use evidence::{
 };
 pub use infra::{MAX_LATENCY_SAMPLES, ServerTiming, cold_resolver_cost};
 pub use lookup::{
-    AliasKind, ChainLink, KeySummary, Lookup, NameServer, Outcome, ServFailReason, ServerAnswer,
-    ServerVerdict, UnresolvedNs, ValidationStep, ZoneCut,
+    AliasKind, ChainLink, CutSource, KeySummary, Lookup, NameServer, Outcome, ServFailReason,
+    ServerAnswer, ServerVerdict, UnresolvedNs, ValidationStep, ZoneCut,
 };
 pub use security::{
     BogusReason, DenialKind, DsSummary, IndeterminateReason, InsecureReason, RrsetId, Security,

@@ -15,7 +15,6 @@
 //! the CA too.
 
 use std::{
-    collections::HashSet,
     net::SocketAddr,
     sync::{Arc, atomic::Ordering},
 };
@@ -27,26 +26,13 @@ use crate::{
     evidence::{Exchange, ExchangeResult, Protocol},
     limits,
     lookup::{NameServer, ServerAnswer, ServerVerdict, ZoneCut},
-    security::ServerFailure,
     transport::{self, Io, QueryParams, ServerReply},
     types::{DnsName, RecordType},
-    wire::Decoded,
 };
 
-use super::chain::ZoneKeys;
-use super::classify::{choose, classify_for, failures, is_aa};
+use super::classify::{classify_for, is_aa};
 use super::ctx::Ctx;
 use super::{Engine, lock};
-
-/// Result of asking every server of a zone one question.
-pub(super) enum Fetch {
-    Ok {
-        verdict: ServerVerdict,
-        decoded: Box<Decoded>,
-    },
-    Failed(Vec<ServerFailure>),
-    Budget,
-}
 
 /// A server's question still running when the walk went on; its answer is
 /// collected before the lookup completes ([`Engine::collect_late`]).
@@ -66,7 +52,7 @@ pub(super) struct Late {
 pub(super) type CutReplies = (Vec<NameServer>, Vec<Arc<ServerReply>>, Vec<ServerVerdict>);
 
 /// A reply the walk can go on with at once: an authoritative answer or a
-/// referral (what [`choose`] prefers).
+/// referral (what [`super::classify::choose`] prefers).
 fn decisive(reply: &ServerReply, verdict: &ServerVerdict) -> bool {
     verdict.is_usable() && (is_aa(reply) || matches!(verdict, ServerVerdict::Referral { .. }))
 }
@@ -148,58 +134,6 @@ impl Engine {
         lock(&self.inner.replies)
             .get(&(server, qname.clone(), qtype))
             .and_then(|cell| cell.get().cloned())
-    }
-
-    /// Asks every server of the cut for `zone` (or its closest ancestor) and
-    /// returns the resolver's pick, within the CA's budget for a lookup.
-    /// Servers slower than the first decisive answer (beyond the grace) are
-    /// left running: their answers reach the cache and the per-server
-    /// timings, not this zone's key evidence.
-    pub(super) async fn fetch(
-        &self,
-        zone: &DnsName,
-        qname: &DnsName,
-        qtype: RecordType,
-        ev: &mut ZoneKeys,
-    ) -> Fetch {
-        let cut = self.closest_cut(zone);
-        // The CA's budget bounds a key fetch as it bounds a lookup; the
-        // servers left running are not collected (see above).
-        let deadline = Instant::now() + self.inner.config.lookup_budget;
-        let mut detached = Vec::new();
-        let (servers, replies, verdicts) = self
-            .ask_cut(&cut, qname, qtype, deadline, &mut detached)
-            .await;
-        let chosen = choose(&replies, &verdicts);
-        let mut seen = HashSet::new();
-        for (i, (r, v)) in replies.iter().zip(&verdicts).enumerate() {
-            if seen.insert(r.server) {
-                ev.exchanges.extend(r.exchanges.iter().cloned());
-            }
-            ev.answers.push(ServerAnswer {
-                zone: cut.zone.clone(),
-                qname: qname.clone(),
-                qtype,
-                server: servers[i].clone(),
-                verdict: v.clone(),
-                authoritative: is_aa(r),
-                chosen: Some(i) == chosen,
-            });
-        }
-        match chosen.and_then(|i| replies[i].decoded.clone().map(|d| (i, d))) {
-            Some((i, decoded)) => Fetch::Ok {
-                verdict: verdicts[i].clone(),
-                decoded: Box::new(decoded),
-            },
-            None if !verdicts.is_empty()
-                && verdicts
-                    .iter()
-                    .all(|v| matches!(v, ServerVerdict::NotAsked)) =>
-            {
-                Fetch::Budget
-            }
-            None => Fetch::Failed(failures(&servers, &verdicts)),
-        }
     }
 
     /// [`Engine::ask_cut`] for a lookup's walk: the servers left running are
