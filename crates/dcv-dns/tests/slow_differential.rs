@@ -7,6 +7,8 @@
 //! take a late answer that Unbound drops). All scenarios run at once, each
 //! lab on its own loopback addresses with its own Unbound; the lab listens
 //! on port 53 (Unbound's root hints carry no port), so this needs root.
+//! Unbound sends from its own address (`outgoing-interface`), so a lossy
+//! server loses its first tries as well as ours: each client is its own path.
 
 mod common;
 
@@ -63,7 +65,7 @@ fn start_unbound(lab: &Lab, name: &str) -> Unbound {
     // §3.2) and the lab's (lab-notes.md): no discard-timeout, which would
     // drop Unbound's own answer to a client after 1.9 s.
     let conf = format!(
-        "server:\n    interface: {addr}\n    port: 53\n    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    logfile: \"{d}/unbound.log\"\n    use-syslog: no\n    num-threads: 1\n    so-reuseport: no\n    do-not-query-localhost: no\n    discard-timeout: 0\n    root-hints: \"{hints}\"\n    trust-anchor-file: \"{anchor}\"\n    qname-minimisation: no\n    aggressive-nsec: no\n    use-caps-for-id: no\n    edns-buffer-size: 1232\n    access-control: 127.0.0.0/8 allow\n    module-config: \"validator iterator\"\n    prefetch: no\nremote-control:\n    control-enable: no\n",
+        "server:\n    interface: {addr}\n    outgoing-interface: {addr}\n    port: 53\n    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    logfile: \"{d}/unbound.log\"\n    use-syslog: no\n    num-threads: 1\n    so-reuseport: no\n    do-not-query-localhost: no\n    discard-timeout: 0\n    root-hints: \"{hints}\"\n    trust-anchor-file: \"{anchor}\"\n    qname-minimisation: no\n    aggressive-nsec: no\n    use-caps-for-id: no\n    edns-buffer-size: 1232\n    access-control: 127.0.0.0/8 allow\n    module-config: \"validator iterator\"\n    prefetch: no\nremote-control:\n    control-enable: no\n",
         d = dir.display(),
         hints = files.root_hints.display(),
         anchor = files.trust_anchor.display(),

@@ -82,6 +82,8 @@ async fn run_scenario(label: &str, scenario: Scenario, rounds: usize) -> anyhow:
     for round in 0..rounds {
         let cfg = check_config(&lab)?;
         let engine_cfg = cfg.dns.clone();
+        // Each resolver meets the path as new: its first tries are lost too.
+        lab.reset_paths();
         let started = Instant::now();
         let report = dcv_diagnosis::runner::run_check(cfg).await;
         checks.push(started.elapsed());
@@ -93,6 +95,7 @@ async fn run_scenario(label: &str, scenario: Scenario, rounds: usize) -> anyhow:
         codes = report.findings.iter().map(|f| f.code.as_str()).collect();
 
         let engine = Engine::new(engine_cfg);
+        lab.reset_paths();
         let started = Instant::now();
         let lookups = futures::future::join_all(QUESTIONS.iter().map(|(n, t)| {
             let engine = engine.clone();
@@ -106,6 +109,7 @@ async fn run_scenario(label: &str, scenario: Scenario, rounds: usize) -> anyhow:
         );
 
         let server = Unbound::start(&lab, label, round)?;
+        lab.reset_paths();
         let started = Instant::now();
         let answers =
             futures::future::join_all(QUESTIONS.iter().map(|(n, t)| stub(server.addr, n, *t)))
@@ -228,7 +232,7 @@ impl Unbound {
         std::fs::create_dir_all(&dir)?;
         let files = lab.write_files(&dir)?;
         let conf = format!(
-            "server:\n interface: {ip}\n port: 53\n do-daemonize: no\n username: \"\"\n chroot: \"\"\n directory: \"{d}\"\n pidfile: \"{d}/pid\"\n logfile: \"{d}/log\"\n use-syslog: no\n num-threads: 1\n so-reuseport: no\n do-not-query-localhost: no\n discard-timeout: 0\n root-hints: \"{h}\"\n trust-anchor-file: \"{t}\"\n qname-minimisation: no\n aggressive-nsec: no\n edns-buffer-size: 1232\n access-control: 127.0.0.0/8 allow\n module-config: \"validator iterator\"\n prefetch: no\nremote-control:\n control-enable: no\n",
+            "server:\n interface: {ip}\n outgoing-interface: {ip}\n port: 53\n do-daemonize: no\n username: \"\"\n chroot: \"\"\n directory: \"{d}\"\n pidfile: \"{d}/pid\"\n logfile: \"{d}/log\"\n use-syslog: no\n num-threads: 1\n so-reuseport: no\n do-not-query-localhost: no\n discard-timeout: 0\n root-hints: \"{h}\"\n trust-anchor-file: \"{t}\"\n qname-minimisation: no\n aggressive-nsec: no\n edns-buffer-size: 1232\n access-control: 127.0.0.0/8 allow\n module-config: \"validator iterator\"\n prefetch: no\nremote-control:\n control-enable: no\n",
             ip = addr.ip(),
             d = dir.display(),
             h = files.root_hints.display(),

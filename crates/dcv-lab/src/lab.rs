@@ -45,6 +45,8 @@ pub struct Lab {
     root_servers: Vec<String>,
     root_ds: Option<String>,
     root_dnskey: Option<String>,
+    /// Every server's state (for [`Lab::reset_paths`]).
+    states: Vec<Arc<ServerState>>,
     _tasks: JoinSet<()>,
 }
 
@@ -90,6 +92,7 @@ impl Lab {
         } = prepare(scenario, block, now, keys)?;
 
         let mut tasks = JoinSet::new();
+        let mut states = Vec::new();
         let mut port = port;
         for spec in &scenario.servers {
             let name = fqdn(&spec.name);
@@ -98,6 +101,7 @@ impl Lab {
                 spec.behaviour.clone(),
                 zones_by_server.remove(&name).unwrap_or_default(),
             )?);
+            states.push(Arc::clone(&state));
             for ip in servers
                 .get(&name)
                 .into_iter()
@@ -163,8 +167,19 @@ impl Lab {
             root_servers,
             root_ds,
             root_dnskey,
+            states,
             _tasks: tasks,
         })
+    }
+
+    /// Every server forgets the questions it has seen and restarts its
+    /// seeded jitter and loss draws, so the next resolver meets the same
+    /// path as the first ("every first try lost" holds for each resolver
+    /// measured in turn on one lab, not only the first).
+    pub fn reset_paths(&self) {
+        for state in &self.states {
+            state.reset_fate();
+        }
     }
 
     /// The scenario this lab runs.

@@ -413,8 +413,9 @@ pub struct Behaviour {
 #[serde(default)]
 pub struct Loss {
     /// Drop the first `first_tries` copies of each question (same name,
-    /// type and transport) sent to each of the server's addresses: "every
-    /// first try lost, the retry answered".
+    /// type and transport) sent from each client address to each of the
+    /// server's addresses: "every first try lost, the retry answered", for
+    /// every resolver that asks (`Lab::reset_paths` starts the count over).
     pub first_tries: u32,
     /// Then drop each query with this probability, in thousandths, drawn
     /// from the server's seeded generator.

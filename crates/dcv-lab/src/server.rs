@@ -60,8 +60,8 @@ const MAX_BUILT_ANSWERS: usize = 8192;
 #[derive(Debug)]
 struct FateState {
     rng: SplitMix64,
-    /// (address asked, name, type, over TCP) -> copies seen.
-    seen: HashMap<(Option<std::net::SocketAddr>, String, u16, bool), u32>,
+    /// (client address, address asked, name, type, over TCP) -> copies seen.
+    seen: HashMap<(IpAddr, Option<std::net::SocketAddr>, String, u16, bool), u32>,
 }
 
 /// What happens to one query on its way: lost, or answered after a delay.
@@ -120,6 +120,15 @@ impl ServerState {
         }
     }
 
+    /// Forgets the copies of each question seen and restarts the seeded
+    /// draws: the next client meets the path as the first one did
+    /// ([`crate::Lab::reset_paths`]).
+    pub(crate) fn reset_fate(&self) {
+        let mut st = self.fate.lock().unwrap_or_else(PoisonError::into_inner);
+        st.seen.clear();
+        st.rng = SplitMix64(self.behaviour.seed);
+    }
+
     /// [`ServerState::respond`], from the cache of built answers when the
     /// same question came before (the reply gets this request's ID).
     fn respond_cached(
@@ -165,8 +174,15 @@ impl ServerState {
     /// Whether `request`, sent to this server's address `to`, is lost on the
     /// way, else how long its answer takes ([`Behaviour::delay_ms`],
     /// `tcp_delay_ms`, `jitter_ms`, `loss`). Copies of a question are counted
-    /// per address: each address is its own path.
-    fn fate(&self, request: &[u8], transport: Transport, to: Option<std::net::SocketAddr>) -> Fate {
+    /// per client and server address: each pair is its own path, so two
+    /// resolvers asking at once each lose their own first try.
+    fn fate(
+        &self,
+        request: &[u8],
+        transport: Transport,
+        from: IpAddr,
+        to: Option<std::net::SocketAddr>,
+    ) -> Fate {
         let b = &self.behaviour;
         let tcp = transport == Transport::Tcp;
         let base = match (tcp, b.tcp_delay_ms) {
@@ -185,7 +201,7 @@ impl ServerState {
                 if st.seen.len() >= MAX_QUESTIONS_REMEMBERED {
                     st.seen.clear();
                 }
-                let copies = st.seen.entry((to, name, qtype, tcp)).or_insert(0);
+                let copies = st.seen.entry((from, to, name, qtype, tcp)).or_insert(0);
                 *copies += 1;
                 if *copies <= loss.first_tries {
                     return Fate::Lost;
@@ -419,7 +435,7 @@ pub(crate) async fn serve_udp(socket: UdpSocket, state: Arc<ServerState>) {
         let socket = Arc::clone(&socket);
         let state = Arc::clone(&state);
         tasks.spawn(async move {
-            let Fate::After(delay) = state.fate(&request, Transport::Udp, local) else {
+            let Fate::After(delay) = state.fate(&request, Transport::Udp, peer.ip(), local) else {
                 return;
             };
             if let Some(reply) = state.respond_cached(&request, Transport::Udp, peer.ip()) {
@@ -455,7 +471,7 @@ async fn serve_connection(mut stream: TcpStream, client: IpAddr, state: Arc<Serv
         if stream.read_exact(&mut request).await.is_err() {
             return;
         }
-        let Fate::After(delay) = state.fate(&request, Transport::Tcp, local) else {
+        let Fate::After(delay) = state.fate(&request, Transport::Tcp, client, local) else {
             continue;
         };
         let Some(reply) = state.respond_cached(&request, Transport::Tcp, client) else {

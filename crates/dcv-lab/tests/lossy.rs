@@ -72,6 +72,10 @@ async fn the_first_udp_try_of_each_question_is_lost_and_the_retry_answered() {
     // TCP and the other server are not lossy.
     assert!(tcp(ns1, ZONE, RecordType::SOA, LOST_AFTER).await.is_some());
     assert!(udp(v4(&lab, NS2), ZONE, RecordType::SOA).await.is_some());
+    // After a reset the next resolver loses its first try too.
+    lab.reset_paths();
+    assert!(udp(ns1, WWW, RecordType::A).await.is_none(), "after reset");
+    assert!(udp(ns1, WWW, RecordType::A).await.is_some());
 }
 
 /// The same seed loses the same queries; a share of one half loses some and
