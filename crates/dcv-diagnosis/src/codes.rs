@@ -84,6 +84,12 @@ finding_codes! {
         seed: "Troubleshooting: DNS settings and records; RFC 8659 §6.1",
         who: DnsProvider,
     }
+    /// Slow or lossy servers that the CA's resolver still gets through.
+    DnsSlowServer => "dns_slow_server" {
+        meaning: "An authoritative server answers slower than a resolver's first retransmission timeout, or loses queries that a retry gets through, yet the CA's resolver still has its answers within the CA's budget: validation works, paying in timeouts and retries, and fails when the path gets worse.",
+        seed: "RFC 6298 §2, §5 (retransmission timer, back-off); Unbound infra cache (util/rtt.c, unknown-server-time-limit 376 ms); Boulder bdns (dnsTimeout x dnsTries)",
+        who: DnsProvider,
+    }
     /// Authoritative servers refuse.
     DnsRefused => "dns_refused" {
         meaning: "An authoritative server refuses queries for the zone it is delegated (REFUSED).",

@@ -16,12 +16,67 @@ pub struct ServerAnswerEvidence {
     /// Whether the server claimed authority (AA flag): a server without it is lame.
     pub authoritative: bool,
     pub latency_ms: u64,
+    /// UDP packets sent for the question when more than one (the first try
+    /// and the retransmissions sent each time the server's RTO ran out).
+    #[serde(default, skip_serializing_if = "at_most_one")]
+    pub tries: u8,
+    /// The try the answer belonged to, when not the first: the ones before
+    /// it were lost (or answered later than it).
+    #[serde(default, skip_serializing_if = "at_most_one")]
+    pub answered_try: u8,
     /// Records as served, in presentation format.
     pub answer: Vec<String>,
     /// Why no usable answer came (timeout, refused, malformed ...).
     pub error: Option<String>,
     /// RFC 8914 Extended DNS Error, as `code (text)`.
     pub ede: Option<String>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
+fn at_most_one(n: &u8) -> bool {
+    *n <= 1
+}
+
+/// How the servers of one zone answered over the whole check: round trips,
+/// tries and losses per server address, against a resolver's first
+/// retransmission timeout and the CA's budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsTimingEvidence {
+    /// The zone whose servers these are.
+    pub zone: String,
+    /// How long a resolver waits for a server it has no history of before
+    /// it asks again, and drops a later answer (Unbound: 376 ms).
+    pub initial_rto_ms: u64,
+    /// The CA's patience for one lookup.
+    pub ca_budget_ms: u64,
+    pub servers: Vec<ServerTimingEvidence>,
+}
+
+/// One server address's timings over the check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerTimingEvidence {
+    /// `name@address:port`.
+    pub server: String,
+    /// Questions asked of it (names, types and paths) and how many it
+    /// answered.
+    pub questions: u32,
+    pub answered: u32,
+    /// Packets sent, retransmissions included.
+    pub tries: u32,
+    /// Tries that got no answer although a later try of the same question
+    /// did.
+    pub lost: u32,
+    /// Answers that came after their try's RTO: a resolver that drops late
+    /// answers (Unbound) never sees these.
+    pub late: u32,
+    /// Median and slowest answer time.
+    pub median_ms: Option<u64>,
+    pub max_ms: Option<u64>,
+    /// For the slowest answer: the timeouts a resolver with no history of
+    /// this server sits through before its timer outlasts it, and the time
+    /// they cost (`None`: none of its tries waits that long).
+    pub cold_resolver_timeouts: Option<u8>,
+    pub cold_resolver_wait_ms: Option<u64>,
 }
 
 /// The CA resolver's view of one lookup and the authoritative evidence behind it.
@@ -507,6 +562,13 @@ impl ServerAnswerEvidence {
             other => (None, Vec::new(), Some(other.failure_text()), false),
         };
         let exchange = exchange_for(a, exchanges);
+        // The UDP question (a TCP exchange after TC comes after it).
+        let udp = exchanges.iter().find(|e| {
+            e.server == a.server.addr
+                && e.qname == a.qname
+                && e.qtype == a.qtype
+                && e.protocol == dcv_dns::Protocol::Udp
+        });
         // A server may answer without the AA bit (lame); resolvers such as
         // Unbound still take the data, so the verdict is an answer, but the
         // evidence must show the missing authority.
@@ -534,6 +596,10 @@ impl ServerAnswerEvidence {
             latency_ms: exchange.map_or(0, |e| {
                 u64::try_from(e.latency.as_millis()).unwrap_or(u64::MAX)
             }),
+            tries: udp.map_or(0, |e| e.tries),
+            answered_try: udp
+                .filter(|e| e.response().is_some())
+                .map_or(0, |e| e.attempt),
             answer,
             error,
             ede,

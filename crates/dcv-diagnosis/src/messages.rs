@@ -193,6 +193,9 @@ pub fn documented_fix(code: crate::FindingCode) -> &'static str {
         C::DnsServfail | C::DnsTimeout | C::DnsRefused | C::DnsLameDelegation => {
             "Make every nameserver in the delegation answer authoritatively, or remove it from the NS sets."
         }
+        C::DnsSlowServer => {
+            "Make the slow or lossy nameservers answer promptly (overload, distance, rate limits, a filter dropping packets), or remove them from the NS sets."
+        }
         C::DnsPathInconsistent => {
             "Make every nameserver answer the same over IPv4 and IPv6, UDP with and without EDNS, and TCP (firewalls, middleboxes, out-of-sync copies)."
         }

@@ -104,6 +104,9 @@ pub enum Evidence {
     /// One zone's servers asked one question over every path (family,
     /// transport, EDNS or not), each outcome against the resolver view.
     DnsPaths(crate::evidence::DnsPathsEvidence),
+    /// How one zone's servers answered over the whole check: round trips,
+    /// tries, losses and late answers per server address.
+    DnsTiming(crate::evidence::DnsTimingEvidence),
     /// The CAA decision: where the relevant RRset was found and which records
     /// and rule decided it.
     Caa(crate::evidence::CaaEvidence),

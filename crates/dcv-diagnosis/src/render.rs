@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Effects, Style};
 
 use crate::evidence::{
-    CaaEvidence, DnsLookupEvidence, DnsPathsEvidence, HttpEvidence, UnfinishedEvidence,
-    VantageEvidence,
+    CaaEvidence, DnsLookupEvidence, DnsPathsEvidence, DnsTimingEvidence, HttpEvidence,
+    UnfinishedEvidence, VantageEvidence,
 };
 use crate::model::{Evidence, Finding, Report, Severity, Verdict};
 
@@ -137,6 +137,7 @@ fn render_evidence(out: &mut String, e: &Evidence) {
         Evidence::Caa(c) => render_caa(out, c),
         Evidence::Http(h) => render_http(out, h),
         Evidence::Unfinished(u) => render_unfinished(out, u),
+        Evidence::DnsTiming(t) => render_timing(out, t),
         Evidence::Vantage(v) => render_vantage(out, v),
         Evidence::Identifier { name, problem } => {
             let _ = writeln!(out, "      evidence: identifier {name}: {problem}");
@@ -292,10 +293,41 @@ fn render_dns(out: &mut String, d: &DnsLookupEvidence) {
             ),
             (None, None) => "no answer".to_owned(),
         };
+        let tries = match (s.tries, s.answered_try) {
+            (0 | 1, _) => String::new(),
+            (n, k) if k > 1 => format!(" (try {k} of {n} answered)"),
+            (n, _) => format!(" ({n} tries)"),
+        };
         let _ = writeln!(
             out,
-            "        {} {} {}ms: {what}",
+            "        {} {} {}ms{tries}: {what}",
             s.server, s.protocol, s.latency_ms
+        );
+    }
+}
+
+fn render_timing(out: &mut String, t: &DnsTimingEvidence) {
+    let _ = writeln!(
+        out,
+        "      evidence: servers of {} over the check (a resolver's first timeout {}ms, the CA's budget {}ms per lookup)",
+        t.zone, t.initial_rto_ms, t.ca_budget_ms
+    );
+    for s in &t.servers {
+        let times = match (s.median_ms, s.max_ms) {
+            (Some(median), Some(max)) => format!("median {median}ms, slowest {max}ms"),
+            _ => "no answer".to_owned(),
+        };
+        let cold = match (s.cold_resolver_timeouts, s.cold_resolver_wait_ms) {
+            (Some(n), Some(ms)) if n > 0 => {
+                format!("; a resolver without its history times out {n}x ({ms}ms) first")
+            }
+            (None, _) => "; slower than any try of a resolver's schedule".to_owned(),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "        {}: {}/{} answered, {times}; {} tries, {} lost, {} late{cold}",
+            s.server, s.answered, s.questions, s.tries, s.lost, s.late
         );
     }
 }

@@ -48,6 +48,9 @@ pub struct Observations {
     /// method, the zone of the `_acme-challenge` TXT, asked over every path
     /// (`rules::paths`).
     pub paths: Vec<PathProbes>,
+    /// What the engine measured of every server it asked over the whole
+    /// check (round trips, tries, losses, late answers), by address.
+    pub server_timings: Vec<dcv_dns::ServerTiming>,
     /// What this machine can test (`rules::vantage`): the root servers asked
     /// over each address family and transport, beside the probes. `None`
     /// when the check finished before it did (it is bounded by
@@ -220,17 +223,19 @@ pub const MAX_CAA_PATH_ZONES: usize = 4;
 /// a typical zone (2-4 dual-stack servers) is asked in one round.
 const PATH_PROBE_CONCURRENCY: usize = 24;
 
-/// Extra per-query timeouts the path probes of one zone may take beyond one
-/// probe's worst case (`query_timeout` x (retries + 1)). A probe still
-/// running at the deadline is dropped and shown as not asked, so a zone of
-/// unreachable addresses cannot hold the check (and its `--timeout`) hostage.
+/// Extra per-question patience the path probes of one zone may take beyond
+/// one probe's worst case (`query_timeout`, which covers every retransmission
+/// of a UDP probe and bounds a TCP one). A probe still running at the
+/// deadline is dropped and shown as not asked, so a zone of unreachable
+/// addresses cannot hold the check (and its `--timeout`) hostage.
 const PATH_PROBE_SLACK_TIMEOUTS: u32 = 1;
 
 /// When the path probes of one zone must be finished.
 fn path_probe_deadline(engine: &Engine) -> tokio::time::Instant {
     let c = engine.config();
-    let timeouts = u32::from(c.retries) + 1 + PATH_PROBE_SLACK_TIMEOUTS;
-    tokio::time::Instant::now() + c.query_timeout.saturating_mul(timeouts)
+    tokio::time::Instant::now()
+        + c.query_timeout
+            .saturating_mul(1 + PATH_PROBE_SLACK_TIMEOUTS)
 }
 
 /// Why a question was put to a zone's servers over every path.
@@ -807,9 +812,22 @@ async fn gather(
             engine.lookup(&challenge, RecordType::CNAME)
         );
         // Registrar forms that append the zone: `_acme-challenge.<name>.<zone>`
-        // (Let's Debug TXTDoubleLabel), with the zone from the walk.
+        // (Let's Debug TXTDoubleLabel), with the zone from the walk. Not when
+        // the zone's servers did not answer: asking them again costs another
+        // full timeout and tells nothing.
         let mut doubled_names = vec![format!("_acme-challenge.{base}.{base}")];
-        if let Some(cut) = lookup.zone_cut_for(&name) {
+        if matches!(
+            lookup.outcome,
+            Outcome::ServFail {
+                why: dcv_dns::ServFailReason::AllServersFailed { .. }
+            }
+        ) {
+            doubled_names.clear();
+        }
+        if let Some(cut) = lookup
+            .zone_cut_for(&name)
+            .filter(|_| !doubled_names.is_empty())
+        {
             let zone = cut.zone.without_dot();
             if !zone.is_empty() && zone != base {
                 doubled_names.push(format!("_acme-challenge.{base}.{zone}"));
@@ -862,6 +880,7 @@ async fn gather(
         txt_doubled,
         http_token: token,
         paths: caa_paths.into_iter().chain(txt_paths).collect(),
+        server_timings: engine.server_timings(),
         vantage: None,
     }
 }
@@ -878,6 +897,7 @@ fn empty_observations() -> Observations {
         txt_doubled: Vec::new(),
         http_token: String::new(),
         paths: Vec::new(),
+        server_timings: Vec::new(),
         vantage: None,
     }
 }

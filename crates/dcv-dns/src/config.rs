@@ -215,10 +215,23 @@ pub struct EngineConfig {
     pub port: u16,
     /// DS or DNSKEY anchors; validation starts at the closest one above a name.
     pub trust_anchors: Vec<TrustAnchor>,
-    /// Per-attempt timeout.
+    /// Patience for one question to one server, every try together: an
+    /// answer to any try is accepted until then (UDP), and a TCP exchange
+    /// is bounded by it too. [`limits::DEFAULT_QUERY_TIMEOUT`]: the last RTO
+    /// of Unbound's schedule.
     pub query_timeout: Duration,
-    /// UDP retries after a timeout (0 = one attempt).
+    /// UDP retransmissions after the first try, each sent when the server's
+    /// retransmission timeout runs out (0 = one try, waited for
+    /// `query_timeout`). Earlier tries keep listening.
     pub retries: u8,
+    /// Retransmission timeout for a server not heard from yet; it adapts to
+    /// the round trips measured, per address, for all lookups of the engine
+    /// ([`limits::INITIAL_RTO`], Unbound's).
+    pub initial_rto: Duration,
+    /// The CA's patience for one lookup ([`limits::CA_LOOKUP_BUDGET`]): past
+    /// it the servers still waited for count as timed out, as the CA's
+    /// resolver would have given up on them.
+    pub lookup_budget: Duration,
     /// Bound on packets sent by this engine (all lookups together).
     pub max_queries: u32,
     /// Clock for RRSIG validity checks.
@@ -245,6 +258,8 @@ impl Default for EngineConfig {
             trust_anchors: parse_trust_anchor(IANA_ROOT_ANCHORS).unwrap_or_default(),
             query_timeout: limits::DEFAULT_QUERY_TIMEOUT,
             retries: limits::DEFAULT_RETRIES,
+            initial_rto: limits::INITIAL_RTO,
+            lookup_budget: limits::CA_LOOKUP_BUDGET,
             max_queries: limits::DEFAULT_MAX_QUERIES,
             clock: Clock::System,
             use_ipv6: true,

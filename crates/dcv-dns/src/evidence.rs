@@ -234,10 +234,20 @@ pub struct Exchange {
     pub protocol: Protocol,
     pub qname: DnsName,
     pub qtype: RecordType,
-    /// 1 for the first attempt, then retries.
+    /// The try the result belongs to: 1 for the first, then the
+    /// retransmissions (an answer to an earlier try is accepted while later
+    /// ones are out). For a question nobody answered, the last try sent.
     pub attempt: u8,
+    /// Packets sent for this question over this protocol: UDP tries
+    /// (retransmissions included); 1 over TCP.
+    pub tries: u8,
+    /// Round trip of the answered try; for a timeout or an error, how long
+    /// the question waited in all.
     #[serde(serialize_with = "millis")]
     pub latency: Duration,
+    /// From the first try's send to the end (answer, error or patience out).
+    #[serde(serialize_with = "millis")]
+    pub waited: Duration,
     pub result: ExchangeResult,
 }
 
@@ -256,6 +266,16 @@ impl Exchange {
         match &self.result {
             ExchangeResult::Response(r) => Some(r),
             _ => None,
+        }
+    }
+
+    /// Tries that got no answer at all: those before the answered one, or
+    /// every try when none was answered (an error ends a try: not lost).
+    pub fn lost_tries(&self) -> u8 {
+        match &self.result {
+            ExchangeResult::Response(_) => self.attempt.saturating_sub(1),
+            ExchangeResult::Timeout => self.tries,
+            _ => 0,
         }
     }
 }

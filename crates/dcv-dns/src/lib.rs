@@ -16,10 +16,21 @@
 //! Choices that decide verdicts, each modelled on Unbound (Let's Encrypt's
 //! resolver) and checked against it in `tests/unbound_differential.rs`:
 //!
-//! - Every address of every zone cut is asked; the resolver view takes the
-//!   first usable answer in server order, preferring AA answers and referrals.
-//!   An answer without AA is used only when nothing authoritative came back
-//!   (Unbound accepts it too); [`ServerAnswer::authoritative`] shows it.
+//! - Every address of every zone cut is asked at once; the resolver view
+//!   takes the first usable answer in server order among the servers that
+//!   answered about as fast as the first authoritative answer or referral,
+//!   preferring AA answers and referrals. An answer without AA is used only
+//!   when nothing authoritative came back (Unbound accepts it too);
+//!   [`ServerAnswer::authoritative`] shows it. Slower servers do not hold
+//!   the walk: their answers join the lookup's evidence before it completes.
+//! - Each question to a server is sent again whenever the server's
+//!   retransmission timeout runs out (Unbound's RTT model: 376 ms for a
+//!   server never heard from, doubled per timeout, adapted to the measured
+//!   round trips, shared by every lookup of the engine), while earlier tries
+//!   keep listening: a late answer is an answer, so we hear every server the
+//!   CA's resolver could, and sooner. A lookup that does not finish within
+//!   the CA's budget ([`EngineConfig::lookup_budget`]) fails as it would for
+//!   the CA; [`Engine::server_timings`] keeps what was measured per server.
 //! - RRSIG validity windows are checked here against [`Clock`] (hickory checks
 //!   only the cryptography), in RFC 1982 serial arithmetic, with no skew.
 //! - NSEC3 with more than [`limits::NSEC3_MAX_ITERATIONS`] (150) iterations
@@ -46,6 +57,7 @@ mod config;
 mod dnssec;
 mod engine;
 mod evidence;
+mod infra;
 pub mod limits;
 mod lookup;
 mod security;
@@ -64,6 +76,7 @@ pub use evidence::{
     Exchange, ExchangeResult, ExtendedError, HeaderFlags, NetErrorKind, Protocol, QueryPath,
     RangeKind, RecordEvidence, ReservedRange, ResponseEvidence,
 };
+pub use infra::{MAX_LATENCY_SAMPLES, ServerTiming, cold_resolver_cost};
 pub use lookup::{
     AliasKind, ChainLink, CutSource, KeySummary, Lookup, NameServer, Outcome, ServFailReason,
     ServerAnswer, ServerVerdict, UnresolvedNs, ValidationStep, ZoneCut,

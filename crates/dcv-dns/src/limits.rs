@@ -17,13 +17,59 @@ pub const MAX_UDP_RESPONSE: usize = 65_535;
 /// Largest TCP response accepted: the 16-bit length prefix of RFC 1035 §4.2.2.
 pub const MAX_TCP_RESPONSE: usize = 65_535;
 
-/// Default per-attempt timeout. Boulder's test config uses 1 s per try
-/// (`dnsTimeout`); authoritative servers on a healthy path answer well within it.
-pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Retransmission timeout for a server address never heard from: Unbound's
+/// `unknown-server-time-limit` (`UNKNOWN_SERVER_NICENESS`, 376 ms; its
+/// `util/rtt.c`: "first RTO is 0 + 4*0.094 = 0.376 seconds"). Each timeout
+/// doubles it; each answer moves it towards the measured round trip
+/// (`infra.rs`).
+pub const INITIAL_RTO: Duration = Duration::from_millis(376);
 
-/// Default number of retries after the first UDP attempt (Boulder: `dnsTries` 3
-/// attempts in total).
-pub const DEFAULT_RETRIES: u8 = 2;
+/// Lowest retransmission timeout: Unbound's `infra-cache-min-rtt` (50 ms).
+pub const MIN_RTO: Duration = Duration::from_millis(50);
+
+/// Highest retransmission timeout: Unbound's `infra-cache-max-rtt`
+/// (`USEFUL_SERVER_TOP_TIMEOUT`, 120 s); in practice the per-question
+/// patience ([`DEFAULT_QUERY_TIMEOUT`]) ends a question long before.
+pub const MAX_RTO: Duration = Duration::from_secs(120);
+
+/// Default retransmissions after the first UDP try to one server: Unbound's
+/// `outbound-msg-retry` is 5 tries per address.
+pub const DEFAULT_RETRIES: u8 = 4;
+
+/// Default patience for one question to one server, every try together:
+/// the RTO of the fifth and last try on Unbound's schedule for an unknown
+/// server (376 ms doubled four times = 6016 ms). A server slower than that
+/// never answers any try in time for Unbound, which drops late answers, so
+/// the CA's resolver never hears it; anything faster it eventually gets
+/// (after timeouts that cost it time, see [`crate::cold_resolver_cost`]).
+/// We accept a late answer to an earlier try, so waiting this long from the
+/// first send hears every server the CA's resolver could.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_millis(6016);
+
+/// How long a TCP exchange may take (connect, send, answer): Unbound's
+/// `tcp-auth-query-timeout` (3 s), used for its fallback after TC.
+pub const TCP_QUERY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The CA's patience for one lookup, all servers and zones together. Boulder
+/// retries a timed-out query `dnsTries` times with `dnsTimeout` each while
+/// its resolver keeps working on it; the public test configs use 3 x 1 s
+/// (since 2016-12; 10 s per try before), production values are not
+/// published, and Let's Encrypt's community support speaks of "the 10
+/// seconds available to make the lookup" (community.letsencrypt.org thread
+/// 130959, 2020). We take 10 s. Our engine asks every server at once and
+/// accepts late answers, so it is never slower than the CA's resolver: a
+/// lookup that does not finish within this budget here would not finish
+/// for the CA either, and only then is a slow zone a failure.
+pub const CA_LOOKUP_BUDGET: Duration = Duration::from_secs(10);
+
+/// After the first usable answer at a zone cut, the other servers of the cut
+/// are waited for at most as long again as that answer took (and at least
+/// this long) before the walk goes on; their answers are still collected
+/// for the evidence before the lookup completes. Servers that answer about
+/// as fast as the first are all in, so the resolver view picks among them in
+/// server order as before; a slow or dead one does not hold the walk.
+/// [`MIN_RTO`]: below it a difference in answer time is noise.
+pub const FIRST_ANSWER_GRACE: Duration = MIN_RTO;
 
 /// Default bound on exchanges for one check (one `Engine`). Unbound's
 /// `MAX_SENT_COUNT` is 32 per resolution; one check does dozens of lookups

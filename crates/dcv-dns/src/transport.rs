@@ -1,6 +1,8 @@
-//! One question to one server: UDP with EDNS(0), retries on timeout, TCP on TC
-//! (RFC 7766 §5), random IDs and ports (RFC 5452 §9.2), and every attempt kept
-//! as an [`Exchange`]. The engine's [`ServerPolicy`] is enforced here, before
+//! One question to one server: UDP with EDNS(0), sent again each time the
+//! server's retransmission timeout runs out while earlier tries keep
+//! listening (a late answer is an answer), TCP on TC (RFC 7766 §5), random
+//! IDs and ports (RFC 5452 §9.2), and the question kept as an [`Exchange`]
+//! that says which try was answered, how many were sent and the round trip. The engine's [`ServerPolicy`] is enforced here, before
 //! any socket is opened, so no caller can send around it.
 
 use std::{
@@ -17,9 +19,12 @@ use tokio::{
     time::timeout_at,
 };
 
+use futures::stream::{FuturesUnordered, StreamExt};
+
 use crate::{
     config::ServerPolicy,
     evidence::{Exchange, ExchangeResult, NetErrorKind, Protocol, QueryPath},
+    infra::{Infra, QuestionEnd},
     limits,
     types::{DnsName, RecordType},
     wire::{self, DecodeFailure, Decoded},
@@ -132,6 +137,22 @@ impl Recorder {
         Attempt { recorder: self, id }
     }
 
+    /// The newest try of a question still in flight (0 when none is).
+    pub(crate) fn tries_in_flight(
+        &self,
+        server: SocketAddr,
+        qname: &DnsName,
+        qtype: RecordType,
+    ) -> u8 {
+        self.lock()
+            .pending
+            .iter()
+            .filter(|p| p.server == server && p.qtype == qtype && &p.qname == qname)
+            .map(|p| p.attempt)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// A copy of the journal now; `label` names the server of a query.
     pub(crate) fn read(
         &self,
@@ -228,13 +249,24 @@ impl Drop for Attempt<'_> {
     }
 }
 
-/// Parameters of one server query.
+/// Parameters of one server question.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QueryParams {
-    pub timeout: Duration,
+    /// How long the question waits in all, every try together.
+    pub patience: Duration,
+    /// UDP retransmissions after the first try.
     pub retries: u8,
     /// Addresses that must never be contacted.
     pub policy: ServerPolicy,
+}
+
+/// What the engine lends each question: the query budget (`take_budget` is
+/// called before each packet and returns false once it is spent), the
+/// journal of attempts and the per-address RTT state.
+pub(crate) struct Io<'a> {
+    pub take_budget: &'a (dyn Fn() -> bool + Sync),
+    pub journal: &'a Recorder,
+    pub infra: &'a Infra,
 }
 
 /// The exchange recorded instead of a query when `policy` refuses `server`:
@@ -253,7 +285,9 @@ fn refused(
         qname: DnsName::from_hickory(qname),
         qtype,
         attempt: 1,
+        tries: 0,
         latency: Duration::ZERO,
+        waited: Duration::ZERO,
         result: ExchangeResult::NotQueried { policy, range },
     })
 }
@@ -274,112 +308,62 @@ impl ServerReply {
     }
 }
 
-/// Asks `server` for `qname`/`qtype`. `take_budget` is called before each
-/// packet is sent and returns false once the engine's query budget is spent.
+/// Asks `server` for `qname`/`qtype`: UDP with EDNS(0), retransmitted on the
+/// server's RTO while earlier tries keep listening, then TCP when the answer
+/// is truncated (RFC 7766 §5).
 pub(crate) async fn query(
     server: SocketAddr,
     qname: &Name,
     qtype: RecordType,
     params: QueryParams,
-    take_budget: &(dyn Fn() -> bool + Sync),
-    journal: &Recorder,
+    io: &Io<'_>,
 ) -> ServerReply {
     if let Some(refusal) = refused(server, qname, qtype, Protocol::Udp, params.policy) {
-        journal.finished(&refusal);
+        io.journal.finished(&refusal);
         return ServerReply {
             server,
             exchanges: vec![refusal],
             decoded: None,
         };
     }
-    let mut exchanges = Vec::new();
-    let dns_name = DnsName::from_hickory(qname);
-    for attempt in 1..=params.retries.saturating_add(1) {
-        if !take_budget() {
-            break;
-        }
-        let id: u16 = rand::random();
-        let sent = journal.start(server, Protocol::Udp, &dns_name, qtype, attempt);
-        let started = Instant::now();
-        let result = udp_attempt(server, id, qname, qtype, params.timeout, true).await;
-        let latency = started.elapsed();
-        let (result, decoded) = match result {
-            Ok(d) => (ExchangeResult::Response(d.evidence.clone()), Some(d)),
-            Err(r) => (r, None),
-        };
-        let retry = matches!(
-            result,
-            ExchangeResult::Timeout | ExchangeResult::NetworkError { .. }
-        );
-        let exchange = Exchange {
+    let Some((exchange, decoded)) = udp_question(server, qname, qtype, true, params, io).await
+    else {
+        return ServerReply {
             server,
-            protocol: Protocol::Udp,
-            qname: dns_name.clone(),
-            qtype,
-            attempt,
-            latency,
-            result,
+            exchanges: Vec::new(),
+            decoded: None,
         };
-        sent.done(&exchange);
-        exchanges.push(exchange);
-        if let Some(d) = decoded {
-            if d.evidence.flags.tc {
-                // RFC 7766 §5: a truncated UDP answer is retried over TCP.
-                if !take_budget() {
-                    return ServerReply {
-                        server,
-                        exchanges,
-                        decoded: Some(d),
-                    };
-                }
-                let id: u16 = rand::random();
-                let sent = journal.start(server, Protocol::Tcp, &dns_name, qtype, attempt);
-                let started = Instant::now();
-                let tcp = tcp_attempt(server, id, qname, qtype, params.timeout, true).await;
-                let latency = started.elapsed();
-                let (result, decoded) = match tcp {
-                    Ok(t) => (ExchangeResult::Response(t.evidence.clone()), Some(t)),
-                    // Keep the truncated answer as the best we have.
-                    Err(r) => (r, Some(d)),
-                };
-                let exchange = Exchange {
-                    server,
-                    protocol: Protocol::Tcp,
-                    qname: dns_name.clone(),
-                    qtype,
-                    attempt,
-                    latency,
-                    result,
-                };
-                sent.done(&exchange);
-                exchanges.push(exchange);
-                return ServerReply {
-                    server,
-                    exchanges,
-                    decoded,
-                };
-            }
-            return ServerReply {
-                server,
-                exchanges,
-                decoded: Some(d),
-            };
-        }
-        if !retry {
-            break;
-        }
+    };
+    let mut exchanges = vec![exchange];
+    let Some(d) = decoded else {
+        return ServerReply {
+            server,
+            exchanges,
+            decoded: None,
+        };
+    };
+    if !d.evidence.flags.tc || !(io.take_budget)() {
+        return ServerReply {
+            server,
+            exchanges,
+            decoded: Some(d),
+        };
     }
+    // RFC 7766 §5: a truncated UDP answer is asked again over TCP.
+    let (exchange, tcp) = tcp_question(server, qname, qtype, true, params, io).await;
+    exchanges.push(exchange);
     ServerReply {
         server,
         exchanges,
-        decoded: None,
+        // Keep the truncated answer as the best we have.
+        decoded: Some(tcp.unwrap_or(d)),
     }
 }
 
 /// Asks `server` one question over exactly one path: UDP or TCP, with or
 /// without EDNS(0). Unlike [`query`], a truncated UDP answer is returned as is
-/// (the caller asks over TCP separately); UDP attempts are retried on timeout
-/// like [`query`]. `None` when the budget allowed no packet at all; a
+/// (the caller asks over TCP separately); UDP is retransmitted on the RTO like
+/// [`query`]. `None` when the budget allowed no packet at all; a
 /// [`ExchangeResult::NotQueried`] exchange when the policy refuses `server`.
 pub(crate) async fn query_path(
     server: SocketAddr,
@@ -387,8 +371,7 @@ pub(crate) async fn query_path(
     qtype: RecordType,
     path: QueryPath,
     params: QueryParams,
-    take_budget: &(dyn Fn() -> bool + Sync),
-    journal: &Recorder,
+    io: &Io<'_>,
 ) -> Option<Exchange> {
     let protocol = if path.tcp {
         Protocol::Tcp
@@ -396,52 +379,374 @@ pub(crate) async fn query_path(
         Protocol::Udp
     };
     if let Some(refusal) = refused(server, qname, qtype, protocol, params.policy) {
-        journal.finished(&refusal);
+        io.journal.finished(&refusal);
         return Some(refusal);
     }
+    if path.tcp {
+        if !(io.take_budget)() {
+            return None;
+        }
+        return Some(
+            tcp_question(server, qname, qtype, path.edns, params, io)
+                .await
+                .0,
+        );
+    }
+    udp_question(server, qname, qtype, path.edns, params, io)
+        .await
+        .map(|(exchange, _)| exchange)
+}
+
+/// What one try's socket heard: its answer, or why it stopped listening.
+type Heard = (u8, Result<Decoded, ExchangeResult>, Instant);
+
+/// One question to one server over UDP, sent again each time the server's
+/// retransmission timeout runs out (up to `retries` times) while every
+/// earlier try keeps listening, so a late answer to an earlier try is
+/// taken. Each timeout backs the server's RTO off; the answer's round trip,
+/// measured from the try it answers, updates it. Waits `patience` in all.
+/// `None` when the budget allowed no packet at all.
+async fn udp_question(
+    server: SocketAddr,
+    qname: &Name,
+    qtype: RecordType,
+    edns: bool,
+    params: QueryParams,
+    io: &Io<'_>,
+) -> Option<(Exchange, Option<Decoded>)> {
     let dns_name = DnsName::from_hickory(qname);
-    let attempts = if path.tcp {
-        1
+    let max_tries = usize::from(params.retries) + 1;
+    let started = Instant::now();
+    // A server that has answered nothing and already let a question run out
+    // is asked again only briefly: its silence is known, and waiting the
+    // whole patience again would only make the check slower.
+    let patience = if io.infra.silent(server) {
+        params
+            .patience
+            .min(io.infra.initial_rto().saturating_mul(SILENT_SERVER_RTOS))
     } else {
-        params.retries.saturating_add(1)
+        params.patience
     };
-    let mut last = None;
-    for attempt in 1..=attempts {
-        if !take_budget() {
+    let give_up = tokio::time::Instant::from_std(started) + patience;
+    let mismatch: Mutex<Option<String>> = Mutex::new(None);
+    let mut listening = FuturesUnordered::new();
+    let mut guards = Vec::new();
+    let mut tries: Vec<Try> = Vec::new();
+    let mut may_send = true;
+    let mut send_now = true;
+    let mut failure: Option<ExchangeResult> = None;
+    let mut answer: Option<(u8, Decoded, Instant)> = None;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= give_up {
             break;
         }
-        let id: u16 = rand::random();
-        let sent = journal.start(server, protocol, &dns_name, qtype, attempt);
-        let started = Instant::now();
-        let result = if path.tcp {
-            tcp_attempt(server, id, qname, qtype, params.timeout, path.edns).await
-        } else {
-            udp_attempt(server, id, qname, qtype, params.timeout, path.edns).await
-        };
-        let result = match result {
-            Ok(d) => ExchangeResult::Response(d.evidence),
-            Err(r) => r,
-        };
-        let retry = matches!(
-            result,
-            ExchangeResult::Timeout | ExchangeResult::NetworkError { .. }
+        let can_send = may_send && tries.len() < max_tries;
+        if send_now && can_send {
+            send_now = false;
+            if !(io.take_budget)() {
+                if tries.is_empty() {
+                    return None;
+                }
+                may_send = false;
+                continue;
+            }
+            let attempt = u8::try_from(tries.len() + 1).unwrap_or(u8::MAX);
+            let rto = io.infra.rto(server).min(give_up - now);
+            guards.push(
+                io.journal
+                    .start(server, Protocol::Udp, &dns_name, qtype, attempt),
+            );
+            let id: u16 = rand::random();
+            tries.push(Try {
+                sent_at: Instant::now(),
+                rto,
+                over: false,
+            });
+            match udp_send(server, id, qname, qtype, edns, give_up).await {
+                Ok(socket) => listening.push(udp_listen(
+                    socket,
+                    id,
+                    qname.clone(),
+                    qtype,
+                    attempt,
+                    &mismatch,
+                )),
+                Err(e) => {
+                    end_try(&mut tries, attempt, &e, &mut may_send, &mut send_now);
+                    failure = Some(e);
+                }
+            }
+            continue;
+        }
+        if listening.is_empty() && !(send_now && can_send) {
+            break;
+        }
+        // Wake when the newest try's RTO runs out (to send the next one and
+        // back the server off) or when patience does.
+        let wake = tries.last().filter(|t| !t.over).map_or(give_up, |t| {
+            (tokio::time::Instant::from_std(t.sent_at) + t.rto).min(give_up)
+        });
+        tokio::select! {
+            biased;
+            heard = listening.next(), if !listening.is_empty() => {
+                let Some((attempt, result, at)) = heard else { continue };
+                match result {
+                    Ok(d) => {
+                        answer = Some((attempt, d, at));
+                        break;
+                    }
+                    Err(r @ ExchangeResult::Unparseable { .. }) => {
+                        failure = Some(r);
+                        break;
+                    }
+                    Err(r) => {
+                        end_try(&mut tries, attempt, &r, &mut may_send, &mut send_now);
+                        failure = Some(r);
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(wake) => {
+                if let Some(t) = tries.last_mut().filter(|t| !t.over)
+                    && tokio::time::Instant::now() < give_up
+                {
+                    t.over = true;
+                    io.infra.lost(server, t.rto);
+                    send_now = true;
+                }
+            }
+        }
+    }
+    // Every try ended in an error before patience ran out: that error is
+    // the result, not a timeout.
+    let all_errored = listening.is_empty() && failure.is_some();
+    drop(listening);
+    let sent = u8::try_from(tries.len()).unwrap_or(u8::MAX);
+    let waited = started.elapsed();
+    let (exchange, decoded) = if let Some((attempt, d, at)) = answer {
+        let t = tries[usize::from(attempt) - 1];
+        let latency = at.saturating_duration_since(t.sent_at);
+        io.infra.answered(server, latency);
+        io.infra.finished(
+            server,
+            QuestionEnd {
+                tries: sent,
+                answered_try: Some(attempt),
+                latency,
+                late: latency > t.rto,
+            },
         );
         let exchange = Exchange {
             server,
-            protocol,
-            qname: dns_name.clone(),
+            protocol: Protocol::Udp,
+            qname: dns_name,
             qtype,
             attempt,
-            latency: started.elapsed(),
+            tries: sent,
+            latency,
+            waited: at.saturating_duration_since(started),
+            result: ExchangeResult::Response(d.evidence.clone()),
+        };
+        (exchange, Some(d))
+    } else {
+        let mismatch = mismatch
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|detail| ExchangeResult::Mismatched { detail });
+        let result = match failure {
+            Some(r @ ExchangeResult::Unparseable { .. }) => r,
+            Some(r) if all_errored && mismatch.is_none() => r,
+            _ => mismatch.unwrap_or(ExchangeResult::Timeout),
+        };
+        io.infra.finished(
+            server,
+            QuestionEnd {
+                tries: sent,
+                answered_try: None,
+                latency: waited,
+                late: false,
+            },
+        );
+        let exchange = Exchange {
+            server,
+            protocol: Protocol::Udp,
+            qname: dns_name,
+            qtype,
+            attempt: sent.max(1),
+            tries: sent,
+            latency: waited,
+            waited,
             result,
         };
-        sent.done(&exchange);
-        last = Some(exchange);
-        if !retry {
-            break;
+        (exchange, None)
+    };
+    // One exchange for the question; the other tries leave the journal.
+    let mut guards = guards.into_iter();
+    if let Some(first) = guards.next() {
+        first.done(&exchange);
+    }
+    Some((exchange, decoded))
+}
+
+/// How many initial RTOs a question to a silent server waits (two: the first
+/// try and one retransmission at the initial RTO).
+const SILENT_SERVER_RTOS: u32 = 2;
+
+/// One UDP try: when it left and the RTO it waits before the next is sent.
+#[derive(Clone, Copy, Debug)]
+struct Try {
+    sent_at: Instant,
+    rto: Duration,
+    /// Its RTO ran out or it ended in an error: the next try is due.
+    over: bool,
+}
+
+/// Try `attempt` ended in `error`: if it is the newest, the next goes out
+/// now, unless nothing can leave this machine (a local failure), which no
+/// retransmission can mend.
+fn end_try(
+    tries: &mut [Try],
+    attempt: u8,
+    error: &ExchangeResult,
+    may_send: &mut bool,
+    send_now: &mut bool,
+) {
+    if matches!(error, ExchangeResult::NetworkError { cause, .. } if cause.is_local()) {
+        *may_send = false;
+    }
+    if usize::from(attempt) == tries.len()
+        && let Some(t) = tries.last_mut()
+    {
+        t.over = true;
+        *send_now = true;
+    }
+}
+
+/// Binds a fresh socket (random source port, RFC 5452 §9.2), connects it to
+/// `server` and sends the query.
+async fn udp_send(
+    server: SocketAddr,
+    id: u16,
+    qname: &Name,
+    qtype: RecordType,
+    edns: bool,
+    give_up: tokio::time::Instant,
+) -> Result<UdpSocket, ExchangeResult> {
+    let query = wire::encode_query_with(id, qname, qtype, edns).map_err(|error| {
+        ExchangeResult::NetworkError {
+            cause: NetErrorKind::LocalFailure,
+            error,
+        }
+    })?;
+    // Port 0: the kernel picks a random ephemeral source port per try.
+    let socket = UdpSocket::bind(unspecified(server))
+        .await
+        .map_err(|e| net_err(&e))?;
+    socket.connect(server).await.map_err(|e| net_err(&e))?;
+    match timeout_at(give_up, socket.send(&query)).await {
+        Ok(Ok(_)) => Ok(socket),
+        Ok(Err(e)) => Err(net_err(&e)),
+        Err(_) => Err(ExchangeResult::Timeout),
+    }
+}
+
+/// Listens on one try's socket until its answer (or an undecodable reply
+/// with its ID, or a socket error) arrives. Datagrams with another ID or
+/// another question are skipped (RFC 5452 §9.1) and remembered in
+/// `mismatch`, up to [`MAX_DATAGRAMS_PER_ATTEMPT`].
+async fn udp_listen(
+    socket: UdpSocket,
+    id: u16,
+    qname: Name,
+    qtype: RecordType,
+    attempt: u8,
+    mismatch: &Mutex<Option<String>>,
+) -> Heard {
+    let remember = |detail: String| {
+        *mismatch.lock().unwrap_or_else(PoisonError::into_inner) = Some(detail);
+    };
+    let mut buf = vec![0u8; limits::MAX_UDP_RESPONSE];
+    for _ in 0..MAX_DATAGRAMS_PER_ATTEMPT {
+        let n = match socket.recv(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => return (attempt, Err(net_err(&e)), Instant::now()),
+        };
+        let at = Instant::now();
+        let bytes = &buf[..n];
+        if wire::peek_id(bytes) != Some(id) {
+            remember(format!("datagram of {n} bytes with another message id"));
+            continue;
+        }
+        match wire::decode_response(bytes, id, &qname, qtype) {
+            Ok(d) => return (attempt, Ok(d), at),
+            Err(DecodeFailure::Mismatched(detail)) => remember(detail),
+            Err(f) => return (attempt, Err(failure(f, bytes)), at),
         }
     }
-    last
+    let detail = mismatch
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+        .unwrap_or_default();
+    (
+        attempt,
+        Err(ExchangeResult::Mismatched { detail }),
+        Instant::now(),
+    )
+}
+
+/// One question over TCP (after TC, or a TCP path probe): one exchange,
+/// bounded by [`limits::TCP_QUERY_TIMEOUT`] (Unbound's) or the server's RTO
+/// if longer, and by `patience`.
+/// The caller has taken the budget for it.
+async fn tcp_question(
+    server: SocketAddr,
+    qname: &Name,
+    qtype: RecordType,
+    edns: bool,
+    params: QueryParams,
+    io: &Io<'_>,
+) -> (Exchange, Option<Decoded>) {
+    let dns_name = DnsName::from_hickory(qname);
+    let id: u16 = rand::random();
+    let sent = io.journal.start(server, Protocol::Tcp, &dns_name, qtype, 1);
+    let started = Instant::now();
+    // Unbound's TCP timeout, or the server's RTO when that is longer (its
+    // rule for TCP upstreams: a server known to take 3 s gets 3 s).
+    let mut limit = limits::TCP_QUERY_TIMEOUT
+        .max(io.infra.rto(server))
+        .min(params.patience);
+    if io.infra.silent(server) {
+        limit = limit.min(io.infra.initial_rto().saturating_mul(SILENT_SERVER_RTOS));
+    }
+    let result = tcp_attempt(server, id, qname, qtype, limit, edns).await;
+    let latency = started.elapsed();
+    let (result, decoded) = match result {
+        Ok(d) => (ExchangeResult::Response(d.evidence.clone()), Some(d)),
+        Err(r) => (r, None),
+    };
+    io.infra.finished(
+        server,
+        QuestionEnd {
+            tries: 1,
+            answered_try: decoded.is_some().then_some(1),
+            latency,
+            late: false,
+        },
+    );
+    let exchange = Exchange {
+        server,
+        protocol: Protocol::Tcp,
+        qname: dns_name,
+        qtype,
+        attempt: 1,
+        tries: 1,
+        latency,
+        waited: latency,
+        result,
+    };
+    sent.done(&exchange);
+    (exchange, decoded)
 }
 
 fn unspecified(server: SocketAddr) -> SocketAddr {
@@ -468,58 +773,6 @@ fn net_err(e: &std::io::Error) -> ExchangeResult {
         cause: NetErrorKind::from_io(e),
         error: e.to_string(),
     }
-}
-
-async fn udp_attempt(
-    server: SocketAddr,
-    id: u16,
-    qname: &Name,
-    qtype: RecordType,
-    timeout: Duration,
-    edns: bool,
-) -> Result<Decoded, ExchangeResult> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let query = wire::encode_query_with(id, qname, qtype, edns).map_err(|error| {
-        ExchangeResult::NetworkError {
-            cause: NetErrorKind::LocalFailure,
-            error,
-        }
-    })?;
-    // Port 0: the kernel picks a random ephemeral source port per query.
-    let socket = UdpSocket::bind(unspecified(server))
-        .await
-        .map_err(|e| net_err(&e))?;
-    socket.connect(server).await.map_err(|e| net_err(&e))?;
-    match timeout_at(deadline, socket.send(&query)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(net_err(&e)),
-        Err(_) => return Err(ExchangeResult::Timeout),
-    }
-    let mut buf = vec![0u8; limits::MAX_UDP_RESPONSE];
-    let mut mismatch = None;
-    for _ in 0..MAX_DATAGRAMS_PER_ATTEMPT {
-        let n = match timeout_at(deadline, socket.recv(&mut buf)).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => return Err(net_err(&e)),
-            Err(_) => break,
-        };
-        let bytes = &buf[..n];
-        if wire::peek_id(bytes) != Some(id) {
-            // Not ours (RFC 5452 §9.1): keep waiting for the real answer.
-            mismatch = Some(ExchangeResult::Mismatched {
-                detail: format!("datagram of {n} bytes with another message id"),
-            });
-            continue;
-        }
-        match wire::decode_response(bytes, id, qname, qtype) {
-            Ok(d) => return Ok(d),
-            Err(DecodeFailure::Mismatched(detail)) => {
-                mismatch = Some(ExchangeResult::Mismatched { detail });
-            }
-            Err(f) => return Err(failure(f, bytes)),
-        }
-    }
-    Err(mismatch.unwrap_or(ExchangeResult::Timeout))
 }
 
 async fn tcp_attempt(
@@ -569,7 +822,9 @@ mod tests {
             qname: DnsName::parse("example.com").unwrap(),
             qtype: RecordType::A,
             attempt: 1,
+            tries: 1,
             latency: Duration::from_millis(latency_ms),
+            waited: Duration::from_millis(latency_ms),
             result: ExchangeResult::Timeout,
         }
     }

@@ -727,7 +727,9 @@ mod tests {
             qname: DnsName::parse("x").unwrap(),
             qtype: RecordType::NS,
             attempt: 1,
+            tries: 1,
             latency: Duration::ZERO,
+            waited: Duration::ZERO,
             result: ExchangeResult::NetworkError {
                 cause: NetErrorKind::Unreachable,
                 error: "Network is unreachable (os error 101)".into(),

@@ -348,15 +348,20 @@ async fn timeout() {
         _ => unreachable!(),
     };
     assert!(text.contains("timed out"), "{text}");
-    // First attempt plus one retry per server for the question itself (the
-    // DNSKEY fetch that checks whether the zone is provably insecure times
-    // out too, and is evidence of its own).
-    let timeouts = l
+    // One exchange per server for the question itself (the DNSKEY fetch
+    // that checks whether the zone is provably insecure times out too, and
+    // is evidence of its own), each with the first try and the one retry
+    // sent when the 376 ms RTO ran out, both lost.
+    let timeouts: Vec<_> = l
         .exchanges
         .iter()
         .filter(|e| e.result == ExchangeResult::Timeout && e.qtype == RecordType::A)
-        .count();
-    assert_eq!(timeouts, 8);
+        .collect();
+    assert_eq!(timeouts.len(), 4);
+    for e in timeouts {
+        assert_eq!((e.tries, e.lost_tries()), (2, 2), "{e:?}");
+        assert!(e.waited >= std::time::Duration::from_secs(1), "{e:?}");
+    }
 }
 
 #[tokio::test]

@@ -540,6 +540,101 @@ pub fn dname() -> Scenario {
         .with_zone("lab.", |z| z.records.push("old DNAME example.lab.".into()))
 }
 
+/// Every `example.lab.` answer takes `delay` (the servers of the root and
+/// `lab.` stay fast: a slow provider, not a slow Internet). Signed, so the
+/// DNSKEY and DS fetches pay the delay too.
+pub fn slow_servers(delay: std::time::Duration) -> Scenario {
+    let ms = delay.as_millis();
+    base(&Signing::Nsec)
+        .rename(
+            format!("slow-{ms}ms"),
+            format!("every example.lab. server answers after {ms} ms"),
+        )
+        .with_server(NS1, |s| *s = s.clone().delay(delay))
+        .with_server(NS2, |s| *s = s.clone().delay(delay))
+}
+
+/// A lossy path: every server (root, `lab.`, `example.lab.`) loses the first
+/// UDP try of each question and answers the retry.
+pub fn lossy_path() -> Scenario {
+    let mut s = base(&Signing::Nsec).rename(
+        "lossy-path",
+        "every server loses the first UDP try of each question",
+    );
+    for server in &mut s.servers {
+        server.behaviour.loss = Some(crate::scenario::Loss::first_udp_tries(1));
+    }
+    s
+}
+
+/// One slow server among fast ones: `ns2.example.lab.` answers after 2 s.
+pub fn one_slow_server() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "one-slow",
+            "ns2.example.lab. answers after 2 s, ns1 at once",
+        )
+        .with_server(NS2, |s| {
+            *s = s.clone().delay(std::time::Duration::from_secs(2));
+        })
+}
+
+/// Loss on one server only: `ns2.example.lab.` loses the first UDP try of
+/// each question.
+pub fn lossy_server() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "lossy-one-server",
+            "ns2.example.lab. loses the first UDP try of each question",
+        )
+        .with_server(NS2, |s| {
+            *s = s.clone().loss(crate::scenario::Loss::first_udp_tries(1));
+        })
+}
+
+/// Jittery latency: `example.lab.` answers take 300 ms plus up to 600 ms.
+pub fn jittery() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "jittery",
+            "example.lab. servers answer after 300-900 ms (seeded jitter)",
+        )
+        .with_server(NS1, |s| {
+            *s = s
+                .clone()
+                .delay(std::time::Duration::from_millis(300))
+                .jitter(std::time::Duration::from_millis(600), 1);
+        })
+        .with_server(NS2, |s| {
+            *s = s
+                .clone()
+                .delay(std::time::Duration::from_millis(300))
+                .jitter(std::time::Duration::from_millis(600), 2);
+        })
+}
+
+/// Slow only over TCP: the `example.lab.` servers truncate every UDP answer
+/// and answer over TCP after 1 s.
+pub fn tcp_slow() -> Scenario {
+    base(&Signing::Nsec)
+        .rename(
+            "tcp-slow",
+            "example.lab. sets TC over UDP and answers over TCP after 1 s",
+        )
+        .with_server(NS1, |s| {
+            *s = s
+                .clone()
+                .truncate_udp()
+                .tcp_delay(std::time::Duration::from_secs(1));
+        })
+        .with_server(NS2, |s| {
+            *s = s
+                .clone()
+                .truncate_udp()
+                .tcp_delay(std::time::Duration::from_secs(1));
+        })
+}
+
 // Zone cuts without a referral (issue #15, section 1): the same servers
 // serve a parent and its child, so the walk gets the child's answer (or a
 // referral from a zone it never saw) without a referral to the child.
@@ -937,6 +1032,12 @@ fn classic() -> Vec<Scenario> {
         stale_secondary(),
         old_provider(),
         dname(),
+        slow_servers(std::time::Duration::from_millis(1500)),
+        lossy_path(),
+        one_slow_server(),
+        lossy_server(),
+        jittery(),
+        tcp_slow(),
     ]
 }
 

@@ -46,6 +46,8 @@ pub struct Lab {
     root_ds: Option<String>,
     root_dnskey: Option<String>,
     stages: Arc<Stages>,
+    /// Every server's state (for [`Lab::reset_paths`]).
+    states: Vec<Arc<ServerState>>,
     _tasks: JoinSet<()>,
 }
 
@@ -91,6 +93,7 @@ impl Lab {
         } = prepare(scenario, block, now, keys)?;
 
         let mut tasks = JoinSet::new();
+        let mut states = Vec::new();
         let mut port = port;
         let stages = Arc::new(Stages::default());
         for spec in &scenario.servers {
@@ -101,6 +104,7 @@ impl Lab {
                 zones_by_server.remove(&name).unwrap_or_default(),
                 Arc::clone(&stages),
             )?);
+            states.push(Arc::clone(&state));
             for ip in servers
                 .get(&name)
                 .into_iter()
@@ -165,6 +169,7 @@ impl Lab {
             root_ds,
             root_dnskey,
             stages,
+            states,
             _tasks: tasks,
         })
     }
@@ -185,7 +190,21 @@ impl Lab {
             )));
         }
         self.stages.enter(stage);
+        // Built answers are of the copies served before this stage.
+        for state in &self.states {
+            state.forget_built();
+        }
         Ok(())
+    }
+
+    /// Every server forgets the questions it has seen and restarts its
+    /// seeded jitter and loss draws, so the next resolver meets the same
+    /// path as the first ("every first try lost" holds for each resolver
+    /// measured in turn on one lab, not only the first).
+    pub fn reset_paths(&self) {
+        for state in &self.states {
+            state.reset_fate();
+        }
     }
 
     /// The scenario this lab runs.
@@ -339,13 +358,7 @@ fn server_state(
         }
     }
     views.retain(|v| !v.zones.is_empty());
-    Ok(ServerState {
-        behaviour,
-        zones,
-        views,
-        staged,
-        stages,
-    })
+    Ok(ServerState::new(behaviour, zones, views, staged, stages))
 }
 
 /// A view's source prefixes; a bare address is a /32 or /128.

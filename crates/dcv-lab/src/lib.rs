@@ -74,8 +74,8 @@ use std::net::SocketAddr;
 
 pub use lab::{Lab, LabFiles, ipv6_available};
 pub use scenario::{
-    Behaviour, ClientView, Mode, RrsetSelector, Scenario, ServerSpec, Signing, TypeMode, ZoneFault,
-    ZoneMode, ZoneSpec,
+    Behaviour, ClientView, Loss, Mode, RrsetSelector, Scenario, ServerSpec, Signing, TypeMode,
+    ZoneFault, ZoneMode, ZoneSpec,
 };
 
 /// Why a lab could not start.

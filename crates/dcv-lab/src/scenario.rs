@@ -403,12 +403,62 @@ pub struct Behaviour {
     pub truncate_udp: bool,
     /// Added latency before each answer, in milliseconds.
     pub delay_ms: u64,
+    /// Extra latency drawn per answer, uniformly from `0..=jitter_ms`
+    /// milliseconds (seeded by `seed`): a path whose round-trip time varies.
+    pub jitter_ms: u64,
+    /// Latency over TCP instead of `delay_ms` (a server that is slow only
+    /// over TCP, e.g. behind a busy TCP proxy).
+    pub tcp_delay_ms: Option<u64>,
+    /// Queries dropped without an answer, as a lossy path would lose them.
+    pub loss: Option<Loss>,
+    /// Seed of the jitter and loss draws, so a scenario replays identically.
+    pub seed: u64,
     /// Mode for every query over TCP (a firewall that blocks TCP/53 is
     /// `Timeout`), whatever its zone or type.
     pub tcp_mode: Option<Mode>,
     /// Mode for every query without an OPT record (a middlebox that drops
     /// plain RFC 1035 queries is `Timeout`), whatever its zone or type.
     pub no_edns_mode: Option<Mode>,
+}
+
+/// Which queries a server drops, as a lossy path would. A dropped query gets
+/// no answer at all (over TCP: none on that connection), which is all a
+/// resolver can see of a lost packet either way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Loss {
+    /// Drop the first `first_tries` copies of each question (same name,
+    /// type and transport) sent from each client address to each of the
+    /// server's addresses: "every first try lost, the retry answered", for
+    /// every resolver that asks (`Lab::reset_paths` starts the count over).
+    pub first_tries: u32,
+    /// Then drop each query with this probability, in thousandths, drawn
+    /// from the server's seeded generator.
+    pub per_mille: u16,
+    /// Lose UDP queries.
+    pub udp: bool,
+    /// Lose TCP queries.
+    pub tcp: bool,
+}
+
+impl Loss {
+    /// The first `n` UDP copies of every question are lost.
+    pub fn first_udp_tries(n: u32) -> Self {
+        Self {
+            first_tries: n,
+            udp: true,
+            ..Self::default()
+        }
+    }
+
+    /// Each UDP query is lost with probability `per_mille` / 1000.
+    pub fn udp_per_mille(per_mille: u16) -> Self {
+        Self {
+            per_mille,
+            udp: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// An authoritative DNS server of the lab.
@@ -502,6 +552,29 @@ impl ServerSpec {
     #[must_use]
     pub fn delay(mut self, delay: Duration) -> Self {
         self.behaviour.delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Adds a random extra latency of up to `jitter` to every answer, drawn
+    /// from a generator seeded with `seed`.
+    #[must_use]
+    pub fn jitter(mut self, jitter: Duration, seed: u64) -> Self {
+        self.behaviour.jitter_ms = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
+        self.behaviour.seed = seed;
+        self
+    }
+
+    /// Latency of every answer over TCP (UDP keeps `delay`).
+    #[must_use]
+    pub fn tcp_delay(mut self, delay: Duration) -> Self {
+        self.behaviour.tcp_delay_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// Loses queries as `loss` says.
+    #[must_use]
+    pub fn loss(mut self, loss: Loss) -> Self {
+        self.behaviour.loss = Some(loss);
         self
     }
 }

@@ -2,8 +2,9 @@
 //! per query, answers from the zones the server serves, with the server's
 //! [`Behaviour`] applied first.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
@@ -21,7 +22,7 @@ const OUR_PAYLOAD: u16 = 1232;
 /// An idle TCP connection is closed after this long.
 const TCP_IDLE: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Transport {
     Udp,
     Tcp,
@@ -39,6 +40,15 @@ pub(crate) struct ServerState {
     pub(crate) staged: Vec<(String, Arc<Zone>)>,
     /// The stages the lab has entered, in order; shared by every server.
     pub(crate) stages: Arc<Stages>,
+    /// The jitter and loss draws, and the copies of each question seen.
+    fate: Mutex<FateState>,
+    /// Answers already built, by client view, transport and request without
+    /// its ID: zone data and behaviour change only when the lab enters a
+    /// stage (which clears this), so a
+    /// repeated question (a retransmission, a path probe, another check)
+    /// costs a lookup, not a rebuild (a 1,000-record RRset takes a debug
+    /// build hundreds of milliseconds).
+    built: Mutex<HashMap<BuiltKey, Option<Arc<Vec<u8>>>>>,
 }
 
 /// The stages a running lab has entered, oldest first (a later stage's copy
@@ -66,6 +76,58 @@ impl Stages {
     }
 }
 
+/// A request as the answer cache knows it: the client's view (index into
+/// the server's views, `None` for the default copies), transport, and the
+/// message without its ID.
+type BuiltKey = (Option<usize>, Transport, Vec<u8>);
+
+/// Built answers kept per server; past it the cache starts afresh.
+const MAX_BUILT_ANSWERS: usize = 8192;
+
+/// Copies of each question seen per transport, for [`crate::Loss::first_tries`]
+/// (bounded: a lab serves a few thousand names at most, and the map is only
+/// filled when a loss knob is set).
+#[derive(Debug)]
+struct FateState {
+    rng: SplitMix64,
+    /// (client address, address asked, name, type, over TCP) -> copies seen.
+    seen: HashMap<(IpAddr, Option<std::net::SocketAddr>, String, u16, bool), u32>,
+}
+
+/// What happens to one query on its way: lost, or answered after a delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Lost,
+    After(Duration),
+}
+
+/// The `SplitMix64` generator (Steele, Lea, Flood 2014): a tiny seeded generator, so a
+/// scenario's jitter and loss replay the same way on every run and version.
+#[derive(Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..=max`.
+    fn up_to(&mut self, max: u64) -> u64 {
+        match max.checked_add(1) {
+            Some(n) => self.next() % n,
+            None => self.next(),
+        }
+    }
+}
+
+/// Distinct questions remembered for [`crate::Loss::first_tries`]; past it
+/// the map is cleared (a lab never gets near it).
+const MAX_QUESTIONS_REMEMBERED: usize = 100_000;
+
 /// The zone copies one server keeps for one client view.
 #[derive(Debug)]
 pub(crate) struct ViewZones {
@@ -74,6 +136,136 @@ pub(crate) struct ViewZones {
 }
 
 impl ServerState {
+    pub(crate) fn new(
+        behaviour: Behaviour,
+        zones: Vec<Arc<Zone>>,
+        views: Vec<ViewZones>,
+        staged: Vec<(String, Arc<Zone>)>,
+        stages: Arc<Stages>,
+    ) -> Self {
+        let seed = behaviour.seed;
+        Self {
+            behaviour,
+            zones,
+            views,
+            staged,
+            stages,
+            fate: Mutex::new(FateState {
+                rng: SplitMix64(seed),
+                seen: HashMap::new(),
+            }),
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Forgets every built answer: the lab entered a stage, so some
+    /// questions now have other answers ([`crate::Lab::enter_stage`]).
+    pub(crate) fn forget_built(&self) {
+        self.built
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Forgets the copies of each question seen and restarts the seeded
+    /// draws: the next client meets the path as the first one did
+    /// ([`crate::Lab::reset_paths`]).
+    pub(crate) fn reset_fate(&self) {
+        let mut st = self.fate.lock().unwrap_or_else(PoisonError::into_inner);
+        st.seen.clear();
+        st.rng = SplitMix64(self.behaviour.seed);
+    }
+
+    /// [`ServerState::respond`], from the cache of built answers when the
+    /// same question came before (the reply gets this request's ID).
+    fn respond_cached(
+        &self,
+        request: &[u8],
+        transport: Transport,
+        client: IpAddr,
+    ) -> Option<Vec<u8>> {
+        if request.len() < 12 {
+            return self.respond(request, transport, client);
+        }
+        let view = self
+            .views
+            .iter()
+            .position(|v| v.sources.iter().any(|net| net.contains(&canonical(client))));
+        let key = (view, transport, request[2..].to_vec());
+        let cached = self
+            .built
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let built = if let Some(built) = cached {
+            built
+        } else {
+            let built = self.respond(request, transport, client).map(Arc::new);
+            let mut cache = self.built.lock().unwrap_or_else(PoisonError::into_inner);
+            if cache.len() >= MAX_BUILT_ANSWERS {
+                cache.clear();
+            }
+            cache.insert(key, built.clone());
+            built
+        };
+        built.map(|reply| {
+            let mut reply = reply.as_ref().clone();
+            if reply.len() >= 2 {
+                reply[..2].copy_from_slice(&request[..2]);
+            }
+            reply
+        })
+    }
+
+    /// Whether `request`, sent to this server's address `to`, is lost on the
+    /// way, else how long its answer takes ([`Behaviour::delay_ms`],
+    /// `tcp_delay_ms`, `jitter_ms`, `loss`). Copies of a question are counted
+    /// per client and server address: each pair is its own path, so two
+    /// resolvers asking at once each lose their own first try.
+    fn fate(
+        &self,
+        request: &[u8],
+        transport: Transport,
+        from: IpAddr,
+        to: Option<std::net::SocketAddr>,
+    ) -> Fate {
+        let b = &self.behaviour;
+        let tcp = transport == Transport::Tcp;
+        let base = match (tcp, b.tcp_delay_ms) {
+            (true, Some(ms)) => ms,
+            _ => b.delay_ms,
+        };
+        let lossy = b.loss.as_ref().filter(|l| if tcp { l.tcp } else { l.udp });
+        if lossy.is_none() && b.jitter_ms == 0 {
+            return Fate::After(Duration::from_millis(base));
+        }
+        let mut st = self.fate.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(loss) = lossy {
+            if loss.first_tries > 0
+                && let Some((name, qtype)) = question_key(request)
+            {
+                if st.seen.len() >= MAX_QUESTIONS_REMEMBERED {
+                    st.seen.clear();
+                }
+                let copies = st.seen.entry((from, to, name, qtype, tcp)).or_insert(0);
+                *copies += 1;
+                if *copies <= loss.first_tries {
+                    return Fate::Lost;
+                }
+            }
+            if loss.per_mille > 0 && st.rng.up_to(999) < u64::from(loss.per_mille) {
+                return Fate::Lost;
+            }
+        }
+        let jitter = if b.jitter_ms > 0 {
+            st.rng.up_to(b.jitter_ms)
+        } else {
+            0
+        };
+        Fate::After(Duration::from_millis(base.saturating_add(jitter)))
+    }
+
     /// The zone a query falls in: the deepest enclosing apex, except that a DS
     /// query for a child apex goes to the parent when this server has it too
     /// (RFC 4035 §3.1.4.1), unless the child copy carries
@@ -215,6 +407,16 @@ impl ServerState {
     }
 }
 
+/// The question of a request, lower-cased, for counting copies of it.
+fn question_key(request: &[u8]) -> Option<(String, u16)> {
+    let message = Message::from_vec(request).ok()?;
+    let q = single_query(&message)?;
+    Some((
+        q.name.to_ascii().to_ascii_lowercase(),
+        u16::from(q.query_type),
+    ))
+}
+
 fn single_query(message: &Message) -> Option<&Query> {
     match message.queries.as_slice() {
         [q] => Some(q),
@@ -280,6 +482,7 @@ fn encode(
 
 /// Answers on one UDP socket until aborted.
 pub(crate) async fn serve_udp(socket: UdpSocket, state: Arc<ServerState>) {
+    let local = socket.local_addr().ok();
     let socket = Arc::new(socket);
     let mut tasks = JoinSet::new();
     let mut buf = vec![0u8; 65_535];
@@ -293,8 +496,11 @@ pub(crate) async fn serve_udp(socket: UdpSocket, state: Arc<ServerState>) {
         let socket = Arc::clone(&socket);
         let state = Arc::clone(&state);
         tasks.spawn(async move {
-            if let Some(reply) = state.respond(&request, Transport::Udp, peer.ip()) {
-                delay(&state).await;
+            let Fate::After(delay) = state.fate(&request, Transport::Udp, peer.ip(), local) else {
+                return;
+            };
+            if let Some(reply) = state.respond_cached(&request, Transport::Udp, peer.ip()) {
+                sleep(delay).await;
                 let _ = socket.send_to(&reply, peer).await;
             }
         });
@@ -315,6 +521,7 @@ pub(crate) async fn serve_tcp(listener: TcpListener, state: Arc<ServerState>) {
 }
 
 async fn serve_connection(mut stream: TcpStream, client: IpAddr, state: Arc<ServerState>) {
+    let local = stream.local_addr().ok();
     loop {
         let mut len = [0u8; 2];
         match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
@@ -325,10 +532,13 @@ async fn serve_connection(mut stream: TcpStream, client: IpAddr, state: Arc<Serv
         if stream.read_exact(&mut request).await.is_err() {
             return;
         }
-        let Some(reply) = state.respond(&request, Transport::Tcp, client) else {
+        let Fate::After(delay) = state.fate(&request, Transport::Tcp, client, local) else {
             continue;
         };
-        delay(&state).await;
+        let Some(reply) = state.respond_cached(&request, Transport::Tcp, client) else {
+            continue;
+        };
+        sleep(delay).await;
         let Ok(n) = u16::try_from(reply.len()) else {
             return;
         };
@@ -350,8 +560,8 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-async fn delay(state: &ServerState) {
-    if state.behaviour.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(state.behaviour.delay_ms)).await;
+async fn sleep(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
 }

@@ -2,13 +2,15 @@
 //! failures the CA would hit, servers that fail while others answer, zone cuts
 //! that hand the name to another provider, and the DNSSEC status.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use dcv_dns::{Lookup, Outcome, Security, ServFailReason, ServerVerdict};
+use dcv_dns::{DnsName, Lookup, Outcome, Security, ServFailReason, ServerTiming, ServerVerdict};
 
 use crate::codes::FindingCode;
 use crate::config::CheckConfig;
-use crate::evidence::DnsLookupEvidence;
+use crate::evidence::{DnsLookupEvidence, DnsTimingEvidence, ServerTimingEvidence};
 use crate::messages;
 use crate::model::{Evidence, Finding, Method, Severity};
 use crate::runner::Observations;
@@ -134,6 +136,7 @@ fn all_lookups(obs: &Observations) -> impl Iterator<Item = &Lookup> {
 pub fn zone_findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(partial_server_failures(obs));
+    out.extend(slow_servers(cfg, obs));
     out.extend(delegations(cfg, obs));
     if let Some(base) = obs.caa.first()
         && let Security::Insecure(reason) = &base.security
@@ -237,6 +240,166 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
             f
         })
         .collect()
+}
+
+/// Tries lost (a later try of the same question answered) before a server
+/// counts as lossy: one lost packet is weather, and under load an answer can
+/// overtake the one to an earlier try.
+const LOSSY_AFTER_LOST_TRIES: u32 = 2;
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Every lookup of the check, the TLD and doubled-label ones included, for
+/// naming servers by the zone cuts that list them.
+fn every_lookup(obs: &Observations) -> impl Iterator<Item = &Lookup> {
+    all_lookups(obs)
+        .chain(obs.tld.iter())
+        .chain(obs.txt_doubled.iter())
+}
+
+/// `dns_slow_server`: servers of the domain's zones (at or below the
+/// registrable domain; the root and registries are not the domain's to fix)
+/// whose median answer is slower than a resolver's first retransmission
+/// timeout, or that lost tries a retry got through, in zones where every
+/// lookup still resolved. One warning per zone, with every server's
+/// timings as evidence.
+fn slow_servers(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
+    let initial_rto = cfg.dns.initial_rto;
+    // Address -> (zone, name server name); the deepest zone listing it wins.
+    let mut named: BTreeMap<SocketAddr, (DnsName, DnsName)> = BTreeMap::new();
+    for lookup in every_lookup(obs) {
+        for cut in &lookup.zone_cuts {
+            for ns in &cut.servers {
+                let deeper = named
+                    .get(&ns.addr)
+                    .is_none_or(|(z, _)| z.label_count() < cut.zone.label_count());
+                if deeper {
+                    named.insert(ns.addr, (cut.zone.clone(), ns.name.clone()));
+                }
+            }
+        }
+    }
+    // Zones where the CA's resolver did not get through: the blocking
+    // finding of that lookup tells it.
+    let failed: BTreeSet<&DnsName> = every_lookup(obs)
+        .filter_map(|l| match &l.outcome {
+            Outcome::ServFail {
+                why: ServFailReason::AllServersFailed { zone, .. },
+            } => Some(zone),
+            _ => None,
+        })
+        .collect();
+    let registrable = psl::domain_str(&cfg.hostname.base().to_ascii_lowercase())
+        .map_or(2, |d| d.split('.').filter(|l| !l.is_empty()).count());
+    let mut zones: BTreeMap<DnsName, Vec<(&ServerTiming, &DnsName)>> = BTreeMap::new();
+    for t in &obs.server_timings {
+        let Some((zone, ns)) = named.get(&t.server) else {
+            continue;
+        };
+        if zone.label_count() < registrable || failed.contains(zone) {
+            continue;
+        }
+        zones.entry(zone.clone()).or_default().push((t, ns));
+    }
+    let is_slow = |t: &ServerTiming| t.median_ms().is_some_and(|m| m > ms(initial_rto));
+    let is_lossy = |t: &ServerTiming| t.lost >= LOSSY_AFTER_LOST_TRIES;
+    let tries = cfg.dns.retries.saturating_add(1);
+    let mut out = Vec::new();
+    for (zone, servers) in zones {
+        let bad: Vec<String> = servers
+            .iter()
+            .filter(|(t, _)| t.answered > 0 && (is_slow(t) || is_lossy(t)))
+            .map(|(t, ns)| {
+                let mut what = Vec::new();
+                if is_slow(t) {
+                    what.push(format!(
+                        "median answer {} ms",
+                        t.median_ms().unwrap_or_default()
+                    ));
+                }
+                if is_lossy(t) {
+                    what.push(format!("{} of {} tries lost", t.lost, t.tries));
+                }
+                format!(
+                    "{} ({}) {}",
+                    ns.without_dot(),
+                    t.server.ip(),
+                    what.join(", ")
+                )
+            })
+            .collect();
+        if bad.is_empty() {
+            continue;
+        }
+        let slowest = servers
+            .iter()
+            .filter_map(|(t, _)| t.max_ms())
+            .max()
+            .unwrap_or_default();
+        let cold = dcv_dns::cold_resolver_cost(Duration::from_millis(slowest), initial_rto, tries);
+        let mut f = finding(
+            FindingCode::DnsSlowServer,
+            Severity::Warning,
+            format!(
+                "nameservers of {} are slow or lose queries, yet the CA's resolver still gets their answers: {}",
+                zone.without_dot(),
+                bad.join("; ")
+            ),
+        );
+        let cost = match cold {
+            Some((wait, 0)) => format!(
+                "The slowest answer here ({slowest} ms) still comes within that first wait ({} ms)",
+                ms(wait.max(initial_rto))
+            ),
+            Some((wait, n)) => format!(
+                "For the slowest answer here ({slowest} ms) that is {n} timeout{} ({} ms) before one of its tries waits long enough, on each first contact with the server",
+                if n == 1 { "" } else { "s" },
+                ms(wait)
+            ),
+            None => format!(
+                "The slowest answer here ({slowest} ms) is slower than any of its {tries} tries waits: only the other servers get it through"
+            ),
+        };
+        f.explanation = format!(
+            "{} Let's Encrypt's resolver (Unbound) waits {} ms for a server it has no history of, then asks again and drops the late answer, doubling the wait each time. {cost}; every lost packet costs it one timeout more. The CA allows about {} s per lookup, so today it gets through; a little more delay or loss and validation fails with \"query timed out\".",
+            FindingCode::DnsSlowServer.meaning(),
+            ms(initial_rto),
+            cfg.dns.lookup_budget.as_secs()
+        );
+        f.fix = format!(
+            "Find out why these servers answer slowly or drop queries (an overloaded or distant server, rate limiting, a firewall or DDoS filter dropping packets, an anycast node far from the CA) and fix it, or remove them from the NS set of {} (at the zone and at its parent).",
+            zone.without_dot()
+        );
+        f.evidence.push(Evidence::DnsTiming(DnsTimingEvidence {
+            zone: zone.to_string(),
+            initial_rto_ms: ms(initial_rto),
+            ca_budget_ms: ms(cfg.dns.lookup_budget),
+            servers: servers
+                .iter()
+                .map(|(t, ns)| {
+                    let cold = t.max_ms().and_then(|max| {
+                        dcv_dns::cold_resolver_cost(Duration::from_millis(max), initial_rto, tries)
+                    });
+                    ServerTimingEvidence {
+                        server: format!("{ns}@{}", t.server),
+                        questions: t.questions,
+                        answered: t.answered,
+                        tries: t.tries,
+                        lost: t.lost,
+                        late: t.late,
+                        median_ms: t.median_ms(),
+                        max_ms: t.max_ms(),
+                        cold_resolver_timeouts: cold.map(|(_, n)| n),
+                        cold_resolver_wait_ms: cold.map(|(w, _)| ms(w)),
+                    }
+                })
+                .collect(),
+        }));
+        out.push(f);
+    }
+    out
 }
 
 /// Whether `zone` lies below the registrable domain of `hostname` (Public

@@ -642,7 +642,11 @@ impl Engine {
     ) -> (Option<ZoneCut>, Ctx) {
         let walked = self.closest_cut(name);
         let mut ctx = Ctx::default();
-        let (servers, replies, verdicts) = self.ask_cut(&walked, name, RecordType::NS).await;
+        // Evidence, not a step of the walk: the servers that answer within
+        // the grace of the first are enough, a slow one is left running.
+        let (servers, replies, verdicts) = self
+            .ask_cut_in(&walked, name, RecordType::NS, &mut ctx, false)
+            .await;
         let name_h = name.to_hickory();
         let mut serving: Vec<NameServer> = Vec::new();
         let mut ns_names: Vec<DnsName> = Vec::new();

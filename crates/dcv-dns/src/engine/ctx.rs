@@ -10,6 +10,7 @@ use crate::{
     types::{DnsName, RecordType},
 };
 
+use super::ask::Late;
 use super::chain::ZoneKeys;
 
 /// Evidence gathered while resolving one lookup.
@@ -20,6 +21,11 @@ pub(super) struct Ctx {
     pub(super) exchanges: Vec<Exchange>,
     pub(super) seen: HashSet<(SocketAddr, DnsName, RecordType)>,
     pub(super) steps: Vec<ValidationStep>,
+    /// Questions the walk left running at a zone cut; their answers join
+    /// the evidence before the lookup completes.
+    pub(super) late: Vec<Late>,
+    /// When the CA would give up on this lookup (set at its first question).
+    pub(super) deadline: Option<tokio::time::Instant>,
     /// Names whose key evidence ([`ZoneKeys`]) is already in.
     pub(super) keys_seen: HashSet<DnsName>,
 }

@@ -40,6 +40,7 @@ use tokio::sync::OnceCell;
 
 use crate::{
     config::EngineConfig,
+    infra::{Infra, ServerTiming},
     limits,
     lookup::{CutSource, Lookup, NameServer, ZoneCut},
     transport::{Journal, Recorder, ServerReply},
@@ -68,6 +69,9 @@ struct Inner {
     keys: Mutex<HashMap<DnsName, Cell<ZoneKeys>>>,
     /// Every attempt of every lookup, kept apart from the lookups' futures.
     journal: Recorder,
+    /// Round-trip state and timings per server address, shared by every
+    /// lookup (the resolver's infrastructure cache).
+    infra: Infra,
 }
 
 impl fmt::Debug for Engine {
@@ -110,6 +114,7 @@ impl Engine {
         };
         let mut cuts = HashMap::new();
         cuts.insert(DnsName::root(), Arc::new(root));
+        let infra = Infra::new(config.initial_rto);
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -119,6 +124,7 @@ impl Engine {
                 lookups: Mutex::default(),
                 keys: Mutex::default(),
                 journal: Recorder::default(),
+                infra,
             }),
         }
     }
@@ -141,7 +147,9 @@ impl Engine {
     /// [`transport::JOURNAL_SLOWEST_KEPT`]) and the queries still
     /// waiting, each named with the zone cut that lists its server. Survives
     /// dropped lookup futures: read it before dropping them to see what they
-    /// were waiting for (a dropped attempt leaves the in-flight list).
+    /// were waiting for (a dropped attempt leaves the in-flight list; the
+    /// questions a walk left running at a zone cut run on, each within its
+    /// patience, and stay listed until they end).
     pub fn journal(&self) -> Journal {
         self.inner.journal.read(|addr, qname| {
             let cuts = lock(&self.inner.cuts);
@@ -157,6 +165,13 @@ impl Engine {
             }
             None
         })
+    }
+
+    /// What this engine measured of each server it asked (round trips,
+    /// tries, losses, late answers), by address: the evidence of slow or
+    /// lossy servers.
+    pub fn server_timings(&self) -> Vec<ServerTiming> {
+        self.inner.infra.timings()
     }
 
     /// Resolves `name`/`qtype` iteratively from the root hints and validates

@@ -137,6 +137,7 @@ impl Engine {
             visited.push(target.clone());
             current = target;
         };
+        self.collect_late(&mut ctx).await;
         let mut zone_cuts = ctx.cuts;
         // A referral names the cut the walk asked, which may lie above the
         // zone the referral came from (one server serving lab. and co.lab.

@@ -57,7 +57,8 @@ impl Engine {
                     });
                 }
                 self.prefetch_zone_keys(&cut.zone);
-                let (servers, replies, verdicts) = self.ask_cut(&cut, qname, qtype).await;
+                let (servers, replies, verdicts) =
+                    self.ask_cut_in(&cut, qname, qtype, ctx, keep_answers).await;
                 for r in &replies {
                     ctx.add_reply(r, qname, qtype);
                 }

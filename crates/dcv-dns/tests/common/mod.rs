@@ -15,7 +15,9 @@ pub fn config(lab: &Lab) -> EngineConfig {
             .trust_anchor_ds()
             .map(|ds| parse_trust_anchor(&ds).expect("lab anchor parses"))
             .unwrap_or_default(),
-        query_timeout: Duration::from_secs(1),
+        // Patience per server question, every try together: two tries
+        // (the retry after the 376 ms RTO), 2 s in all.
+        query_timeout: Duration::from_secs(2),
         retries: 1,
         ..EngineConfig::default()
     }

@@ -1,0 +1,222 @@
+//! Differential test for slow and lossy servers: each scenario resolved by
+//! our engine with its production timers (RTO from 376 ms, 5 tries, 6 s per
+//! server, the CA's 10 s per lookup) and by a cold Unbound configured like
+//! Let's Encrypt's resolver, asked by a patient client (`dig +time=25`) so
+//! that Unbound's own retransmission schedule decides. The verdict classes
+//! must agree: where Unbound gets through, so do we (and much sooner: we
+//! take a late answer that Unbound drops). All scenarios run at once, each
+//! lab on its own loopback addresses with its own Unbound; the lab listens
+//! on port 53 (Unbound's root hints carry no port), so this needs root.
+//! Unbound sends from its own address (`outgoing-interface`), so a lossy
+//! server loses its first tries as well as ours: each client is its own path.
+
+mod common;
+
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use dcv_dns::{DnsName, Engine, EngineConfig, Outcome, RecordType, Security};
+use dcv_lab::{Lab, Scenario, catalogue};
+
+/// What the CA would see, coarsely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Secure(&'static str),
+    Insecure(&'static str),
+    Fail,
+}
+
+const QUESTIONS: [(&str, RecordType); 4] = [
+    ("www.example.lab.", RecordType::A),
+    ("_acme-challenge.www.example.lab.", RecordType::TXT),
+    ("www.example.lab.", RecordType::CAA),
+    ("example.lab.", RecordType::CAA),
+];
+
+/// Kills Unbound (by its own pid) when dropped.
+struct Unbound {
+    child: Child,
+    addr: IpAddr,
+    dir: PathBuf,
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start_unbound(lab: &Lab, name: &str) -> Unbound {
+    let IpAddr::V4(v4) = lab.root_hints()[0].ip() else {
+        panic!("root server has no IPv4")
+    };
+    let o = v4.octets();
+    let addr = IpAddr::from([127, o[1], o[2], 250]);
+    let dir = std::env::temp_dir().join(format!("dcv-dns-slow-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = lab.write_files(&dir).unwrap();
+    // Let's Encrypt's settings that matter here (peers-and-ca-behaviour.md
+    // §3.2) and the lab's (lab-notes.md): no discard-timeout, which would
+    // drop Unbound's own answer to a client after 1.9 s.
+    let conf = format!(
+        "server:\n    interface: {addr}\n    outgoing-interface: {addr}\n    port: 53\n    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    logfile: \"{d}/unbound.log\"\n    use-syslog: no\n    num-threads: 1\n    so-reuseport: no\n    do-not-query-localhost: no\n    discard-timeout: 0\n    root-hints: \"{hints}\"\n    trust-anchor-file: \"{anchor}\"\n    qname-minimisation: no\n    aggressive-nsec: no\n    use-caps-for-id: no\n    edns-buffer-size: 1232\n    access-control: 127.0.0.0/8 allow\n    module-config: \"validator iterator\"\n    prefetch: no\nremote-control:\n    control-enable: no\n",
+        d = dir.display(),
+        hints = files.root_hints.display(),
+        anchor = files.trust_anchor.display(),
+    );
+    let conf_path = dir.join("unbound.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new("/usr/sbin/unbound")
+        .args(["-d", "-c"])
+        .arg(&conf_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("unbound starts");
+    // Ready when its TCP listener accepts (no query: the cache stays cold).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && std::net::TcpStream::connect((addr, 53)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Unbound { child, addr, dir }
+}
+
+/// Unbound's verdict through `dig` with one patient try.
+fn dig(server: IpAddr, name: &str, qtype: RecordType) -> Verdict {
+    let Ok(out) = Command::new("/usr/bin/dig")
+        .arg(format!("@{server}"))
+        .args(["-p", "53", "+dnssec", "+tries=1", "+time=25", name])
+        .arg(qtype.to_string())
+        .output()
+    else {
+        return Verdict::Fail;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(status) = text
+        .split("status: ")
+        .nth(1)
+        .and_then(|t| t.split(',').next())
+    else {
+        return Verdict::Fail;
+    };
+    let ad = text
+        .split("flags: ")
+        .nth(1)
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|f| f.split_whitespace().any(|f| f == "ad"));
+    let kind = match status {
+        "NOERROR" => "NOERROR",
+        "NXDOMAIN" => "NXDOMAIN",
+        _ => return Verdict::Fail,
+    };
+    if ad {
+        Verdict::Secure(kind)
+    } else {
+        Verdict::Insecure(kind)
+    }
+}
+
+fn ours(outcome: &Outcome, security: &Security) -> Verdict {
+    let kind = match outcome {
+        Outcome::Answer { .. } | Outcome::NoData => "NOERROR",
+        Outcome::NxDomain => "NXDOMAIN",
+        Outcome::ServFail { .. } => return Verdict::Fail,
+    };
+    match security {
+        Security::Secure => Verdict::Secure(kind),
+        Security::Insecure(_) => Verdict::Insecure(kind),
+        _ => Verdict::Fail,
+    }
+}
+
+/// One scenario: our verdicts and time, Unbound's verdicts and time.
+async fn compare(scenario: Scenario) -> (Vec<String>, Vec<String>) {
+    let name = scenario.name.clone();
+    let lab = Lab::start_on_port(scenario, 53).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot start the lab on port 53 ({e}): this test needs root; run scripts/test as root"
+        )
+    });
+    let unbound = start_unbound(&lab, &name);
+    let addr = unbound.addr;
+    let theirs = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let verdicts: Vec<Verdict> = std::thread::scope(|scope| {
+            let handles: Vec<_> = QUESTIONS
+                .iter()
+                .map(|(n, t)| scope.spawn(move || dig(addr, n, *t)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        (verdicts, started.elapsed())
+    });
+    let engine = Engine::new(EngineConfig {
+        query_timeout: EngineConfig::default().query_timeout,
+        retries: EngineConfig::default().retries,
+        ..common::config(&lab)
+    });
+    let started = Instant::now();
+    let lookups = futures::future::join_all(QUESTIONS.iter().map(|(n, t)| {
+        let engine = engine.clone();
+        async move { engine.lookup(&DnsName::parse(n).unwrap(), *t).await }
+    }))
+    .await;
+    let our_time = started.elapsed();
+    let (theirs, their_time) = theirs.await.unwrap();
+    drop(unbound);
+    let mut lines = Vec::new();
+    let mut disagreements = Vec::new();
+    for (((qname, qtype), lookup), theirs) in QUESTIONS.iter().zip(&lookups).zip(&theirs) {
+        let ours = ours(&lookup.outcome, &lookup.security);
+        let line = format!(
+            "{name:<18} {qname:<33} {qtype:<4} ours {ours:?} ({:.1} s) unbound {theirs:?} ({:.1} s)",
+            our_time.as_secs_f64(),
+            their_time.as_secs_f64()
+        );
+        if ours != *theirs {
+            disagreements.push(line.clone());
+        }
+        lines.push(line);
+    }
+    (lines, disagreements)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_lossy_verdicts_agree_with_unbound() {
+    assert!(
+        Path::new("/usr/sbin/unbound").exists() && Path::new("/usr/bin/dig").exists(),
+        "unbound or dig not installed: apt-get install -y unbound bind9-dnsutils (scripts/test does it as root)"
+    );
+    let mut scenarios: Vec<Scenario> = [500, 1000, 1500, 2000, 3000]
+        .into_iter()
+        .map(|ms| catalogue::slow_servers(Duration::from_millis(ms)))
+        .collect();
+    scenarios.extend([
+        catalogue::lossy_path(),
+        catalogue::one_slow_server(),
+        catalogue::lossy_server(),
+        catalogue::jittery(),
+        catalogue::tcp_slow(),
+    ]);
+    let results =
+        futures::future::join_all(scenarios.into_iter().map(|s| tokio::spawn(compare(s)))).await;
+    let mut all = Vec::new();
+    for r in results {
+        let (lines, disagreements) = r.unwrap();
+        for l in lines {
+            println!("{l}");
+        }
+        all.extend(disagreements);
+    }
+    assert!(
+        all.is_empty(),
+        "disagreements with Unbound:\n{}",
+        all.join("\n")
+    );
+}
