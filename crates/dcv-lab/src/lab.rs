@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
 use crate::LabError;
-use crate::addr::Block;
+use crate::addr::{Block, HOSTS_PER_BLOCK};
 use crate::http::{RunningResponder, spawn_responder};
 use crate::scenario::{ClientView, Scenario, fqdn};
 use crate::server::{ServerState, ViewZones, serve_tcp, serve_udp};
@@ -61,8 +61,10 @@ impl Lab {
         let now = OffsetDateTime::now_utc();
         let keys = generate_keys(&scenario)?;
         let mut last_err = None;
+        let blocks = u32::try_from(scenario.servers.len().div_ceil(HOSTS_PER_BLOCK).max(1))
+            .map_err(|_| LabError::Spec("too many servers".into()))?;
         for _ in 0..BIND_ATTEMPTS {
-            let block = Block::allocate();
+            let block = Block::allocate_run(blocks);
             match Self::try_start(&scenario, block, port, now, &keys).await {
                 Ok(lab) => return Ok(lab),
                 Err(LabError::Bind { source, addr, hint })
@@ -113,10 +115,13 @@ impl Lab {
                     port = udp.local_addr().map_err(|e| bind_error(addr, e))?.port();
                 }
                 let addr = SocketAddr::new(ip, port);
+                tasks.spawn(serve_udp(udp, Arc::clone(&state)));
+                if spec.behaviour.tcp_refused {
+                    continue;
+                }
                 let tcp = TcpListener::bind(addr)
                     .await
                     .map_err(|e| bind_error(addr, e))?;
-                tasks.spawn(serve_udp(udp, Arc::clone(&state)));
                 tasks.spawn(serve_tcp(tcp, Arc::clone(&state)));
             }
         }
@@ -270,7 +275,7 @@ fn generate_keys(scenario: &Scenario) -> Result<HashMap<String, Arc<ZoneKeys>>, 
         if spec.signing.is_signed()
             && let std::collections::hash_map::Entry::Vacant(e) = keys.entry(fqdn(&spec.apex))
         {
-            e.insert(Arc::new(ZoneKeys::generate()?));
+            e.insert(Arc::new(ZoneKeys::generate(spec.algorithm)?));
         }
     }
     Ok(keys)
@@ -313,6 +318,7 @@ fn server_state(
     views.retain(|v| !v.zones.is_empty());
     Ok(ServerState {
         behaviour,
+        loss: crate::server::LossCounts::default(),
         zones,
         views,
     })
@@ -341,20 +347,22 @@ fn prepare(
     now: OffsetDateTime,
     keys: &HashMap<String, Arc<ZoneKeys>>,
 ) -> Result<Prepared, LabError> {
-    // Host numbers: servers from 1, in scenario order.
+    // Host numbers: servers from 1, in scenario order; past 199 servers the
+    // next block of the run (see `Block::allocate_run`).
     let mut server_addrs: HashMap<String, HostAddrs> = HashMap::new();
     let mut servers = BTreeMap::new();
     for (i, spec) in scenario.servers.iter().enumerate() {
-        let n = u8::try_from(i + 1)
-            .ok()
-            .filter(|n| *n < 200)
-            .ok_or_else(|| LabError::Spec("at most 199 servers per lab".into()))?;
+        let server_block = u32::try_from(i / HOSTS_PER_BLOCK)
+            .map(|k| block.offset(k))
+            .map_err(|_| LabError::Spec("too many servers".into()))?;
+        let n = u8::try_from(i % HOSTS_PER_BLOCK + 1)
+            .map_err(|_| LabError::Spec("host number out of range".into()))?;
         let mut h = HostAddrs::default();
         if spec.ipv4 {
-            h.v4.push(IpAddr::V4(block.v4(n)));
+            h.v4.push(IpAddr::V4(server_block.v4(n)));
         }
         if spec.ipv6 && !scenario.ipv4_only {
-            h.v6.push(IpAddr::V6(block.v6(n)));
+            h.v6.push(IpAddr::V6(server_block.v6(n)));
         }
         servers.insert(
             fqdn(&spec.name),

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hickory_proto::dnssec::crypto::EcdsaSigningKey;
 use hickory_proto::dnssec::rdata::{
     DNSKEY, DNSSECRData, DS, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput,
 };
-use hickory_proto::dnssec::{Algorithm, DigestType, Nsec3HashAlgorithm, SigningKey, TBS};
+use hickory_proto::dnssec::{
+    Algorithm, DigestType, Nsec3HashAlgorithm, PublicKey as _, SigningKey, TBS,
+};
 use hickory_proto::rr::rdata::null::NULL;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
@@ -19,7 +20,9 @@ use hickory_proto::serialize::txt::Parser;
 use time::OffsetDateTime;
 
 use crate::LabError;
-use crate::scenario::{RrsetSelector, ServerSpec, Signing, ZoneFault, ZoneSpec, fqdn};
+use crate::scenario::{
+    KeyAlgorithm, RrsetSelector, ServerSpec, Signing, ZoneFault, ZoneSpec, fqdn,
+};
 
 /// Canonical (RFC 4034 §6.1) sort key of a name: lower-cased labels, rightmost first.
 pub(crate) type Key = Vec<Vec<u8>>;
@@ -127,17 +130,11 @@ impl std::fmt::Debug for ZoneKeys {
 }
 
 impl ZoneKeys {
-    /// Fresh ECDSA P-256 keys (algorithm 13).
-    pub(crate) fn generate() -> Result<Self, LabError> {
-        let make = |sep: bool| -> Result<(Box<dyn SigningKey>, DNSKEY), LabError> {
-            let alg = Algorithm::ECDSAP256SHA256;
-            let pkcs8 = EcdsaSigningKey::generate_pkcs8(alg).map_err(dnssec_err)?;
-            let key = EcdsaSigningKey::from_pkcs8(&pkcs8, alg).map_err(dnssec_err)?;
-            let public = key.to_public_key().map_err(dnssec_err)?;
-            Ok((Box::new(key), DNSKEY::new(true, sep, false, public)))
-        };
-        let (ksk, ksk_dnskey) = make(true)?;
-        let (zsk, zsk_dnskey) = make(false)?;
+    /// Fresh keys of `algorithm` (RSA ones come from the process-wide pool,
+    /// see [`crate::keys`]).
+    pub(crate) fn generate(algorithm: KeyAlgorithm) -> Result<Self, LabError> {
+        let (ksk, ksk_dnskey) = crate::keys::make(algorithm, true)?;
+        let (zsk, zsk_dnskey) = crate::keys::make(algorithm, false)?;
         Ok(Self {
             ksk,
             ksk_dnskey,
@@ -155,14 +152,14 @@ impl ZoneKeys {
             .map_err(proto_err)?;
         Ok(DS::new(
             tag,
-            Algorithm::ECDSAP256SHA256,
+            self.ksk_dnskey.public_key().algorithm(),
             DigestType::SHA256,
             digest.as_ref().to_vec(),
         ))
     }
 }
 
-fn dnssec_err(e: impl std::fmt::Display) -> LabError {
+pub(crate) fn dnssec_err(e: impl std::fmt::Display) -> LabError {
     LabError::Dnssec(e.to_string())
 }
 
