@@ -18,7 +18,7 @@ use crate::addr::{Block, HOSTS_PER_BLOCK};
 use crate::http::{RunningResponder, spawn_responder};
 use crate::scenario::{ClientView, Scenario, fqdn};
 use crate::server::{ServerState, ViewZones, serve_tcp, serve_udp};
-use crate::zone::{BuildCtx, HostAddrs, Zone, ZoneKeys, build_zone, parse_name};
+use crate::zone::{BuildCtx, HostAddrs, Topology, Zone, ZoneKeys, build_zone, parse_name};
 
 /// How many address blocks / ephemeral ports to try before giving up.
 const BIND_ATTEMPTS: usize = 12;
@@ -392,12 +392,12 @@ fn prepare(
 
     let ctx = BuildCtx {
         specs: &scenario.zones,
-        servers: &scenario.servers,
         server_addrs: &server_addrs,
         http_addrs: &http_addrs,
         keys,
         now,
         ipv4_only: scenario.ipv4_only,
+        topology: Topology::new(&scenario.zones, &scenario.servers)?,
     };
     let mut zones_by_server: HashMap<String, Vec<ServedCopy>> = HashMap::new();
     for spec in &scenario.zones {

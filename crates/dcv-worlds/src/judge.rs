@@ -1,0 +1,333 @@
+//! What a disagreement means: justified by a written rule, known (a
+//! concurrent engine fix is expected to remove it), or unexplained (a real
+//! finding). Also the feature tags of a question's resolution path, which
+//! name the likely cause before shrinking confirms it.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use dcv_lab::{Mode, Signing};
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{Comparison, WorldRun};
+use crate::delv::{DelvVerdict, ours_as_delv};
+use crate::verdict::{Status, Verdict};
+use crate::world::{Authority, World, in_zone};
+
+/// A rule that makes a disagreement correct behaviour on both sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Rule {
+    /// The zone's listed servers give different answers (a stale secondary,
+    /// RFC 1996); a resolver may ask any of them (RFC 1034 §4.3.2, RFC 2182
+    /// §3), and each side's verdict is what one of the servers answers.
+    ServerChoice,
+    /// BIND marks an NSEC3 opt-out denial secure; RFC 5155 §9.2 says such a
+    /// response MUST NOT get the AD bit, so the engine and Unbound say
+    /// insecure (`dcv-dns/tests/delv_differential.rs` documents the same).
+    DelvOptOut,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ServerChoice => {
+                "server choice: the zone's servers disagree (stale secondary, RFC 1996) and each verdict is one server's answer (RFC 1034 §4.3.2, RFC 2182 §3)"
+            }
+            Self::DelvOptOut => {
+                "delv labels an NSEC3 opt-out denial secure; RFC 5155 §9.2: no AD for opt-out spans"
+            }
+        })
+    }
+}
+
+/// One entry of `known-divergences.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownDivergence {
+    /// World seed.
+    pub seed: u64,
+    /// `lab` or `knot`.
+    #[serde(default = "lab_authority")]
+    pub authority: String,
+    /// Against whom: `unbound` or `delv`.
+    #[serde(default = "unbound_oracle")]
+    pub oracle: String,
+    /// The questions (`name TYPE`); empty: every question of the world.
+    #[serde(default)]
+    pub questions: Vec<String>,
+    /// What causes it (the world feature whose removal makes them agree).
+    pub cause: String,
+    /// The engine area (helper branch) expected to remove it.
+    pub area: String,
+}
+
+fn lab_authority() -> String {
+    "lab".to_owned()
+}
+
+fn unbound_oracle() -> String {
+    "unbound".to_owned()
+}
+
+/// The known-divergence list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Known {
+    #[serde(default)]
+    pub divergence: Vec<KnownDivergence>,
+}
+
+impl Known {
+    /// Parses `known-divergences.toml` text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// The entry covering this disagreement, if any.
+    pub fn find(&self, world: &World, c: &Comparison, oracle: &str) -> Option<&KnownDivergence> {
+        let authority = authority_name(world.authority);
+        let question = c.question.to_string();
+        self.divergence.iter().find(|k| {
+            k.seed == world.seed
+                && k.authority == authority
+                && k.oracle == oracle
+                && (k.questions.is_empty()
+                    || k.questions
+                        .iter()
+                        .any(|q| q.eq_ignore_ascii_case(&question)))
+        })
+    }
+}
+
+/// `lab` / `knot`.
+pub fn authority_name(a: Authority) -> &'static str {
+    match a {
+        Authority::Lab => "lab",
+        Authority::Knot => "knot",
+    }
+}
+
+/// The judgement of one comparison against one oracle.
+#[derive(Debug, Clone, Serialize)]
+pub enum Judgement {
+    Agree,
+    Justified(Rule),
+    Known {
+        cause: String,
+        area: String,
+    },
+    Unexplained,
+    /// Unexplained in the run, but the world run again on its own gave
+    /// another pair of verdicts (timing under load; reported, counted apart).
+    NotReproduced {
+        again: String,
+    },
+}
+
+impl Judgement {
+    /// Whether this counts against the run.
+    pub fn is_unexplained(&self) -> bool {
+        matches!(self, Self::Unexplained)
+    }
+}
+
+/// Judges the engine against Unbound for one question.
+pub fn judge_unbound(world: &World, c: &Comparison, known: &Known) -> Judgement {
+    if c.ours.agrees(&c.unbound) {
+        return Judgement::Agree;
+    }
+    if server_choice_explains(c) {
+        return Judgement::Justified(Rule::ServerChoice);
+    }
+    match known.find(world, c, "unbound") {
+        Some(k) => Judgement::Known {
+            cause: k.cause.clone(),
+            area: k.area.clone(),
+        },
+        None => Judgement::Unexplained,
+    }
+}
+
+/// Judges the engine against delv (sampled worlds only).
+pub fn judge_delv(world: &World, c: &Comparison, known: &Known) -> Option<Judgement> {
+    let run = c.delv.as_ref()?;
+    let ours = ours_as_delv(&c.ours);
+    if ours == run.verdict {
+        return Some(Judgement::Agree);
+    }
+    if let (DelvVerdict::Insecure(a), DelvVerdict::Secure(b)) = (&ours, &run.verdict)
+        && a == b
+        && run.saw_opt_out
+    {
+        return Some(Judgement::Justified(Rule::DelvOptOut));
+    }
+    if server_choice_explains(c) {
+        return Some(Judgement::Justified(Rule::ServerChoice));
+    }
+    Some(match known.find(world, c, "delv") {
+        Some(k) => Judgement::Known {
+            cause: k.cause.clone(),
+            area: k.area.clone(),
+        },
+        None => Judgement::Unexplained,
+    })
+}
+
+/// The [`Rule::ServerChoice`] test on the servers' own answers, which the
+/// batch collects for disagreements in worlds with a stale copy.
+fn server_choice_explains(c: &Comparison) -> bool {
+    if c.server_answers.is_empty() || c.ours.secure != c.unbound.secure {
+        return false;
+    }
+    let seen = |v: &Verdict| {
+        v.status != Status::Fail
+            && c.server_answers.iter().any(|s| {
+                s.verdict.status == v.status
+                    && (v.status != Status::NoError || s.verdict.answer == v.answer)
+            })
+    };
+    let servers_disagree = c
+        .server_answers
+        .iter()
+        .any(|s| !s.verdict.agrees_data(&c.server_answers[0].verdict));
+    servers_disagree && seen(&c.ours) && seen(&c.unbound)
+}
+
+/// The world features on a question's resolution path: the zones above the
+/// name, those its CNAMEs lead into, and the zones hosting their servers'
+/// names. Printed with every divergence; shrinking confirms which matter.
+pub fn path_features(world: &World, qname: &str) -> BTreeSet<String> {
+    let mut names = vec![qname.to_ascii_lowercase()];
+    // Follow CNAMEs written in the world (bounded: a loop revisits a name).
+    let mut i = 0;
+    while i < names.len() && names.len() < 12 {
+        let name = names[i].clone();
+        i += 1;
+        let Some(z) = world.zone_of(&name) else {
+            continue;
+        };
+        let zone = &world.zones[z];
+        for line in &zone.records {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if let [owner, "CNAME", target] = f.as_slice() {
+                let owner = if *owner == "@" {
+                    zone.apex.clone()
+                } else {
+                    format!("{owner}.{}", zone.apex)
+                };
+                let wildcard = owner
+                    .strip_prefix("*.")
+                    .is_some_and(|rest| in_zone(&name, rest));
+                if (owner == name || wildcard) && !names.contains(&target.to_ascii_lowercase()) {
+                    names.push(target.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    let mut zones: BTreeSet<usize> = BTreeSet::new();
+    for n in &names {
+        for (z, zone) in world.zones.iter().enumerate() {
+            if in_zone(n, &zone.apex) {
+                zones.insert(z);
+            }
+        }
+    }
+    // Zones that hold the names of those zones' servers.
+    for z in zones.clone() {
+        for s in &world.zones[z].ns {
+            if let Some(host) = world.zone_of(&world.servers[*s].name) {
+                zones.insert(host);
+            }
+        }
+    }
+    let mut tags = BTreeSet::new();
+    for &z in &zones {
+        let zone = &world.zones[z];
+        if let Some(p) = zone.parent
+            && world.zones[p]
+                .serving
+                .iter()
+                .any(|s| zone.serving.contains(s))
+        {
+            tags.insert("co-hosted parent/child".to_owned());
+        }
+        if !world.lame(zone).is_empty() {
+            tags.insert("lame server".to_owned());
+        }
+        if zone.stale.is_some() {
+            tags.insert("stale secondary".to_owned());
+        }
+        for f in &zone.faults {
+            tags.insert(format!("zone fault {f:?}"));
+        }
+        if let Signing::Nsec3 {
+            iterations,
+            opt_out,
+            ..
+        } = &zone.signing
+        {
+            if *opt_out {
+                tags.insert("NSEC3 opt-out".to_owned());
+            }
+            if *iterations > dcv_dns::limits::NSEC3_MAX_ITERATIONS {
+                tags.insert("NSEC3 iterations > 150".to_owned());
+            }
+        }
+        for s in zone
+            .ns
+            .iter()
+            .chain(zone.stale.as_ref().map(|st| &st.server))
+        {
+            let b = &world.servers[*s].behaviour;
+            if b.delay_ms > 0 {
+                tags.insert(format!("slow server ({} ms)", b.delay_ms));
+            }
+            if b.udp_loss.is_some() {
+                tags.insert("lossy server".to_owned());
+            }
+            if let Some(m) = b.edns_mode {
+                tags.insert(format!("EDNS-intolerant server ({m:?})"));
+            }
+            if b.tcp_refused {
+                tags.insert("TCP refused".to_owned());
+            }
+            if let Some(m) = b.tcp_mode {
+                tags.insert(format!("TCP {m:?}"));
+            }
+            if let Some(m) = b.no_edns_mode {
+                tags.insert(format!("{m:?} without EDNS"));
+            }
+            if b.truncate_udp {
+                tags.insert("always truncates UDP".to_owned());
+            }
+            if b.mode != Mode::Answer {
+                tags.insert(format!("server {:?}", b.mode));
+            }
+            for t in &b.per_type {
+                tags.insert(format!("{:?} for {}", t.mode, t.rtype));
+            }
+            let server = &world.servers[*s];
+            if !server.ipv4 {
+                tags.insert("IPv6-only server".to_owned());
+            }
+        }
+    }
+    if names.len() > 1 {
+        tags.insert("CNAME".to_owned());
+    }
+    if qname.starts_with("big.") {
+        tags.insert("RRset larger than 1232 octets".to_owned());
+    }
+    tags
+}
+
+/// Judgements of a whole world run, per comparison: (unbound, delv).
+pub fn judge_world(run: &WorldRun, known: &Known) -> Vec<(Judgement, Option<Judgement>)> {
+    run.comparisons
+        .iter()
+        .map(|c| {
+            (
+                judge_unbound(&run.world, c, known),
+                judge_delv(&run.world, c, known),
+            )
+        })
+        .collect()
+}
