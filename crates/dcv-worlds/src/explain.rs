@@ -249,6 +249,7 @@ pub async fn explain(
     divergences: &[&Divergence],
     cfg: &RunConfig,
     batch: usize,
+    progress: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<Vec<Explained>> {
     // (world index in `candidates`) -> (divergence indices, cause)
     let mut candidates: Vec<(World, Cause, Vec<usize>)> = Vec::new();
@@ -275,11 +276,25 @@ pub async fn explain(
         }
     }
     let mut cfg = cfg.clone();
+    cfg.delv_only = Some(
+        divergences
+            .iter()
+            .filter(|d| d.oracle == "delv")
+            .map(|d| (d.world.seed, d.world.authority))
+            .collect(),
+    );
     let mut agreed: BTreeMap<(usize, Cause), bool> = BTreeMap::new();
     let worlds: Vec<World> = candidates.iter().map(|(w, _, _)| w.clone()).collect();
-    for chunk in worlds.chunks(batch.max(1)) {
-        cfg.delv_every = 1;
+    let chunks = worlds.len().div_ceil(batch.max(1));
+    for (n, chunk) in worlds.chunks(batch.max(1)).enumerate() {
+        let t = std::time::Instant::now();
         let runs: Vec<WorldRun> = run_batch(chunk.to_vec(), &cfg).await?;
+        progress(&format!(
+            "explain: counterfactual batch {}/{chunks}: {} worlds in {:.0} s",
+            n + 1,
+            chunk.len(),
+            t.elapsed().as_secs_f64()
+        ));
         for run in runs {
             let Some(c) = candidates
                 .iter()

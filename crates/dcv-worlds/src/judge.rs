@@ -25,6 +25,11 @@ pub enum Rule {
     /// response MUST NOT get the AD bit, so the engine and Unbound say
     /// insecure (`dcv-dns/tests/delv_differential.rs` documents the same).
     DelvOptOut,
+    /// delv's resolver (the iterator-only Unbound) gave up fetching
+    /// (`resolution failed: failure` / `timed out`: not a validator result)
+    /// while the validating Unbound, asked the same question, agrees with the
+    /// engine: delv checks validation, and it had nothing to validate.
+    DelvFetchFailure,
 }
 
 impl fmt::Display for Rule {
@@ -35,6 +40,9 @@ impl fmt::Display for Rule {
             }
             Self::DelvOptOut => {
                 "delv labels an NSEC3 opt-out denial secure; RFC 5155 §9.2: no AD for opt-out spans"
+            }
+            Self::DelvFetchFailure => {
+                "delv's resolver gave up fetching (no validator result) where the validating Unbound agrees with the engine"
             }
         })
     }
@@ -158,6 +166,9 @@ pub fn judge_delv(world: &World, c: &Comparison, known: &Known) -> Option<Judgem
         && run.saw_opt_out
     {
         return Some(Judgement::Justified(Rule::DelvOptOut));
+    }
+    if run.verdict == DelvVerdict::ServFail && c.ours.agrees(&c.unbound) {
+        return Some(Judgement::Justified(Rule::DelvFetchFailure));
     }
     if server_choice_explains(c) {
         return Some(Judgement::Justified(Rule::ServerChoice));
@@ -330,4 +341,133 @@ pub fn judge_world(run: &WorldRun, known: &Known) -> Vec<(Judgement, Option<Judg
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::batch::ServerAnswer;
+    use crate::delv::DelvRun;
+    use crate::stub::Rr;
+    use crate::world::Question;
+
+    fn verdict(status: Status, secure: bool, last_octet: Option<u8>) -> Verdict {
+        Verdict {
+            status,
+            secure,
+            answer: last_octet
+                .into_iter()
+                .map(|b| Rr {
+                    owner: "www.w7.".into(),
+                    rtype: 1,
+                    rdata: vec![192, 0, 2, b],
+                })
+                .collect::<BTreeSet<_>>(),
+            bogus: false,
+            detail: String::new(),
+        }
+    }
+
+    fn comparison(ours: Verdict, unbound: Verdict) -> Comparison {
+        Comparison {
+            question: Question {
+                name: "www.w7.".into(),
+                rtype: "A".into(),
+            },
+            ours,
+            unbound,
+            delv: None,
+            ours_secs: 0.0,
+            unbound_secs: 0.0,
+            server_answers: Vec::new(),
+        }
+    }
+
+    fn server(v: Verdict) -> ServerAnswer {
+        ServerAnswer {
+            server: "ns1.w7.".into(),
+            addr: "127.0.0.1:53".parse().unwrap(),
+            name: "www.w7.".into(),
+            verdict: v,
+        }
+    }
+
+    #[test]
+    fn server_choice_needs_each_verdict_from_a_server() {
+        let world = crate::generate(7, Authority::Lab);
+        let known = Known::default();
+        let mut c = comparison(
+            verdict(Status::NoError, true, Some(1)),
+            verdict(Status::NoError, true, Some(250)),
+        );
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        c.server_answers = vec![
+            server(verdict(Status::NoError, false, Some(1))),
+            server(verdict(Status::NoError, false, Some(250))),
+        ];
+        assert!(matches!(
+            judge_unbound(&world, &c, &known),
+            Judgement::Justified(Rule::ServerChoice)
+        ));
+        // Unbound's answer must be one a server gave.
+        c.unbound = verdict(Status::NoError, true, Some(9));
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        // A security difference is never a server choice.
+        c.unbound = verdict(Status::NoError, false, Some(250));
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+    }
+
+    #[test]
+    fn known_entries_match_seed_oracle_and_question() {
+        let world = crate::generate(7, Authority::Lab);
+        let c = comparison(
+            verdict(Status::Fail, false, None),
+            verdict(Status::NoError, true, Some(1)),
+        );
+        let known = Known::parse(
+            "[[divergence]]\nseed = 7\ncause = \"x\"\narea = \"cuts\"\nquestions = [\"www.w7. A\"]\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            judge_unbound(&world, &c, &known),
+            Judgement::Known { .. }
+        ));
+        let other = crate::generate(8, Authority::Lab);
+        assert!(judge_unbound(&other, &c, &known).is_unexplained());
+        let knot = Known::parse(
+            "[[divergence]]\nseed = 7\nauthority = \"knot\"\ncause = \"x\"\narea = \"cuts\"\n",
+        )
+        .unwrap();
+        assert!(judge_unbound(&world, &c, &knot).is_unexplained());
+    }
+
+    #[test]
+    fn delv_rules_need_their_evidence() {
+        let world = crate::generate(7, Authority::Lab);
+        let known = Known::default();
+        let ours = verdict(Status::NxDomain, false, None);
+        let mut c = comparison(ours.clone(), ours);
+        let run = |verdict, saw_opt_out| DelvRun {
+            verdict,
+            trace_tail: String::new(),
+            saw_opt_out,
+        };
+        c.delv = Some(run(DelvVerdict::Secure("NXDOMAIN"), true));
+        assert!(matches!(
+            judge_delv(&world, &c, &known),
+            Some(Judgement::Justified(Rule::DelvOptOut))
+        ));
+        c.delv = Some(run(DelvVerdict::Secure("NXDOMAIN"), false));
+        assert!(judge_delv(&world, &c, &known).is_some_and(|j| j.is_unexplained()));
+        c.delv = Some(run(DelvVerdict::ServFail, false));
+        assert!(matches!(
+            judge_delv(&world, &c, &known),
+            Some(Judgement::Justified(Rule::DelvFetchFailure))
+        ));
+        c.unbound = verdict(Status::Fail, false, None);
+        c.delv = Some(run(DelvVerdict::Bogus, false));
+        assert!(judge_delv(&world, &c, &known).is_some_and(|j| j.is_unexplained()));
+    }
 }

@@ -41,7 +41,7 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     parallel: usize,
     /// Worlds resolved at once within a batch.
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = 100)]
     concurrency: usize,
     /// Ask delv too for every Nth world (0: never).
     #[arg(long, default_value_t = 50)]
@@ -116,7 +116,33 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    runtime.block_on(async_main(args, known))
+    // On ^C or SIGTERM the run's future is dropped, and with it every
+    // batch: the lab stops and Unbound, Knot and delv are killed by pid.
+    runtime.block_on(async {
+        tokio::select! {
+            code = async_main(args, known) => code,
+            () = stop_signal() => {
+                eprintln!("dcv-worlds: stopped by a signal");
+                ExitCode::from(3)
+            }
+        }
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 /// `--serve`: start the worlds and say how to reach them.
@@ -221,8 +247,35 @@ async fn async_main(args: Args, known: Known) -> ExitCode {
             "explaining {} divergences by counterfactual runs",
             todo.len()
         );
-        match dcv_worlds::explain::explain(&todo, &plan.run, batch).await {
-            Ok(explained) => {
+        match dcv_worlds::explain::explain(&todo, &plan.run, batch, &|l| eprintln!("{l}")).await {
+            Ok(mut explained) => {
+                // Counterfactuals that agreed on nothing may have run under
+                // load: those divergences get a second, quieter try.
+                let again: Vec<&dcv_worlds::run::Divergence> = todo
+                    .iter()
+                    .zip(&explained)
+                    .filter(|(_, e)| e.causes.is_empty())
+                    .map(|(d, _)| *d)
+                    .collect();
+                if !again.is_empty() {
+                    let mut quiet = plan.run.clone();
+                    quiet.world_concurrency = 16;
+                    eprintln!(
+                        "explaining {} unconfirmed divergences again, 16 worlds at once",
+                        again.len()
+                    );
+                    if let Ok(second) =
+                        dcv_worlds::explain::explain(&again, &quiet, batch, &|l| eprintln!("{l}"))
+                            .await
+                    {
+                        let mut second = second.into_iter();
+                        for e in explained.iter_mut().filter(|e| e.causes.is_empty()) {
+                            if let Some(s) = second.next() {
+                                e.causes = s.causes;
+                            }
+                        }
+                    }
+                }
                 let mut by_cause: std::collections::BTreeMap<String, usize> =
                     std::collections::BTreeMap::new();
                 for e in &explained {

@@ -286,7 +286,7 @@ pub fn batch_size_for(limit: u64, parallel: usize, wanted: usize) -> anyhow::Res
     Ok(wanted.min(usize::try_from(per_batch).unwrap_or(usize::MAX)))
 }
 
-/// Splits the plan into batches (Knot worlds spread evenly).
+/// Splits the plan into batches.
 pub fn batches(plan: &Plan) -> Vec<Vec<World>> {
     let size = plan.batch_size.max(1);
     let lab: Vec<u64> = plan.lab_seeds.clone();
@@ -298,8 +298,14 @@ pub fn batches(plan: &Plan) -> Vec<Vec<World>> {
     for (i, seed) in lab.iter().enumerate() {
         out[i / size].push(crate::generate(*seed, Authority::Lab));
     }
+    // Knot worlds share one machine-wide address plan (a lock serialises
+    // Knot batches): they go into as few batches as possible, first.
     for (i, seed) in plan.knot_seeds.iter().enumerate() {
-        out[i % count].push(crate::generate(*seed, Authority::Knot));
+        let b = i / crate::knot::MAX_KNOT_WORLDS;
+        if b >= out.len() {
+            out.push(Vec::new());
+        }
+        out[b].push(crate::generate(*seed, Authority::Knot));
     }
     out
 }
@@ -371,7 +377,7 @@ pub async fn run_plan(
 }
 
 /// Worlds resolved at once when unexplained divergences are run again.
-const CONFIRM_CONCURRENCY: usize = 16;
+const CONFIRM_CONCURRENCY: usize = 32;
 
 /// Runs the worlds of unexplained divergences again, alone (small batch,
 /// few worlds at once): a divergence that gives another pair of verdicts
@@ -402,7 +408,14 @@ pub async fn confirm(summary: &mut Summary, cfg: &RunConfig, batch: usize) -> an
     }
     let mut cfg = cfg.clone();
     cfg.world_concurrency = CONFIRM_CONCURRENCY;
-    cfg.delv_every = 1;
+    cfg.delv_only = Some(
+        summary
+            .divergences
+            .iter()
+            .filter(|d| d.oracle == "delv" && d.judgement.is_unexplained())
+            .map(|d| (d.world.seed, d.world.authority))
+            .collect(),
+    );
     let mut again: Vec<WorldRun> = Vec::new();
     for chunk in worlds.chunks(batch.max(1)) {
         again.extend(run_batch(chunk.to_vec(), &cfg).await?);

@@ -225,7 +225,11 @@ pub async fn shrink(
     let (want_ours, want_theirs) = (d.ours_short(), d.theirs_short());
     let oracle = d.oracle;
     let mut cfg = cfg.clone();
-    cfg.delv_every = u64::from(oracle == "delv");
+    cfg.delv_only = Some(if oracle == "delv" {
+        vec![(current.seed, current.authority)]
+    } else {
+        Vec::new()
+    });
     let original_tld = current.tld.trim_end_matches('.').to_owned();
     let mut lines = Vec::new();
     let mut say = |s: String| {
