@@ -204,6 +204,12 @@ finding_codes! {
         seed: "RFC 8555 §8.3; Troubleshooting: Blocked validation URL",
         who: OriginServer,
     }
+    /// A 200 for a token that cannot exist.
+    HttpCatchAll => "http_catch_all" {
+        meaning: "The validation URL answers 200 for a random token that cannot exist: a catch-all route (application fallback, CMS, single-page app) answers every path, and the CA's real token file must win over it.",
+        seed: "RFC 8555 §8.3; Boulder va/http.go (body compared with the key authorisation, at most 128 bytes read)",
+        who: OriginServer,
+    }
     /// Interactive challenge on /.well-known.
     HttpChallengePage => "http_challenge_page" {
         meaning: "An interactive challenge or JavaScript interstitial (WAF rule, Under Attack mode) answers the validation URL; a CA cannot pass it.",
@@ -275,6 +281,63 @@ finding_codes! {
         meaning: "A remote perspective agent could not be asked (down, refused authentication, timed out, bad answer), or too few are configured for the BR 3.2.2.9 minimum, so the MPIC prediction is incomplete; says nothing about the domain.",
         seed: "BR 3.2.2.9 (minimum remote perspectives, quorum); docs/mpic.md",
         who: Requester,
+    }
+    /// This machine has no IPv6 path to DNS: IPv6 was not checked.
+    VantageNoIpv6 => "vantage_no_ipv6" {
+        meaning: "This machine cannot reach the root name servers over IPv6, so nothing IPv6 (nameserver addresses, AAAA web addresses) was checked; CAs try IPv6 first. Says nothing about the domain.",
+        seed: "Issue #15 §4 (the machine it runs on is not the domain); RFC 7720 §2 (the root answers over IPv4 and IPv6); Boulder va/http.go (IPv6 first)",
+        who: Requester,
+    }
+    /// This machine has no IPv4 path to DNS: IPv4 was not checked.
+    VantageNoIpv4 => "vantage_no_ipv4" {
+        meaning: "This machine cannot reach the root name servers over IPv4, so nothing IPv4 (nameserver addresses, A web addresses) was checked. Says nothing about the domain.",
+        seed: "Issue #15 §4 (the machine it runs on is not the domain); RFC 7720 §2",
+        who: Requester,
+    }
+    /// DNS over TCP does not leave this machine.
+    VantageDnsTcpBlocked => "vantage_dns_tcp_blocked" {
+        meaning: "DNS over TCP (port 53) does not reach the root from this machine while UDP does, so the nameservers' TCP paths were not checked. Says nothing about the domain.",
+        seed: "Issue #15 §4; RFC 7766 §5 (TCP is required); RFC 8659 §6.1",
+        who: Requester,
+    }
+    /// No network at all: nothing could be checked.
+    VantageNoNetwork => "vantage_no_network" {
+        meaning: "No root name server can be reached from this machine (no route, no address): nothing could be checked, and the domain was not judged (exit 3).",
+        seed: "Issue #15 §4 (could not check from here: exit 3)",
+        who: Requester,
+    }
+    /// Outbound DNS is blocked: nothing could be checked.
+    VantageDnsBlocked => "vantage_dns_blocked" {
+        meaning: "DNS to the root name servers is dropped, rejected or refused on the way out of this machine (a firewall on port 53): nothing could be checked, and the domain was not judged (exit 3).",
+        seed: "Issue #15 §4 (could not check from here: exit 3)",
+        who: Requester,
+    }
+    /// Something answers DNS in the root's place: nothing can be trusted.
+    VantageDnsIntercepted => "vantage_dns_intercepted" {
+        meaning: "Something other than the root name servers answers DNS queries sent to them (a transparent DNS proxy, resolver or filter on port 53): no answer can be taken as the domain's servers' own, so the domain was not judged (exit 3).",
+        seed: "Issue #15 §4; RFC 4035 §3.1.3.2 (a root NXDOMAIN carries a signed NSEC proof); RFC 1035 §4.1.1 (AA, RA)",
+        who: Requester,
+    }
+    /// A lookup the CA needs failed only because of this machine.
+    VantageNotChecked => "vantage_not_checked" {
+        meaning: "A lookup or fetch the CA must make failed here only because of this machine's network (every server or address it needs is one this machine cannot reach), so that part of the domain was not judged (exit 3 unless something else fails).",
+        seed: "Issue #15 §4 (the machine it runs on is not the domain)",
+        who: Requester,
+    }
+}
+
+impl FindingCode {
+    /// Whether a finding with this code means part of the check could not be
+    /// made from this machine: the report's verdict is then "could not check
+    /// from here" (exit 3) unless another finding already fails it.
+    pub fn leaves_unchecked(self) -> bool {
+        matches!(
+            self,
+            FindingCode::VantageNoNetwork
+                | FindingCode::VantageDnsBlocked
+                | FindingCode::VantageDnsIntercepted
+                | FindingCode::VantageNotChecked
+        )
     }
 }
 

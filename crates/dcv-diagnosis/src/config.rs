@@ -44,6 +44,11 @@ pub struct CheckConfig {
     /// DNS-01 rules check the CNAME at `_acme-challenge.<host>` against it.
     /// Built with [`parse_delegation_target`].
     pub dcv_delegation: Option<String>,
+    /// Ask the root servers what this machine can test before trusting what
+    /// it sees (`rules::vantage`, issue #15 §4). On by default; off only for
+    /// a reference measurement (the `full_check` bench) or a caller that
+    /// already knows its vantage point.
+    pub vantage_preflight: bool,
 }
 
 impl CheckConfig {
@@ -70,6 +75,7 @@ impl CheckConfig {
             account_uri: None,
             http_phase_timeout: None,
             dcv_delegation: None,
+            vantage_preflight: true,
         }
     }
 

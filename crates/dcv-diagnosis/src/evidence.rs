@@ -106,6 +106,16 @@ pub struct HttpHopEvidence {
     pub failed_phase: Option<String>,
     pub error: Option<String>,
     pub elapsed_ms: u64,
+    /// `Server` header, for requests compared between addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// `Content-Type` header, for requests compared between addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// `sha256:<hex> (<n> bytes)` of the body read (capped), for requests
+    /// compared between addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_digest: Option<String>,
 }
 
 /// An HTTP-01 fetch from one starting address, hop by hop.
@@ -121,6 +131,12 @@ pub struct HttpEvidence {
     pub outcome: String,
     /// Start of the body as received (escaped), when it matters.
     pub body_excerpt: Option<String>,
+    /// Without an expected body: whether the outcome holds for every token
+    /// (`every_token`), is about this token's file (`this_token`), is a 200
+    /// for a token that may not exist (`answered200`) or cannot be told
+    /// (`undetermined`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_scope: Option<String>,
 }
 
 /// What a check that ran out of time was still waiting for, and the slowest
@@ -184,6 +200,118 @@ pub struct ExchangeSummaryEvidence {
     pub latency_ms: u64,
     /// `timeout`, `network error: ...`, or the response's RCODE.
     pub outcome: String,
+}
+
+/// The vantage preflight: the root servers in use asked a never-existing TLD
+/// over each address family and transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VantageEvidence {
+    /// The random TLD asked.
+    pub qname: String,
+    /// What each family can do over UDP and TCP, in words.
+    pub families: Vec<VantageFamilyEvidence>,
+    pub probes: Vec<VantageProbeEvidence>,
+    pub elapsed_ms: u64,
+}
+
+/// One address family's reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VantageFamilyEvidence {
+    /// `IPv4` or `IPv6`.
+    pub family: String,
+    /// `the root answers`, `no route`, `no answer`, `something else answers
+    /// for the root`, `blocked by this machine's firewall`, ...
+    pub udp: String,
+    pub tcp: String,
+}
+
+/// One root server address asked over one path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VantageProbeEvidence {
+    /// `name@address:port`.
+    pub server: String,
+    /// `UDP+EDNS` or `TCP+EDNS`.
+    pub path: String,
+    /// What came back and what it proves.
+    pub outcome: String,
+    /// A root server answered as the root.
+    pub ok: bool,
+    pub latency_ms: u64,
+}
+
+impl VantageEvidence {
+    /// Summarises the preflight's report.
+    pub fn from_report(v: &dcv_dns::vantage::VantageReport) -> VantageEvidence {
+        use dcv_dns::vantage::{ProbeVerdict, ProofCheck};
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        VantageEvidence {
+            qname: v.qname.to_string(),
+            families: v
+                .families
+                .iter()
+                .map(|f| VantageFamilyEvidence {
+                    family: f.family.to_string(),
+                    udp: f.udp.to_string(),
+                    tcp: f.tcp.to_string(),
+                })
+                .collect(),
+            probes: v
+                .probes
+                .iter()
+                .map(|p| {
+                    let header = p.exchange.as_ref().and_then(|e| e.response()).map(|r| {
+                        format!(
+                            "{}{}{}",
+                            r.rcode,
+                            if r.flags.aa { " aa" } else { "" },
+                            if r.flags.ra { " ra" } else { "" }
+                        )
+                    });
+                    let error = p.exchange.as_ref().and_then(|e| match &e.result {
+                        dcv_dns::ExchangeResult::NetworkError { error, .. } => Some(error.clone()),
+                        _ => None,
+                    });
+                    let outcome = match &p.verdict {
+                        ProbeVerdict::Root { proof } => format!(
+                            "{}: the root's answer, {}",
+                            header.unwrap_or_default(),
+                            match proof {
+                                ProofCheck::Verified => {
+                                    "its NSEC proof verified with the root's keys".to_owned()
+                                }
+                                ProofCheck::NotChecked { why } =>
+                                    format!("proof not checked ({why})"),
+                            }
+                        ),
+                        ProbeVerdict::Intercepted { signs } => {
+                            let signs: Vec<String> =
+                                signs.iter().map(ToString::to_string).collect();
+                            format!(
+                                "{}not the root: {}",
+                                header.map_or_else(String::new, |h| format!("{h}: ")),
+                                signs.join("; ")
+                            )
+                        }
+                        ProbeVerdict::NoAnswer => format!("no answer within {}ms", ms(p.elapsed)),
+                        ProbeVerdict::NetworkError { cause } => {
+                            format!("{cause}: {}", error.unwrap_or_default())
+                        }
+                        ProbeVerdict::NotQueried => {
+                            "not queried: the server policy refuses the address".to_owned()
+                        }
+                    };
+                    VantageProbeEvidence {
+                        server: format!("{}@{}", p.server_name, p.server),
+                        path: p.path.to_string(),
+                        outcome,
+                        ok: matches!(p.verdict, ProbeVerdict::Root { .. }),
+                        latency_ms: ms(p.elapsed),
+                    }
+                })
+                .collect(),
+            elapsed_ms: ms(v.elapsed),
+        }
+    }
 }
 
 impl UnfinishedEvidence {
@@ -494,6 +622,9 @@ impl HttpEvidence {
                         .map(|e| format!("{:?}", e.phase).to_lowercase()),
                     error: h.error.as_ref().map(|e| e.detail.clone()),
                     elapsed_ms: millis(total),
+                    server: None,
+                    content_type: None,
+                    body_digest: None,
                 }
             })
             .collect();
@@ -512,7 +643,66 @@ impl HttpEvidence {
             hops,
             outcome: a.classification.code().to_owned(),
             body_excerpt,
+            token_scope: None,
         }
+    }
+
+    /// The same attempt, saying whether its outcome holds for every token
+    /// (the verdict without an expected body rests on it).
+    #[must_use]
+    pub fn with_token_scope(mut self, scope: dcv_http::TokenScope) -> HttpEvidence {
+        self.token_scope = Some(token_scope_name(scope).to_owned());
+        self
+    }
+
+    /// One address's answers to the requests compared between addresses
+    /// (`dcv_http::compare`): one "hop" per request, with the compared
+    /// headers and the body digest.
+    pub fn from_comparison(
+        host: &str,
+        answers: &dcv_http::AddressAnswers,
+        ca_path: bool,
+        outcome: String,
+    ) -> HttpEvidence {
+        let url_host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        let hops = answers
+            .answers
+            .iter()
+            .map(|a| HttpHopEvidence {
+                url: format!("http://{url_host}{}", a.path),
+                address: answers.address.to_string(),
+                status: a.status,
+                location: a.location.clone(),
+                failed_phase: None,
+                error: a.error.map(|k| format!("{k:?}").to_lowercase()),
+                elapsed_ms: millis(a.elapsed_ms),
+                server: a.server.clone(),
+                content_type: a.content_type.clone(),
+                body_digest: a.field(dcv_http::ComparedField::Body),
+            })
+            .collect();
+        HttpEvidence {
+            address: answers.address.to_string(),
+            ca_path,
+            hops,
+            outcome,
+            body_excerpt: None,
+            token_scope: None,
+        }
+    }
+}
+
+/// The JSON name of a token scope.
+pub fn token_scope_name(scope: dcv_http::TokenScope) -> &'static str {
+    match scope {
+        dcv_http::TokenScope::EveryToken => "every_token",
+        dcv_http::TokenScope::ThisToken => "this_token",
+        dcv_http::TokenScope::Answered200 => "answered200",
+        dcv_http::TokenScope::Undetermined => "undetermined",
     }
 }
 

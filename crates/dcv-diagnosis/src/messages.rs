@@ -106,6 +106,9 @@ pub fn documented_message(code: crate::FindingCode) -> Option<&'static str> {
         C::HttpTokenMismatch => {
             "The key authorization file from the server did not match this challenge. Expected \"<ka>\" (got \"<body>\")"
         }
+        C::HttpCatchAll => {
+            "The key authorization file from the server did not match this challenge. Expected \"<ka>\" (got \"<page>\")"
+        }
         C::HttpTokenNotPublished
         | C::HttpNot200
         | C::HttpChallengePage
@@ -182,6 +185,9 @@ pub fn documented_fix(code: crate::FindingCode) -> &'static str {
             "Serve exactly the key authorisation at the token URL from every address."
         }
         C::HttpTokenNotPublished => "Nothing yet: place the token where the CA will look.",
+        C::HttpCatchAll => {
+            "Serve /.well-known/acme-challenge/ from a directory ahead of the catch-all route, so the real token file wins."
+        }
         C::HttpChallengePage => {
             "Exclude /.well-known/acme-challenge/* from challenges and Under Attack mode."
         }
@@ -206,6 +212,27 @@ pub fn documented_fix(code: crate::FindingCode) -> &'static str {
         }
         C::PerspectiveUnavailable => {
             "Fix or remove the perspective agent; the domain is not at fault."
+        }
+        C::VantageNoIpv6 => {
+            "Nothing on the domain: check again from a machine (or an MPIC agent) with IPv6 to see what a CA sees over IPv6."
+        }
+        C::VantageNoIpv4 => {
+            "Nothing on the domain: check again from a machine (or an MPIC agent) with IPv4 to see what a CA sees over IPv4."
+        }
+        C::VantageDnsTcpBlocked => {
+            "Nothing on the domain: allow outbound TCP port 53 here, or check from a machine that has it, to test the TCP paths."
+        }
+        C::VantageNoNetwork => {
+            "Run the check from a machine with Internet access (or give this one a route out), then check again."
+        }
+        C::VantageDnsBlocked => {
+            "Allow outbound DNS (UDP and TCP port 53, to any address) from this machine, or run the check from one that has it."
+        }
+        C::VantageDnsIntercepted => {
+            "Run the check where port 53 goes straight to the Internet: no DNS interception by the network, VPN or security software (or use a remote agent)."
+        }
+        C::VantageNotChecked => {
+            "Check again from a machine that can reach the servers named (the other address family, or without the firewall)."
         }
     }
 }

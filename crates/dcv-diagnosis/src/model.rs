@@ -48,6 +48,10 @@ pub enum Verdict {
     Warn,
     /// At least one selected CA would refuse.
     Fail,
+    /// Nothing failed, but part (or all) of what the CA would see could not
+    /// be checked from this machine (no network, DNS blocked or intercepted,
+    /// servers only reachable over a family this machine lacks): exit 3.
+    CouldNotCheck,
 }
 
 /// How bad one finding is. `Error` findings block validation for the CAs they
@@ -111,6 +115,9 @@ pub enum Evidence {
     /// question, how long), the slowest exchanges that finished and the
     /// probes that had not.
     Unfinished(crate::evidence::UnfinishedEvidence),
+    /// What this machine can reach: the root servers asked over each address
+    /// family and transport, and whether the answers were the root's own.
+    Vantage(crate::evidence::VantageEvidence),
     /// An address the CA would have to reach, and why it cannot.
     Address {
         address: String,
@@ -186,10 +193,16 @@ pub struct Report {
 
 impl Report {
     /// The worst severity present, folded into a verdict: any CA that would not
-    /// validate fails the report (Cloudflare may rotate CAs on renewal).
+    /// validate fails the report (Cloudflare may rotate CAs on renewal); else
+    /// a part that could not be checked from here leaves it unjudged.
     pub fn fold_verdict(ca_verdicts: &[CaVerdict], findings: &[Finding]) -> Verdict {
         if ca_verdicts.iter().any(|v| !v.would_validate) {
             Verdict::Fail
+        } else if findings
+            .iter()
+            .any(|f| f.code.leaves_unchecked() && f.severity == Severity::Error)
+        {
+            Verdict::CouldNotCheck
         } else if findings.iter().any(|f| f.severity >= Severity::Warning) {
             Verdict::Warn
         } else {

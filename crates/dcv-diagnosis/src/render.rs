@@ -8,6 +8,7 @@ use anstyle::{AnsiColor, Effects, Style};
 
 use crate::evidence::{
     CaaEvidence, DnsLookupEvidence, DnsPathsEvidence, HttpEvidence, UnfinishedEvidence,
+    VantageEvidence,
 };
 use crate::model::{Evidence, Finding, Report, Severity, Verdict};
 
@@ -34,6 +35,7 @@ pub fn render_text(report: &Report, verbose: bool) -> String {
         Verdict::Pass => (GREEN, "PASS"),
         Verdict::Warn => (YELLOW, "WARN"),
         Verdict::Fail => (RED, "FAIL"),
+        Verdict::CouldNotCheck => (YELLOW, "COULD NOT CHECK"),
     };
     let methods: Vec<String> = report.method.iter().map(ToString::to_string).collect();
     let _ = writeln!(
@@ -135,6 +137,7 @@ fn render_evidence(out: &mut String, e: &Evidence) {
         Evidence::Caa(c) => render_caa(out, c),
         Evidence::Http(h) => render_http(out, h),
         Evidence::Unfinished(u) => render_unfinished(out, u),
+        Evidence::Vantage(v) => render_vantage(out, v),
         Evidence::Identifier { name, problem } => {
             let _ = writeln!(out, "      evidence: identifier {name}: {problem}");
         }
@@ -249,10 +252,13 @@ fn render_caa(out: &mut String, c: &CaaEvidence) {
 fn render_http(out: &mut String, h: &HttpEvidence) {
     let _ = writeln!(
         out,
-        "      evidence: HTTP from {}{}: {}",
+        "      evidence: HTTP from {}{}: {}{}",
         h.address,
         if h.ca_path { " (the CA's path)" } else { "" },
-        h.outcome
+        h.outcome,
+        h.token_scope
+            .as_deref()
+            .map_or_else(String::new, |s| format!(" (token scope: {s})"))
     );
     for hop in &h.hops {
         let status = hop.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
@@ -271,6 +277,19 @@ fn render_http(out: &mut String, h: &HttpEvidence) {
             },
             hop.elapsed_ms
         );
+        let compared: Vec<String> = [
+            hop.server.as_ref().map(|v| format!("Server: {v}")),
+            hop.content_type
+                .as_ref()
+                .map(|v| format!("Content-Type: {v}")),
+            hop.body_digest.as_ref().map(|v| format!("body {v}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !compared.is_empty() {
+            let _ = writeln!(out, "          {}", compared.join("; "));
+        }
     }
     if let Some(body) = &h.body_excerpt {
         let _ = writeln!(out, "        body: {body}");
@@ -317,5 +336,27 @@ fn render_unfinished(out: &mut String, u: &UnfinishedEvidence) {
     }
     if let Some(http) = &u.http {
         let _ = writeln!(out, "        HTTP-01 probe: {http}");
+    }
+}
+
+fn render_vantage(out: &mut String, v: &VantageEvidence) {
+    let _ = writeln!(
+        out,
+        "      evidence: the root servers asked for {} (a TLD that does not exist) in {}ms",
+        v.qname, v.elapsed_ms
+    );
+    for f in &v.families {
+        let _ = writeln!(out, "        {}: UDP {}; TCP {}", f.family, f.udp, f.tcp);
+    }
+    for p in &v.probes {
+        let _ = writeln!(
+            out,
+            "        {} {} {}ms: {}{}",
+            p.server,
+            p.path,
+            p.latency_ms,
+            p.outcome,
+            if p.ok { "" } else { "  <- fails" }
+        );
     }
 }

@@ -17,7 +17,7 @@ use futures::StreamExt as _;
 use futures::future::join_all;
 
 use crate::config::CheckConfig;
-use crate::model::{CaVerdict, Finding, Method, MethodVerdict, Report, Severity};
+use crate::model::{CaVerdict, Finding, Method, MethodVerdict, Report, Severity, Verdict};
 use crate::rules;
 
 /// Everything the probes saw, handed to the rules.
@@ -34,6 +34,11 @@ pub struct Observations {
     pub http: Option<Result<HttpProbeReport, String>>,
     /// TXT at `_acme-challenge.<name>` (DNS method).
     pub txt: Option<Lookup>,
+    /// CNAME at `_acme-challenge.<name>`, asked directly beside the TXT: a
+    /// server that holds both (RFC 1034 §3.6.2 forbids it, some accept it)
+    /// answers the TXT query with the TXT alone, so only this shows the
+    /// delegation the CA never follows.
+    pub txt_cname: Option<Lookup>,
     /// TXT at the doubled-label mistakes (`_acme-challenge.<name>.<zone>`).
     pub txt_doubled: Vec<Lookup>,
     /// The token path fetched.
@@ -43,6 +48,11 @@ pub struct Observations {
     /// method, the zone of the `_acme-challenge` TXT, asked over every path
     /// (`rules::paths`).
     pub paths: Vec<PathProbes>,
+    /// What this machine can test (`rules::vantage`): the root servers asked
+    /// over each address family and transport, beside the probes. `None`
+    /// when the check finished before it did (it is bounded by
+    /// [`dcv_dns::vantage::VANTAGE_MAX_WAIT`]).
+    pub vantage: Option<dcv_dns::vantage::VantageReport>,
 }
 
 /// What a check that ran out of time had learned when it stopped, read
@@ -502,6 +512,7 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
     let mut timings = BTreeMap::new();
     let mut findings: Vec<Finding> = rules::identifier::syntactic(&cfg);
 
+    let mut vantage_ms = None;
     let obs = if cfg.hostname.ip_literal().is_some() {
         None
     } else {
@@ -509,15 +520,133 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
         // that runs out of time can still say what it was waiting for.
         let engine = Engine::new(cfg.dns.clone());
         let progress = Progress::default();
-        let probes = gather(&cfg, &mut timings, &engine, &progress);
-        tokio::pin!(probes);
+        let ended = {
+            // Boxed: the probes' state is large, and callers (the MPIC
+            // coordinator, tests) hold several checks' futures.
+            let probes = Box::pin(gather(&cfg, &mut timings, &engine, &progress));
+            // Beside the probes, never ahead of them: it asks the same root
+            // servers and shares the root's keys through the engine's cache.
+            let preflight = Box::pin(async {
+                if cfg.vantage_preflight {
+                    Some(engine.vantage_preflight().await)
+                } else {
+                    None
+                }
+            });
+            wait_for_probes(&cfg, &engine, &progress, probes, preflight).await
+        };
+        match ended {
+            Ended::Done(mut obs, vantage) => {
+                vantage_ms = vantage.as_ref().map(|v| elapsed_of(v.elapsed));
+                obs.vantage = vantage;
+                Some(*obs)
+            }
+            Ended::CannotCheck(vantage, why) => {
+                // Nothing seen from here is the domain's: say why, once.
+                vantage_ms = Some(elapsed_of(vantage.elapsed));
+                findings.push(rules::vantage::cannot_check(&vantage, why));
+                None
+            }
+            Ended::TimedOut(unfinished) => {
+                findings.push(rules::check_timed_out(&cfg, &unfinished));
+                None
+            }
+        }
+    };
+    if let Some(ms) = vantage_ms {
+        timings.insert("vantage".to_owned(), ms);
+    }
+    if let Some(obs) = &obs {
+        findings.extend(rules::all(&cfg, obs));
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
+    let mut ca_verdicts = verdicts(&cfg, &findings);
+    let verdict = Report::fold_verdict(&ca_verdicts, &findings);
+    if verdict == Verdict::CouldNotCheck {
+        // Not judged (all or part could not be checked from here): no CA
+        // verdict rather than a "would validate" resting on what is missing.
+        ca_verdicts.clear();
+    }
+    timings.insert("total".to_owned(), elapsed_ms(started));
+    let report = Report {
+        hostname: cfg.hostname.to_string(),
+        ca: cfg.cas.clone(),
+        method: cfg.methods.clone(),
+        verdict,
+        ca_verdicts,
+        findings,
+        timings_ms: timings,
+        mpic: None,
+    };
+    (report, obs)
+}
+
+/// How waiting for a check's probes ended.
+enum Ended {
+    /// The probes finished (with the preflight's report, if it finished and
+    /// found the check can run).
+    Done(Box<Observations>, Option<dcv_dns::vantage::VantageReport>),
+    /// The preflight found that nothing can be checked from here; the probes
+    /// were dropped.
+    CannotCheck(dcv_dns::vantage::VantageReport, dcv_dns::vantage::Blocker),
+    /// The whole-check limit passed first.
+    TimedOut(Unfinished),
+}
+
+fn elapsed_of(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Waits for the probes and the vantage preflight together, under the
+/// check's limit: a preflight that finds nothing can be checked from here
+/// (no network, DNS blocked or intercepted) ends the check at once, so a
+/// machine without DNS hears so within the preflight's bound instead of
+/// after every lookup's timeouts. A preflight still running when the probes
+/// finish is waited for (it is bounded by
+/// [`dcv_dns::vantage::VANTAGE_MAX_WAIT`] and asks in parallel what the
+/// probes ask in series, so on a healthy path it ends first).
+async fn wait_for_probes(
+    cfg: &CheckConfig,
+    engine: &Engine,
+    progress: &Progress,
+    probes: impl std::future::Future<Output = Observations>,
+    preflight: impl std::future::Future<Output = Option<dcv_dns::vantage::VantageReport>>,
+) -> Ended {
+    use dcv_dns::vantage::Conclusion;
+    tokio::pin!(probes, preflight);
+    let limit = tokio::time::sleep(cfg.timeout);
+    tokio::pin!(limit);
+    // `Some(report)` once the preflight has ended (`Some(None)`: not run).
+    let mut vantage: Option<Option<dcv_dns::vantage::VantageReport>> = None;
+    let mut gathered = None;
+    loop {
         tokio::select! {
-            obs = &mut probes => Some(obs),
-            () = tokio::time::sleep(cfg.timeout) => {
+            report = &mut preflight, if vantage.is_none() => {
+                if let Some(r) = &report
+                    && let Conclusion::CannotCheck { why } = r.conclusion()
+                {
+                    return Ended::CannotCheck(r.clone(), why);
+                }
+                if let Some(obs) = gathered.take() {
+                    return Ended::Done(Box::new(obs), report);
+                }
+                vantage = Some(report);
+            }
+            obs = &mut probes, if gathered.is_none() => {
+                if let Some(report) = vantage.take() {
+                    return Ended::Done(Box::new(obs), report);
+                }
+                gathered = Some(obs);
+            }
+            () = &mut limit => {
+                if let Some(obs) = gathered {
+                    // Only the preflight was still running: the check itself is done.
+                    return Ended::Done(Box::new(obs), None);
+                }
                 // Read before the probes are dropped: a dropped query leaves
                 // the journal's in-flight list.
                 let probes = progress.unfinished();
-                let unfinished = Unfinished {
+                return Ended::TimedOut(Unfinished {
                     limit: cfg.timeout,
                     journal: engine.journal(),
                     http: probes.contains(&Probe::Http).then(|| {
@@ -528,29 +657,10 @@ pub async fn run_check_observed(cfg: CheckConfig) -> (Report, Option<Observation
                             .clone()
                     }),
                     probes,
-                };
-                findings.push(rules::check_timed_out(&cfg, &unfinished));
-                None
+                });
             }
         }
-    };
-    if let Some(obs) = &obs {
-        findings.extend(rules::all(&cfg, obs));
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
-    let ca_verdicts = verdicts(&cfg, &findings);
-    timings.insert("total".to_owned(), elapsed_ms(started));
-    let report = Report {
-        hostname: cfg.hostname.to_string(),
-        ca: cfg.cas.clone(),
-        method: cfg.methods.clone(),
-        verdict: Report::fold_verdict(&ca_verdicts, &findings),
-        ca_verdicts,
-        findings,
-        timings_ms: timings,
-        mpic: None,
-    };
-    (report, obs)
 }
 
 /// Starts every lookup and fetch concurrently; each waits only for its inputs.
@@ -642,14 +752,19 @@ async fn gather(
     let wants_dns = cfg.methods.contains(&Method::Dns);
     let txt = async {
         if !wants_dns {
-            return (None, Vec::new(), 0, Vec::new());
+            return (None, None, Vec::new(), 0, Vec::new());
         }
         let t = Instant::now();
         let running = progress.start(Probe::Txt);
         let Ok(challenge) = DnsName::parse(&format!("_acme-challenge.{base}")) else {
-            return (None, Vec::new(), 0, Vec::new());
+            return (None, None, Vec::new(), 0, Vec::new());
         };
-        let lookup = engine.lookup(&challenge, RecordType::TXT).await;
+        // Same zone, same cut: the CNAME question costs one more query, in
+        // parallel.
+        let (lookup, cname) = tokio::join!(
+            engine.lookup(&challenge, RecordType::TXT),
+            engine.lookup(&challenge, RecordType::CNAME)
+        );
         // Registrar forms that append the zone: `_acme-challenge.<name>.<zone>`
         // (Let's Debug TXTDoubleLabel), with the zone from the walk.
         let mut doubled_names = vec![format!("_acme-challenge.{base}.{base}")];
@@ -677,14 +792,14 @@ async fn gather(
             },
             paths
         );
-        (Some(lookup), doubled, elapsed_ms(t), paths)
+        (Some(lookup), Some(cname), doubled, elapsed_ms(t), paths)
     };
 
     let (
         tld,
         (caa, caa_ms, caa_paths),
         (a, aaaa, http, http_ms),
-        (txt, txt_doubled, txt_ms, txt_paths),
+        (txt, txt_cname, txt_doubled, txt_ms, txt_paths),
     ) = tokio::join!(tld, caa, http, txt);
     timings.insert("caa".to_owned(), caa_ms);
     if wants_http {
@@ -702,9 +817,11 @@ async fn gather(
         aaaa,
         http,
         txt,
+        txt_cname,
         txt_doubled,
         http_token: token,
         paths: caa_paths.into_iter().chain(txt_paths).collect(),
+        vantage: None,
     }
 }
 
@@ -716,9 +833,11 @@ fn empty_observations() -> Observations {
         aaaa: None,
         http: None,
         txt: None,
+        txt_cname: None,
         txt_doubled: Vec::new(),
         http_token: String::new(),
         paths: Vec::new(),
+        vantage: None,
     }
 }
 

@@ -284,6 +284,12 @@ pub(crate) enum Denial {
     OptOut,
     /// NSEC3 parameters make the proof unusable; the answer is insecure.
     Insecure(InsecureReason),
+    /// Asked to prove an insecure delegation, the records prove instead that
+    /// the name is no delegation at all: it exists in the zone without an NS
+    /// RRset (its NSEC/NSEC3 has no NS bit), or is an empty non-terminal.
+    /// No zone cut here; the zone's keys cover the name (RFC 6840 §4.4;
+    /// Unbound `val_nsec_prove_nodata_dsreply`, `nsec3_prove_nods`).
+    NotDelegation(DenialKind),
     /// The proof is missing or wrong; the text says why.
     Failed(String),
 }
@@ -313,6 +319,9 @@ pub(crate) fn prove_denial(
     nsec3s: &[&Record],
 ) -> Denial {
     if !nsecs.is_empty() {
+        if goal == DenialGoal::InsecureDelegation && nsec_proves_no_cut(zone, qname, nsecs) {
+            return Denial::NotDelegation(DenialKind::Nsec);
+        }
         return match nsec_proof(zone, qname, goal, nsecs) {
             Ok(()) => Denial::Proven(DenialKind::Nsec),
             Err(e) => Denial::Failed(e),
@@ -358,6 +367,28 @@ fn common_ancestor(a: &Name, b: &Name) -> Name {
 
 fn wildcard_of(ce: &Name) -> Option<Name> {
     ce.prepend_label("*").ok()
+}
+
+/// For a DS query at `qname`: do the NSECs prove `qname` is no delegation
+/// point? An NSEC at `qname` without the NS bit (and without DS, or SOA,
+/// which would make it the child's); else a NODATA proof without a
+/// matching NSEC: an empty non-terminal (RFC 4035 §3.1.3.2) or a name
+/// synthesised from a wildcard (§3.1.3.4) (Unbound
+/// `val_nsec_prove_nodata_dsreply`).
+fn nsec_proves_no_cut(zone: &Name, qname: &Name, nsecs: &[&Record]) -> bool {
+    let in_zone = || {
+        nsecs
+            .iter()
+            .filter_map(|r| as_nsec(r).map(|n| (&r.name, n)))
+            .filter(|(owner, _)| zone.zone_of(owner))
+    };
+    if let Some((_, n)) = in_zone().find(|(owner, _)| *owner == qname) {
+        let types = n.type_set();
+        return !types.contains(HType::NS)
+            && !types.contains(HType::DS)
+            && (!types.contains(HType::SOA) || qname.is_root());
+    }
+    nsec_proof(zone, qname, DenialGoal::NoData(HType::DS), nsecs).is_ok()
 }
 
 fn nsec_proof(
@@ -657,10 +688,14 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
             };
             if let Some(e) = matching(&qh) {
                 let types = e.data.type_set();
-                if need_ns && !types.contains(HType::NS) {
-                    return Denial::Failed(format!(
-                        "the NSEC3 for {qname} has no NS bit: not a delegation"
-                    ));
+                // Unbound `nsec3_prove_nods`: the child's NSEC3 (SOA) or a
+                // DS bit is bogus; no NS bit means no delegation here.
+                if need_ns
+                    && !types.contains(HType::NS)
+                    && !types.contains(HType::DS)
+                    && (!types.contains(HType::SOA) || qname.is_root())
+                {
+                    return Denial::NotDelegation(DenialKind::Nsec3);
                 }
                 if types.contains(qtype) {
                     return Denial::Failed(format!("the NSEC3 for {qname} lists {qtype}"));
@@ -679,7 +714,11 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
                 _ if need_ns => Denial::Failed(format!(
                     "no NSEC3 matches the delegation {qname} and no opt-out span covers it"
                 )),
-                Ok((ce, _)) => {
+                // RFC 5155 §8.7 wildcard NODATA, and §9.2: with the next
+                // closer name in an opt-out span the answer is insecure, with
+                // or without a wildcard (Unbound `nsec3_do_prove_nodata`
+                // cases 4 and 5).
+                Ok((ce, opt_out)) => {
                     let Some(wc) = wildcard_of(&ce) else {
                         return Denial::Failed("wildcard name too long".into());
                     };
@@ -687,9 +726,17 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
                         return Denial::Failed("NSEC3 hash budget exhausted".into());
                     };
                     match matching(&wh) {
-                        Some(e) if !e.data.type_set().contains(qtype) => {
-                            Denial::Proven(DenialKind::Nsec3)
+                        Some(e)
+                            if !e.data.type_set().contains(qtype)
+                                && !e.data.type_set().contains(HType::CNAME) =>
+                        {
+                            if opt_out {
+                                Denial::OptOut
+                            } else {
+                                Denial::Proven(DenialKind::Nsec3)
+                            }
                         }
+                        None if opt_out => Denial::OptOut,
                         _ => Denial::Failed(format!("no NSEC3 matches {qname}")),
                     }
                 }
@@ -711,10 +758,13 @@ fn nsec3_proof(zone: &Name, qname: &Name, goal: DenialGoal, nsec3s: &[&Record]) 
             let Some(h) = hash(&nc) else {
                 return Denial::Failed("NSEC3 hash budget exhausted".into());
             };
-            if covering(&h).is_some() {
-                Denial::Proven(DenialKind::Nsec3)
-            } else {
-                Denial::Failed(format!("no NSEC3 covers the next closer name {nc}"))
+            match covering(&h) {
+                // RFC 5155 §9.2: an opt-out span may hide an unsigned
+                // delegation at the next closer name; Unbound
+                // (`nsec3_prove_wildcard`) calls the answer insecure.
+                Some(e) if e.data.opt_out() => Denial::OptOut,
+                Some(_) => Denial::Proven(DenialKind::Nsec3),
+                None => Denial::Failed(format!("no NSEC3 covers the next closer name {nc}")),
             }
         }
     }
@@ -979,6 +1029,43 @@ mod tests {
             Denial::Failed(_)
         ));
         let _ = ab;
+    }
+
+    /// RFC 6840 §4.4 with Unbound's reading: asked to prove an insecure
+    /// delegation, an NSEC without the NS bit (or an empty non-terminal
+    /// proof) shows there is no cut at all; the child's own NSEC (SOA) or a
+    /// DS bit is no proof of anything.
+    #[test]
+    fn ds_denials_tell_no_cut_from_insecure_cut() {
+        let zone = Name::from_ascii("example.").unwrap();
+        let n = |s: &str| Name::from_ascii(s).unwrap();
+        let goal = DenialGoal::InsecureDelegation;
+        let delegation = nsec("b.example.", "ns1.example.", &[HType::NS, HType::RRSIG]);
+        assert_eq!(
+            prove_denial(&zone, &n("b.example."), goal, &[&delegation], &[]),
+            Denial::Proven(DenialKind::Nsec)
+        );
+        let host = nsec("ns1.example.", "ns2.example.", &[HType::A, HType::RRSIG]);
+        assert_eq!(
+            prove_denial(&zone, &n("ns1.example."), goal, &[&host], &[]),
+            Denial::NotDelegation(DenialKind::Nsec)
+        );
+        // ent.example. exists only as the parent of a.ent.example.
+        let ent = nsec("d.example.", "a.ent.example.", &[HType::A]);
+        assert_eq!(
+            prove_denial(&zone, &n("ent.example."), goal, &[&ent], &[]),
+            Denial::NotDelegation(DenialKind::Nsec)
+        );
+        let child_apex = nsec("c.example.", "x.c.example.", &[HType::SOA, HType::NS]);
+        assert!(matches!(
+            prove_denial(&zone, &n("c.example."), goal, &[&child_apex], &[]),
+            Denial::Failed(_)
+        ));
+        let with_ds = nsec("e.example.", "f.example.", &[HType::NS, HType::DS]);
+        assert!(matches!(
+            prove_denial(&zone, &n("e.example."), goal, &[&with_ds], &[]),
+            Denial::Failed(_)
+        ));
     }
 
     #[test]

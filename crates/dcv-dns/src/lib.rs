@@ -52,6 +52,7 @@ mod security;
 mod trace;
 mod transport;
 mod types;
+pub mod vantage;
 mod wire;
 
 pub use config::{
@@ -64,8 +65,8 @@ pub use evidence::{
     RangeKind, RecordEvidence, ReservedRange, ResponseEvidence,
 };
 pub use lookup::{
-    AliasKind, ChainLink, KeySummary, Lookup, NameServer, Outcome, ServFailReason, ServerAnswer,
-    ServerVerdict, UnresolvedNs, ValidationStep, ZoneCut,
+    AliasKind, ChainLink, CutSource, KeySummary, Lookup, NameServer, Outcome, ServFailReason,
+    ServerAnswer, ServerVerdict, UnresolvedNs, ValidationStep, ZoneCut,
 };
 pub use security::{
     BogusReason, DenialKind, DsSummary, IndeterminateReason, InsecureReason, RrsetId, Security,

@@ -78,3 +78,12 @@ pub const MAX_NSEC3_HASHES: usize = 130;
 /// wildcard) or 2 NSEC; more is padding or an attack on validator CPU
 /// (KeyTrap/NSEC3-encloser, CVE-2023-50868).
 pub const MAX_DENIAL_RRSETS: usize = 32;
+
+/// Labels below the closest zone cut known from a referral (or a trust
+/// anchor) at which validation asks for a DS RRset to find a cut the walk
+/// was never referred to (parent and child on the same servers; RFC 4035
+/// §5, Unbound's `processFindKey` asks at every label down to the signer).
+/// Real names rarely sit more than a few labels below their registered
+/// domain; the bound stops a long hostile name from costing one DS query per
+/// label (up to 126). Beyond it the status is indeterminate.
+pub const MAX_CUT_PROBE_LABELS: usize = 12;

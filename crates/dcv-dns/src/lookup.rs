@@ -201,11 +201,49 @@ pub struct ZoneCut {
     pub unresolved: Vec<UnresolvedNs>,
     /// The parent server whose referral was used.
     pub referred_by: Option<SocketAddr>,
+    /// How the cut became known: the hints, a referral, or (where the same
+    /// servers serve parent and child, so no referral comes) validation.
+    pub found_by: CutSource,
+}
+
+/// How a zone cut became known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CutSource {
+    /// The root hints.
+    RootHints,
+    /// A referral from a server of the zone above (RFC 1034 §4.3.2).
+    Referral,
+    /// No referral: an RRSIG's signer name named the zone, and the DS query
+    /// at its apex (a DS RRset, or a proof of no DS at a delegation)
+    /// confirmed the cut, as validators find keys (RFC 4035 §5, RFC 6840
+    /// §4.4; Unbound `val_find_signer`).
+    SignerName,
+    /// No referral: an answer came unsigned from the servers of a signed
+    /// zone, and a DS query at each label below it found the cut (a DS
+    /// RRset, or a proof of no DS at a delegation; RFC 4035 §5.2, Unbound's
+    /// `processFindKey`).
+    DsProbe,
+}
+
+impl CutSource {
+    /// How the trace and reports say it: `referral`, `signer name`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::RootHints => "root hints",
+            Self::Referral => "referral",
+            Self::SignerName => "signer name + DS query",
+            Self::DsProbe => "DS probe",
+        }
+    }
 }
 
 /// One authoritative server's own answer to one question.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ServerAnswer {
+    /// The zone the server speaks for: the cut whose servers were asked, or
+    /// for an answer or denial that validation showed comes from a cut below
+    /// it on the same servers (no referral), that cut.
     pub zone: DnsName,
     pub qname: DnsName,
     pub qtype: RecordType,
@@ -317,6 +355,9 @@ pub struct ValidationStep {
     pub zone: DnsName,
     /// True if the zone's keys are checked against a configured trust anchor.
     pub anchored: bool,
+    /// The zone whose DS RRset (or proof that there is none) this step
+    /// used; `None` for a trust anchor.
+    pub parent: Option<DnsName>,
     /// DS records in the parent (or the anchor).
     pub ds: Vec<DsSummary>,
     pub dnskeys: Vec<KeySummary>,

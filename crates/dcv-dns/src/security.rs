@@ -246,6 +246,24 @@ pub enum BogusReason {
     },
     /// The answer contradicts the records (e.g. a CNAME/DNAME inconsistency).
     Malformed { zone: DnsName, detail: String },
+    /// The RRSIGs over `rrset` name `signer` as their zone, but the secure
+    /// zone `zone` proves there is no delegation at `signer` (its NSEC/NSEC3
+    /// there has no NS bit): no chain of trust leads to the signer's keys
+    /// (RFC 4035 §5.3.1; Unbound "cannot retrieve DS for signature").
+    SignerNotZone {
+        zone: DnsName,
+        signer: DnsName,
+        rrset: RrsetId,
+    },
+    /// The servers of `parent`, which serve `zone` too, answered the DS query
+    /// for `zone` from `zone` itself (a NODATA with `zone`'s SOA) instead of
+    /// from `parent`, against RFC 4035 §3.1.4.1: no server gave the parent's
+    /// DS RRset or its proof that there is none.
+    DsAnsweredByChild {
+        zone: DnsName,
+        parent: DnsName,
+        servers: Vec<SocketAddr>,
+    },
 }
 
 impl BogusReason {
@@ -264,7 +282,9 @@ impl BogusReason {
             | Self::DsDenialMissing { zone, .. }
             | Self::DenialMissing { zone, .. }
             | Self::DenialInvalid { zone, .. }
-            | Self::Malformed { zone, .. } => zone,
+            | Self::Malformed { zone, .. }
+            | Self::SignerNotZone { zone, .. }
+            | Self::DsAnsweredByChild { zone, .. } => zone,
         }
     }
 
@@ -282,9 +302,12 @@ impl BogusReason {
             | Self::TrustAnchorMismatch { .. }
             | Self::DsDenialMissing {
                 proof_served: true, ..
-            } => 9,
+            }
+            | Self::DsAnsweredByChild { .. } => 9,
             // No RRSIG by a DS-matched key over the DNSKEY RRset counts as missing.
-            Self::RrsigsMissing { .. } | Self::DnskeyNotSignedByDsKey { detail: None, .. } => 10,
+            Self::RrsigsMissing { .. }
+            | Self::DnskeyNotSignedByDsKey { detail: None, .. }
+            | Self::SignerNotZone { .. } => 10,
             Self::DnskeyNotSignedByDsKey {
                 detail: Some(d), ..
             } => d.ede_code(),
@@ -423,6 +446,26 @@ impl fmt::Display for BogusReason {
                 ..
             } => write!(f, "{denial} for {rrset} not proven: {detail}"),
             Self::Malformed { zone, detail } => write!(f, "malformed data in {zone}: {detail}"),
+            Self::SignerNotZone {
+                zone,
+                signer,
+                rrset,
+            } => write!(
+                f,
+                "RRSIG over {rrset} names signer {signer}, but {zone} proves there is no zone cut at {signer}"
+            ),
+            Self::DsAnsweredByChild {
+                zone,
+                parent,
+                servers,
+            } => {
+                let list: Vec<String> = servers.iter().map(|s| s.ip().to_string()).collect();
+                write!(
+                    f,
+                    "the servers of {parent} ({}) answered the DS query for {zone} from {zone} itself, not from {parent} (RFC 4035 §3.1.4.1)",
+                    list.join(", ")
+                )
+            }
         }
     }
 }
@@ -441,6 +484,13 @@ pub enum IndeterminateReason {
     BudgetExhausted { limit: u32 },
     /// The servers of a zone could not be found.
     NoServers { zone: DnsName },
+    /// Proving where the zone cuts lie between the closest known cut `zone`
+    /// and `name` needs more DS queries than the limit allows.
+    CutProbeLimit {
+        zone: DnsName,
+        name: DnsName,
+        limit: usize,
+    },
 }
 
 impl fmt::Display for IndeterminateReason {
@@ -456,6 +506,10 @@ impl fmt::Display for IndeterminateReason {
                 write!(f, "query budget of {limit} exhausted during validation")
             }
             Self::NoServers { zone } => write!(f, "no reachable servers for {zone}"),
+            Self::CutProbeLimit { zone, name, limit } => write!(
+                f,
+                "{name} lies more than {limit} labels below the closest known zone cut {zone}: zone cuts between not probed"
+            ),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::{
     evidence::ExchangeResult,
-    lookup::{Lookup, Outcome, ServerVerdict},
+    lookup::{CutSource, Lookup, Outcome, ServerVerdict},
     security::Security,
 };
 
@@ -23,14 +23,21 @@ fn render(l: &Lookup, out: &mut String) -> std::fmt::Result {
     writeln!(out)?;
     for cut in &l.zone_cuts {
         write!(out, ";; zone {}", cut.zone)?;
-        if let Some(p) = &cut.parent {
-            write!(out, " (delegated by {p}")?;
-            if let Some(by) = cut.referred_by {
-                write!(out, " via {}", by.ip())?;
+        match (&cut.parent, cut.found_by) {
+            (None, _) => write!(out, " (root hints)")?,
+            (Some(p), CutSource::Referral | CutSource::RootHints) => {
+                write!(out, " (delegated by {p}")?;
+                if let Some(by) = cut.referred_by {
+                    write!(out, " via {}", by.ip())?;
+                }
+                write!(out, ")")?;
             }
-            write!(out, ")")?;
-        } else {
-            write!(out, " (root hints)")?;
+            // Parent and child on the same servers: no referral came.
+            (Some(p), found) => write!(
+                out,
+                " (cut below {p} found by {}, no referral: served by the same servers)",
+                found.label()
+            )?,
         }
         writeln!(out)?;
         for ns in &cut.ns_names {
@@ -103,7 +110,11 @@ fn render(l: &Lookup, out: &mut String) -> std::fmt::Result {
         writeln!(out, ";; chain of trust")?;
         for step in &l.validation {
             let ds: Vec<String> = step.ds.iter().map(ToString::to_string).collect();
-            let source = if step.anchored { "trust anchor" } else { "DS" };
+            let source = match &step.parent {
+                _ if step.anchored => "trust anchor".to_owned(),
+                Some(p) => format!("DS in {p}"),
+                None => "DS".to_owned(),
+            };
             writeln!(
                 out,
                 ";; {:<20} {source} [{}] -> {}",

@@ -8,7 +8,8 @@ use std::{
 };
 
 use dcv_dns::{
-    DnsName, Engine, EngineConfig, ExchangeResult, Outcome, RecordType, parse_root_hints,
+    DnsName, Engine, EngineConfig, ExchangeResult, Lookup, NetErrorKind, Outcome, Protocol,
+    RecordType, ServFailReason, parse_root_hints,
 };
 use proptest::prelude::*;
 use tokio::net::UdpSocket;
@@ -58,17 +59,22 @@ async fn serve(socket: UdpSocket, payload: Vec<u8>, dress: Dress) {
     }
 }
 
-async fn one_case(payload: Vec<u8>, dress: Dress) {
-    // 127.255.0.0/16 is outside dcv-lab's address blocks (127.16-254.x.x).
-    let mut bound = None;
+/// The garbage server's address and socket, on 127.255.x.x (outside
+/// dcv-lab's address blocks, 127.16-254.x.x).
+async fn bind_garbage_server() -> (IpAddr, UdpSocket) {
     for _ in 0..8 {
         let ip = IpAddr::V4(Ipv4Addr::new(127, 255, rand_octet(), rand_octet()));
         if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, 0)).await {
-            bound = Some((ip, s));
-            break;
+            return (ip, s);
         }
     }
-    let (ip, socket) = bound.expect("bind 127.255.x.x");
+    panic!("cannot bind any 127.255.x.x address");
+}
+
+/// Looks up `www.example.lab A` with the garbage server as the only root
+/// server, and checks what must hold whatever the bytes: the lookup ends,
+/// within the query budget, and every answer that arrived is evidence.
+async fn lookup_against(socket: UdpSocket, ip: IpAddr, payload: Vec<u8>, dress: Dress) -> Lookup {
     let port = socket.local_addr().unwrap().port();
     let server = tokio::spawn(serve(socket, payload, dress));
     let hints = parse_root_hints(&format!(". NS ns.garbage.\nns.garbage. A {ip}\n")).unwrap();
@@ -96,6 +102,12 @@ async fn one_case(payload: Vec<u8>, dress: Dress) {
         assert!(records.len() <= dcv_dns::limits::MAX_RECORDS_PER_SECTION);
     }
     server.abort();
+    lookup
+}
+
+async fn one_case(payload: Vec<u8>, dress: Dress) {
+    let (ip, socket) = bind_garbage_server().await;
+    lookup_against(socket, ip, payload, dress).await;
 }
 
 fn rand_octet() -> u8 {
@@ -133,8 +145,58 @@ proptest! {
 
 #[tokio::test]
 async fn truncated_answer_with_tcp_refused_is_reported() {
-    // TC set, no TCP listener: the UDP answer stays as evidence, the server is unusable.
-    let mut payload = vec![0x82, 0x00, 0, 0, 0, 0, 0, 0];
-    payload.truncate(8);
-    one_case(payload, Dress::Question).await;
+    let (ip, socket) = bind_garbage_server().await;
+    let port = socket.local_addr().unwrap().port();
+    // Nothing listens on TCP at the server's address: a TCP socket bound there
+    // but never listening makes sure of it (a SYN gets a RST: refused).
+    let tcp_guard = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp_guard.bind(SocketAddr::new(ip, port)).unwrap();
+    // The query's header and question with QR and TC set (0x82), NOERROR,
+    // no records: "too big for UDP, ask again over TCP" (RFC 7766 §5).
+    let payload = vec![0x82, 0x00, 0, 0, 0, 0, 0, 0];
+    let lookup = lookup_against(socket, ip, payload, Dress::Question).await;
+    let server = SocketAddr::new(ip, port);
+    let trace = dcv_dns::render_trace(&lookup);
+
+    // The truncated UDP answer stays in the evidence, TC bit and all.
+    let truncated = lookup.exchanges.iter().find(|e| {
+        e.server == server
+            && e.protocol == Protocol::Udp
+            && e.response().is_some_and(|r| r.flags.tc)
+    });
+    assert!(
+        truncated.is_some(),
+        "no truncated UDP answer in the evidence:\n{trace}"
+    );
+    // The retry over TCP was made, and refused.
+    let refused = lookup.exchanges.iter().find(|e| {
+        e.server == server
+            && e.protocol == Protocol::Tcp
+            && matches!(
+                e.result,
+                ExchangeResult::NetworkError {
+                    cause: NetErrorKind::Refused,
+                    ..
+                }
+            )
+    });
+    assert!(
+        refused.is_some(),
+        "no refused TCP exchange in the evidence:\n{trace}"
+    );
+    // With its only server unusable the root cannot be walked: SERVFAIL,
+    // naming that server.
+    match &lookup.outcome {
+        Outcome::ServFail {
+            why: ServFailReason::AllServersFailed { zone, failures },
+        } => {
+            assert_eq!(zone.as_str(), ".", "{trace}");
+            assert!(
+                failures.iter().any(|f| f.server.ip() == ip),
+                "the failure does not name {ip}:\n{trace}"
+            );
+        }
+        other => panic!("want SERVFAIL (all servers failed), got {other:?}:\n{trace}"),
+    }
+    drop(tcp_guard);
 }

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dcv_dns::{DnsName, Engine, Outcome, Security};
+use dcv_dns::{DnsName, Engine, Outcome, RecordType, Security};
 use dcv_lab::{Lab, Scenario};
 
 /// What the CA would see, coarsely: validated answer, unvalidated answer, failure.
@@ -133,7 +133,7 @@ fn our_verdict(outcome: &Outcome, security: &Security) -> Verdict {
 
 /// Unbound's root hints carry no port, so the lab must serve on port 53:
 /// without root the test fails and says so (it never skips silently).
-async fn compare(scenario: Scenario) -> Vec<String> {
+async fn compare(scenario: Scenario, questions: Vec<(String, RecordType)>) -> Vec<String> {
     let name = scenario.name.clone();
     let lab = match Lab::start_on_port(scenario, 53).await {
         Ok(lab) => lab,
@@ -145,15 +145,16 @@ async fn compare(scenario: Scenario) -> Vec<String> {
     let engine = Engine::new(common::config(&lab));
     let mut disagreements = Vec::new();
     let mut first_bogus_seen = false;
-    for (qname, qtype) in common::differential_questions() {
-        let lookup = engine.lookup(&DnsName::parse(qname).unwrap(), qtype).await;
+    for (qname, qtype) in questions {
+        let lookup = engine.lookup(&DnsName::parse(&qname).unwrap(), qtype).await;
         let ours = our_verdict(&lookup.outcome, &lookup.security);
         let our_ede = match &lookup.security {
             Security::Bogus(r) => Some(r.ede_code()),
             _ => None,
         };
         let addr = unbound.addr;
-        let theirs = tokio::task::spawn_blocking(move || dig(addr, qname, &qtype.to_string()))
+        let asked = qname.clone();
+        let theirs = tokio::task::spawn_blocking(move || dig(addr, &asked, &qtype.to_string()))
             .await
             .unwrap();
         let their_ede = theirs.as_ref().and_then(|t| t.2);
@@ -177,20 +178,30 @@ async fn compare(scenario: Scenario) -> Vec<String> {
     disagreements
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verdicts_agree_with_unbound() {
+async fn agree_on(scenarios: Vec<Scenario>) {
     assert!(
         available(),
         "unbound or dig not installed: apt-get install -y unbound bind9-dnsutils (scripts/test does it as root)"
     );
-    let scenarios = common::differential_scenarios();
     let mut all = Vec::new();
     for s in scenarios {
-        all.extend(compare(s).await);
+        let questions = common::differential_questions_for(&s.name);
+        all.extend(compare(s, questions).await);
     }
     assert!(
         all.is_empty(),
         "disagreements with Unbound:\n{}",
         all.join("\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_agree_with_unbound() {
+    agree_on(common::differential_scenarios()).await;
+}
+
+/// Parent and child on the same servers (zone cuts without a referral).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cohosted_verdicts_agree_with_unbound() {
+    agree_on(common::cohosted_scenarios()).await;
 }

@@ -15,7 +15,9 @@
 //!    same 2 cores.
 //!
 //! Both are reported as ratios/rates measured in this run; nothing is compared
-//! with a number from elsewhere.
+//! with a number from elsewhere. The critical-path runs alternate with the
+//! same check without the vantage preflight (issue #15 §4), the reference
+//! for its cost.
 
 use std::time::{Duration, Instant};
 
@@ -72,9 +74,19 @@ async fn critical_path() -> anyhow::Result<()> {
     let mut times = Vec::new();
     let mut queries = 0;
     let mut phases = String::new();
+    let mut preflights = Vec::new();
+    // The reference for the vantage preflight's cost, interleaved in the same
+    // run: the same check without it.
+    let mut without_preflight = Vec::new();
     for _ in 0..RUNS {
         let mut cfg = lab_config(&lab, "www.example.lab")?;
         full(&mut cfg);
+        let mut reference = cfg.clone();
+        reference.vantage_preflight = false;
+        let started = Instant::now();
+        let report = dcv_diagnosis::runner::run_check(reference).await;
+        without_preflight.push(started.elapsed());
+        anyhow::ensure!(report.verdict != Verdict::Fail, "{report:#?}");
         let started = Instant::now();
         let report = dcv_diagnosis::runner::run_check(cfg).await;
         times.push(started.elapsed());
@@ -83,6 +95,10 @@ async fn critical_path() -> anyhow::Result<()> {
             "healthy check failed: {report:#?}"
         );
         queries = report.timings_ms.get("dns_queries").copied().unwrap_or(0);
+        // The vantage preflight runs beside the probes (issue #15 §4).
+        preflights.push(Duration::from_millis(
+            report.timings_ms.get("vantage").copied().unwrap_or(0),
+        ));
         phases = format!(
             "caa {} ms, http {} ms, txt {} ms",
             report.timings_ms.get("caa").copied().unwrap_or(0),
@@ -108,6 +124,14 @@ async fn critical_path() -> anyhow::Result<()> {
     println!(
         "  ratio median / lower bound = {:.2}",
         med.as_secs_f64() / bound.as_secs_f64()
+    );
+    let pre = median(preflights);
+    let reference = median(without_preflight);
+    println!(
+        "  vantage preflight (beside the probes): median {} ms; the same check without it: median {:.1} ms, ratio with / without = {:.2}",
+        pre.as_millis(),
+        reference.as_secs_f64() * 1e3,
+        med.as_secs_f64() / reference.as_secs_f64()
     );
     Ok(())
 }

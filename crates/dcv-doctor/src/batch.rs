@@ -8,6 +8,7 @@
 //! earlier line is done (JSON Lines), so a pipeline can stream them.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 
 use dcv_diagnosis::{FindingCode, Report, Severity, Verdict};
@@ -45,6 +46,10 @@ pub struct BatchSummary {
     pub pass: usize,
     pub warn: usize,
     pub fail: usize,
+    /// Hostnames that could not be checked from this machine (no network,
+    /// DNS blocked or intercepted, servers it cannot reach).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unchecked: usize,
     /// Lines that are not hostnames (their record carries `error`).
     pub bad_input: usize,
     /// How many hostnames each blocking finding code stopped.
@@ -62,6 +67,7 @@ impl BatchSummary {
             Verdict::Pass => self.pass += 1,
             Verdict::Warn => self.warn += 1,
             Verdict::Fail => self.fail += 1,
+            Verdict::CouldNotCheck => self.unchecked += 1,
         }
         let mut codes: Vec<FindingCode> = report
             .findings
@@ -87,6 +93,9 @@ impl BatchSummary {
             "batch: {} hostnames: {} pass, {} warn, {} fail, {} not a hostname",
             self.hostnames, self.pass, self.warn, self.fail, self.bad_input
         );
+        if self.unchecked > 0 {
+            let _ = write!(out, ", {} could not be checked from here", self.unchecked);
+        }
         if !self.blocking.is_empty() {
             let mut top: Vec<(&FindingCode, &usize)> = self.blocking.iter().collect();
             top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -96,6 +105,11 @@ impl BatchSummary {
         }
         out
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Why a batch could not run at all (each line's own problems are records).

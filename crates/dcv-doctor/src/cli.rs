@@ -5,6 +5,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `dcv-doctor --version`: the crate version and the git commit it was built
+/// from (`build.rs`; "unknown" outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("DCV_DOCTOR_GIT_COMMIT"),
+    ")"
+);
+
 /// See what each certificate authority will see before it validates your domain.
 ///
 /// dcv-doctor walks DNS from the root with full DNSSEC validation, asks every
@@ -13,7 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// redirect rules, and names the cause, the CA's own message, who must fix it and
 /// how.
 #[derive(Debug, Parser)]
-#[command(name = "dcv-doctor", version, about, long_about)]
+#[command(name = "dcv-doctor", version = VERSION, about, long_about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -24,7 +33,8 @@ pub enum Command {
     /// Diagnose domain control validation for one hostname.
     ///
     /// Exit status: 0 when every selected CA would validate, 1 when a finding
-    /// blocks validation, 2 for bad input.
+    /// blocks validation, 2 for bad input, 3 when it could not be checked from
+    /// this machine (no network, DNS blocked or intercepted).
     Check(CheckArgs),
     /// Check many hostnames (one per line; `#` comments and blank lines are
     /// skipped), several at once, each with its own resolver state, and write
@@ -32,7 +42,8 @@ pub enum Command {
     /// summary on stderr.
     ///
     /// Exit status: 0 when every hostname would validate, 1 when one would
-    /// not or its line is not a hostname, 2 for bad flags or unreadable input.
+    /// not or its line is not a hostname, 2 for bad flags or unreadable input,
+    /// 3 when none failed but some could not be checked from this machine.
     Batch(BatchArgs),
     /// Resolve one name and type from the root like the CA's validating resolver,
     /// and print the walk: zone cuts, each server's answer, the DNSSEC chain.
@@ -44,12 +55,21 @@ pub enum Command {
     Explain {
         /// The message as the CA or Cloudflare's API gave it.
         message: String,
+        /// Output: text for people, json for programs (stdout is then only the
+        /// JSON document; notes go to stderr).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Start the built-in lab (a private DNS root and web servers on loopback)
     /// and diagnose one hostname per failure class. Works offline.
+    ///
+    /// Ends with a table of what each case expected and found. A case that
+    /// needs the lab's IPv6 (`sudo scripts/lab-net-setup`) is shown as not run
+    /// on a machine without it. Exit status: 0 when every case that ran found
+    /// what it expected, 1 otherwise.
     Demo {
+        /// Output: text for people, json for programs (stdout is then only the
+        /// JSON document; notes go to stderr).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Show the evidence behind every finding.
@@ -186,6 +206,8 @@ pub struct CheckArgs {
     /// ACME account URI, to test CAA `accounturi` parameters (RFC 8657 §3).
     #[arg(long, value_name = "URI")]
     pub account_uri: Option<String>,
+    /// Output: text for people, json for programs (stdout is then only the
+    /// JSON document; notes go to stderr).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Upper bound on the whole check, in seconds.
@@ -294,6 +316,8 @@ pub struct DnsArgs {
     pub rtype: String,
     #[command(flatten)]
     pub dns: DnsSourceArgs,
+    /// Output: text for people, json for programs (stdout is then only the
+    /// JSON document; notes go to stderr).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Upper bound, in seconds.

@@ -1,7 +1,6 @@
 //! Flags to a validated `CheckConfig` (ripgrep's lowargs→hiargs idea). Every
 //! error here is bad input: one line naming what is wrong, exit status 2.
 
-use std::path::Path;
 use std::time::Duration;
 
 use dcv_diagnosis::config::CheckConfig;
@@ -10,44 +9,17 @@ use dcv_diagnosis::{CaId, Method};
 use thiserror::Error;
 
 use crate::cli::{BatchArgs, CaArg, CheckArgs, DnsSourceArgs, MethodArg};
-
-/// Largest hints/anchor file we read: real ones are a few KiB.
-const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
+use crate::input_file::{FileError, InputFile};
 
 /// Bad input, reported on one line with exit status 2.
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("invalid hostname: {0}")]
     Hostname(#[from] InputError),
-    #[error("cannot read {what} file {path}: {detail}")]
-    Read {
-        what: &'static str,
-        path: String,
-        detail: String,
-    },
-    #[error("{what} file {path} is malformed: {detail}")]
-    Malformed {
-        what: &'static str,
-        path: String,
-        detail: String,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("{0}")]
     Invalid(String),
-}
-
-fn read_small_file(path: &Path, what: &'static str) -> Result<String, ConfigError> {
-    let read_err = |detail: String| ConfigError::Read {
-        what,
-        path: path.display().to_string(),
-        detail,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| read_err(e.to_string()))?;
-    if meta.len() > MAX_CONFIG_FILE_BYTES {
-        return Err(read_err(format!(
-            "larger than {MAX_CONFIG_FILE_BYTES} bytes"
-        )));
-    }
-    std::fs::read_to_string(path).map_err(|e| read_err(e.to_string()))
 }
 
 /// Builds the DNS engine configuration from `--root-hints`, `--trust-anchor`,
@@ -61,21 +33,14 @@ pub fn dns_config(
         ..dcv_dns::EngineConfig::default()
     };
     if let Some(path) = &args.root_hints {
-        let text = read_small_file(path, "root hints")?;
-        cfg.root_hints = dcv_dns::parse_root_hints(&text).map_err(|e| ConfigError::Malformed {
-            what: "root hints",
-            path: path.display().to_string(),
-            detail: e.to_string(),
-        })?;
+        let file = InputFile::new(path, "root hints", "--root-hints");
+        cfg.root_hints =
+            dcv_dns::parse_root_hints(&file.read_text()?).map_err(|e| file.malformed(e))?;
     }
     if let Some(path) = &args.trust_anchor {
-        let text = read_small_file(path, "trust anchor")?;
+        let file = InputFile::new(path, "trust anchor", "--trust-anchor");
         cfg.trust_anchors =
-            dcv_dns::parse_trust_anchor(&text).map_err(|e| ConfigError::Malformed {
-                what: "trust anchor",
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            })?;
+            dcv_dns::parse_trust_anchor(&file.read_text()?).map_err(|e| file.malformed(e))?;
     }
     // A check's DNS work must fit inside its overall timeout.
     cfg.query_timeout = cfg.query_timeout.min(timeout);
@@ -199,6 +164,7 @@ pub fn check_config(args: &CheckArgs) -> Result<CheckConfig, ConfigError> {
         account_uri: args.account_uri.clone(),
         http_phase_timeout: None,
         dcv_delegation: None,
+        vantage_preflight: true,
         hostname,
     };
     if let Some(target) = &args.dcv_delegation {

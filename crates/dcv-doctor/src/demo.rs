@@ -1,8 +1,11 @@
 //! `dcv-doctor demo`: starts the in-process lab (a private DNS root with its own
 //! trust anchor, and web servers on loopback), diagnoses one hostname per
 //! failure class by real queries and fetches, and ends with a table of what was
-//! expected and what was found. Exit status 1 if any expectation is missed.
+//! expected and what was found. Exit status 1 if any case that ran missed its
+//! expectation; a case this machine cannot run (it needs the lab's IPv6) is
+//! reported as not run, never as passed.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,6 +17,8 @@ use dcv_diagnosis::{CaId, FindingCode, Method, Report, Severity};
 use dcv_lab::catalogue::{self, KEY_AUTHZ, TOKEN, WEB, ZONE};
 use dcv_lab::http::{HttpBehaviour, ResponderSpec};
 use dcv_lab::{Lab, Scenario, Signing};
+
+use serde::Serialize;
 
 use crate::cli::Format;
 
@@ -477,84 +482,256 @@ pub fn meets_expectation(case: &DemoCase, report: &Report) -> bool {
     }
 }
 
-pub async fn run(format: Format, verbose: bool) -> anyhow::Result<ExitCode> {
-    let cases = cases();
-    let mut rows = Vec::new();
-    let mut reports = Vec::new();
-    let mut out = anstream::stdout();
-    // Without the lab's IPv6 addresses (a fresh machine where nobody ran
-    // `sudo scripts/lab-net-setup`) the demo still runs, on IPv4.
-    let ipv4_only = !dcv_lab::ipv6_available();
-    if ipv4_only {
-        writeln!(
-            out,
-            "note: the lab's IPv6 addresses are not set up (run `sudo scripts/lab-net-setup`); running on IPv4 only\n"
-        )?;
+/// Why a demo case was not run on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotRunReason {
+    /// The case needs the lab's IPv6 addresses (`scripts/lab-net-setup`),
+    /// and this machine does not have them.
+    NeedsLabIpv6,
+}
+
+impl NotRunReason {
+    /// What the table's `found` column says.
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::NeedsLabIpv6 => "needs the lab's IPv6",
+        }
     }
-    for case in &cases {
-        if ipv4_only && case.needs_ipv6 {
-            rows.push((
-                case.title,
-                case.expected.map_or("(pass)", FindingCode::as_str),
-                "(not run: needs the lab's IPv6)".to_owned(),
-                true,
-            ));
-            continue;
+
+    /// What would make the case run.
+    pub fn remedy(self) -> &'static str {
+        match self {
+            Self::NeedsLabIpv6 => "run `sudo scripts/lab-net-setup`",
         }
-        let report = run_case_on(case, ipv4_only).await?;
-        let ok = meets_expectation(case, &report);
-        if format == Format::Text {
-            writeln!(out, "=== {} ({})", case.title, (case.scenario)().name)?;
-            write!(out, "{}", render_text(&report, verbose))?;
-            writeln!(out)?;
+    }
+}
+
+/// One row of the demo's closing table (and of its JSON output).
+#[derive(Debug, Serialize)]
+pub struct DemoRow {
+    pub title: &'static str,
+    /// The lab scenario's name.
+    pub scenario: String,
+    /// The finding the case must produce; `None`: the hostname must pass.
+    pub expected: Option<FindingCode>,
+    /// Whether the case ran here. A case that did not run is neither right nor
+    /// wrong: `ok` is `None` and `not_run` says why.
+    pub ran: bool,
+    pub not_run: Option<NotRunReason>,
+    /// Warning and error findings, each code once, in report order.
+    pub found: Vec<FindingCode>,
+    /// Whether the report meets the expectation (`None` when not run).
+    pub ok: Option<bool>,
+    /// The full report (`None` when not run).
+    pub report: Option<Report>,
+}
+
+impl DemoRow {
+    fn not_run(case: &DemoCase, why: NotRunReason) -> Self {
+        Self {
+            title: case.title,
+            scenario: (case.scenario)().name,
+            expected: case.expected,
+            ran: false,
+            not_run: Some(why),
+            found: Vec::new(),
+            ok: None,
+            report: None,
         }
-        let mut found: Vec<&str> = Vec::new();
+    }
+
+    fn ran(case: &DemoCase, report: Report) -> Self {
+        let mut found: Vec<FindingCode> = Vec::new();
         for f in report
             .findings
             .iter()
             .filter(|f| f.severity >= Severity::Warning)
         {
-            if !found.contains(&f.code.as_str()) {
-                found.push(f.code.as_str());
+            if !found.contains(&f.code) {
+                found.push(f.code);
             }
         }
-        rows.push((
-            case.title,
-            case.expected.map_or("(pass)", FindingCode::as_str),
-            if found.is_empty() {
-                "(pass)".to_owned()
-            } else {
-                found.join(", ")
-            },
-            ok,
-        ));
-        reports.push(report);
+        Self {
+            title: case.title,
+            scenario: (case.scenario)().name,
+            expected: case.expected,
+            ran: true,
+            not_run: None,
+            found,
+            ok: Some(meets_expectation(case, &report)),
+            report: Some(report),
+        }
     }
-    if format == Format::Json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
-        return Ok(exit(&rows));
-    }
-    writeln!(
-        out,
-        "{:<46} {:<24} {:<40} ok",
-        "scenario", "expected", "found"
-    )?;
-    for (title, expected, found, ok) in &rows {
-        writeln!(
-            out,
-            "{title:<46} {expected:<24} {found:<40} {}",
-            if *ok { "yes" } else { "NO" }
-        )?;
-    }
-    Ok(exit(&rows))
 }
 
-fn exit(rows: &[(&str, &str, String, bool)]) -> ExitCode {
-    if rows.iter().all(|r| r.3) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+/// The demo's tally: how many cases ran and how many of those were right.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DemoSummary {
+    pub cases: usize,
+    pub ran: usize,
+    pub as_expected: usize,
+    /// Why the others did not run (each reason once).
+    pub not_run: Vec<NotRunReason>,
+    /// Whether the lab's IPv6 addresses were available (else the demo ran on
+    /// IPv4 only).
+    pub lab_ipv6: bool,
+}
+
+impl DemoSummary {
+    pub fn of(rows: &[DemoRow], lab_ipv6: bool) -> Self {
+        let mut not_run = Vec::new();
+        for why in rows.iter().filter_map(|r| r.not_run) {
+            if !not_run.contains(&why) {
+                not_run.push(why);
+            }
+        }
+        Self {
+            cases: rows.len(),
+            ran: rows.iter().filter(|r| r.ran).count(),
+            as_expected: rows.iter().filter(|r| r.ok == Some(true)).count(),
+            not_run,
+            lab_ipv6,
+        }
     }
+
+    /// Every case that ran found what it expected (and at least one ran).
+    pub fn passed(&self) -> bool {
+        self.ran > 0 && self.as_expected == self.ran
+    }
+
+    /// 0 when every case that ran is right, else 1.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
+
+    /// The table's closing line.
+    pub fn line(&self) -> String {
+        let mut line = format!("{} of {} cases ran", self.ran, self.cases);
+        if self.as_expected == self.ran {
+            let _ = write!(line, ", all {} as expected", self.ran);
+        } else {
+            let _ = write!(
+                line,
+                ", {} as expected, {} NOT",
+                self.as_expected,
+                self.ran - self.as_expected
+            );
+        }
+        if self.ran < self.cases {
+            let why: Vec<String> = self
+                .not_run
+                .iter()
+                .map(|w| format!("{}: {}", w.text(), w.remedy()))
+                .collect();
+            let _ = write!(
+                line,
+                "; {} not run ({})",
+                self.cases - self.ran,
+                why.join("; ")
+            );
+        }
+        line
+    }
+}
+
+/// `demo --format json`: every row and the tally.
+#[derive(Debug, Serialize)]
+pub struct DemoOutput<'a> {
+    pub summary: DemoSummary,
+    pub rows: &'a [DemoRow],
+}
+
+/// The closing table: expected and found per case, and whether they agree
+/// (`yes`, `NO`, or `not run` for a case this machine cannot run).
+pub fn render_table(rows: &[DemoRow], summary: &DemoSummary) -> String {
+    let code_or_pass = |c: Option<FindingCode>| c.map_or("(pass)", FindingCode::as_str);
+    let mut out = format!("{:<46} {:<24} {:<40} ok\n", "scenario", "expected", "found");
+    for row in rows {
+        let found = match (&row.not_run, row.found.is_empty()) {
+            (Some(why), _) => format!("({})", why.text()),
+            (None, true) => "(pass)".to_owned(),
+            (None, false) => row
+                .found
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let ok = match row.ok {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "not run",
+        };
+        let _ = writeln!(
+            out,
+            "{:<46} {:<24} {found:<40} {ok}",
+            row.title,
+            code_or_pass(row.expected)
+        );
+    }
+    out.push_str(&summary.line());
+    out.push('\n');
+    out
+}
+
+/// Runs every case (those this machine can run) and returns the rows.
+/// `progress` sees each report as it comes (the text output prints it).
+pub async fn run_cases(
+    ipv4_only: bool,
+    mut progress: impl FnMut(&DemoCase, &Report) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<DemoRow>> {
+    let mut rows = Vec::new();
+    for case in &cases() {
+        if ipv4_only && case.needs_ipv6 {
+            rows.push(DemoRow::not_run(case, NotRunReason::NeedsLabIpv6));
+            continue;
+        }
+        let report = run_case_on(case, ipv4_only).await?;
+        progress(case, &report)?;
+        rows.push(DemoRow::ran(case, report));
+    }
+    Ok(rows)
+}
+
+/// `dcv-doctor demo`. Notes go to stderr: under `--format json`, stdout is
+/// only the JSON document.
+pub async fn run(format: Format, verbose: bool) -> anyhow::Result<ExitCode> {
+    // Without the lab's IPv6 addresses (a fresh machine where nobody ran
+    // `sudo scripts/lab-net-setup`) the demo still runs, on IPv4.
+    let lab_ipv6 = dcv_lab::ipv6_available();
+    if !lab_ipv6 {
+        eprintln!(
+            "note: the lab's IPv6 addresses are not set up (run `sudo scripts/lab-net-setup`); running on IPv4 only"
+        );
+    }
+    let mut out = anstream::stdout();
+    let rows = run_cases(!lab_ipv6, |case, report| {
+        if format == Format::Text {
+            writeln!(out, "=== {} ({})", case.title, (case.scenario)().name)?;
+            write!(out, "{}", render_text(report, verbose))?;
+            writeln!(out)?;
+        }
+        Ok(())
+    })
+    .await?;
+    let summary = DemoSummary::of(&rows, lab_ipv6);
+    match format {
+        Format::Json => {
+            eprintln!("{}", summary.line());
+            let doc = DemoOutput {
+                summary: summary.clone(),
+                rows: &rows,
+            };
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        Format::Text => write!(out, "{}", render_table(&rows, &summary))?,
+    }
+    Ok(summary.exit_code())
 }
 
 /// `dcv-doctor lab`: one scenario, served until Ctrl-C.
@@ -577,19 +754,28 @@ pub async fn serve_lab(
     let scenario = if dcv_lab::ipv6_available() {
         scenario
     } else {
-        writeln!(
-            out,
+        eprintln!(
             "note: the lab's IPv6 addresses are not set up (run `sudo scripts/lab-net-setup`); serving on IPv4 only"
-        )?;
+        );
         scenario.into_ipv4_only()
     };
-    let lab = Lab::start_on_port(scenario, dns_port).await?;
-    let dir = match dir {
-        Some(d) => d,
-        None => std::env::temp_dir().join(format!("dcv-lab-{}", std::process::id())),
+    // The directory first: a bad --dir is bad input, found before any server starts.
+    let (dir, named_by) = match dir {
+        Some(d) => (d, "--dir"),
+        None => (
+            std::env::temp_dir().join(format!("dcv-lab-{}", std::process::id())),
+            "the default, a temporary directory",
+        ),
     };
-    std::fs::create_dir_all(&dir)?;
-    let files = lab.write_files(&dir)?;
+    let cannot_write = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot write lab files to directory {} (named by {named_by}): {e}",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(&dir).map_err(cannot_write)?;
+    let lab = Lab::start_on_port(scenario, dns_port).await?;
+    let files = lab.write_files(&dir).map_err(cannot_write)?;
     let port = lab.dns_port();
     let root = lab
         .root_hints()
@@ -620,4 +806,62 @@ pub async fn serve_lab(
     tokio::signal::ctrl_c().await?;
     drop(lab);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(ran: bool, ok: Option<bool>) -> DemoRow {
+        DemoRow {
+            title: "t",
+            scenario: "s".to_owned(),
+            expected: None,
+            ran,
+            not_run: (!ran).then_some(NotRunReason::NeedsLabIpv6),
+            found: Vec::new(),
+            ok,
+            report: None,
+        }
+    }
+
+    #[test]
+    fn a_case_that_did_not_run_is_neither_a_pass_nor_a_miss() {
+        let rows = [row(true, Some(true)), row(false, None)];
+        let summary = DemoSummary::of(&rows, false);
+        assert!(summary.passed());
+        assert_eq!(summary.exit_code(), ExitCode::SUCCESS);
+        let table = render_table(&rows, &summary);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[1].ends_with(" yes"), "{table}");
+        assert!(lines[2].ends_with(" not run"), "{table}");
+        assert_eq!(
+            lines[3],
+            "1 of 2 cases ran, all 1 as expected; 1 not run (needs the lab's IPv6: run `sudo scripts/lab-net-setup`)"
+        );
+    }
+
+    #[test]
+    fn a_miss_among_the_cases_that_ran_exits_1() {
+        let rows = [
+            row(true, Some(true)),
+            row(true, Some(false)),
+            row(false, None),
+        ];
+        let summary = DemoSummary::of(&rows, false);
+        assert!(!summary.passed());
+        assert_eq!(summary.exit_code(), ExitCode::from(1));
+        let table = render_table(&rows, &summary);
+        assert!(table.lines().nth(2).unwrap().ends_with(" NO"), "{table}");
+        assert!(
+            table.ends_with("2 of 3 cases ran, 1 as expected, 1 NOT; 1 not run (needs the lab's IPv6: run `sudo scripts/lab-net-setup`)\n"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn nothing_ran_is_not_a_pass() {
+        let rows = [row(false, None)];
+        assert!(!DemoSummary::of(&rows, false).passed());
+    }
 }

@@ -1,7 +1,10 @@
 //! The `dcv-doctor` binary: flags in, reports out. Exit status: 0 when every
 //! selected CA would validate (or `explain` recognised the message), 1 when a
-//! finding blocks validation (or the message is unknown), 2 for bad input.
+//! finding blocks validation (or the message is unknown), 2 for bad input, 3
+//! when the check could not be made from this machine (no network, DNS
+//! blocked or intercepted; one line on stderr says which).
 
+use dcv_doctor::input_file::{FileProblem, InputFile};
 use dcv_doctor::{batch, cli, config, demo, mpic};
 
 use std::io::Write as _;
@@ -17,12 +20,18 @@ use cli::{Cli, Command, Format};
 /// Exit status for bad input (clap uses 2 for its own usage errors too).
 const EXIT_BAD_INPUT: u8 = 2;
 
+/// Exit status when the check could not be made from this machine (issue #15
+/// §4): nothing failed, but what the CA would see is unknown from here.
+const EXIT_COULD_NOT_CHECK: u8 = 3;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("dcv-doctor: {e}");
+            // `{:#}`: the whole chain on one line ("perspective \"x\": unknown
+            // RIR ..."), not only the outermost context.
+            eprintln!("dcv-doctor: {e:#}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -63,19 +72,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let lines = if args.input.as_os_str() == "-" {
                 batch::read_lines(std::io::stdin().lock())?
             } else {
-                let file = std::fs::File::open(&args.input)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
-                batch::read_lines(file)?
+                let list = InputFile::new(&args.input, "hostname list", "batch's INPUT argument");
+                let bytes = list.read_bytes(batch::MAX_INPUT_BYTES)?;
+                batch::read_lines(bytes.as_slice()).map_err(|e| match e {
+                    batch::BatchError::NotText => list.error(FileProblem::NotText),
+                    other => list.malformed(other),
+                })?
             };
             let concurrency = usize::try_from(args.concurrency).unwrap_or(1);
             let mut out = std::io::stdout().lock();
             let summary =
                 runtime()?.block_on(batch::run_batch(&template, lines, concurrency, &mut out))?;
             eprintln!("{}", summary.line());
-            Ok(if summary.all_validate() {
-                ExitCode::SUCCESS
-            } else {
+            Ok(if !summary.all_validate() {
                 ExitCode::from(1)
+            } else if summary.unchecked > 0 {
+                ExitCode::from(EXIT_COULD_NOT_CHECK)
+            } else {
+                ExitCode::SUCCESS
             })
         }
         Command::Dns(args) => {
@@ -157,9 +171,25 @@ fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Resul
 }
 
 fn exit_for(report: &Report) -> ExitCode {
-    if report.verdict == Verdict::Fail {
-        ExitCode::from(1)
+    match report.verdict {
+        Verdict::Fail => ExitCode::from(1),
+        Verdict::CouldNotCheck => {
+            // One line saying why, beside the report on stdout.
+            if let Some(f) = report.findings.iter().find(|f| f.code.leaves_unchecked()) {
+                eprintln!("dcv-doctor: {}", could_not_check_line(&f.summary));
+            }
+            ExitCode::from(EXIT_COULD_NOT_CHECK)
+        }
+        Verdict::Pass | Verdict::Warn => ExitCode::SUCCESS,
+    }
+}
+
+/// `could not check from here: ...`, whatever the finding's own wording.
+fn could_not_check_line(summary: &str) -> String {
+    const PREFIX: &str = "could not check from here";
+    if summary.starts_with(PREFIX) {
+        summary.to_owned()
     } else {
-        ExitCode::SUCCESS
+        format!("{PREFIX}: {summary}")
     }
 }

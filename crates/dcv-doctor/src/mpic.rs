@@ -39,6 +39,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::cli::AgentArgs;
+use crate::input_file::{FileError, InputFile};
 
 /// The one endpoint an agent serves.
 pub const AGENT_PATH: &str = "/v1/check";
@@ -602,43 +603,38 @@ fn too_large(state: &AgentState) -> Response<Full<Bytes>> {
     )
 }
 
-fn read_capped(path: &Path, what: &str) -> anyhow::Result<String> {
-    let meta = std::fs::metadata(path).with_context(|| format!("{what} {}", path.display()))?;
-    anyhow::ensure!(
-        meta.len() <= 1 << 20,
-        "{what} {} is larger than 1 MiB",
-        path.display()
-    );
-    std::fs::read_to_string(path).with_context(|| format!("{what} {}", path.display()))
-}
-
-fn read_token(path: &Path) -> anyhow::Result<String> {
-    let token = read_capped(path, "token file")?.trim().to_owned();
-    anyhow::ensure!(
-        token.len() >= MIN_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic()),
-        "token file {}: the token must be at least {MIN_TOKEN_LEN} printable characters",
-        path.display()
-    );
+/// A bearer token file: at least [`MIN_TOKEN_LEN`] printable characters.
+fn read_token(file: &InputFile<'_>) -> Result<String, FileError> {
+    let token = file.read_text()?.trim().to_owned();
+    if token.len() < MIN_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(file.malformed(format_args!(
+            "the token must be at least {MIN_TOKEN_LEN} printable characters"
+        )));
+    }
     Ok(token)
 }
 
 /// `dcv-doctor agent`: validates the flags, starts the agent, serves until
 /// interrupted.
 pub async fn run_agent(args: &AgentArgs) -> anyhow::Result<std::process::ExitCode> {
-    let token = read_token(&args.token_file)?;
+    let token = read_token(&InputFile::new(&args.token_file, "token", "--token-file"))?;
     let rir: Rir = args.rir.parse()?;
     let check_timeout = Duration::from_secs(args.check_timeout);
     let dns = crate::config::dns_config(&args.dns, check_timeout)?;
     let (cert_pem, key_pem) = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => (
-            read_capped(c, "TLS certificate")?,
-            read_capped(k, "TLS key")?,
+            InputFile::new(c, "TLS certificate", "--tls-cert").read_certificates_pem()?,
+            InputFile::new(k, "TLS key", "--tls-key").read_private_key_pem()?,
         ),
         (None, None) => {
             let (cert, key) = self_signed(&[args.listen.ip().to_string()])?;
             match &args.cert_out {
-                Some(path) => std::fs::write(path, &cert)
-                    .with_context(|| format!("writing {}", path.display()))?,
+                Some(path) => std::fs::write(path, &cert).with_context(|| {
+                    format!(
+                        "cannot write certificate file {} (named by --cert-out)",
+                        path.display()
+                    )
+                })?,
                 None => print!("{cert}"),
             }
             (cert, key)
@@ -715,14 +711,20 @@ struct PerspectiveEntry {
 /// Reads a `--perspectives` TOML file (`[[perspective]]` tables); relative
 /// paths are relative to the file.
 pub fn load_perspectives(path: &Path) -> anyhow::Result<Vec<PerspectiveSpec>> {
-    let text = read_capped(path, "perspectives file")?;
-    let file: PerspectivesFile =
-        toml::from_str(&text).with_context(|| format!("perspectives file {}", path.display()))?;
-    anyhow::ensure!(
-        !file.perspective.is_empty(),
-        "perspectives file {} has no [[perspective]] table",
-        path.display()
-    );
+    let list = InputFile::new(path, "perspectives", "--perspectives");
+    let text = list.read_text()?;
+    let file: PerspectivesFile = toml::from_str(&text).map_err(|e| {
+        // toml's Display spans several lines; one line with its number reads better.
+        let at = e
+            .span()
+            .and_then(|span| text.get(..span.start))
+            .map(|before| format!(" (line {})", before.matches('\n').count() + 1))
+            .unwrap_or_default();
+        list.malformed(format_args!("{}{at}", e.message().trim()))
+    })?;
+    if file.perspective.is_empty() {
+        return Err(list.malformed("no [[perspective]] table").into());
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
@@ -737,9 +739,14 @@ pub fn load_perspectives(path: &Path) -> anyhow::Result<Vec<PerspectiveSpec>> {
             .parse::<Rir>()
             .with_context(|| format!("perspective {:?}", p.name))?;
         parse_agent_url(&p.url).with_context(|| format!("perspective {:?}", p.name))?;
+        // Relative paths are relative to the perspectives file.
+        let key = |key: &str| format!("{key} of perspective {:?} in {}", p.name, path.display());
+        let token_path = dir.join(&p.token_file);
+        let cert_path = dir.join(&p.ca_cert_file);
         out.push(PerspectiveSpec {
-            token: read_token(&dir.join(&p.token_file))?,
-            ca_cert_pem: read_capped(&dir.join(&p.ca_cert_file), "CA certificate")?,
+            token: read_token(&InputFile::new(&token_path, "token", key("token_file")))?,
+            ca_cert_pem: InputFile::new(&cert_path, "CA certificate", key("ca_cert_file"))
+                .read_certificates_pem()?,
             name: p.name,
             url: p.url,
             region: p.region,
@@ -760,13 +767,15 @@ pub fn perspective_from_url(url: &str) -> anyhow::Result<PerspectiveSpec> {
     let cert = std::env::var_os(CA_CERT_ENV).with_context(|| {
         format!("--perspective needs ${CA_CERT_ENV} naming the agent's certificate (PEM)")
     })?;
+    let cert = PathBuf::from(cert);
     Ok(PerspectiveSpec {
         name: SocketAddr::new(ip, port).to_string(),
         url: url.to_owned(),
         region: String::new(),
         rir: None,
         token: token.trim().to_owned(),
-        ca_cert_pem: read_capped(Path::new(&cert), "CA certificate")?,
+        ca_cert_pem: InputFile::new(&cert, "CA certificate", format!("${CA_CERT_ENV}"))
+            .read_certificates_pem()?,
     })
 }
 
@@ -1044,6 +1053,23 @@ fn apply(
                             Err(why) => Corroboration::Unavailable {
                                 detail: why.to_owned(),
                             },
+                            // The agent's own network could not check (issue #15 §4):
+                            // unavailable, never a disagreement about the domain.
+                            Ok(r) if r.verdict == dcv_diagnosis::Verdict::CouldNotCheck => {
+                                Corroboration::Unavailable {
+                                    detail: r
+                                        .findings
+                                        .iter()
+                                        .find(|f| f.code.leaves_unchecked())
+                                        .map_or_else(
+                                            || {
+                                                "the agent could not check from where it runs"
+                                                    .to_owned()
+                                            },
+                                            |f| format!("the agent {}", f.summary),
+                                        ),
+                                }
+                            }
                             Ok(r) if !covers(r, &report.hostname, ca, method) => {
                                 Corroboration::Unavailable {
                                     detail: format!(

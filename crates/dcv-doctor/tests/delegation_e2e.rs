@@ -394,3 +394,112 @@ fn the_flag_checks_dns_even_with_method_http() {
     assert_eq!(f["method"], "dns");
     assert_eq!(f["blocks"], serde_json::json!(["letsencrypt"]));
 }
+
+/// Both records at `_acme-challenge.www` on every server: a CNAME to the
+/// provider and a TXT (some DNS servers accept the pair, RFC 1034 §3.6.2
+/// forbids it; the lab's servers answer a TXT query from the TXT set).
+fn cname_beside_txt(signing: &Signing) -> Scenario {
+    let base = if *signing == Signing::Unsigned {
+        catalogue::base(signing)
+    } else {
+        dcv_doctor::demo::healthy()
+    };
+    with_provider(
+        base,
+        signing,
+        &[
+            &cname_to(TARGET),
+            "_acme-challenge.www TXT \"manual-value\"",
+        ],
+    )
+}
+
+/// The lookups in a finding's evidence, as `name/TYPE`.
+fn queries(f: &Finding) -> Vec<&str> {
+    f.evidence
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::DnsLookup(d) => Some(d.query.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_cname_beside_a_txt_is_a_conflict_warning_without_the_flag() {
+    for signing in [Signing::Nsec, Signing::Unsigned] {
+        let report = run(cname_beside_txt(&signing), |cfg| {
+            cfg.methods = vec![Method::Dns];
+            cfg.cas = vec![CaId::Letsencrypt];
+        });
+        let f = find(&report, FindingCode::DelegatedDcvConflict);
+        // The CA reads the TXT and never follows the CNAME: fine if the TXT
+        // is the record meant, so a warning.
+        assert_eq!(f.severity, Severity::Warning, "{signing:?}: {f:#?}");
+        assert!(f.blocks.is_empty());
+        assert!(
+            f.summary.contains("\"manual-value\"") && f.summary.contains(TARGET),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.summary.contains("ns1.example.lab") && f.summary.contains("ns2.example.lab"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.summary.contains("never follows the CNAME"),
+            "{}",
+            f.summary
+        );
+        assert_eq!(
+            queries(f),
+            vec![
+                "_acme-challenge.www.example.lab/TXT",
+                "_acme-challenge.www.example.lab/CNAME"
+            ]
+        );
+        assert!(report.ca_verdicts[0].would_validate, "{report:#?}");
+    }
+}
+
+#[test]
+fn a_cname_beside_a_txt_is_a_conflict_error_with_the_flag() {
+    let report = run(cname_beside_txt(&Signing::Nsec), delegated_to(TARGET));
+    let f = find(&report, FindingCode::DelegatedDcvConflict);
+    assert_eq!(f.severity, Severity::Error, "{f:#?}");
+    assert_eq!(f.blocks, vec![CaId::Letsencrypt]);
+    assert!(
+        f.summary
+            .contains("the CNAME points to the expected target"),
+        "{}",
+        f.summary
+    );
+    assert!(
+        f.acme_detail
+            .as_deref()
+            .is_some_and(|d| d.contains("manual-value")),
+        "{f:#?}"
+    );
+    // The CNAME is there: not "missing".
+    assert!(
+        !has(&report, FindingCode::DelegatedDcvMissing),
+        "{report:#?}"
+    );
+    assert!(!report.ca_verdicts[0].would_validate);
+}
+
+#[test]
+fn a_lone_txt_is_no_conflict() {
+    let report = run(
+        healthy_with(&["_acme-challenge.www TXT \"manual-value\""]),
+        |cfg| {
+            cfg.methods = vec![Method::Dns];
+            cfg.cas = vec![CaId::Letsencrypt];
+        },
+    );
+    assert!(
+        !has(&report, FindingCode::DelegatedDcvConflict),
+        "{report:#?}"
+    );
+}

@@ -523,12 +523,13 @@ fn whole_check_timeout_names_the_servers_still_waited_on() {
         u.in_flight.iter().any(|q| q.query == "www.example.lab/CAA"),
         "{u:#?}"
     );
-    // The root and lab. servers did answer, quickly; the journal shows it.
+    // The root and lab. servers did answer, quickly; the journal shows it
+    // (with the vantage preflight's NXDOMAIN for its never-existing TLD).
     assert!(u.completed > 0, "{u:#?}");
     assert!(
-        u.slowest
-            .iter()
-            .all(|e| e.outcome == "NOERROR" && e.latency_ms < 500),
+        u.slowest.iter().all(|e| e.latency_ms < 500
+            && (e.outcome == "NOERROR"
+                || (e.outcome == "NXDOMAIN" && e.query.starts_with("dcv-vantage-")))),
         "{u:#?}"
     );
     assert_eq!(u.http, None, "the DNS method only: no HTTP probe");

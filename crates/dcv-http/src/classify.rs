@@ -193,6 +193,75 @@ impl Classification {
     }
 }
 
+/// What an answer for one token says about every other token: the part of
+/// the verdict that holds without the CA's real token. The usual first run
+/// has none, and probes with a random token that cannot exist on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// The failure comes before the token's file can matter: no connection,
+    /// a TLS or protocol failure, a challenge or block page, an access-control
+    /// or server-error status, a redirect that carries the token to where the
+    /// CA will not go. The CA fails whatever the token.
+    EveryToken,
+    /// The answer is about this token's file: a 404 (nothing published
+    /// there), or the expected body compared.
+    ThisToken,
+    /// A 200 for this token with no expected body to compare (small, too
+    /// large, or cut off while reading). For a token that cannot exist this
+    /// is a catch-all route: the real file must win over it.
+    Answered200,
+    /// Cannot be told from this token alone: a 410, a status such as 204 or
+    /// 300, or a redirect that drops the token from the path (often a
+    /// not-found handler).
+    Undetermined,
+}
+
+/// The scope of a final status other than 200. A 404 speaks of the resource
+/// asked for (RFC 9110 §15.5.5) and a 410 may too (§15.5.11); any other
+/// client or server error (401, 403, 429, 451, 5xx ...) refuses the request
+/// itself, so every token gets it. Other statuses (1xx, 2xx other than 200,
+/// 3xx without `Location`) cannot be placed.
+pub fn status_scope(status: u16) -> TokenScope {
+    match status {
+        404 => TokenScope::ThisToken,
+        410 => TokenScope::Undetermined,
+        400..=599 => TokenScope::EveryToken,
+        _ => TokenScope::Undetermined,
+    }
+}
+
+impl Classification {
+    /// The scope of the final answer alone, before looking at the redirects
+    /// that led to it (the probe refines it: a redirect that drops the token
+    /// makes a failure after it [`TokenScope::Undetermined`]).
+    pub fn answer_scope(&self) -> TokenScope {
+        match self.outcome() {
+            Classification::TokenServed { .. }
+            | Classification::TokenMismatch { .. }
+            | Classification::TokenNotPublished { .. } => TokenScope::ThisToken,
+            Classification::Reachable { .. } | Classification::BodyTooLarge { .. } => {
+                TokenScope::Answered200
+            }
+            // A body that fails to arrive follows a 200 head (other statuses
+            // are classified by their status).
+            Classification::Unreachable {
+                phase: Phase::Body, ..
+            } => TokenScope::Answered200,
+            Classification::ChallengePage { .. }
+            | Classification::Blocked { .. }
+            | Classification::BadRedirect { .. }
+            | Classification::Unreachable { .. }
+            | Classification::HttpOnHttpsPort { .. }
+            | Classification::TlsOnHttpPort { .. }
+            | Classification::Http2OnHttpPort { .. } => TokenScope::EveryToken,
+            Classification::Not200 { status, .. } => status_scope(*status),
+            // `outcome()` looks through the wrapper.
+            Classification::RedirectToHttps { .. } => TokenScope::Undetermined,
+        }
+    }
+}
+
 /// A recognised page: challenge or block, with vendor and markers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PageMatch {

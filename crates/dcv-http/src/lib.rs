@@ -29,6 +29,7 @@
 //! ```
 
 pub mod classify;
+pub mod compare;
 pub mod config;
 pub mod fetch;
 pub mod ip_policy;
@@ -38,7 +39,8 @@ pub mod probe;
 pub mod redirect;
 pub mod resolver;
 
-pub use classify::Classification;
+pub use classify::{Classification, TokenScope};
+pub use compare::{AddressAnswers, AddressComparison, ComparedAnswer, ComparedField, Difference};
 pub use config::{ProbeConfig, TldPolicy};
 pub use fetch::{
     BodyCapture, ErrorKind, FetchError, FetchOutcome, FetchResponse, HeaderField, Phase, Scheme,

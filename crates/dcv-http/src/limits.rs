@@ -65,5 +65,15 @@ pub const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 /// (`HTTP/` on the TLS port, a TLS record or an h2 SETTINGS frame on port 80).
 pub const SNIFF_BYTES: usize = 16;
 
+/// AAAA addresses compared with the first A when no expected body is given
+/// (`compare`): each costs two requests. Our own bound; the CA uses only the
+/// first AAAA, other CAs and perspectives may pick the next ones.
+pub const MAX_COMPARED_AAAA: usize = 4;
+
+/// How much longer than the probe's own fetches the address comparison may
+/// run; its requests still running then are dropped and not compared. Our
+/// own bound: a slow site root must not hold the check up.
+pub const COMPARISON_GRACE: Duration = Duration::from_secs(2);
+
 /// RFC 1035 §2.3.4: a name is at most 253 characters in text form.
 pub const MAX_HOSTNAME_LEN: usize = 253;

@@ -7,7 +7,8 @@ use std::time::Instant;
 use serde::Serialize;
 use url::Url;
 
-use crate::classify::{self, Classification};
+use crate::classify::{self, Classification, TokenScope};
+use crate::compare::{self, AddressComparison};
 use crate::config::ProbeConfig;
 use crate::fetch::{
     self, ErrorKind, FetchError, FetchOutcome, FetchResponse, Phase, Scheme, Target, Timings,
@@ -117,6 +118,8 @@ pub struct AddressAttempt {
     pub refused_redirect: Option<BadRedirect>,
     /// The verdict for this address.
     pub classification: Classification,
+    /// Whether the verdict holds for every token, or only for the one asked.
+    pub token_scope: TokenScope,
     /// What Let's Encrypt would say, had it used this address (absent when
     /// it would succeed, or when no expected body was given and the answer
     /// was a small 200).
@@ -131,6 +134,14 @@ impl AddressAttempt {
             .last()
             .and_then(|h| h.error.as_ref())
             .is_some_and(FetchError::is_dial_error)
+    }
+
+    /// The failure that ended this chain, with its typed [`ErrorKind`] and
+    /// [`Phase`] (e.g. `Unreachable` in `Connect`: `ENETUNREACH` or
+    /// `EHOSTUNREACH`, which may mean this machine has no route to the
+    /// family), if the last hop failed.
+    pub fn final_error(&self) -> Option<&FetchError> {
+        self.hops.last().and_then(|h| h.error.as_ref())
     }
 }
 
@@ -154,8 +165,12 @@ pub struct CaView {
     /// The CA's problem, if it would fail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<CaProblem>,
+    /// Whether the verdict holds for every token or only the one asked.
+    pub token_scope: TokenScope,
     /// `Some(true)` when the expected body would validate, `Some(false)` when
-    /// validation would fail, `None` when no expected body was given.
+    /// validation would fail (with no expected body: when it fails for every
+    /// token, [`TokenScope::EveryToken`]), `None` when it depends on a token
+    /// and body that were not given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validates: Option<bool>,
 }
@@ -177,6 +192,11 @@ pub struct HttpProbeReport {
     pub attempts: Vec<AddressAttempt>,
     /// The CA's own path and verdict.
     pub ca_view: CaView,
+    /// Without an expected body: what the first A and each AAAA answer to the
+    /// same requests, to tell whether they lead to the same server when the
+    /// verdicts alone cannot (a 404 from both).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<AddressComparison>,
 }
 
 impl HttpProbeReport {
@@ -329,12 +349,32 @@ pub async fn probe(
     };
 
     let addrs: Vec<IpAddr> = resolved.all().collect();
-    let attempts = futures::future::join_all(
-        addrs
-            .iter()
-            .map(|ip| run_chain(config, resolver, &url, *ip, expected_body)),
-    )
-    .await;
+    let marker = token_marker(&path);
+    let attempts_done = tokio::sync::Notify::new();
+    let attempts = async {
+        let attempts = futures::future::join_all(
+            addrs
+                .iter()
+                .map(|ip| run_chain(config, resolver, &url, *ip, expected_body, marker)),
+        )
+        .await;
+        attempts_done.notify_one();
+        attempts
+    };
+    // Beside the attempts, not after them, and at most `COMPARISON_GRACE`
+    // longer: the comparison adds no round trip to the critical path unless
+    // the site root is slower than the token path.
+    let comparison = async {
+        if expected_body.is_some() {
+            return None;
+        }
+        let cutoff = async {
+            attempts_done.notified().await;
+            tokio::time::sleep(limits::COMPARISON_GRACE).await;
+        };
+        compare::compare_addresses(config, &host, &path, &resolved, cutoff).await
+    };
+    let (attempts, comparison) = tokio::join!(attempts, comparison);
 
     let ca_view = ca_view(&resolved, &attempts, expected_body);
     Ok(HttpProbeReport {
@@ -344,6 +384,7 @@ pub async fn probe(
         resolve_error: None,
         attempts,
         ca_view,
+        comparison,
     })
 }
 
@@ -371,10 +412,12 @@ fn unresolved_report(
             attempt: None,
             classification,
             problem: Some(CaProblem::new(ProblemType::Dns, err.message.clone())),
+            token_scope: TokenScope::EveryToken,
             validates: Some(false),
         },
         resolve_error: Some(err),
         attempts: vec![],
+        comparison: None,
     }
 }
 
@@ -421,8 +464,13 @@ fn ca_view(
                 detail: "no address to try".to_owned(),
             },
             problem: None,
+            token_scope: TokenScope::Undetermined,
             validates: None,
         };
+    };
+    let validates = match expected {
+        Some(_) => Some(att.ca_problem.is_none()),
+        None => (att.token_scope == TokenScope::EveryToken).then_some(false),
     };
     CaView {
         addresses_tried: tried,
@@ -430,7 +478,8 @@ fn ca_view(
         attempt: Some(chosen),
         classification: att.classification.clone(),
         problem: att.ca_problem.clone(),
-        validates: expected.map(|_| att.ca_problem.is_none()),
+        token_scope: att.token_scope,
+        validates,
     }
 }
 
@@ -510,6 +559,7 @@ async fn run_chain(
     initial: &Url,
     first_ip: IpAddr,
     expected: Option<&str>,
+    marker: Option<&str>,
 ) -> AddressAttempt {
     let deadline = Instant::now() + config.total_deadline;
     let mut hops: Vec<Hop> = Vec::new();
@@ -613,6 +663,7 @@ async fn run_chain(
 
     let classification = classify_chain(&hops, &end, expected);
     let ca_problem = ca_problem(&hops, &end, expected);
+    let token_scope = token_scope(&hops, &end, &classification, marker);
     AddressAttempt {
         address: first_ip,
         family: Family::of(first_ip),
@@ -622,7 +673,54 @@ async fn run_chain(
         },
         hops,
         classification,
+        token_scope,
         ca_problem,
+    }
+}
+
+/// The part of the challenge path that names the token: its last segment
+/// (the token itself for `/.well-known/acme-challenge/<token>`). `None` when
+/// the path has no such segment (`/`).
+fn token_marker(path: &str) -> Option<&str> {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path.rsplit('/').next().filter(|s| !s.is_empty())
+}
+
+/// Whether `url`'s path and query still name the token.
+fn names_token(url: &str, marker: &str) -> bool {
+    match Url::parse(url) {
+        Ok(u) => u.path().contains(marker) || u.query().is_some_and(|q| q.contains(marker)),
+        Err(_) => url.contains(marker),
+    }
+}
+
+/// Whether the chain's answer holds for every token. A redirect that carries
+/// the token along (`return 301 https://$host$request_uri`) is a rule for the
+/// whole path, so what follows it holds for every token; one that drops it
+/// (to `/`, to a 404 page) may be what the server does only for a file that
+/// does not exist, so a failure after it says nothing about the real token.
+fn token_scope(
+    hops: &[Hop],
+    end: &End,
+    classification: &Classification,
+    marker: Option<&str>,
+) -> TokenScope {
+    let scope = classification.answer_scope();
+    let Some(marker) = marker else {
+        return scope;
+    };
+    let followed_carry = hops.iter().skip(1).all(|h| names_token(&h.url, marker));
+    let refused_carries = match end {
+        End::Refused(bad) => bad
+            .target_url
+            .as_deref()
+            .or(bad.location.as_deref())
+            .is_none_or(|t| names_token(t, marker)),
+        End::Final | End::Failed => true,
+    };
+    match scope {
+        TokenScope::EveryToken if !(followed_carry && refused_carries) => TokenScope::Undetermined,
+        other => other,
     }
 }
 

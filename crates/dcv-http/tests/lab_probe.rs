@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use dcv_http::{
-    AddressResolver, BadRedirectReason, Classification, ErrorKind, Family, HttpProbeReport, Phase,
-    ProbeConfig, ProbeError, ProblemType, ResolveError, ResolveFuture, ResolvedAddrs, Scheme,
-    Target, TldPolicy, fetch_once, probe,
+    AddressResolver, BadRedirectReason, Classification, ComparedField, ErrorKind, Family,
+    HttpProbeReport, Phase, ProbeConfig, ProbeError, ProblemType, ResolveError, ResolveFuture,
+    ResolvedAddrs, Scheme, Target, TldPolicy, TokenScope, fetch_once, probe,
 };
 use dcv_lab::http::{HttpBehaviour, ResponderSpec, RunningResponder, spawn_responder};
 
@@ -1363,4 +1363,442 @@ async fn truncated_and_garbage_responses() {
             only(&report)
         );
     }
+}
+
+// What a random token says about every token (`TokenScope`): the first run
+// has no token, and the verdict must still say which failures hold for the
+// CA's real one.
+
+/// A random-looking probe token, as the runner generates (RFC 8555 §8.1).
+const PROBE_TOKEN: &str = "Zq8rX2mYt0b5LkP1wVn3sA";
+
+/// `HOST` on one fresh IPv4 address serving `spec`, probed with the probe
+/// token and no expected body; the lab is tweaked first by `tweak`.
+async fn no_token(spec: ResponderSpec, tweak: impl FnOnce(&mut TestLab)) -> HttpProbeReport {
+    let mut lab = TestLab::new(Fam::V4);
+    let ip = lab.addr(1);
+    lab.serve_on(ip, spec).await;
+    lab.name(HOST, &[ip]);
+    tweak(&mut lab);
+    probe(&lab.config, HOST, PROBE_TOKEN, None, &lab.table)
+        .await
+        .expect("probe input is valid")
+}
+
+fn redirect(status: u16, location: &str) -> HttpBehaviour {
+    HttpBehaviour::Redirect {
+        status,
+        location: location.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn failures_before_the_token_matters_hold_for_every_token() {
+    let cases: Vec<(&str, ResponderSpec, &str)> = vec![
+        (
+            "reset",
+            spec(HttpBehaviour::CloseImmediately),
+            "Connection reset by peer",
+        ),
+        (
+            "no answer",
+            spec(HttpBehaviour::Silent),
+            "Timeout after connect",
+        ),
+        (
+            "slow head",
+            spec(HttpBehaviour::Slow { delay_ms: 1500 }),
+            "Timeout after connect",
+        ),
+        ("bare 403", spec(HttpBehaviour::Status(403)), ": 403"),
+        ("401", spec(HttpBehaviour::Status(401)), ": 401"),
+        ("429", spec(HttpBehaviour::Status(429)), ": 429"),
+        ("451", spec(HttpBehaviour::Status(451)), ": 451"),
+        ("500", spec(HttpBehaviour::Status(500)), ": 500"),
+        ("502", spec(HttpBehaviour::Status(502)), ": 502"),
+        ("503", spec(HttpBehaviour::Status(503)), ": 503"),
+        ("WAF block page", spec(HttpBehaviour::BlockPage), ": 403"),
+        ("firewall page", spec(HttpBehaviour::FirewallBlock), ": 503"),
+        (
+            "test cookie",
+            spec(HttpBehaviour::TestCookie),
+            "Invalid response from",
+        ),
+        (
+            "managed challenge",
+            spec(HttpBehaviour::ChallengePage),
+            ": 403",
+        ),
+        ("under attack", spec(HttpBehaviour::UnderAttack), ": 503"),
+        (
+            "loop",
+            spec(HttpBehaviour::RedirectLoop),
+            "Redirect loop detected",
+        ),
+        (
+            "too many",
+            spec(HttpBehaviour::RedirectChain {
+                count: 12,
+                body: "x".into(),
+            }),
+            "Too many redirects",
+        ),
+        (
+            "303",
+            spec(redirect(303, "http://{host}{path}/next")),
+            "received disallowed redirect status code",
+        ),
+        (
+            "port 8080",
+            spec(redirect(302, "http://{host}:8080{path}")),
+            "not 8080",
+        ),
+        (
+            "ftp",
+            spec(redirect(301, "ftp://{host}{path}")),
+            "not \"ftp\"",
+        ),
+        (
+            "https port closed",
+            ResponderSpec::new("web", HttpBehaviour::RedirectToHttps)
+                .with_tls_behaviour(HttpBehaviour::PortClosed),
+            "Connection refused",
+        ),
+        (
+            "plain http on 443",
+            ResponderSpec::http_on_tls_port("web"),
+            "Server only speaks HTTP, not TLS",
+        ),
+        (
+            "tls alert on 443",
+            ResponderSpec::new("web", HttpBehaviour::RedirectToHttps)
+                .with_tls_behaviour(HttpBehaviour::TlsNoCertificate),
+            "remote error: tls:",
+        ),
+        (
+            "tls on 80",
+            ResponderSpec::tls_on_http_port("web"),
+            "Error getting validation data",
+        ),
+        (
+            "h2 on 80",
+            spec(HttpBehaviour::Http2Settings),
+            "Server is speaking HTTP/2 over HTTP",
+        ),
+    ];
+    let reports =
+        futures::future::join_all(cases.iter().map(|(_, s, _)| no_token(s.clone(), |_| {}))).await;
+    for ((name, _, text), report) in cases.iter().zip(&reports) {
+        let att = only(report);
+        assert_eq!(att.token_scope, TokenScope::EveryToken, "{name}: {att:#?}");
+        let ca = &report.ca_view;
+        assert_eq!(ca.token_scope, TokenScope::EveryToken, "{name}");
+        assert_eq!(ca.validates, Some(false), "{name}: no token, still fails");
+        let d = detail(report);
+        assert!(d.contains(PROBE_TOKEN) && d.contains(text), "{name}: {d}");
+        assert!(report.comparison.is_none(), "{name}: one family only");
+    }
+}
+
+#[tokio::test]
+async fn refused_and_reserved_redirect_hold_for_every_token() {
+    // Nothing listens on the address: refused.
+    let mut lab = TestLab::new(Fam::V4);
+    lab.serve(1, HttpBehaviour::NotFound).await;
+    let dead = lab.addr(2);
+    lab.name(HOST, &[dead]);
+    let report = probe(&lab.config, HOST, PROBE_TOKEN, None, &lab.table)
+        .await
+        .expect("valid");
+    assert_eq!(only(&report).token_scope, TokenScope::EveryToken);
+    assert_eq!(report.ca_view.validates, Some(false));
+    let err = only(&report).final_error().expect("typed error");
+    assert_eq!((err.phase, err.kind), (Phase::Connect, ErrorKind::Refused));
+
+    // A redirect carrying the token to a private address (Boulder refuses it).
+    let report = no_token(spec(redirect(302, "http://10.1.2.3{path}")), |lab| {
+        lab.config.allow_private = false;
+    })
+    .await;
+    let att = only(&report);
+    assert!(
+        matches!(
+            &att.classification,
+            Classification::BadRedirect {
+                reason: BadRedirectReason::ReservedTarget { .. },
+                ..
+            }
+        ),
+        "{att:#?}"
+    );
+    assert_eq!(att.token_scope, TokenScope::EveryToken);
+}
+
+#[tokio::test]
+async fn answers_that_depend_on_the_token_are_told_apart() {
+    let big_home = HttpBehaviour::Fixed {
+        status: 200,
+        headers: vec![("content-type".into(), "text/html".into())],
+        body: format!("<html>{}</html>", "home ".repeat(60)),
+    };
+    let cases: Vec<(&str, ResponderSpec, TokenScope, &str)> = vec![
+        (
+            "404",
+            spec(HttpBehaviour::NotFound),
+            TokenScope::ThisToken,
+            "token_not_published",
+        ),
+        (
+            "410",
+            spec(HttpBehaviour::Status(410)),
+            TokenScope::Undetermined,
+            "not_200",
+        ),
+        (
+            "204",
+            spec(HttpBehaviour::Status(204)),
+            TokenScope::Undetermined,
+            "not_200",
+        ),
+        (
+            "catch-all, small",
+            spec(HttpBehaviour::Fixed {
+                status: 200,
+                headers: vec![],
+                body: "OK".into(),
+            }),
+            TokenScope::Answered200,
+            "reachable",
+        ),
+        (
+            "catch-all, large",
+            spec(big_home.clone()),
+            TokenScope::Answered200,
+            "body_too_large",
+        ),
+        (
+            "catch-all, endless",
+            spec(HttpBehaviour::HugeBody),
+            TokenScope::Answered200,
+            "body_too_large",
+        ),
+        (
+            // A not-found handler that sends missing files home: the real
+            // file would be served, so the 200 at `/` is a catch-all.
+            "missing files redirect home",
+            spec(HttpBehaviour::Routes {
+                routes: vec![("/.well-known/acme-challenge/".into(), redirect(302, "/"))],
+                otherwise: Box::new(big_home.clone()),
+            }),
+            TokenScope::Answered200,
+            "body_too_large",
+        ),
+        (
+            // The same handler sending to a port the CA refuses: refused
+            // only for files that do not exist, maybe.
+            "missing files redirect to a bad port",
+            spec(HttpBehaviour::Routes {
+                routes: vec![(
+                    "/.well-known/acme-challenge/".into(),
+                    redirect(302, "http://{host}:8080/404.html"),
+                )],
+                otherwise: Box::new(HttpBehaviour::NotFound),
+            }),
+            TokenScope::Undetermined,
+            "bad_redirect",
+        ),
+        (
+            "https serving 404",
+            ResponderSpec::new("web", HttpBehaviour::RedirectToHttps)
+                .with_tls_behaviour(HttpBehaviour::NotFound),
+            TokenScope::ThisToken,
+            "redirect_to_https",
+        ),
+    ];
+    let reports =
+        futures::future::join_all(cases.iter().map(|(_, s, _, _)| no_token(s.clone(), |_| {})))
+            .await;
+    for ((name, _, scope, code), report) in cases.iter().zip(&reports) {
+        let att = only(report);
+        assert_eq!(att.token_scope, *scope, "{name}: {att:#?}");
+        assert_eq!(att.classification.code(), *code, "{name}");
+        assert_eq!(
+            report.ca_view.validates, None,
+            "{name}: depends on the token"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_the_expected_body_the_scope_is_still_reported() {
+    let (_lab, _ip, report) =
+        TestLab::single(Fam::V4, spec(HttpBehaviour::Status(403)), Some(KA)).await;
+    assert_eq!(report.ca_view.token_scope, TokenScope::EveryToken);
+    assert_eq!(report.ca_view.validates, Some(false));
+    let (_lab, _ip, report) =
+        TestLab::single(Fam::V4, spec(HttpBehaviour::NotFound), Some(KA)).await;
+    assert_eq!(report.ca_view.token_scope, TokenScope::ThisToken);
+    assert_eq!(report.ca_view.validates, Some(false));
+    // No comparison when the body tells the servers apart.
+    assert!(report.comparison.is_none());
+}
+
+/// `HOST` with an A address served by `v4` and an AAAA by `v6`, no token.
+async fn dual(v4: HttpBehaviour, v6: HttpBehaviour) -> (TestLab, HttpProbeReport) {
+    let mut lab = TestLab::new(Fam::V6);
+    let (a, aaaa) = (lab.v4(1), lab.v6(1));
+    lab.serve_on(a, ResponderSpec::new("web4", v4)).await;
+    lab.serve_on(aaaa, ResponderSpec::new("web6", v6)).await;
+    lab.name(HOST, &[a, aaaa]);
+    let report = probe(&lab.config, HOST, PROBE_TOKEN, None, &lab.table)
+        .await
+        .expect("valid");
+    (lab, report)
+}
+
+fn not_found_from(server: &str, body: &str) -> HttpBehaviour {
+    HttpBehaviour::Fixed {
+        status: 404,
+        headers: vec![
+            ("server".into(), server.into()),
+            ("content-type".into(), "text/html".into()),
+        ],
+        body: body.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_and_aaaa_on_different_servers_are_told_apart_without_a_token() {
+    let (lab, report) = dual(
+        not_found_from("nginx", "<h1>404 Not Found</h1>"),
+        not_found_from("Apache", "<h1>Not Found</h1>"),
+    )
+    .await;
+    // The verdicts alone cannot tell: both 404.
+    assert!(!report.families_disagree());
+    let cmp = report.comparison.as_ref().expect("both families");
+    assert_eq!(
+        cmp.paths,
+        vec![
+            format!("/.well-known/acme-challenge/{PROBE_TOKEN}"),
+            "/".to_owned()
+        ]
+    );
+    assert_eq!(cmp.reference.address, lab.v4(1));
+    assert_eq!(cmp.others.len(), 1);
+    let fields: Vec<(String, ComparedField)> = cmp
+        .differences
+        .iter()
+        .map(|d| (d.path.clone(), d.field))
+        .collect();
+    for path in &cmp.paths {
+        assert!(
+            fields.contains(&(path.clone(), ComparedField::Server)),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&(path.clone(), ComparedField::Body)),
+            "{fields:?}"
+        );
+    }
+    assert!(
+        !fields.iter().any(|(_, f)| *f == ComparedField::Status),
+        "{fields:?}"
+    );
+    let server = cmp
+        .differences
+        .iter()
+        .find(|d| d.field == ComparedField::Server)
+        .expect("server differs");
+    assert_eq!(
+        (
+            server.reference.as_deref(),
+            server.other.as_deref(),
+            server.address
+        ),
+        (Some("nginx"), Some("Apache"), lab.v6(1))
+    );
+    // Both servers saw the same requests, the first A twice.
+    let seen4: Vec<String> = lab.running[0]
+        .requests()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    let seen6: Vec<String> = lab.running[1]
+        .requests()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(seen4.iter().filter(|p| *p == "/").count(), 2, "{seen4:?}");
+    assert_eq!(seen6.iter().filter(|p| *p == "/").count(), 1, "{seen6:?}");
+}
+
+#[tokio::test]
+async fn one_server_behind_both_families_shows_no_difference() {
+    let mut lab = TestLab::new(Fam::V6);
+    let (a, aaaa) = (lab.v4(1), lab.v6(1));
+    // One responder on both addresses: one server.
+    let r = spawn_responder(
+        &ResponderSpec::new("web", not_found_from("nginx", "<h1>404</h1>")),
+        &[a, aaaa],
+        0,
+        0,
+    )
+    .await
+    .expect("spawn");
+    lab.config.http_port = r.http_port();
+    lab.config.https_port = r.https_port();
+    lab.name(HOST, &[a, aaaa]);
+    let report = probe(&lab.config, HOST, PROBE_TOKEN, None, &lab.table)
+        .await
+        .expect("valid");
+    let cmp = report.comparison.as_ref().expect("both families");
+    assert!(cmp.differences.is_empty(), "{cmp:#?}");
+    assert_eq!(cmp.reference.answers[0].status, Some(404));
+    assert!(cmp.reference.answers[0].body_sha256.is_some());
+}
+
+#[tokio::test]
+async fn a_dynamic_page_is_not_a_second_server() {
+    // The same dynamic application behind both: the root's body changes on
+    // every request, so only what the first A repeats is compared.
+    let (_lab, report) = dual(HttpBehaviour::Dynamic, HttpBehaviour::Dynamic).await;
+    let cmp = report.comparison.as_ref().expect("both families");
+    assert_ne!(
+        cmp.reference.answers[1].body_sha256, cmp.reference_again.answers[1].body_sha256,
+        "the lab page changes"
+    );
+    assert!(cmp.differences.is_empty(), "{cmp:#?}");
+}
+
+#[tokio::test]
+async fn a_slow_site_root_does_not_hold_the_probe_up() {
+    let mut lab = TestLab::new(Fam::V6);
+    lab.config.response_headers_timeout = Duration::from_secs(10);
+    lab.config.total_deadline = Duration::from_secs(12);
+    let (a, aaaa) = (lab.v4(1), lab.v6(1));
+    let slow_root = HttpBehaviour::Routes {
+        routes: vec![("/.well-known/".into(), HttpBehaviour::NotFound)],
+        otherwise: Box::new(HttpBehaviour::Slow { delay_ms: 8000 }),
+    };
+    let r = spawn_responder(&ResponderSpec::new("web", slow_root), &[a, aaaa], 0, 0)
+        .await
+        .expect("spawn");
+    lab.config.http_port = r.http_port();
+    lab.name(HOST, &[a, aaaa]);
+    let started = Instant::now();
+    let report = probe(&lab.config, HOST, PROBE_TOKEN, None, &lab.table)
+        .await
+        .expect("valid");
+    let took = started.elapsed();
+    // The token path answers at once; the comparison gets COMPARISON_GRACE more.
+    assert!(
+        took >= dcv_http::limits::COMPARISON_GRACE && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    let cmp = report.comparison.as_ref().expect("both families");
+    assert_eq!(cmp.reference.answers[0].status, Some(404));
+    assert_eq!(cmp.reference.answers[1].status, None);
+    assert_eq!(cmp.reference.answers[1].error, Some(ErrorKind::Timeout));
+    assert!(cmp.differences.is_empty(), "{cmp:#?}");
 }

@@ -540,8 +540,356 @@ pub fn dname() -> Scenario {
         .with_zone("lab.", |z| z.records.push("old DNAME example.lab.".into()))
 }
 
+// Zone cuts without a referral (issue #15, section 1): the same servers
+// serve a parent and its child, so the walk gets the child's answer (or a
+// referral from a zone it never saw) without a referral to the child.
+
+/// A second `lab.` server that serves only `lab.` (and refers for children).
+pub const TLD_NS2: &str = "ns2.lab.";
+/// A provider's server that serves `lab.` and a grandchild zone of it.
+pub const PROVIDER_NS: &str = "nsx.lab.";
+/// The public suffix of the three-level scenarios (like `co.uk.`).
+pub const SUFFIX: &str = "co.lab.";
+/// The registered domain under [`SUFFIX`] (like `example.co.uk.`).
+pub const SUFFIX_DOMAIN: &str = "example.co.lab.";
+/// The own server of [`SUFFIX_DOMAIN`] in the `suffix-referred` scenarios.
+pub const SUFFIX_DOMAIN_NS: &str = "ns1.example.co.lab.";
+/// A child zone of `example.lab.` (grandparent scenarios).
+pub const CHILD: &str = "child.example.lab.";
+/// A child zone of `example.lab.` below the empty non-terminal `ent2`.
+pub const ENT_CHILD: &str = "child.ent2.example.lab.";
+
+/// The records a child zone under test gets: an address for `www`, a CAA
+/// set at the apex and a TXT for DNS-01.
+fn child_records() -> Vec<String> {
+    vec![
+        format!("www A {{http4:{WEB}}}"),
+        "@ CAA 0 issue \"letsencrypt.org\"".to_owned(),
+        "_acme-challenge.www TXT \"token\"".to_owned(),
+    ]
+}
+
+/// `lab.` and `example.lab.` on the same server `ns.lab.`, as a registry
+/// serves a TLD and its second-level zones: `ns.lab.` answers for
+/// `www.example.lab.` itself and never refers to `example.lab.`.
+pub fn cohosted(signing: &Signing) -> Scenario {
+    let mut s = base(signing).rename(
+        "cohost-valid",
+        "lab. and example.lab. on the same server: answers without a referral",
+    );
+    s.servers.retain(|x| x.name != NS1 && x.name != NS2);
+    s.with_zone(ZONE, |z| z.servers = vec![TLD_NS.into()])
+}
+
+/// Three zones on one server, like `uk.`, `co.uk.` and `example.co.uk.`:
+/// `lab.`, [`SUFFIX`] and [`SUFFIX_DOMAIN`] on `ns.lab.`; the root refers
+/// to `lab.` and every other answer comes without a referral.
+pub fn cohosted_suffix(signing: &Signing) -> Scenario {
+    Scenario::new("suffix-valid")
+        .describe("lab., co.lab. and example.co.lab. on the same server")
+        .responder(ResponderSpec::new(
+            WEB,
+            HttpBehaviour::ServeToken {
+                token: TOKEN.into(),
+                body: KEY_AUTHZ.into(),
+            },
+        ))
+        .server(ServerSpec::new(ROOT_NS))
+        .server(ServerSpec::new(TLD_NS))
+        .zone(
+            ZoneSpec::new(".")
+                .served_by(ROOT_NS)
+                .signed(signing.clone()),
+        )
+        .zone(
+            ZoneSpec::new("lab.")
+                .served_by(TLD_NS)
+                .signed(signing.clone()),
+        )
+        .zone(
+            ZoneSpec::new(SUFFIX)
+                .served_by(TLD_NS)
+                .signed(signing.clone()),
+        )
+        .zone(
+            ZoneSpec::new(SUFFIX_DOMAIN)
+                .served_by(TLD_NS)
+                .signed(signing.clone())
+                .records([
+                    format!("www A {{http4:{WEB}}}"),
+                    format!("www AAAA {{http6:{WEB}}}"),
+                    "@ CAA 0 issue \"letsencrypt.org\"".to_owned(),
+                    "_acme-challenge.www TXT \"token\"".to_owned(),
+                    "*.wild A 192.0.2.20".to_owned(),
+                    "deep.ent.sub A 192.0.2.30".to_owned(),
+                ]),
+        )
+}
+
+/// Every co-hosting scenario (parent and child on the same servers), secure,
+/// insecure and bogus, for the resolver differential tests and the demo.
+pub fn cohosted_all() -> Vec<Scenario> {
+    let opt_out = Signing::Nsec3 {
+        iterations: 0,
+        salt: String::new(),
+        opt_out: true,
+    };
+    let unsigned_zone = |z: &mut ZoneSpec| z.signing = Signing::Unsigned;
+    vec![
+        cohosted(&Signing::Nsec),
+        cohosted(&Signing::nsec3()).rename(
+            "cohost-valid-nsec3",
+            "lab. and example.lab. on one server, NSEC3",
+        ),
+        cohosted(&Signing::Nsec)
+            .rename(
+                "cohost-unsigned",
+                "unsigned example.lab. on the server of signed lab.: NSEC proves no DS",
+            )
+            .with_zone(ZONE, unsigned_zone),
+        cohosted(&Signing::nsec3())
+            .rename(
+                "cohost-unsigned-nsec3",
+                "unsigned example.lab. on the server of NSEC3-signed lab.",
+            )
+            .with_zone(ZONE, unsigned_zone),
+        cohosted(&opt_out)
+            .rename(
+                "cohost-unsigned-optout",
+                "unsigned example.lab. in an NSEC3 opt-out span of lab., same server",
+            )
+            .with_zone(ZONE, unsigned_zone),
+        cohosted(&Signing::Nsec)
+            .rename(
+                "cohost-no-ds",
+                "signed example.lab. without DS in lab., same server: insecure",
+            )
+            .with_zone(ZONE, |z| z.faults.push(ZoneFault::NoDs)),
+        cohosted(&Signing::Nsec)
+            .rename(
+                "cohost-ds-bad-digest",
+                "DS for example.lab. matches no DNSKEY, same server as lab.: bogus",
+            )
+            .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsBadDigest)),
+        cohosted(&Signing::Nsec)
+            .rename(
+                "cohost-rrsig-exp-a",
+                "RRSIG over www A expired in example.lab., same server as lab.: bogus",
+            )
+            .with_zone(ZONE, |z| z.faults.push(ZoneFault::RrsigExpired(www_a()))),
+        cohosted_cname(&Signing::Nsec),
+        cohosted_cname(&Signing::Nsec)
+            .rename(
+                "cohost-cname-unsigned",
+                "www in unsigned example.lab. CNAME into signed lab., same server",
+            )
+            .with_zone(ZONE, unsigned_zone),
+        cohosted_partial(&Signing::Nsec),
+        cohosted_partial(&Signing::Nsec)
+            .rename(
+                "cohost-partial-unsigned",
+                "unsigned example.lab. co-hosted on one of the two lab. servers",
+            )
+            .with_zone(ZONE, unsigned_zone),
+        cohosted_grandparent(&Signing::Nsec),
+        cohosted_grandparent(&Signing::Nsec)
+            .rename(
+                "cohost-grandparent-unsigned",
+                "unsigned child.example.lab. on a server that also serves lab.",
+            )
+            .with_zone(CHILD, unsigned_zone),
+        cohosted_ent(&Signing::Nsec),
+        cohosted_ent(&Signing::Nsec)
+            .rename(
+                "cohost-ent-unsigned",
+                "unsigned child.ent2.example.lab. on the servers of example.lab.",
+            )
+            .with_zone(ENT_CHILD, unsigned_zone),
+        cohosted_ent(&Signing::nsec3())
+            .rename(
+                "cohost-ent-unsigned-nsec3",
+                "unsigned child.ent2.example.lab. under NSEC3 example.lab., same servers",
+            )
+            .with_zone(ENT_CHILD, unsigned_zone),
+        cohosted_ent(&opt_out)
+            .rename(
+                "cohost-ent-optout",
+                "unsigned child.ent2.example.lab. in an opt-out span, same servers",
+            )
+            .with_zone(ENT_CHILD, unsigned_zone),
+        cohosted(&Signing::Nsec)
+            .rename(
+                "cohost-ds-from-child",
+                "the only server answers DS for example.lab. from the child (RFC 4035 §3.1.4.1)",
+            )
+            .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsAnsweredFromChild)),
+        cohosted_ds_from_child_on_one(),
+        cohosted_suffix(&Signing::Nsec),
+        cohosted_suffix(&Signing::nsec3()).rename(
+            "suffix-valid-nsec3",
+            "lab., co.lab. and example.co.lab. on one server, NSEC3",
+        ),
+        cohosted_suffix(&Signing::Nsec)
+            .rename(
+                "suffix-unsigned-domain",
+                "unsigned example.co.lab. under signed co.lab., all on one server",
+            )
+            .with_zone(SUFFIX_DOMAIN, unsigned_zone),
+        cohosted_suffix(&Signing::Nsec)
+            .rename(
+                "suffix-unsigned-suffix",
+                "unsigned co.lab. between signed lab. and signed example.co.lab.",
+            )
+            .with_zone(SUFFIX, unsigned_zone),
+        cohosted_suffix(&opt_out)
+            .rename(
+                "suffix-optout",
+                "opt-out lab. and co.lab., unsigned example.co.lab., one server",
+            )
+            .with_zone(SUFFIX_DOMAIN, unsigned_zone),
+        cohosted_suffix(&Signing::Nsec)
+            .rename(
+                "suffix-ds-bad-digest",
+                "DS for example.co.lab. matches no DNSKEY, all on one server: bogus",
+            )
+            .with_zone(SUFFIX_DOMAIN, |z| z.faults.push(ZoneFault::DsBadDigest)),
+        cohosted_suffix_referral(&Signing::Nsec),
+        cohosted_suffix_referral(&Signing::Nsec)
+            .rename(
+                "suffix-referred-unsigned-domain",
+                "unsigned example.co.lab. referred to from co.lab. on the server of lab.",
+            )
+            .with_zone(SUFFIX_DOMAIN, unsigned_zone),
+        cohosted_suffix_referral(&Signing::Nsec)
+            .rename(
+                "suffix-referred-unsigned-suffix",
+                "unsigned co.lab. on the server of lab., signed example.co.lab. referred to",
+            )
+            .with_zone(SUFFIX, unsigned_zone),
+        cohosted_suffix_referral(&Signing::nsec3())
+            .rename(
+                "suffix-referred-ds-bad-digest",
+                "DS for example.co.lab. in co.lab. (same server as lab.) matches no DNSKEY",
+            )
+            .with_zone(SUFFIX_DOMAIN, |z| z.faults.push(ZoneFault::DsBadDigest)),
+        cohosted_suffix(&Signing::Nsec)
+            .rename(
+                "suffix-rrsig-exp-a",
+                "RRSIG over www A expired in example.co.lab., all on one server: bogus",
+            )
+            .with_zone(SUFFIX_DOMAIN, |z| {
+                z.faults.push(ZoneFault::RrsigExpired(www_a()));
+            }),
+    ]
+}
+
+/// `lab.` and [`SUFFIX`] on `ns.lab.`, [`SUFFIX_DOMAIN`] on its own server
+/// [`SUFFIX_DOMAIN_NS`]: `ns.lab.` refers to the domain from `co.lab.`, a
+/// zone the walk was never referred to.
+pub fn cohosted_suffix_referral(signing: &Signing) -> Scenario {
+    cohosted_suffix(signing)
+        .rename(
+            "suffix-referred",
+            "lab. and co.lab. on one server, which refers to example.co.lab. from co.lab.",
+        )
+        .server(ServerSpec::new(SUFFIX_DOMAIN_NS))
+        .with_zone(SUFFIX_DOMAIN, |z| z.servers = vec![SUFFIX_DOMAIN_NS.into()])
+}
+
+/// `www.example.lab.` is a CNAME to `target.lab.` in the parent, both zones
+/// on `ns.lab.`.
+pub fn cohosted_cname(signing: &Signing) -> Scenario {
+    cohosted(signing)
+        .rename(
+            "cohost-cname",
+            "www in example.lab. CNAME into lab., both on one server",
+        )
+        .with_zone(ZONE, |z| {
+            z.records.retain(|r| !r.starts_with("www "));
+            z.records.push("www CNAME target.lab.".into());
+        })
+        .with_zone("lab.", |z| {
+            z.records.push(format!("target A {{http4:{WEB}}}"));
+            z.records.push(format!("target AAAA {{http6:{WEB}}}"));
+        })
+}
+
+/// `lab.` on `ns.lab.` and [`TLD_NS2`]; `example.lab.` on `ns.lab.` and its
+/// own `ns1.example.lab.`: `ns.lab.` answers for the child, `ns2.lab.` refers.
+pub fn cohosted_partial(signing: &Signing) -> Scenario {
+    let mut s = base(signing).rename(
+        "cohost-partial",
+        "example.lab. co-hosted on one of the two lab. servers, the other refers",
+    );
+    s.servers.retain(|x| x.name != NS2);
+    s.server(ServerSpec::new(TLD_NS2))
+        .with_zone("lab.", |z| z.servers.push(TLD_NS2.into()))
+        .with_zone(ZONE, |z| z.servers = vec![TLD_NS.into(), NS1.into()])
+}
+
+/// `child.example.lab.` is served by [`PROVIDER_NS`], which also serves the
+/// grandparent `lab.` (but not `example.lab.`): asked for a name in the
+/// child while walking `lab.`, it answers from the child.
+pub fn cohosted_grandparent(signing: &Signing) -> Scenario {
+    base(signing)
+        .rename(
+            "cohost-grandparent",
+            "child.example.lab.'s server also serves lab. and answers without a referral",
+        )
+        .server(ServerSpec::new(PROVIDER_NS))
+        .with_zone("lab.", |z| z.servers.push(PROVIDER_NS.into()))
+        .zone(
+            ZoneSpec::new(CHILD)
+                .served_by(PROVIDER_NS)
+                .signed(signing.clone())
+                .records(child_records()),
+        )
+}
+
+/// `child.ent2.example.lab.` on the servers of `example.lab.`, with the
+/// empty non-terminal `ent2.example.lab.` between them.
+pub fn cohosted_ent(signing: &Signing) -> Scenario {
+    base(signing)
+        .rename(
+            "cohost-ent",
+            "child.ent2.example.lab. on the servers of example.lab., an ENT between",
+        )
+        .zone(
+            ZoneSpec::new(ENT_CHILD)
+                .served_by(NS1)
+                .served_by(NS2)
+                .signed(signing.clone())
+                .records(child_records()),
+        )
+}
+
+/// `lab.` and `example.lab.` on `ns.lab.` and [`TLD_NS2`]; `ns.lab.` answers
+/// the DS query for `example.lab.` from the child, `ns2.lab.` correctly from
+/// `lab.`.
+pub fn cohosted_ds_from_child_on_one() -> Scenario {
+    let mut s = cohosted(&Signing::Nsec).rename(
+        "cohost-ds-from-child-one",
+        "one of two servers answers DS for example.lab. from the child",
+    );
+    s = s
+        .server(ServerSpec::new(TLD_NS2))
+        .with_zone("lab.", |z| z.servers.push(TLD_NS2.into()));
+    let mut good = s.zone_mut(ZONE).cloned().unwrap_or_default();
+    good.servers = vec![TLD_NS2.into()];
+    s.zone(good)
+        .with_zone(ZONE, |z| z.faults.push(ZoneFault::DsAnsweredFromChild))
+}
+
 /// All catalogue scenarios, by name.
 pub fn all() -> Vec<Scenario> {
+    let mut all = classic();
+    all.extend(cohosted_all());
+    all
+}
+
+/// The scenarios with the base's tree (root, `lab.`, `example.lab.`, each
+/// zone on its own servers).
+fn classic() -> Vec<Scenario> {
     vec![
         unsigned(),
         valid(),

@@ -29,6 +29,9 @@ use tokio::task::{JoinHandle, JoinSet};
 /// them); keeps "never answers" from growing memory.
 const SILENT_READ_CHUNK: usize = 4096;
 
+/// Numbers the answers of [`HttpBehaviour::Dynamic`].
+static DYNAMIC_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Size of each chunk of an endless body.
 const HUGE_BODY_CHUNK: usize = 16 * 1024;
 
@@ -59,6 +62,26 @@ pub enum HttpBehaviour {
     ChallengePage,
     /// A Cloudflare firewall block page (`403`, error 1020 "Access denied").
     BlockPage,
+    /// Cloudflare's classic "I'm Under Attack" JavaScript interstitial:
+    /// `503`, "Checking your browser before accessing", no `cf-mitigated`
+    /// header.
+    UnderAttack,
+    /// `200` with a body that changes on every request (a counter), like a
+    /// page carrying the time or a nonce.
+    Dynamic,
+    /// Nothing listens on this port (of this responder's addresses): the
+    /// connection is refused.
+    PortClosed,
+    /// Behaves like the first route whose path prefix the request path starts
+    /// with, else like `otherwise`. Request-level behaviours only (not
+    /// `Silent`, `CloseImmediately`, `Raw`, `Http2Settings`, `PlainHttp`,
+    /// `TlsHandshake`, `PortClosed`, which act on the connection).
+    Routes {
+        /// `(path prefix, behaviour)`, first match wins.
+        routes: Vec<(String, HttpBehaviour)>,
+        /// For every other path.
+        otherwise: Box<HttpBehaviour>,
+    },
     /// A bare status with an empty body.
     Status(u16),
     /// Waits `delay_ms` before answering `200` `slow`.
@@ -326,12 +349,21 @@ pub async fn spawn_responder(
     for ip in addrs {
         for tls_port in [false, true] {
             let port = if tls_port { https_port } else { http_port };
+            let closed = *spec.behaviour_for(tls_port) == HttpBehaviour::PortClosed;
+            if closed && port != 0 {
+                continue;
+            }
             let listener = bind(SocketAddr::new(*ip, port)).await?;
             let actual = listener.local_addr()?.port();
             if tls_port {
                 https_port = actual;
             } else {
                 http_port = actual;
+            }
+            if closed {
+                // A port number for the lab, and nothing listening on it here.
+                drop(listener);
+                continue;
             }
             listeners.push((listener, tls_port));
         }
@@ -531,6 +563,8 @@ const CHALLENGE_HTML: &str = "<!DOCTYPE html><html lang=\"en-US\"><head><title>J
 
 const BLOCK_HTML: &str = "<!DOCTYPE html><html><head><title>Access denied | lab used Cloudflare to restrict access</title></head><body><div id=\"cf-error-details\"><h1>Error 1020</h1><h2>Access denied</h2><p>The site owner may have set restrictions that prevent you from accessing the site.</p></div></body></html>";
 
+const UNDER_ATTACK_HTML: &str = "<!DOCTYPE HTML><html lang=\"en-US\"><head><title>Just a moment...</title><noscript><meta http-equiv=\"refresh\" content=\"0\"></noscript></head><body><table><tr><td><div class=\"cf-browser-verification cf-im-under-attack\"><noscript><h1>Please turn JavaScript on and reload the page.</h1></noscript><h1><span>Checking your browser before accessing</span> lab.</h1><p>This process is automatic. Your browser will redirect to your requested content shortly.</p><p>Please allow up to 5 seconds&hellip;</p></div></td></tr></table><div>DDoS protection by Cloudflare</div></body></html>";
+
 const FIREWALL_HTML: &str = "<html><head><title>Application Blocked</title></head><body><h1>Application Blocked</h1><p>Access to the application you were trying to use has been blocked in accordance with company policy.</p><p><b>Application:</b> acme-protocol</p></body></html>";
 
 const TESTCOOKIE_HTML: &str = "<html><body><script type=\"text/javascript\" src=\"/aes.js\" ></script><script>function toHex(){}var a=toNumbers(\"00\");document.cookie=\"TCK=\"+toHex(a);location.href=location.href;</script></body></html>";
@@ -611,6 +645,29 @@ fn respond<'a>(
                 &[("server", "cloudflare"), ("content-type", "text/html")],
                 BLOCK_HTML,
             ),
+            HttpBehaviour::Dynamic => {
+                let n = DYNAMIC_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                reply(
+                    200,
+                    &[("content-type", "text/html")],
+                    format!("<html><body>request {n}</body></html>"),
+                )
+            }
+            HttpBehaviour::UnderAttack => reply(
+                503,
+                &[
+                    ("server", "cloudflare"),
+                    ("content-type", "text/html; charset=UTF-8"),
+                ],
+                UNDER_ATTACK_HTML,
+            ),
+            HttpBehaviour::Routes { routes, otherwise } => {
+                let chosen = routes
+                    .iter()
+                    .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+                    .map_or(otherwise.as_ref(), |(_, b)| b);
+                respond(req, chosen, ctx).await
+            }
             HttpBehaviour::FirewallBlock => {
                 reply(503, &[("content-type", "text/html")], FIREWALL_HTML)
             }
@@ -657,6 +714,7 @@ fn respond<'a>(
             | HttpBehaviour::CloseImmediately
             | HttpBehaviour::Http2Settings
             | HttpBehaviour::TlsNoCertificate
+            | HttpBehaviour::PortClosed
             | HttpBehaviour::Raw(_) => reply(404, &[], "404 page not found\n"),
         }
     })

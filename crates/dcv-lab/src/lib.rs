@@ -17,7 +17,7 @@
 //!   [`ZoneFault::DnskeyOmitKsk`], [`ZoneFault::DnskeyOmitZsk`],
 //!   [`ZoneFault::DnskeyNotSignedByKsk`], [`ZoneFault::DenialMissing`],
 //!   [`ZoneFault::DenialCorrupt`], [`ZoneFault::NotDelegated`],
-//!   [`ZoneFault::NoGlue`]; an unsigned child of a signed parent is an insecure
+//!   [`ZoneFault::NoGlue`], [`ZoneFault::DsAnsweredFromChild`]; an unsigned child of a signed parent is an insecure
 //!   delegation; [`Signing::Nsec3`] with high `iterations` is the RFC 9276 case;
 //! - servers: [`Mode`] (`Timeout`, `ServFail`, `Refused`, `NotAuthoritative`)
 //!   for everything, per zone ([`ZoneMode`]) or per query type ([`TypeMode`]);

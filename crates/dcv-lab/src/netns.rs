@@ -15,12 +15,17 @@
 //!   `fd5c:dc5::/48`; the namespace routes `fd5c:dc5::/48` over the veth.
 //! - The namespace has no default route: nothing it sends can leave the host.
 //!
+//! Vantage points a check cannot fully work from (issue #15 §4):
+//! [`Netns::isolated`] (no network), [`Netns::disable_ipv6`] (IPv4-only),
+//! [`Netns::drop_egress_dns`] (outbound DNS filtered) and
+//! [`Netns::redirect_dns_to`] (port 53 intercepted by a resolver).
+//!
 //! Needs root, `ip` (iproute2) and `nft` (nftables). [`Netns::create`] says
 //! which is missing instead of failing obscurely.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -171,6 +176,72 @@ impl Netns {
         Ok(())
     }
 
+    /// A namespace with no network at all: no veth, `lo` down, so every
+    /// address (the lab's 127.x included) is unreachable from inside
+    /// (`ENETUNREACH`), as on a machine with no network. For "the check
+    /// cannot be made from here" cases.
+    pub fn isolated() -> Result<Self, LabError> {
+        preflight()?;
+        let mut last = None;
+        for _ in 0..CREATE_ATTEMPTS {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let mut ns = Self::named(0, n);
+            // No veth: the interfaces are never created.
+            ns.host_if.clear();
+            ns.ns_if.clear();
+            match run("ip", &["netns", "add", &ns.name]) {
+                Ok(()) => return Ok(ns),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| netns_error("no attempt made")))
+    }
+
+    /// Turns IPv6 off inside the namespace (`net.ipv6.conf.*.disable_ipv6`):
+    /// its IPv6 addresses and routes go, and every IPv6 destination becomes
+    /// unreachable, as on an IPv4-only machine.
+    pub fn disable_ipv6(&self) -> Result<(), LabError> {
+        for key in [
+            "net.ipv6.conf.all.disable_ipv6",
+            "net.ipv6.conf.default.disable_ipv6",
+        ] {
+            sysctl(Some(&self.name), key, "1")?;
+        }
+        Ok(())
+    }
+
+    /// Silently drops DNS (UDP and TCP to `port`) leaving the namespace, to
+    /// any address: a firewall that filters outbound port 53 (an nftables
+    /// `netdev` egress drop, so queries really time out).
+    pub fn drop_egress_dns(&mut self, port: u16) -> Result<(), LabError> {
+        self.nft(&format!(
+            "table netdev dcv_lab {{\n  chain egress {{\n    type filter hook egress device \"{}\" priority 0; policy accept;\n    udp dport {port} counter drop\n    tcp dport {port} counter drop\n  }}\n}}\n",
+            self.ns_if
+        ))?;
+        self.filtered = true;
+        Ok(())
+    }
+
+    /// Sends every IPv4 DNS query (UDP and TCP to `port`) leaving the
+    /// namespace to `to` instead, whatever its destination (an nftables DNAT
+    /// on the `output` hook): a transparent DNS proxy, as hotel, ISP and
+    /// corporate networks run. The replies come back as if from the address
+    /// asked.
+    pub fn redirect_dns_to(&self, port: u16, to: SocketAddrV4) -> Result<(), LabError> {
+        self.nft(&format!(
+            "table ip dcv_lab_nat {{\n  chain output {{\n    type nat hook output priority -100; policy accept;\n    udp dport {port} counter dnat to {to}\n    tcp dport {port} counter dnat to {to}\n  }}\n}}\n"
+        ))
+    }
+
+    fn nft(&self, script: &str) -> Result<(), LabError> {
+        let file = std::env::temp_dir().join(format!("{}.nft", self.name));
+        std::fs::write(&file, script)
+            .map_err(|e| netns_error(&format!("writing {}: {e}", file.display())))?;
+        let result = self.exec("nft", &["-f", &file.to_string_lossy()]);
+        let _ = std::fs::remove_file(&file);
+        result
+    }
+
     /// The namespace's name (for `ip netns exec`).
     pub fn name(&self) -> &str {
         &self.name
@@ -214,12 +285,7 @@ impl Netns {
             "table netdev dcv_lab {{\n  chain egress {{\n    type filter hook egress device \"{}\" priority 0; policy accept;\n{rules}  }}\n}}\n",
             self.ns_if
         );
-        let file = std::env::temp_dir().join(format!("{}.nft", self.name));
-        std::fs::write(&file, script)
-            .map_err(|e| netns_error(&format!("writing {}: {e}", file.display())))?;
-        let result = self.exec("nft", &["-f", &file.to_string_lossy()]);
-        let _ = std::fs::remove_file(&file);
-        result?;
+        self.nft(&script)?;
         self.filtered = true;
         Ok(())
     }
@@ -255,9 +321,11 @@ impl Drop for Netns {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .output();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .output();
+        if !self.host_if.is_empty() {
+            let _ = Command::new("ip")
+                .args(["link", "del", &self.host_if])
+                .output();
+        }
     }
 }
 

@@ -283,6 +283,11 @@ pub enum ZoneFault {
     NotDelegated,
     /// The parent delegates without glue for in-bailiwick name servers.
     NoGlue,
+    /// A server serving this zone and its parent answers a DS query for this
+    /// zone's apex from this zone (NODATA with the child's SOA) instead of
+    /// from the parent, against RFC 4035 §3.1.4.1. Applies to the servers of
+    /// this copy only.
+    DsAnsweredFromChild,
 }
 
 /// A zone: apex, servers, records, signing and faults.

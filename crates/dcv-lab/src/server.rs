@@ -82,7 +82,9 @@ pub(crate) struct ViewZones {
 
 impl ServerState {
     /// The zone a query falls in: the deepest enclosing apex, except that a DS
-    /// query for a child apex goes to the parent when this server has it too.
+    /// query for a child apex goes to the parent when this server has it too
+    /// (RFC 4035 §3.1.4.1), unless the child copy carries
+    /// [`crate::ZoneFault::DsAnsweredFromChild`].
     /// A copy of the client's view wins over the default copy of that apex.
     fn select_zone(&self, qname: &Name, qtype: RecordType, client: IpAddr) -> Option<&Arc<Zone>> {
         let client = canonical(client);
@@ -101,6 +103,7 @@ impl ServerState {
         let first = candidates.first()?;
         if qtype == RecordType::DS
             && key(&first.apex) == key(qname)
+            && !first.ds_at_apex_from_child
             && let Some(parent) = candidates
                 .iter()
                 .find(|z| z.apex.num_labels() < first.apex.num_labels())

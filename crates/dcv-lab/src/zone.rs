@@ -110,6 +110,9 @@ pub(crate) struct Zone {
     pub(crate) denial: Denial,
     /// `DenialMissing`: negative answers go out without NSEC/NSEC3.
     pub(crate) drop_denial: bool,
+    /// `DsAnsweredFromChild`: a DS query at the apex is answered from this
+    /// zone even by a server that also serves the parent.
+    pub(crate) ds_at_apex_from_child: bool,
 }
 
 /// KSK and ZSK of one apex, shared by every copy of that zone.
@@ -528,6 +531,7 @@ pub(crate) fn build_zone(spec: &ZoneSpec, ctx: &BuildCtx<'_>) -> Result<Zone, La
         cuts: BTreeSet::new(),
         denial: Denial::None,
         drop_denial: spec.has_fault(&ZoneFault::DenialMissing),
+        ds_at_apex_from_child: spec.has_fault(&ZoneFault::DsAnsweredFromChild),
     };
     if signed {
         let keys = ctx

@@ -78,10 +78,20 @@ pub fn lookup_failure(
                 reason.zone(),
                 reason.to_string().trim_end_matches('.')
             );
-            f.fix = format!(
-                "Repair the chain of trust for {}: re-sign the zone (fresh RRSIGs), or make the DS records at the parent match the zone's current KSK, or remove the DS at the registrar to go unsigned. DNSViz shows the same chain.",
-                reason.zone()
-            );
+            f.fix = match reason {
+                // The zones are fine; the servers that host both answer
+                // from the wrong side of the cut.
+                dcv_dns::BogusReason::DsAnsweredByChild { zone, parent, .. } => format!(
+                    "The servers that host both {parent} and {zone} must answer DS queries for {zone} from {parent}, the parent (RFC 4035 §3.1.4.1): update or reconfigure that server software, or host {zone} on servers that do not also serve {parent}."
+                ),
+                dcv_dns::BogusReason::SignerNotZone { signer, zone, .. } => format!(
+                    "Records are signed as zone {signer}, but {zone} has no delegation there: sign them with {zone}'s keys, or delegate {signer} from {zone} (NS and DS records)."
+                ),
+                _ => format!(
+                    "Repair the chain of trust for {}: re-sign the zone (fresh RRSIGs), or make the DS records at the parent match the zone's current KSK, or remove the DS at the registrar to go unsigned. DNSViz shows the same chain.",
+                    reason.zone()
+                ),
+            };
         }
         (FindingCode::DnsTimeout, _) => {
             f.ca_message = Some(messages::CLOUDFLARE_DNS_TROUBLE.to_owned());
@@ -162,6 +172,10 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
             continue; // reported as the blocking failure itself
         }
         for answer in &lookup.server_answers {
+            // A server this machine cannot reach proves nothing about the zone.
+            if super::vantage::excuses_verdict(obs, answer.server.addr.ip(), &answer.verdict) {
+                continue;
+            }
             let code = match &answer.verdict {
                 // RFC 1912 §2.8: an answer without AA is lame, even though
                 // Unbound (and so the CA) still uses it when nothing better comes.

@@ -3,9 +3,17 @@
 //! verdict is the CA's own path (IPv6 first, IPv4 only after a dial error,
 //! Boulder `va/http.go`); other addresses' results are warnings, because other
 //! CAs and perspectives may pick them.
+//!
+//! Without the CA's token (the usual first run) the probe fetches a random
+//! token that cannot exist. What fails before the token's file matters
+//! (no connection, TLS or protocol failure, block or challenge page, an
+//! access-control or server-error status, a redirect that carries the token
+//! where the CA will not go: `TokenScope::EveryToken`) fails for the CA's
+//! real token too, so it is an error; a 404 is the healthy answer; a 200 is a
+//! catch-all route that the real file must win over.
 
 use dcv_dns::Outcome;
-use dcv_http::{AddressAttempt, Classification, HttpProbeReport};
+use dcv_http::{AddressAttempt, Classification, HttpProbeReport, TokenScope};
 
 use crate::codes::FindingCode;
 use crate::config::CheckConfig;
@@ -55,6 +63,52 @@ fn code_for(c: &Classification) -> Option<FindingCode> {
         }
         Classification::Not200 { .. } => FindingCode::HttpNot200,
     })
+}
+
+/// The finding code for one attempt: a 200 for a token that cannot exist is
+/// a catch-all route, whatever the classification says about its body.
+fn attempt_code(attempt: &AddressAttempt, random_token: bool) -> Option<FindingCode> {
+    if random_token && attempt.token_scope == TokenScope::Answered200 {
+        return Some(FindingCode::HttpCatchAll);
+    }
+    code_for(&attempt.classification)
+}
+
+/// The fix for a catch-all route (nginx and Apache forms: the most common
+/// servers in front of applications that answer every path).
+const CATCH_ALL_FIX: &str = "Make sure the real token file wins over the catch-all route: serve /.well-known/acme-challenge/ from a directory before the application's fallback (nginx: `location ^~ /.well-known/acme-challenge/ { root /var/www/acme; try_files $uri =404; }`; Apache: `Alias /.well-known/acme-challenge/ /var/www/acme/.well-known/acme-challenge/` before the rewrite rules), and have the ACME client write its files there. Then run again with --http-token and --http-body to see the real file served.";
+
+/// Boulder's mismatch text for a catch-all that wins over the real file: the
+/// key authorisation is unknown without the token, so it is named.
+fn catch_all_detail(attempt: &AddressAttempt) -> Option<String> {
+    if let Some(p) = &attempt.ca_problem {
+        return Some(p.detail.clone());
+    }
+    match attempt.classification.outcome() {
+        Classification::Reachable { body, .. } => Some(format!(
+            "The key authorization file from the server did not match this challenge. Expected \"<token>.<account thumbprint>\" (got {body})"
+        )),
+        _ => None,
+    }
+}
+
+/// Why a verdict reached with a random token holds, or may not hold, for
+/// the CA's real one.
+fn scope_note(scope: TokenScope) -> &'static str {
+    match scope {
+        TokenScope::EveryToken => {
+            "Checked with a random token: this happens before the token's file matters, so the CA gets the same answer for its real token and validation fails whatever the token."
+        }
+        TokenScope::ThisToken => {
+            "Checked with a random token, which is not published: the CA's real token will be looked for at the same place."
+        }
+        TokenScope::Answered200 => {
+            "Checked with a random token that cannot exist on the server, yet it answered 200. If the same route also answers the CA's real token instead of the file, validation fails."
+        }
+        TokenScope::Undetermined => {
+            "Checked with a random token: whether the CA's real token gets the same answer cannot be told (a 410, an unusual status, or a redirect that drops the token from the path, as not-found handlers do). Run again with --http-token and --http-body once the token is in place."
+        }
+    }
 }
 
 /// What to do about one classification.
@@ -163,8 +217,12 @@ fn attempt_finding(
 ) -> Option<Finding> {
     let attempt = &report.attempts[idx];
     let c = &attempt.classification;
-    let code = code_for(c)?;
+    let random_token = cfg.http_token.is_none();
+    let code = attempt_code(attempt, random_token)?;
     let ca_path = report.ca_view.attempt == Some(idx);
+    if code == FindingCode::HttpCatchAll {
+        return Some(catch_all_finding(cfg, attempt, ca_path));
+    }
     // A redirect to https that ends well is fine for the CA; it is a warning
     // because partial setups serving the token at the origin break on it.
     let (code, severity) = match (c, code) {
@@ -192,9 +250,45 @@ fn attempt_finding(
         _ => fix_for(c),
     };
     f.acme_detail = attempt.ca_problem.as_ref().map(|p| p.detail.clone());
-    f.evidence
-        .push(Evidence::Http(HttpEvidence::from_attempt(attempt, ca_path)));
+    let mut evidence = HttpEvidence::from_attempt(attempt, ca_path);
+    if cfg.http_body.is_none() {
+        evidence = evidence.with_token_scope(attempt.token_scope);
+        if random_token {
+            f.explanation = format!("{} {}", f.explanation, scope_note(attempt.token_scope));
+            if severity == Severity::Error && attempt.token_scope == TokenScope::EveryToken {
+                f.summary
+                    .push_str(" (before the token matters: fails for every token)");
+            }
+        }
+    }
+    f.evidence.push(Evidence::Http(evidence));
     Some(f)
+}
+
+/// `http_catch_all`: a 200 for a token that cannot exist.
+fn catch_all_finding(cfg: &CheckConfig, attempt: &AddressAttempt, ca_path: bool) -> Finding {
+    let c = &attempt.classification;
+    let mut f = finding(
+        FindingCode::HttpCatchAll,
+        Severity::Warning,
+        format!(
+            "{} via {}: {} for a token that cannot exist (a catch-all route)",
+            cfg.hostname,
+            attempt.address,
+            describe(c)
+        ),
+    );
+    f.method = Some(Method::Http);
+    f.explanation = format!(
+        "{} If it also answers the CA's real token instead of the file, validation fails with the message above.",
+        FindingCode::HttpCatchAll.meaning()
+    );
+    f.fix = CATCH_ALL_FIX.to_owned();
+    f.acme_detail = catch_all_detail(attempt);
+    f.evidence.push(Evidence::Http(
+        HttpEvidence::from_attempt(attempt, ca_path).with_token_scope(attempt.token_scope),
+    ));
+    f
 }
 
 /// HTTP-01 findings.
@@ -249,11 +343,17 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     };
     let mismatch_reported = mismatch.is_some();
     out.extend(mismatch);
+    if !mismatch_reported && !report.families_disagree() {
+        out.extend(ipv6_divergence(cfg, report));
+    }
     let first_attempt_finding = out.len();
     for idx in 0..report.attempts.len() {
         let on_ca_path = ca_idx == Some(idx);
         if mismatch_reported && Some(idx) == v6 {
             continue; // named by ipv6_mismatch
+        }
+        if super::vantage::excuses_attempt(obs, &report.attempts[idx]) {
+            continue; // not checked from here: rules::vantage says so, once
         }
         let severity = if on_ca_path && report.ca_view.validates == Some(false) {
             Severity::Error
@@ -264,7 +364,7 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
             if !on_ca_path && f.severity == Severity::Warning {
                 f.explanation = format!(
                     "{} Let's Encrypt uses only the first AAAA and the first A address, but other CAs and remote perspectives may pick this one.",
-                    f.code.meaning()
+                    f.explanation
                 );
             }
             out.push(f);
@@ -274,34 +374,48 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     out
 }
 
-/// Addresses failing the same way are one cause: fold a warning into the
-/// finding with the same code (the CA path's, when it has one), keeping every
-/// address's evidence and naming them all.
+/// Addresses failing the same way are one cause: fold the findings with one
+/// code into one, keeping every address's evidence and naming them all. The
+/// one kept is the most severe, then the one on the CA's path, then the
+/// first.
 fn merge_same_failure(findings: &mut Vec<Finding>, from: usize) {
+    let on_ca_path = |f: &Finding| {
+        f.evidence
+            .iter()
+            .any(|e| matches!(e, Evidence::Http(h) if h.ca_path))
+    };
     let mut i = from;
     while i < findings.len() {
         let code = findings[i].code;
-        let target = (from..findings.len()).find(|&j| {
-            j != i && findings[j].code == code && findings[j].severity >= findings[i].severity
-        });
-        match target {
-            Some(j) if findings[i].severity == Severity::Warning || j < i => {
-                let merged = findings.remove(i);
-                let j = if j > i { j - 1 } else { j };
-                let addresses: Vec<String> = merged
-                    .evidence
-                    .iter()
-                    .filter_map(|e| match e {
-                        Evidence::Http(h) => Some(h.address.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                let note = format!(" (same from {})", addresses.join(", "));
-                findings[j].summary.push_str(&note);
-                findings[j].evidence.extend(merged.evidence);
-            }
-            _ => i += 1,
+        let rank = |j: usize| {
+            (
+                findings[j].severity,
+                on_ca_path(&findings[j]),
+                std::cmp::Reverse(j),
+            )
+        };
+        let best = (from..findings.len())
+            .filter(|&j| findings[j].code == code)
+            .max_by_key(|&j| rank(j))
+            .unwrap_or(i);
+        if best == i {
+            i += 1;
+            continue;
         }
+        let merged = findings.remove(i);
+        let best = if best > i { best - 1 } else { best };
+        let addresses: Vec<String> = merged
+            .evidence
+            .iter()
+            .filter_map(|e| match e {
+                Evidence::Http(h) => Some(h.address.clone()),
+                _ => None,
+            })
+            .collect();
+        let note = format!(" (same from {})", addresses.join(", "));
+        findings[best].summary.push_str(&note);
+        findings[best].evidence.extend(merged.evidence);
+        // `i` now names the next finding.
     }
 }
 
@@ -313,20 +427,28 @@ fn ipv6_mismatch(
     a6: &AddressAttempt,
     a4: &AddressAttempt,
 ) -> Finding {
-    let mut f = blocking(
-        cfg,
-        FindingCode::Ipv6Mismatch,
-        Some(Method::Http),
-        format!(
-            "{}: IPv6 {} {}, while IPv4 {} {}",
-            cfg.hostname,
-            a6.address,
-            describe(&a6.classification),
-            a4.address,
-            describe(&a4.classification)
-        ),
+    let summary = format!(
+        "{}: IPv6 {} {}, while IPv4 {} {}",
+        cfg.hostname,
+        a6.address,
+        describe(&a6.classification),
+        a4.address,
+        describe(&a4.classification)
     );
+    // With a random token, the IPv6 answer fails the CA only when it holds
+    // for every token; a 410 or a dropped-token redirect may not.
+    let blocks = report.ca_view.validates == Some(false);
+    let mut f = if blocks {
+        blocking(cfg, FindingCode::Ipv6Mismatch, Some(Method::Http), summary)
+    } else {
+        let mut f = finding(FindingCode::Ipv6Mismatch, Severity::Warning, summary);
+        f.method = Some(Method::Http);
+        f
+    };
     f.explanation = "The AAAA record does not point to the same place as the A record. CAs validate over IPv6 first and fall back to IPv4 only when the IPv6 connection cannot be made, not when it gives a wrong answer, so validation fails.".to_owned();
+    if !blocks {
+        f.explanation = format!("{} {}", f.explanation, scope_note(a6.token_scope));
+    }
     f.fix = format!(
         "Point the AAAA record of {} at the same dual-stack server as the A record ({}), make the IPv6 server serve /.well-known/acme-challenge/ too, or remove the AAAA record.",
         cfg.hostname, a4.address
@@ -335,12 +457,108 @@ fn ipv6_mismatch(
     let ca_idx = report.ca_view.attempt;
     for a in [a6, a4] {
         let idx = report.attempts.iter().position(|x| std::ptr::eq(x, a));
-        f.evidence.push(Evidence::Http(HttpEvidence::from_attempt(
-            a,
-            idx.is_some() && idx == ca_idx,
-        )));
+        let mut ev = HttpEvidence::from_attempt(a, idx.is_some() && idx == ca_idx);
+        if cfg.http_body.is_none() {
+            ev = ev.with_token_scope(a.token_scope);
+        }
+        f.evidence.push(Evidence::Http(ev));
     }
     f
+}
+
+/// `ipv6_mismatch` without a token to tell them apart: the first A and the
+/// AAAA addresses give the same verdict (a 404 from both), but answer the
+/// same requests differently (`dcv_http::compare`), so they are different
+/// servers and the CA's real token must be placed on both. A warning: with
+/// the token on both, validation works.
+fn ipv6_divergence(cfg: &CheckConfig, report: &HttpProbeReport) -> Option<Finding> {
+    let cmp = report.comparison.as_ref()?;
+    let differing: Vec<&dcv_http::AddressAnswers> = cmp
+        .others
+        .iter()
+        .filter(|o| cmp.differences_for(o.address).next().is_some())
+        .collect();
+    if differing.is_empty() {
+        return None;
+    }
+    let host = cfg.hostname.base();
+    // Per address, each differing field once (its first path): the evidence
+    // has every request.
+    let what: Vec<String> = differing
+        .iter()
+        .map(|o| {
+            let diffs: Vec<String> = dcv_http::ComparedField::ALL
+                .into_iter()
+                .filter_map(|field| {
+                    let d = cmp.differences_for(o.address).find(|d| d.field == field)?;
+                    Some(match field {
+                        dcv_http::ComparedField::Body => "body differs".to_owned(),
+                        _ => format!(
+                            "{} {} vs {}",
+                            field.label(),
+                            d.other.as_deref().unwrap_or("(none)"),
+                            d.reference.as_deref().unwrap_or("(none)")
+                        ),
+                    })
+                })
+                .collect();
+            format!("{} ({})", o.address, diffs.join("; "))
+        })
+        .collect();
+    let mut f = finding(
+        FindingCode::Ipv6Mismatch,
+        Severity::Warning,
+        format!(
+            "{}: the AAAA address{} {} answer{} the same requests differently from the A address {}: a different server",
+            cfg.hostname,
+            if differing.len() == 1 { "" } else { "es" },
+            what.join(", "),
+            if differing.len() == 1 { "s" } else { "" },
+            cmp.reference.address
+        ),
+    );
+    f.method = Some(Method::Http);
+    f.explanation = "The AAAA record does not lead to the same server as the A record: asked the same requests (the token path and the site root), they differ in status, headers or body, where the A address gives the same answer twice. CAs validate over IPv6 first and fall back to IPv4 only when the IPv6 connection cannot be made, so the CA's token must be served by the IPv6 server too. No token was given, so both could only be asked for a token that does not exist: the CA's real token decides."
+        .to_owned();
+    f.fix = format!(
+        "Point the AAAA record of {host} at the same dual-stack server as the A record ({}), make the IPv6 server serve /.well-known/acme-challenge/ from the same place, or remove the AAAA record.",
+        cmp.reference.address
+    );
+    let ca_v6 = report
+        .ca_view
+        .attempt
+        .and_then(|i| report.attempts.get(i))
+        .map(|a| a.address);
+    f.evidence
+        .push(Evidence::Http(HttpEvidence::from_comparison(
+            host,
+            &cmp.reference,
+            false,
+            "first A address (the CA's fallback)".to_owned(),
+        )));
+    f.evidence
+        .push(Evidence::Http(HttpEvidence::from_comparison(
+            host,
+            &cmp.reference_again,
+            false,
+            "first A address asked again (fields that change between the two are not compared)"
+                .to_owned(),
+        )));
+    for o in differing {
+        let fields: Vec<&str> = dcv_http::ComparedField::ALL
+            .into_iter()
+            .filter(|field| cmp.differences_for(o.address).any(|d| d.field == *field))
+            .map(dcv_http::ComparedField::label)
+            .collect();
+        f.evidence
+            .push(Evidence::Http(HttpEvidence::from_comparison(
+                host,
+                o,
+                ca_v6 == Some(o.address),
+                format!("differs from the first A address: {}", fields.join(", ")),
+            )));
+    }
+    Some(f)
 }
 
 /// No address to fetch from: NXDOMAIN, SERVFAIL or no A/AAAA at all.

@@ -9,6 +9,7 @@ pub mod http;
 pub mod identifier;
 pub mod paths;
 pub mod txt;
+pub mod vantage;
 
 use crate::ca::CaId;
 use crate::codes::FindingCode;
@@ -58,7 +59,9 @@ pub fn all(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     out.extend(txt::findings(cfg, obs));
     out.extend(address::findings(cfg, obs));
     out.extend(paths::findings(cfg, obs));
-    dedup(out)
+    out.extend(vantage::findings(cfg, obs));
+    // A lookup this machine could not make is not the domain's failure.
+    dedup(vantage::reconcile(out, obs))
 }
 
 /// Drops exact repeats (same code, summary and blocked CAs) that several

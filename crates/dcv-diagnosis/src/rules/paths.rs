@@ -71,9 +71,18 @@ fn rrset(records: &[RecordEvidence], qtype: RecordType) -> Vec<Vec<u8>> {
 }
 
 /// What one probe saw, and the failure if any. `None`: not asked (query
-/// budget spent or the probes' deadline passed), which proves nothing.
-fn judge(p: &PathProbes, probe: &PathProbe) -> Option<(String, Option<Failure>)> {
+/// budget spent or the probes' deadline passed), or a failure this machine
+/// explains (`rules::vantage`), which prove nothing.
+fn judge(
+    obs: &Observations,
+    p: &PathProbes,
+    probe: &PathProbe,
+) -> Option<(String, Option<Failure>)> {
     let exchange = probe.exchange.as_ref()?;
+    let ip = probe.server.addr.ip();
+    if super::vantage::excuses_exchange(obs, ip, probe.path.tcp, &exchange.result) {
+        return None;
+    }
     Some(match &exchange.result {
         // Refused by the engine's server policy: says nothing about the zone.
         ExchangeResult::NotQueried { .. } => return None,
@@ -127,7 +136,7 @@ fn judge(p: &PathProbes, probe: &PathProbe) -> Option<(String, Option<Failure>)>
     })
 }
 
-fn evidence(p: &PathProbes) -> DnsPathsEvidence {
+fn evidence(obs: &Observations, p: &PathProbes) -> DnsPathsEvidence {
     DnsPathsEvidence {
         query: format!("{}/{}", p.qname.without_dot(), p.qtype),
         zone: p.zone.to_string(),
@@ -146,11 +155,29 @@ fn evidence(p: &PathProbes) -> DnsPathsEvidence {
             .probes
             .iter()
             .map(|probe| {
-                let (outcome, failure) = judge(p, probe).unwrap_or_else(|| {
-                    (
-                        "not asked (query budget or probe deadline)".to_owned(),
-                        None,
-                    )
+                let (outcome, failure) = judge(obs, p, probe).unwrap_or_else(|| {
+                    let not_checked = probe.exchange.as_ref().map(|e| &e.result).filter(|r| {
+                        super::vantage::excuses_exchange(
+                            obs,
+                            probe.server.addr.ip(),
+                            probe.path.tcp,
+                            r,
+                        )
+                    });
+                    match not_checked {
+                        Some(ExchangeResult::NetworkError { cause, error }) => {
+                            (format!("not checked from here ({cause}: {error})"), None)
+                        }
+                        Some(_) => (
+                            "not checked from here (no answer on a path this machine cannot use)"
+                                .to_owned(),
+                            None,
+                        ),
+                        None => (
+                            "not asked (query budget or probe deadline)".to_owned(),
+                            None,
+                        ),
+                    }
                 });
                 PathProbeEvidence {
                     server: format!("{}@{}", probe.server.name, probe.server.addr),
@@ -227,7 +254,7 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     for p in &obs.paths {
         for probe in &p.probes {
-            let Some((_, Some(failure))) = judge(p, probe) else {
+            let Some((_, Some(failure))) = judge(obs, p, probe) else {
                 continue;
             };
             let entry = Hit {
@@ -302,7 +329,7 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
             };
             f.evidence = sets
                 .into_iter()
-                .map(|p| Evidence::DnsPaths(evidence(p)))
+                .map(|p| Evidence::DnsPaths(evidence(obs, p)))
                 .collect();
             f
         })

@@ -53,16 +53,31 @@ pub fn findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     let name = lookup.qname.without_dot().to_owned();
     let expected: BTreeSet<String> = cfg.txt_values.iter().cloned().collect();
     let states = server_states(lookup);
-    out.extend(delegation_conflict(cfg, lookup, &states));
+    let both = txt_beside_cname(lookup, obs.txt_cname.as_ref(), &states);
+    out.extend(delegation_conflict(
+        cfg,
+        lookup,
+        obs.txt_cname.as_ref(),
+        &states,
+        &both,
+    ));
     if let Some(f) = lookup_failure(cfg, lookup, Some(Method::Dns), "DNS-01 TXT lookup") {
         out.push(f);
         return out;
     }
     let found = txt_values(lookup.records());
-    let delegation = cfg
-        .dcv_delegation
-        .as_deref()
-        .map(|target| delegation_findings(cfg, obs, lookup, &states, target, &found));
+    let delegation = cfg.dcv_delegation.as_deref().map(|target| {
+        if both.is_empty() {
+            delegation_findings(cfg, obs, lookup, &states, target, &found)
+        } else {
+            // The CNAME is there, beside a TXT: `delegated_dcv_conflict`
+            // says so; "no CNAME" would be wrong.
+            DelegationCheck {
+                findings: Vec::new(),
+                ok: false,
+            }
+        }
+    });
     let delegated_ok = delegation.as_ref().is_some_and(|d| d.ok);
     if let Some(d) = delegation {
         out.extend(d.findings);
@@ -278,14 +293,53 @@ fn join(items: &[&String]) -> String {
         .join(", ")
 }
 
+/// Servers that answer the TXT question at `_acme-challenge.<name>` with a
+/// TXT record while holding a CNAME at the same owner (their answer to the
+/// CNAME question): `(server, CNAME target)`. RFC 1034 §3.6.2 forbids the
+/// pair; servers that accept it answer a TXT query from the TXT set and never
+/// follow the CNAME.
+fn txt_beside_cname(
+    lookup: &Lookup,
+    cname: Option<&Lookup>,
+    states: &[(String, AtName)],
+) -> Vec<(String, String)> {
+    let Some(cname) = cname else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for a in &cname.server_answers {
+        if a.qname != cname.qname || a.qtype != RecordType::CNAME {
+            continue;
+        }
+        let ServerVerdict::Answer { records } = &a.verdict else {
+            continue;
+        };
+        let Some(c) = records
+            .iter()
+            .find(|r| r.rtype == RecordType::CNAME && r.name == lookup.qname)
+        else {
+            continue;
+        };
+        let who = format!("{} ({})", a.server.name.without_dot(), a.server.addr.ip());
+        let serves_txt = states.iter().any(|(w, s)| *w == who && *s == AtName::Txt);
+        if serves_txt && !out.iter().any(|(w, _)| *w == who) {
+            out.push((who, norm(&c.rdata)));
+        }
+    }
+    out
+}
+
 /// `delegated_dcv_conflict`: at `_acme-challenge.<name>` some servers answer
 /// with the delegation CNAME and others with a leftover TXT (or both exist in
-/// two copies of the zone). Resolvers pick one at random, so the CA may never
-/// reach the provider that places the tokens.
+/// two copies of the zone), or one server holds both. Resolvers pick a server
+/// at random, and a server holding both answers TXT queries with the TXT, so
+/// the CA may never reach the provider that places the tokens.
 fn delegation_conflict(
     cfg: &CheckConfig,
     lookup: &Lookup,
+    cname: Option<&Lookup>,
     states: &[(String, AtName)],
+    both: &[(String, String)],
 ) -> Option<Finding> {
     let servers_with = |want: fn(&AtName) -> bool| -> Vec<&str> {
         states
@@ -297,7 +351,7 @@ fn delegation_conflict(
     let cname_servers = servers_with(|s| matches!(s, AtName::Cname(_)));
     let txt_servers = servers_with(|s| *s == AtName::Txt);
     if cname_servers.is_empty() || txt_servers.is_empty() {
-        return None;
+        return (!both.is_empty()).then(|| cname_beside_txt(cfg, lookup, cname, both));
     }
     let name = lookup.qname.without_dot();
     let mut f = blocking(
@@ -311,11 +365,102 @@ fn delegation_conflict(
             txt_servers.join(", ")
         ),
     );
+    if !both.is_empty() {
+        let holders: Vec<&str> = both.iter().map(|(w, _)| w.as_str()).collect();
+        let _ = write!(
+            f.summary,
+            "; {} hold{} the CNAME beside the TXT",
+            holders.join(", "),
+            if holders.len() == 1 { "s" } else { "" }
+        );
+    }
     f.fix = format!(
         "Delete every TXT record at {name} (a CNAME cannot coexist with other data, RFC 1034 §3.6.2), including copies in other zones or providers serving the same name, and keep only the `_acme-challenge` CNAME to the DCV provider."
     );
     f.evidence.push(evidence(lookup));
+    if let Some(c) = cname.filter(|_| !both.is_empty()) {
+        f.evidence.push(evidence(c));
+    }
     Some(f)
+}
+
+/// `delegated_dcv_conflict` when servers hold a CNAME and a TXT at the same
+/// owner: what a resolver gets is the TXT (the CNAME is never followed), so
+/// a delegation there does nothing. An error when a delegation is expected
+/// (`--dcv-delegation`), for the CAs that use it; else a warning, because the
+/// TXT may be the record meant, and the CNAME the leftover.
+fn cname_beside_txt(
+    cfg: &CheckConfig,
+    lookup: &Lookup,
+    cname: Option<&Lookup>,
+    both: &[(String, String)],
+) -> Finding {
+    let name = lookup.qname.without_dot();
+    let holders: Vec<&str> = both.iter().map(|(w, _)| w.as_str()).collect();
+    let mut targets: Vec<&str> = both.iter().map(|(_, t)| t.as_str()).collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let targets = targets.join(", ");
+    let values = txt_values(lookup.records());
+    let gets = if values.is_empty() {
+        "no TXT value".to_owned()
+    } else {
+        format!("the TXT {}", quote_list(values.iter()))
+    };
+    let summary = format!(
+        "{name} holds both a CNAME (to {targets}) and a TXT record on {}: a resolver asking for TXT gets {gets} and never follows the CNAME",
+        holders.join(", ")
+    );
+    let expected_target = cfg.dcv_delegation.as_deref().map(norm);
+    let mut f = match &expected_target {
+        Some(_) => {
+            let mut f = finding(FindingCode::DelegatedDcvConflict, Severity::Error, summary);
+            f.blocks = cfg
+                .cas
+                .iter()
+                .copied()
+                .filter(|c| DELEGATION_CAS.contains(c))
+                .collect();
+            f
+        }
+        None => finding(
+            FindingCode::DelegatedDcvConflict,
+            Severity::Warning,
+            summary,
+        ),
+    };
+    f.method = Some(Method::Dns);
+    f.explanation = format!(
+        "{} RFC 1034 §3.6.2 forbids other data beside a CNAME, but some DNS servers accept both; they answer a TXT query from the TXT set, so the CA's resolver sees only the TXT and never reaches {targets}, where a DCV provider would place its tokens. A resolver that already has the CNAME cached may follow it instead, so answers can also differ from one query to the next.",
+        FindingCode::DelegatedDcvConflict.meaning()
+    );
+    if let Some(want) = &expected_target {
+        let _ = write!(
+            f.summary,
+            "{}",
+            if both.iter().all(|(_, t)| t == want) {
+                " (the CNAME points to the expected target)".to_owned()
+            } else {
+                format!(" (and the CNAME does not point to the expected {want})")
+            }
+        );
+        f.acme_detail = Some(match values.iter().next() {
+            Some(first) => messages::boulder_txt_mismatch(first, values.len() - 1, name),
+            None => messages::boulder_txt_missing(name),
+        });
+        f.fix = format!(
+            "Delete the TXT record at {name} (a CNAME cannot coexist with other data, RFC 1034 §3.6.2) and keep only `{name}. CNAME {want}.`; the provider places the tokens at the target during issuance."
+        );
+    } else {
+        f.fix = format!(
+            "Keep one of the two at {name}: if a DCV provider places your tokens (Delegated DCV, acme-dns), delete the TXT record; if you publish the TXT value yourself, delete the CNAME. A CNAME cannot coexist with other data (RFC 1034 §3.6.2)."
+        );
+    }
+    f.evidence.push(evidence(lookup));
+    if let Some(c) = cname {
+        f.evidence.push(evidence(c));
+    }
+    f
 }
 
 /// CAs that Cloudflare's Delegated DCV works with (cloudflare-dcv.md §2.4:

@@ -4,7 +4,6 @@
 //! live, apart from the walk that decides what to ask.
 
 use std::{
-    collections::HashSet,
     net::SocketAddr,
     sync::{Arc, atomic::Ordering},
 };
@@ -13,26 +12,13 @@ use futures::future::join_all;
 
 use crate::{
     evidence::Exchange,
-    lookup::{NameServer, ServerAnswer, ServerVerdict, ZoneCut},
-    security::ServerFailure,
+    lookup::{NameServer, ServerVerdict, ZoneCut},
     transport::{self, QueryParams, ServerReply},
     types::{DnsName, RecordType},
-    wire::Decoded,
 };
 
-use super::chain::ZoneKeys;
-use super::classify::{choose, classify_for, failures, is_aa};
+use super::classify::classify_for;
 use super::{Engine, lock};
-
-/// Result of asking every server of a zone one question.
-pub(super) enum Fetch {
-    Ok {
-        verdict: ServerVerdict,
-        decoded: Box<Decoded>,
-    },
-    Failed(Vec<ServerFailure>),
-    Budget,
-}
 
 impl Engine {
     /// Asks `server` one question over one chosen `path` (UDP or TCP, with or
@@ -103,49 +89,6 @@ impl Engine {
         })
         .await
         .clone()
-    }
-
-    /// Asks every server of the cut for `zone` (or its closest ancestor) and
-    /// returns the first usable answer.
-    pub(super) async fn fetch(
-        &self,
-        zone: &DnsName,
-        qname: &DnsName,
-        qtype: RecordType,
-        ev: &mut ZoneKeys,
-    ) -> Fetch {
-        let cut = self.closest_cut(zone);
-        let (servers, replies, verdicts) = self.ask_cut(&cut, qname, qtype).await;
-        let chosen = choose(&replies, &verdicts);
-        let mut seen = HashSet::new();
-        for (i, (r, v)) in replies.iter().zip(&verdicts).enumerate() {
-            if seen.insert(r.server) {
-                ev.exchanges.extend(r.exchanges.iter().cloned());
-            }
-            ev.answers.push(ServerAnswer {
-                zone: cut.zone.clone(),
-                qname: qname.clone(),
-                qtype,
-                server: servers[i].clone(),
-                verdict: v.clone(),
-                authoritative: is_aa(r),
-                chosen: Some(i) == chosen,
-            });
-        }
-        match chosen.and_then(|i| replies[i].decoded.clone().map(|d| (i, d))) {
-            Some((i, decoded)) => Fetch::Ok {
-                verdict: verdicts[i].clone(),
-                decoded: Box::new(decoded),
-            },
-            None if !verdicts.is_empty()
-                && verdicts
-                    .iter()
-                    .all(|v| matches!(v, ServerVerdict::NotAsked)) =>
-            {
-                Fetch::Budget
-            }
-            None => Fetch::Failed(failures(&servers, &verdicts)),
-        }
     }
 
     /// Asks the servers of `cut` concurrently; the root's servers (unless

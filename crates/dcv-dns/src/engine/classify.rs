@@ -14,6 +14,7 @@ use crate::{
     security::ServerFailure,
     transport::ServerReply,
     types::{DnsName, Rcode, RecordType},
+    wire::Decoded,
 };
 
 /// One failure line per server that gave no usable reply, for the evidence.
@@ -198,6 +199,49 @@ pub(super) fn classify_for(
 
 pub(super) fn is_aa(reply: &ServerReply) -> bool {
     reply.decoded.as_ref().is_some_and(|d| d.evidence.flags.aa)
+}
+
+/// Whether a negative reply to a DS query at `qname` comes from the child's
+/// side of the cut: its SOA is owned by `qname` itself. A server that serves
+/// parent and child must answer DS from the parent (RFC 4035 §3.1.4.1);
+/// Unbound reads such a reply as "too low" (`iter_ds_toolow`) and asks the
+/// parent's servers again.
+pub(super) fn ds_from_child(decoded: &Decoded, qname: &DnsName) -> bool {
+    let qname_h = qname.to_hickory();
+    qname.label_count() > 0
+        && decoded
+            .authority
+            .iter()
+            .any(|r| r.record_type() == HType::SOA && r.name == qname_h)
+}
+
+/// [`choose`] for one question. For DS, a denial from the child's side of
+/// the cut ([`ds_from_child`]) is taken only when no server answered from
+/// the parent's side.
+pub(super) fn choose_for(
+    qname: &DnsName,
+    qtype: RecordType,
+    replies: &[Arc<ServerReply>],
+    verdicts: &[ServerVerdict],
+) -> Option<usize> {
+    if qtype == RecordType::DS {
+        let parent_side = |i: usize| {
+            !(matches!(verdicts[i], ServerVerdict::NoData | ServerVerdict::NxDomain)
+                && replies[i]
+                    .decoded
+                    .as_ref()
+                    .is_some_and(|d| ds_from_child(d, qname)))
+        };
+        let usable = |i: &usize| verdicts[*i].is_usable() && parent_side(*i);
+        let preferred = (0..verdicts.len())
+            .filter(usable)
+            .find(|&i| is_aa(&replies[i]) || matches!(verdicts[i], ServerVerdict::Referral { .. }))
+            .or_else(|| (0..verdicts.len()).find(usable));
+        if preferred.is_some() {
+            return preferred;
+        }
+    }
+    choose(replies, verdicts)
 }
 
 /// The resolver's pick: the first usable authoritative answer (or referral),

@@ -5,7 +5,7 @@ use std::{collections::HashSet, net::SocketAddr};
 
 use crate::{
     evidence::Exchange,
-    lookup::{ServerAnswer, ValidationStep, ZoneCut},
+    lookup::{CutSource, ServerAnswer, ValidationStep, ZoneCut},
     transport::ServerReply,
     types::{DnsName, RecordType},
 };
@@ -20,12 +20,23 @@ pub(super) struct Ctx {
     pub(super) exchanges: Vec<Exchange>,
     pub(super) seen: HashSet<(SocketAddr, DnsName, RecordType)>,
     pub(super) steps: Vec<ValidationStep>,
+    /// Names whose key evidence ([`ZoneKeys`]) is already in.
+    pub(super) keys_seen: HashSet<DnsName>,
 }
 
 impl Ctx {
+    /// Adds a zone cut once per zone; a cut known from a referral replaces
+    /// the same cut found by validation (the referral names its servers).
     pub(super) fn add_cut(&mut self, cut: &ZoneCut) {
-        if !self.cuts.iter().any(|c| c.zone == cut.zone) {
-            self.cuts.push(cut.clone());
+        match self.cuts.iter_mut().find(|c| c.zone == cut.zone) {
+            None => self.cuts.push(cut.clone()),
+            Some(known) => {
+                let found =
+                    |c: &ZoneCut| matches!(c.found_by, CutSource::SignerName | CutSource::DsProbe);
+                if found(known) && !found(cut) {
+                    *known = cut.clone();
+                }
+            }
         }
     }
 
@@ -67,13 +78,19 @@ impl Ctx {
             cur = k.parent.as_deref();
         }
         for k in chain.into_iter().rev() {
+            if !self.keys_seen.insert(k.name.clone()) {
+                continue;
+            }
             if let Some(step) = &k.step
                 && !self.steps.iter().any(|s| s.zone == step.zone)
             {
                 self.steps.push(step.clone());
-                self.answers.extend(k.answers.iter().cloned());
-                self.add_exchanges(&k.exchanges);
             }
+            if let Some(cut) = &k.found_cut {
+                self.add_cut(cut);
+            }
+            self.answers.extend(k.answers.iter().cloned());
+            self.add_exchanges(&k.exchanges);
         }
     }
 }

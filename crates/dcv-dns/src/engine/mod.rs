@@ -12,13 +12,16 @@
 //!   and denial checks on answers;
 //! - `ask`: the questions put to servers (one server, every server of a cut,
 //!   single-path probes), where retransmission and server choice live;
-//! - `ctx`: the evidence one lookup gathers on the way.
+//! - `ctx`: the evidence one lookup gathers on the way;
+//! - `vantage`: the preflight that asks the root what this machine can test
+//!   (judged in [`crate::vantage`]).
 
 mod ask;
 mod chain;
 mod classify;
 mod ctx;
 mod resolve;
+mod vantage;
 mod walk;
 
 use std::{
@@ -38,7 +41,7 @@ use tokio::sync::OnceCell;
 use crate::{
     config::EngineConfig,
     limits,
-    lookup::{Lookup, NameServer, ZoneCut},
+    lookup::{CutSource, Lookup, NameServer, ZoneCut},
     transport::{Journal, Recorder, ServerReply},
     types::{DnsName, RecordType},
 };
@@ -103,6 +106,7 @@ impl Engine {
             servers,
             unresolved: Vec::new(),
             referred_by: None,
+            found_by: CutSource::RootHints,
         };
         let mut cuts = HashMap::new();
         cuts.insert(DnsName::root(), Arc::new(root));
@@ -185,13 +189,9 @@ impl Engine {
                 servers: Vec::new(),
                 unresolved: Vec::new(),
                 referred_by: None,
+                found_by: CutSource::RootHints,
             })
         })
-    }
-
-    /// Closest known zone cut strictly above `zone`.
-    fn parent_cut(&self, zone: &DnsName) -> Option<Arc<ZoneCut>> {
-        zone.parent().map(|p| self.closest_cut(&p))
     }
 
     fn add_cut_path(&self, cut: &ZoneCut, ctx: &mut Ctx) {

@@ -2,16 +2,18 @@
 //! validate it, follow CNAME/DNAME links (RFC 1034 §3.6.2, RFC 6672) with a
 //! bound, and fold the outcome and security of every link.
 
+use std::sync::Arc;
+
 use crate::{
     limits,
-    lookup::{ChainLink, Lookup, Outcome, ServFailReason, ServerVerdict},
-    security::{IndeterminateReason, InsecureReason, RrsetId, Security},
+    lookup::{ChainLink, CutSource, Lookup, Outcome, ServFailReason, ServerVerdict, ZoneCut},
+    security::{IndeterminateReason, InsecureReason, RrsetId, Security, ServerFailure},
     types::{DnsName, RecordType},
 };
 
 use super::Engine;
 
-use super::classify::alias_target;
+use super::classify::{alias_target, ds_from_child};
 use super::ctx::Ctx;
 use super::walk::WalkEnd;
 
@@ -31,6 +33,7 @@ impl Engine {
                 };
             }
             let end = self.walk(&current, qtype, &[], &mut ctx, true).await;
+            let end = parent_side_only(end, &current, qtype, &ctx);
             let (cut, verdict, decoded) = match end {
                 WalkEnd::Fail(why) if self.anchor_zone(&current).is_none() => {
                     security = security.worst(Security::Insecure(InsecureReason::NoTrustAnchor {
@@ -44,7 +47,7 @@ impl Engine {
                     // failing zone's parent proves it has no DS, say so.
                     let proven_insecure = match &why {
                         ServFailReason::AllServersFailed { zone, .. } => {
-                            let zk = self.zone_keys(zone).await;
+                            let zk = self.zone_keys(zone, CutSource::Referral).await;
                             ctx.add_keys(&zk);
                             matches!(zk.security, Security::Insecure(_))
                                 .then(|| zk.security.clone())
@@ -83,6 +86,7 @@ impl Engine {
             let link_security = self
                 .validate(&current, qtype, &cut, &verdict, &decoded, &mut ctx)
                 .await;
+            let cut = answering_zone(&mut ctx, &current, qtype, cut);
             security = security.worst(link_security.clone());
             match &link_security {
                 Security::Bogus(r) => {
@@ -134,6 +138,20 @@ impl Engine {
             current = target;
         };
         let mut zone_cuts = ctx.cuts;
+        // A referral names the cut the walk asked, which may lie above the
+        // zone the referral came from (one server serving lab. and co.lab.
+        // refers to example.co.lab. from co.lab.): the zone whose DS RRset
+        // (or proof of none) validation used is the one that delegates.
+        for c in &mut zone_cuts {
+            let delegated_by = ctx
+                .steps
+                .iter()
+                .find(|s| s.zone == c.zone)
+                .and_then(|s| s.parent.clone());
+            if delegated_by.is_some() {
+                c.parent = delegated_by;
+            }
+        }
         zone_cuts.sort_by_key(|c| c.zone.label_count());
         Lookup {
             qname: name.clone(),
@@ -147,4 +165,80 @@ impl Engine {
             exchanges: ctx.exchanges,
         }
     }
+}
+
+/// A DS question is the parent's to answer (RFC 4035 §3.1.4.1). When every
+/// server answered it from the child's side (the child's SOA: the servers
+/// serve both and picked the child), the resolver has no parent-side answer
+/// to give: Unbound re-asks the parent's servers (`iter_ds_toolow`) and,
+/// getting the child's answer again, fails the query.
+fn parent_side_only(end: WalkEnd, qname: &DnsName, qtype: RecordType, ctx: &Ctx) -> WalkEnd {
+    let WalkEnd::Final {
+        cut,
+        verdict: ServerVerdict::NoData | ServerVerdict::NxDomain,
+        decoded,
+    } = &end
+    else {
+        return end;
+    };
+    if qtype != RecordType::DS || !ds_from_child(decoded, qname) {
+        return end;
+    }
+    let failures = ctx
+        .answers
+        .iter()
+        .filter(|a| &a.qname == qname && a.qtype == qtype && a.zone == cut.zone)
+        .map(|a| ServerFailure {
+            server: a.server.addr,
+            reason: match a.verdict {
+                ServerVerdict::NoData | ServerVerdict::NxDomain => format!(
+                    "answered the DS query from the child zone {qname} itself (RFC 4035 §3.1.4.1)"
+                ),
+                ref other => other.failure_text(),
+            },
+        })
+        .collect();
+    WalkEnd::Fail(ServFailReason::AllServersFailed {
+        zone: cut.zone.clone(),
+        failures,
+    })
+}
+
+/// The zone that answered (`current`, `qtype`): the walked cut, or a cut
+/// below it that validation found on the same servers (no referral). The
+/// servers' answers and denials are then marked as that zone's, referrals
+/// stay the walked cut's.
+fn answering_zone(
+    ctx: &mut Ctx,
+    current: &DnsName,
+    qtype: RecordType,
+    walked: Arc<ZoneCut>,
+) -> Arc<ZoneCut> {
+    let Some(found) = ctx
+        .cuts
+        .iter()
+        .filter(|c| {
+            matches!(c.found_by, CutSource::SignerName | CutSource::DsProbe)
+                && current.is_subdomain_of(&c.zone)
+                && c.zone.label_count() > walked.zone.label_count()
+                && c.zone.is_subdomain_of(&walked.zone)
+        })
+        .max_by_key(|c| c.zone.label_count())
+        .cloned()
+    else {
+        return walked;
+    };
+    for a in &mut ctx.answers {
+        if &a.qname == current
+            && a.qtype == qtype
+            && a.zone == walked.zone
+            && matches!(
+                a.verdict,
+                ServerVerdict::Answer { .. } | ServerVerdict::NoData | ServerVerdict::NxDomain
+            )
+        {
+            a.zone = found.zone.clone();
+        }
+    }
+    Arc::new(found)
 }

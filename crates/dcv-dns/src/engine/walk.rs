@@ -9,14 +9,16 @@ use hickory_proto::rr::RData;
 
 use crate::{
     limits,
-    lookup::{NameServer, ServFailReason, ServerAnswer, ServerVerdict, UnresolvedNs, ZoneCut},
+    lookup::{
+        CutSource, NameServer, ServFailReason, ServerAnswer, ServerVerdict, UnresolvedNs, ZoneCut,
+    },
     types::{DnsName, RecordType},
     wire::Decoded,
 };
 
 use super::{BoxFuture, Engine, lock};
 
-use super::classify::{choose, failures, is_aa};
+use super::classify::{choose_for, failures, is_aa};
 use super::ctx::Ctx;
 
 /// Where a walk ended.
@@ -59,7 +61,7 @@ impl Engine {
                 for r in &replies {
                     ctx.add_reply(r, qname, qtype);
                 }
-                let chosen = choose(&replies, &verdicts);
+                let chosen = choose_for(qname, qtype, &replies, &verdicts);
                 if keep_answers {
                     for (i, (ns, v)) in servers.iter().zip(&verdicts).enumerate() {
                         ctx.answers.push(ServerAnswer {
@@ -220,6 +222,7 @@ impl Engine {
             servers,
             unresolved,
             referred_by: Some(referred_by),
+            found_by: CutSource::Referral,
         };
         // A cut built inside a nested NS resolution with names left
         // unresolved reflects that nesting, not the zone: do not cache it.

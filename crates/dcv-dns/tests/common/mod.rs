@@ -82,6 +82,59 @@ pub fn differential_scenarios() -> Vec<dcv_lab::Scenario> {
     ]
 }
 
+/// Zone cuts without a referral (issue #15 §1): parent and child on the same
+/// servers, secure, insecure and bogus (`catalogue::cohosted_all`).
+pub fn cohosted_scenarios() -> Vec<dcv_lab::Scenario> {
+    dcv_lab::catalogue::cohosted_all()
+}
+
+/// The questions asked in scenario `name`: the common list, moved to the
+/// registered domain of the three-level scenarios, plus the names of the
+/// child zones some co-hosting scenarios add.
+pub fn differential_questions_for(name: &str) -> Vec<(String, dcv_dns::RecordType)> {
+    use dcv_dns::RecordType;
+    let base = differential_questions()
+        .into_iter()
+        .map(|(q, t)| (q.to_owned(), t));
+    if name.starts_with("suffix-") {
+        let mut out: Vec<(String, RecordType)> = base
+            .map(|(q, t)| (q.replace("example.lab.", "example.co.lab."), t))
+            .collect();
+        out.extend([
+            ("co.lab.".to_owned(), RecordType::DS),
+            ("co.lab.".to_owned(), RecordType::DNSKEY),
+            ("nx.co.lab.".to_owned(), RecordType::A),
+            ("co.lab.".to_owned(), RecordType::CAA),
+        ]);
+        return out;
+    }
+    let mut out: Vec<(String, RecordType)> = base.collect();
+    let child = if name.starts_with("cohost-grandparent") {
+        Some(dcv_lab::catalogue::CHILD)
+    } else if name.starts_with("cohost-ent") {
+        Some(dcv_lab::catalogue::ENT_CHILD)
+    } else {
+        None
+    };
+    if let Some(child) = child {
+        for (prefix, t) in [
+            ("www.", RecordType::A),
+            ("nx.", RecordType::A),
+            ("www.", RecordType::TXT),
+            ("", RecordType::CAA),
+            ("", RecordType::DS),
+            ("", RecordType::DNSKEY),
+            ("_acme-challenge.www.", RecordType::TXT),
+        ] {
+            out.push((format!("{prefix}{child}"), t));
+        }
+        if name.starts_with("cohost-ent") {
+            out.push(("ent2.example.lab.".to_owned(), RecordType::A));
+        }
+    }
+    out
+}
+
 /// The questions asked in every differential scenario (Unbound and delv).
 pub fn differential_questions() -> Vec<(&'static str, dcv_dns::RecordType)> {
     use dcv_dns::RecordType;
