@@ -48,12 +48,19 @@ impl fmt::Display for Rule {
     }
 }
 
-/// One entry of `known-divergences.toml`.
+/// One entry of `known-divergences.toml`: either one world (`seed`, and
+/// optionally its questions) or a class of disagreements (`feature`: every
+/// disagreement whose resolution path has that feature, e.g. a slow server,
+/// optionally only where the oracle's verdict is `oracle_verdict`). Class
+/// entries are for causes whose divergences move with timing (which seed
+/// shows one depends on the machine's load) or that a fix removes at once;
+/// they are counted as known, never as agreement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownDivergence {
-    /// World seed.
-    pub seed: u64,
-    /// `lab` or `knot`.
+    /// World seed; absent for a class entry.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// `lab`, `knot` or (for a class entry) `any`.
     #[serde(default = "lab_authority")]
     pub authority: String,
     /// Against whom: `unbound` or `delv`.
@@ -62,10 +69,58 @@ pub struct KnownDivergence {
     /// The questions (`name TYPE`); empty: every question of the world.
     #[serde(default)]
     pub questions: Vec<String>,
+    /// A class entry: text contained in one of the question's path features
+    /// ([`path_features`], e.g. `slow server`).
+    #[serde(default)]
+    pub feature: Option<String>,
+    /// With `feature`: only where the oracle's short verdict starts with
+    /// this (e.g. `NODATA`).
+    #[serde(default)]
+    pub oracle_verdict: Option<String>,
     /// What causes it (the world feature whose removal makes them agree).
     pub cause: String,
     /// The engine area (helper branch) expected to remove it.
     pub area: String,
+}
+
+impl KnownDivergence {
+    /// Whether this entry covers the disagreement of `c` with `oracle`.
+    fn covers(&self, world: &World, c: &Comparison, oracle: &str) -> bool {
+        let authority_matches =
+            self.authority == "any" || self.authority == authority_name(world.authority);
+        if !authority_matches || self.oracle != oracle {
+            return false;
+        }
+        if self.seed.is_some_and(|s| s != world.seed) {
+            return false;
+        }
+        let question = c.question.to_string();
+        if !self.questions.is_empty()
+            && !self
+                .questions
+                .iter()
+                .any(|q| q.eq_ignore_ascii_case(&question))
+        {
+            return false;
+        }
+        if let Some(feature) = &self.feature
+            && !path_features(world, &c.question.name)
+                .iter()
+                .any(|f| f.contains(feature.as_str()))
+        {
+            return false;
+        }
+        if let Some(want) = &self.oracle_verdict {
+            let theirs = match oracle {
+                "delv" => c.delv.as_ref().map(|d| d.verdict.to_string()),
+                _ => Some(c.unbound.short()),
+            };
+            if !theirs.is_some_and(|t| t.starts_with(want.as_str())) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 fn lab_authority() -> String {
@@ -86,22 +141,29 @@ pub struct Known {
 impl Known {
     /// Parses `known-divergences.toml` text.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        Ok(toml::from_str(text)?)
+        let known: Self = toml::from_str(text)?;
+        for k in &known.divergence {
+            anyhow::ensure!(
+                k.seed.is_some() || k.feature.is_some(),
+                "a known divergence needs a seed or a feature (cause {:?})",
+                k.cause
+            );
+            anyhow::ensure!(
+                k.oracle_verdict.is_none() || k.feature.is_some(),
+                "oracle_verdict only narrows a feature entry (cause {:?})",
+                k.cause
+            );
+        }
+        Ok(known)
     }
 
-    /// The entry covering this disagreement, if any.
+    /// The entry covering this disagreement, if any (world entries first).
     pub fn find(&self, world: &World, c: &Comparison, oracle: &str) -> Option<&KnownDivergence> {
-        let authority = authority_name(world.authority);
-        let question = c.question.to_string();
-        self.divergence.iter().find(|k| {
-            k.seed == world.seed
-                && k.authority == authority
-                && k.oracle == oracle
-                && (k.questions.is_empty()
-                    || k.questions
-                        .iter()
-                        .any(|q| q.eq_ignore_ascii_case(&question)))
-        })
+        self.divergence
+            .iter()
+            .filter(|k| k.seed.is_some())
+            .chain(self.divergence.iter().filter(|k| k.seed.is_none()))
+            .find(|k| k.covers(world, c, oracle))
     }
 }
 
@@ -441,6 +503,43 @@ mod tests {
         )
         .unwrap();
         assert!(judge_unbound(&world, &c, &knot).is_unexplained());
+    }
+
+    #[test]
+    fn feature_entries_cover_only_paths_with_the_feature() {
+        let known = Known::parse(
+            "[[divergence]]\nfeature = \"slow server\"\noracle_verdict = \"NODATA\"\ncause = \"x\"\narea = \"transport\"\n",
+        )
+        .unwrap();
+        let nodata = verdict(Status::NoError, false, None);
+        let answer = verdict(Status::NoError, false, Some(1));
+        let (mut with, mut without) = (0, 0);
+        for seed in 1..200 {
+            let world = crate::generate(seed, Authority::Lab);
+            for q in &world.questions {
+                let mut c = comparison(answer.clone(), nodata.clone());
+                c.question = q.clone();
+                let slow = path_features(&world, &q.name)
+                    .iter()
+                    .any(|f| f.starts_with("slow server"));
+                let j = judge_unbound(&world, &c, &known);
+                assert_eq!(
+                    matches!(j, Judgement::Known { .. }),
+                    slow,
+                    "seed {seed} {q}"
+                );
+                // Another oracle verdict is not covered.
+                c.unbound = verdict(Status::NxDomain, false, None);
+                assert!(judge_unbound(&world, &c, &known).is_unexplained());
+                if slow {
+                    with += 1;
+                } else {
+                    without += 1;
+                }
+            }
+        }
+        assert!(with > 0 && without > 0);
+        assert!(Known::parse("[[divergence]]\ncause = \"x\"\narea = \"y\"\n").is_err());
     }
 
     #[test]
