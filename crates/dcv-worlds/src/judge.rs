@@ -73,8 +73,9 @@ pub struct KnownDivergence {
     /// ([`path_features`], e.g. `slow server`).
     #[serde(default)]
     pub feature: Option<String>,
-    /// With `feature`: only where the oracle's short verdict starts with
-    /// this (e.g. `NODATA`).
+    /// With `feature`: only where the oracle's verdict, written out
+    /// (`Verdict::long`, delv's result), contains this (e.g. `NODATA`,
+    /// `EDE 9`).
     #[serde(default)]
     pub oracle_verdict: Option<String>,
     /// What causes it (the world feature whose removal makes them agree).
@@ -113,9 +114,9 @@ impl KnownDivergence {
         if let Some(want) = &self.oracle_verdict {
             let theirs = match oracle {
                 "delv" => c.delv.as_ref().map(|d| d.verdict.to_string()),
-                _ => Some(c.unbound.short()),
+                _ => Some(c.unbound.long()),
             };
-            if !theirs.is_some_and(|t| t.starts_with(want.as_str())) {
+            if !theirs.is_some_and(|t| t.contains(want.as_str())) {
                 return false;
             }
         }
