@@ -286,28 +286,32 @@ pub fn batch_size_for(limit: u64, parallel: usize, wanted: usize) -> anyhow::Res
     Ok(wanted.min(usize::try_from(per_batch).unwrap_or(usize::MAX)))
 }
 
-/// Splits the plan into batches.
+/// Splits the plan into batches of at most `batch_size` worlds (the size
+/// the open-file limit allows). Knot worlds share one machine-wide address
+/// plan (a lock serialises Knot batches): they come first, at most
+/// [`crate::knot::MAX_KNOT_WORLDS`] per batch, and lab worlds fill the rest.
 pub fn batches(plan: &Plan) -> Vec<Vec<World>> {
     let size = plan.batch_size.max(1);
-    let lab: Vec<u64> = plan.lab_seeds.clone();
-    let count = lab
-        .len()
-        .div_ceil(size)
-        .max(usize::from(!plan.knot_seeds.is_empty()));
-    let mut out: Vec<Vec<World>> = (0..count).map(|_| Vec::new()).collect();
-    for (i, seed) in lab.iter().enumerate() {
-        out[i / size].push(crate::generate(*seed, Authority::Lab));
-    }
-    // Knot worlds share one machine-wide address plan (a lock serialises
-    // Knot batches): they go into as few batches as possible, first.
-    for (i, seed) in plan.knot_seeds.iter().enumerate() {
-        let b = i / crate::knot::MAX_KNOT_WORLDS;
-        if b >= out.len() {
-            out.push(Vec::new());
+    let mut knot = plan.knot_seeds.iter();
+    let mut lab = plan.lab_seeds.iter();
+    let mut out: Vec<Vec<World>> = Vec::new();
+    loop {
+        let mut batch: Vec<World> = knot
+            .by_ref()
+            .take(size.min(crate::knot::MAX_KNOT_WORLDS))
+            .map(|s| crate::generate(*s, Authority::Knot))
+            .collect();
+        let room = size - batch.len();
+        batch.extend(
+            lab.by_ref()
+                .take(room)
+                .map(|s| crate::generate(*s, Authority::Lab)),
+        );
+        if batch.is_empty() {
+            return out;
         }
-        out[b].push(crate::generate(*seed, Authority::Knot));
+        out.push(batch);
     }
-    out
 }
 
 /// Runs every batch, judging as results come in. `progress` gets one line
@@ -501,5 +505,39 @@ fn divergence(
         oracle,
         judgement,
         features: judge::path_features(world, &c.question.name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_every_world_once_and_never_exceed_the_size() {
+        let plan = Plan {
+            lab_seeds: (1..=1000).collect(),
+            knot_seeds: (1..=250).collect(),
+            batch_size: 374,
+            parallel_batches: 2,
+            run: RunConfig::default(),
+        };
+        let out = batches(&plan);
+        assert!(out.iter().all(|b| !b.is_empty() && b.len() <= 374));
+        let knot: usize = out
+            .iter()
+            .flatten()
+            .filter(|w| w.authority == Authority::Knot)
+            .count();
+        let lab: usize = out
+            .iter()
+            .flatten()
+            .filter(|w| w.authority == Authority::Lab)
+            .count();
+        assert_eq!((knot, lab), (250, 1000));
+        assert!(out.iter().all(
+            |b| b.iter().filter(|w| w.authority == Authority::Knot).count()
+                <= crate::knot::MAX_KNOT_WORLDS
+        ));
+        assert_eq!(out.len(), 1250_usize.div_ceil(374));
     }
 }
