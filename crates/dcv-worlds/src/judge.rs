@@ -78,6 +78,10 @@ pub struct KnownDivergence {
     /// `EDE 9`).
     #[serde(default)]
     pub oracle_verdict: Option<String>,
+    /// With `feature`: only where the engine's verdict, written out,
+    /// contains this (e.g. `no verdict within`).
+    #[serde(default)]
+    pub ours_verdict: Option<String>,
     /// What causes it (the world feature whose removal makes them agree).
     pub cause: String,
     /// The engine area (helper branch) expected to remove it.
@@ -120,6 +124,11 @@ impl KnownDivergence {
                 return false;
             }
         }
+        if let Some(want) = &self.ours_verdict
+            && !c.ours.long().contains(want.as_str())
+        {
+            return false;
+        }
         true
     }
 }
@@ -150,8 +159,8 @@ impl Known {
                 k.cause
             );
             anyhow::ensure!(
-                k.oracle_verdict.is_none() || k.feature.is_some(),
-                "oracle_verdict only narrows a feature entry (cause {:?})",
+                (k.oracle_verdict.is_none() && k.ours_verdict.is_none()) || k.feature.is_some(),
+                "oracle_verdict and ours_verdict only narrow a feature entry (cause {:?})",
                 k.cause
             );
         }
