@@ -6,14 +6,14 @@
 //! world, the question, both verdicts and the command that shrinks it.
 //!
 //! Cost (measured 2026-12-03, debug build as `cargo test` runs it, on the
-//! shared 2-core machine at load average 12-14 from other builds): 6.3
-//! minutes wall, 2.3 minutes of CPU for this process (334 s for the 2,040
-//! worlds in 6 batches of 374, two at once, 100 worlds resolving at once per
-//! batch; the rest re-runs the few unexplained divergences alone). The run
-//! mostly waits (slow and dead servers, the 30 s question bound), so it
-//! scales with the number of batches more than with the cores (not
-//! measured on an idle machine). Each batch runs a lab, a validating and
-//! an iterator-only Unbound; the first batch also 40 Knot worlds (`knotd`).
+//! shared 2-core machine): 267 s wall at load average 5-9 from other
+//! builds (234 s for the 2,040 worlds in 6 batches of 374, two at once, 100
+//! worlds resolving at once per batch; the rest re-runs the few unexplained
+//! divergences alone), 380 s at load average 12-14; about 2.5 minutes of
+//! CPU for this process either way. The run mostly waits (slow and dead
+//! servers, the 30 s question bound), so its wall time follows the number of
+//! batches more than the cores. Each batch runs a lab, a validating and an
+//! iterator-only Unbound; the first also the 40 Knot worlds (`knotd`).
 //!
 //! Needs root (the lab serves on port 53, Unbound has no per-server port),
 //! the lab's IPv6 addresses (`scripts/lab-net-setup`) and unbound, delv,
