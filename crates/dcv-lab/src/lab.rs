@@ -14,11 +14,11 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
 use crate::LabError;
-use crate::addr::Block;
+use crate::addr::{Block, HOSTS_PER_BLOCK};
 use crate::http::{RunningResponder, spawn_responder};
 use crate::scenario::{ClientView, Scenario, fqdn};
 use crate::server::{ServerState, Stages, ViewZones, serve_tcp, serve_udp};
-use crate::zone::{BuildCtx, HostAddrs, Zone, ZoneKeys, build_zone, parse_name};
+use crate::zone::{BuildCtx, HostAddrs, Topology, Zone, ZoneKeys, build_zone, parse_name};
 
 /// How many address blocks / ephemeral ports to try before giving up.
 const BIND_ATTEMPTS: usize = 12;
@@ -64,8 +64,10 @@ impl Lab {
         let now = OffsetDateTime::now_utc();
         let keys = generate_keys(&scenario)?;
         let mut last_err = None;
+        let blocks = u32::try_from(scenario.servers.len().div_ceil(HOSTS_PER_BLOCK).max(1))
+            .map_err(|_| LabError::Spec("too many servers".into()))?;
         for _ in 0..BIND_ATTEMPTS {
-            let block = Block::allocate();
+            let block = Block::allocate_run(blocks);
             match Self::try_start(&scenario, block, port, now, &keys).await {
                 Ok(lab) => return Ok(lab),
                 Err(LabError::Bind { source, addr, hint })
@@ -118,10 +120,13 @@ impl Lab {
                     port = udp.local_addr().map_err(|e| bind_error(addr, e))?.port();
                 }
                 let addr = SocketAddr::new(ip, port);
+                tasks.spawn(serve_udp(udp, Arc::clone(&state)));
+                if spec.behaviour.tcp_refused {
+                    continue;
+                }
                 let tcp = TcpListener::bind(addr)
                     .await
                     .map_err(|e| bind_error(addr, e))?;
-                tasks.spawn(serve_udp(udp, Arc::clone(&state)));
                 tasks.spawn(serve_tcp(tcp, Arc::clone(&state)));
             }
         }
@@ -310,7 +315,7 @@ fn generate_keys(scenario: &Scenario) -> Result<HashMap<String, Arc<ZoneKeys>>, 
         if spec.signing.is_signed()
             && let std::collections::hash_map::Entry::Vacant(e) = keys.entry(fqdn(&spec.apex))
         {
-            e.insert(Arc::new(ZoneKeys::generate()?));
+            e.insert(Arc::new(ZoneKeys::generate(spec.algorithm)?));
         }
     }
     Ok(keys)
@@ -384,20 +389,22 @@ fn prepare(
     now: OffsetDateTime,
     keys: &HashMap<String, Arc<ZoneKeys>>,
 ) -> Result<Prepared, LabError> {
-    // Host numbers: servers from 1, in scenario order.
+    // Host numbers: servers from 1, in scenario order; past 199 servers the
+    // next block of the run (see `Block::allocate_run`).
     let mut server_addrs: HashMap<String, HostAddrs> = HashMap::new();
     let mut servers = BTreeMap::new();
     for (i, spec) in scenario.servers.iter().enumerate() {
-        let n = u8::try_from(i + 1)
-            .ok()
-            .filter(|n| *n < 200)
-            .ok_or_else(|| LabError::Spec("at most 199 servers per lab".into()))?;
+        let server_block = u32::try_from(i / HOSTS_PER_BLOCK)
+            .map(|k| block.offset(k))
+            .map_err(|_| LabError::Spec("too many servers".into()))?;
+        let n = u8::try_from(i % HOSTS_PER_BLOCK + 1)
+            .map_err(|_| LabError::Spec("host number out of range".into()))?;
         let mut h = HostAddrs::default();
         if spec.ipv4 {
-            h.v4.push(IpAddr::V4(block.v4(n)));
+            h.v4.push(IpAddr::V4(server_block.v4(n)));
         }
         if spec.ipv6 && !scenario.ipv4_only {
-            h.v6.push(IpAddr::V6(block.v6(n)));
+            h.v6.push(IpAddr::V6(server_block.v6(n)));
         }
         servers.insert(
             fqdn(&spec.name),
@@ -427,12 +434,12 @@ fn prepare(
 
     let ctx = BuildCtx {
         specs: &scenario.zones,
-        servers: &scenario.servers,
         server_addrs: &server_addrs,
         http_addrs: &http_addrs,
         keys,
         now,
         ipv4_only: scenario.ipv4_only,
+        topology: Topology::new(&scenario.zones, &scenario.servers)?,
     };
     let mut zones_by_server: HashMap<String, Vec<ServedCopy>> = HashMap::new();
     for spec in &scenario.zones {

@@ -22,6 +22,10 @@
 //! - servers: [`Mode`] (`Timeout`, `ServFail`, `Refused`, `NotAuthoritative`)
 //!   for everything, per zone ([`ZoneMode`]) or per query type ([`TypeMode`]);
 //!   `truncate_udp` (TC over UDP, full answer over TCP); `delay_ms`;
+//!   `edns_mode` (EDNS-intolerant: [`Mode::FormErr`] or silence for queries
+//!   with an OPT record); `udp_loss` (a deterministic share of UDP queries
+//!   dropped); `tcp_refused` (no TCP listener: connections are reset);
+//! - keys: [`KeyAlgorithm`] per zone (8, 13, 14, 15);
 //! - stale data: a second [`ZoneSpec`] with the same apex on another server;
 //! - split-horizon / geo DNS: a copy marked [`ZoneSpec::for_view`] is what
 //!   the clients of that [`ClientView`] (source prefixes) get from the same
@@ -63,6 +67,7 @@ mod answer;
 pub mod catalogue;
 pub mod ct;
 pub mod http;
+mod keys;
 mod lab;
 pub mod netns;
 pub mod scenario;
@@ -74,8 +79,8 @@ use std::net::SocketAddr;
 
 pub use lab::{Lab, LabFiles, ipv6_available};
 pub use scenario::{
-    Behaviour, ClientView, Loss, Mode, RrsetSelector, Scenario, ServerSpec, Signing, TypeMode,
-    ZoneFault, ZoneMode, ZoneSpec,
+    Behaviour, ClientView, KeyAlgorithm, Loss, Mode, RrsetSelector, Scenario, ServerSpec, Signing,
+    TypeMode, UdpLoss, ZoneFault, ZoneMode, ZoneSpec,
 };
 
 /// Why a lab could not start.

@@ -180,6 +180,43 @@ impl Signing {
     }
 }
 
+/// The DNSSEC algorithm of a zone's KSK and ZSK (the four RFC 8624 §3.1
+/// lists as MUST or RECOMMENDED to validate).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyAlgorithm {
+    /// RSA/SHA-256, algorithm 8 (RFC 5702), 2048-bit keys. ring cannot make
+    /// RSA keys: a process-wide pool is made once with `ldns-keygen`
+    /// (Debian package `ldnsutils`), so zones share keys.
+    RsaSha256,
+    /// ECDSA P-256/SHA-256, algorithm 13 (RFC 6605).
+    #[default]
+    EcdsaP256Sha256,
+    /// ECDSA P-384/SHA-384, algorithm 14 (RFC 6605).
+    EcdsaP384Sha384,
+    /// Ed25519, algorithm 15 (RFC 8080).
+    Ed25519,
+}
+
+impl KeyAlgorithm {
+    /// Every algorithm the lab signs with.
+    pub const ALL: [Self; 4] = [
+        Self::RsaSha256,
+        Self::EcdsaP256Sha256,
+        Self::EcdsaP384Sha384,
+        Self::Ed25519,
+    ];
+
+    /// The IANA algorithm number.
+    pub fn number(self) -> u8 {
+        match self {
+            Self::RsaSha256 => 8,
+            Self::EcdsaP256Sha256 => 13,
+            Self::EcdsaP384Sha384 => 14,
+            Self::Ed25519 => 15,
+        }
+    }
+}
+
 /// Which RR sets a signature fault applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RrsetSelector {
@@ -267,6 +304,9 @@ pub struct ZoneSpec {
     pub records: Vec<String>,
     /// Signing mode.
     pub signing: Signing,
+    /// Key algorithm when signed (copies of one apex share the first signed
+    /// copy's keys).
+    pub algorithm: KeyAlgorithm,
     /// Injected defects.
     pub faults: Vec<ZoneFault>,
     /// `Some(view)`: this copy is served only to clients in that
@@ -320,6 +360,13 @@ impl ZoneSpec {
         self
     }
 
+    /// Sets the key algorithm (ECDSA P-256 unless set).
+    #[must_use]
+    pub fn algorithm(mut self, algorithm: KeyAlgorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
     /// Adds a fault.
     #[must_use]
     pub fn fault(mut self, fault: ZoneFault) -> Self {
@@ -366,6 +413,9 @@ pub enum Mode {
     /// Reply with the right ID and a body that does not decode (a broken
     /// middlebox or server): "unparseable answer" evidence.
     Garbage,
+    /// Answer FORMERR without an OPT record: what an EDNS-intolerant server
+    /// says to a query with EDNS (RFC 6891 §7).
+    FormErr,
 }
 
 /// A per-zone override of [`Mode`].
@@ -387,9 +437,10 @@ pub struct TypeMode {
     pub mode: Mode,
 }
 
-/// Server fault knobs. Precedence: `tcp_mode` (over TCP) or `no_edns_mode`
-/// (queries without an OPT record), then `per_type`, then `per_zone`, then
-/// `mode`.
+/// Server fault knobs. `udp_loss` and `tcp_refused` act first (no answer,
+/// no connection); then `tcp_mode` (over TCP), `no_edns_mode` (queries
+/// without an OPT record) or `edns_mode` (queries with one), then
+/// `per_type`, then `per_zone`, then `mode`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Behaviour {
@@ -419,6 +470,27 @@ pub struct Behaviour {
     /// Mode for every query without an OPT record (a middlebox that drops
     /// plain RFC 1035 queries is `Timeout`), whatever its zone or type.
     pub no_edns_mode: Option<Mode>,
+    /// Mode for every query with an OPT record: an EDNS-intolerant server
+    /// (`FormErr`, or `Timeout` for a firewall that drops EDNS), whatever
+    /// its zone or type.
+    pub edns_mode: Option<Mode>,
+    /// Drops a deterministic share of UDP queries (a lossy path).
+    pub udp_loss: Option<UdpLoss>,
+    /// No TCP listener at all: TCP connections are reset (refused), unlike
+    /// `tcp_mode: Some(Timeout)`, which accepts and never answers.
+    pub tcp_refused: bool,
+}
+
+/// Deterministic UDP loss: of every `period` identical queries (same client
+/// address, name, type) the first `dropped` get no answer. Retries of one
+/// question see the same pattern however queries interleave, so a run can be
+/// repeated; `dropped: 1, period: 2` is 50 % loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UdpLoss {
+    /// Queries dropped at the start of each period.
+    pub dropped: u8,
+    /// Period length (at least 1; `dropped >= period` drops everything).
+    pub period: u8,
 }
 
 /// Which queries a server drops, as a lossy path would. A dropped query gets
@@ -545,6 +617,27 @@ impl ServerSpec {
     #[must_use]
     pub fn no_edns_mode(mut self, mode: Mode) -> Self {
         self.behaviour.no_edns_mode = Some(mode);
+        self
+    }
+
+    /// Overrides the mode for every query with EDNS (an OPT record).
+    #[must_use]
+    pub fn edns_mode(mut self, mode: Mode) -> Self {
+        self.behaviour.edns_mode = Some(mode);
+        self
+    }
+
+    /// Drops the first `dropped` of every `period` identical UDP queries.
+    #[must_use]
+    pub fn udp_loss(mut self, dropped: u8, period: u8) -> Self {
+        self.behaviour.udp_loss = Some(UdpLoss { dropped, period });
+        self
+    }
+
+    /// Listens on UDP only: TCP connections are refused.
+    #[must_use]
+    pub fn tcp_refused(mut self) -> Self {
+        self.behaviour.tcp_refused = true;
         self
     }
 

@@ -28,10 +28,45 @@ pub(crate) enum Transport {
     Tcp,
 }
 
+/// Distinct (client, name, type) UDP questions whose loss pattern is
+/// remembered; past it the counts start over (a bound, not a model).
+const MAX_LOSS_KEYS: usize = 65_536;
+
+/// One UDP question as the loss pattern counts it: client, lower-cased
+/// name, type.
+type LossKey = (IpAddr, Vec<u8>, u16);
+
+/// Per-question UDP query counts for [`crate::UdpLoss`].
+#[derive(Debug, Default)]
+pub(crate) struct LossCounts(std::sync::Mutex<HashMap<LossKey, u32>>);
+
+impl LossCounts {
+    /// Whether this UDP query falls in the dropped part of its period.
+    fn drops(&self, loss: crate::UdpLoss, client: IpAddr, query: &Query) -> bool {
+        let key = (
+            canonical(client),
+            query.name.to_lowercase().to_ascii().into_bytes(),
+            u16::from(query.query_type),
+        );
+        let Ok(mut counts) = self.0.lock() else {
+            return false;
+        };
+        if counts.len() >= MAX_LOSS_KEYS && !counts.contains_key(&key) {
+            counts.clear();
+        }
+        let n = counts.entry(key).or_insert(0);
+        let position = *n % u32::from(loss.period.max(1));
+        *n = n.wrapping_add(1);
+        position < u32::from(loss.dropped)
+    }
+}
+
 /// What one server knows: its behaviour and the zone copies it serves.
 #[derive(Debug)]
 pub(crate) struct ServerState {
     pub(crate) behaviour: Behaviour,
+    /// Counts for `behaviour.udp_loss`.
+    pub(crate) loss: LossCounts,
     /// Copies served to every client without a view copy of the same apex.
     pub(crate) zones: Vec<Arc<Zone>>,
     /// Copies served only to the clients of a view, first match wins.
@@ -150,6 +185,7 @@ impl ServerState {
             views,
             staged,
             stages,
+            loss: LossCounts::default(),
             fate: Mutex::new(FateState {
                 rng: SplitMix64(seed),
                 seen: HashMap::new(),
@@ -369,15 +405,23 @@ impl ServerState {
             response.metadata.response_code = ResponseCode::NotImp;
             return encode(&response, &message, transport, false);
         }
+        if transport == Transport::Udp
+            && let Some(loss) = self.behaviour.udp_loss
+            && self.loss.drops(loss, client, query)
+        {
+            return None;
+        }
         let zone = self.select_zone(&query.name, query.query_type, client);
+        let edns_path = if message.edns.is_none() {
+            self.behaviour.no_edns_mode
+        } else {
+            self.behaviour.edns_mode
+        };
         let by_path = match transport {
             Transport::Tcp => self.behaviour.tcp_mode,
             Transport::Udp => None,
         }
-        .or(self
-            .behaviour
-            .no_edns_mode
-            .filter(|_| message.edns.is_none()));
+        .or(edns_path);
         let mode = by_path.unwrap_or_else(|| self.mode_for(zone, query.query_type));
         let truncate = self.behaviour.truncate_udp && transport == Transport::Udp;
         match mode {
@@ -391,6 +435,12 @@ impl ServerState {
                 return encode(&response, &message, transport, false);
             }
             Mode::Garbage => return Some(garbage(message.metadata.id)),
+            Mode::FormErr => {
+                // An EDNS-intolerant server knows no OPT record to send back.
+                response.edns = None;
+                response.metadata.response_code = ResponseCode::FormErr;
+                return encode(&response, &message, transport, false);
+            }
             Mode::Answer | Mode::NotAuthoritative => {}
         }
         let Some(zone) = zone.filter(|_| query.query_class == DNSClass::IN) else {

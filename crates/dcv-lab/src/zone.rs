@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hickory_proto::dnssec::crypto::EcdsaSigningKey;
 use hickory_proto::dnssec::rdata::{
     DNSKEY, DNSSECRData, DS, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput,
 };
-use hickory_proto::dnssec::{Algorithm, DigestType, Nsec3HashAlgorithm, SigningKey, TBS};
+use hickory_proto::dnssec::{
+    Algorithm, DigestType, Nsec3HashAlgorithm, PublicKey as _, SigningKey, TBS,
+};
 use hickory_proto::rr::rdata::null::NULL;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
@@ -19,7 +20,9 @@ use hickory_proto::serialize::txt::Parser;
 use time::OffsetDateTime;
 
 use crate::LabError;
-use crate::scenario::{RrsetSelector, ServerSpec, Signing, ZoneFault, ZoneSpec, fqdn};
+use crate::scenario::{
+    KeyAlgorithm, RrsetSelector, ServerSpec, Signing, ZoneFault, ZoneSpec, fqdn,
+};
 
 /// Canonical (RFC 4034 §6.1) sort key of a name: lower-cased labels, rightmost first.
 pub(crate) type Key = Vec<Vec<u8>>;
@@ -130,17 +133,11 @@ impl std::fmt::Debug for ZoneKeys {
 }
 
 impl ZoneKeys {
-    /// Fresh ECDSA P-256 keys (algorithm 13).
-    pub(crate) fn generate() -> Result<Self, LabError> {
-        let make = |sep: bool| -> Result<(Box<dyn SigningKey>, DNSKEY), LabError> {
-            let alg = Algorithm::ECDSAP256SHA256;
-            let pkcs8 = EcdsaSigningKey::generate_pkcs8(alg).map_err(dnssec_err)?;
-            let key = EcdsaSigningKey::from_pkcs8(&pkcs8, alg).map_err(dnssec_err)?;
-            let public = key.to_public_key().map_err(dnssec_err)?;
-            Ok((Box::new(key), DNSKEY::new(true, sep, false, public)))
-        };
-        let (ksk, ksk_dnskey) = make(true)?;
-        let (zsk, zsk_dnskey) = make(false)?;
+    /// Fresh keys of `algorithm` (RSA ones come from the process-wide pool,
+    /// see [`crate::keys`]).
+    pub(crate) fn generate(algorithm: KeyAlgorithm) -> Result<Self, LabError> {
+        let (ksk, ksk_dnskey) = crate::keys::make(algorithm, true)?;
+        let (zsk, zsk_dnskey) = crate::keys::make(algorithm, false)?;
         Ok(Self {
             ksk,
             ksk_dnskey,
@@ -158,14 +155,14 @@ impl ZoneKeys {
             .map_err(proto_err)?;
         Ok(DS::new(
             tag,
-            Algorithm::ECDSAP256SHA256,
+            self.ksk_dnskey.public_key().algorithm(),
             DigestType::SHA256,
             digest.as_ref().to_vec(),
         ))
     }
 }
 
-fn dnssec_err(e: impl std::fmt::Display) -> LabError {
+pub(crate) fn dnssec_err(e: impl std::fmt::Display) -> LabError {
     LabError::Dnssec(e.to_string())
 }
 
@@ -183,7 +180,6 @@ pub(crate) struct HostAddrs {
 /// Everything zone building needs besides the spec itself.
 pub(crate) struct BuildCtx<'a> {
     pub(crate) specs: &'a [ZoneSpec],
-    pub(crate) servers: &'a [ServerSpec],
     /// Keyed by [`fqdn`] of the server name.
     pub(crate) server_addrs: &'a HashMap<String, HostAddrs>,
     /// Keyed by responder name as written.
@@ -193,27 +189,97 @@ pub(crate) struct BuildCtx<'a> {
     pub(crate) now: OffsetDateTime,
     /// Leave out record lines that need an IPv6 lab address.
     pub(crate) ipv4_only: bool,
+    /// Who is whose parent, worked out once for the whole scenario.
+    pub(crate) topology: Topology,
+}
+
+/// The scenario's zone tree, computed once so that building every zone
+/// stays linear in the scenario's size (labs serving thousands of zones).
+#[derive(Debug, Default)]
+pub(crate) struct Topology {
+    /// Spec indices of every copy of an apex.
+    copies: HashMap<Key, Vec<usize>>,
+    /// Child apexes (deepest proper ancestor apex = the key), scenario order.
+    children: HashMap<Key, Vec<Name>>,
+    /// Servers (name, [`fqdn`]) whose names live in the apex's namespace.
+    hosted: HashMap<Key, Vec<(Name, String)>>,
+}
+
+impl Topology {
+    pub(crate) fn new(specs: &[ZoneSpec], servers: &[ServerSpec]) -> Result<Self, LabError> {
+        let mut topology = Self::default();
+        let mut apexes: Vec<Name> = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let n = parse_name(&spec.apex)?;
+            let copies = topology.copies.entry(key(&n)).or_default();
+            if copies.is_empty() {
+                apexes.push(n);
+            }
+            copies.push(i);
+        }
+        // The deepest apex at or above `name`, walking up its labels.
+        let enclosing = |name: &Name, copies: &HashMap<Key, Vec<usize>>| -> Option<Name> {
+            let mut n = name.clone();
+            loop {
+                if copies.contains_key(&key(&n)) {
+                    return Some(n);
+                }
+                if n.is_root() {
+                    return None;
+                }
+                n = n.base_name();
+            }
+        };
+        for apex in &apexes {
+            if apex.is_root() {
+                continue;
+            }
+            if let Some(parent) = enclosing(&apex.base_name(), &topology.copies) {
+                topology
+                    .children
+                    .entry(key(&parent))
+                    .or_default()
+                    .push(apex.clone());
+            }
+        }
+        for server in servers {
+            let name = parse_name(&server.name)?;
+            if let Some(apex) = enclosing(&name, &topology.copies) {
+                topology
+                    .hosted
+                    .entry(key(&apex))
+                    .or_default()
+                    .push((name, fqdn(&server.name)));
+            }
+        }
+        Ok(topology)
+    }
 }
 
 impl BuildCtx<'_> {
-    /// Distinct apexes of the scenario, as names.
-    fn apexes(&self) -> Result<Vec<Name>, LabError> {
-        let mut seen = BTreeSet::new();
-        let mut out = Vec::new();
-        for spec in self.specs {
-            let n = parse_name(&spec.apex)?;
-            if seen.insert(key(&n)) {
-                out.push(n);
-            }
-        }
-        Ok(out)
+    fn copies<'s>(&'s self, apex: &Name) -> impl Iterator<Item = &'s ZoneSpec> + 's {
+        self.topology
+            .copies
+            .get(&key(apex))
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.specs.get(*i))
     }
 
-    fn copies<'s>(&'s self, apex: &'s Name) -> impl Iterator<Item = &'s ZoneSpec> + 's {
-        let k = key(apex);
-        self.specs
-            .iter()
-            .filter(move |s| parse_name(&s.apex).is_ok_and(|n| key(&n) == k))
+    /// Child apexes of `apex`.
+    fn children(&self, apex: &Name) -> &[Name] {
+        self.topology
+            .children
+            .get(&key(apex))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Servers named inside `apex`'s namespace (and no deeper zone's).
+    fn hosted(&self, apex: &Name) -> &[(Name, String)] {
+        self.topology
+            .hosted
+            .get(&key(apex))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Name servers the parent lists for `apex`: every copy not marked `NotDelegated`.
@@ -240,24 +306,6 @@ impl BuildCtx<'_> {
     fn copy_signed(&self, apex: &Name) -> bool {
         self.copies(apex).any(|s| s.signing.is_signed())
     }
-}
-
-/// The deepest apex that is `name` or an ancestor of it.
-fn enclosing_apex(name: &Name, apexes: &[Name]) -> Option<Name> {
-    apexes
-        .iter()
-        .filter(|a| a.zone_of(name))
-        .max_by_key(|a| a.num_labels())
-        .cloned()
-}
-
-/// The deepest apex that is a proper ancestor of `name`.
-fn parent_apex(name: &Name, apexes: &[Name]) -> Option<Name> {
-    apexes
-        .iter()
-        .filter(|a| a.zone_of(name) && a.num_labels() < name.num_labels())
-        .max_by_key(|a| a.num_labels())
-        .cloned()
 }
 
 pub(crate) fn parse_name(s: &str) -> Result<Name, LabError> {
@@ -384,7 +432,6 @@ fn parse_lines(lines: &[String], apex: &Name, ctx: &BuildCtx<'_>) -> Result<Vec<
 /// Builds and signs one zone copy.
 pub(crate) fn build_zone(spec: &ZoneSpec, ctx: &BuildCtx<'_>) -> Result<Zone, LabError> {
     let apex = parse_name(&spec.apex)?;
-    let apexes = ctx.apexes()?;
     let mut records = parse_lines(&spec.records, &apex, ctx)?;
     let has = |records: &[Record], name: &Name, t: RecordType| {
         records
@@ -431,19 +478,13 @@ pub(crate) fn build_zone(spec: &ZoneSpec, ctx: &BuildCtx<'_>) -> Result<Zone, La
     }
 
     // Addresses of lab servers whose names live in this zone's namespace.
-    for server in ctx.servers {
-        let name = parse_name(&server.name)?;
-        if enclosing_apex(&name, &apexes).is_some_and(|a| key(&a) == key(&apex)) {
-            add_addrs(&mut records, &name, &fqdn(&server.name), ctx);
-        }
+    for (name, host) in ctx.hosted(&apex) {
+        add_addrs(&mut records, name, host, ctx);
     }
 
     // Delegations to child zones: NS, glue, DS.
     let signed = spec.signing.is_signed();
-    for child in &apexes {
-        if parent_apex(child, &apexes).is_none_or(|p| key(&p) != key(&apex)) {
-            continue;
-        }
+    for child in ctx.children(&apex) {
         if !has(&records, child, RecordType::NS) {
             for ns in ctx.delegated_servers(child) {
                 let target = parse_name(&ns)?;

@@ -588,3 +588,51 @@ async fn dnskey_set_without_ksk_or_zsk() {
         &www.answers
     ));
 }
+
+/// Zones signed with each algorithm publish DNSKEYs and RRSIGs of that
+/// algorithm, and the parent's DS names it.
+#[tokio::test]
+async fn each_key_algorithm_signs_the_zone_and_its_ds() {
+    use hickory_proto::dnssec::PublicKey as _;
+    for alg in dcv_lab::KeyAlgorithm::ALL {
+        let lab = Lab::start(catalogue::valid().with_zone(catalogue::ZONE, |z| z.algorithm = alg))
+            .await
+            .unwrap();
+        let m = common::udp(
+            common::v4(&lab, catalogue::NS1),
+            catalogue::ZONE,
+            RecordType::DNSKEY,
+            true,
+        )
+        .await
+        .unwrap();
+        let algs: Vec<u8> = m
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some(u8::from(k.public_key().algorithm())),
+                RData::DNSSEC(DNSSECRData::RRSIG(s)) => Some(u8::from(s.input().algorithm)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(algs.len(), 3, "{alg:?}: {m:?}");
+        assert!(algs.iter().all(|a| *a == alg.number()), "{alg:?}: {algs:?}");
+        let m = common::udp(
+            common::v4(&lab, catalogue::TLD_NS),
+            catalogue::ZONE,
+            RecordType::DS,
+            true,
+        )
+        .await
+        .unwrap();
+        let ds: Vec<u8> = m
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::DS(d)) => Some(u8::from(d.algorithm())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ds, [alg.number()], "{alg:?}");
+    }
+}

@@ -421,3 +421,58 @@ async fn path_modes_apply_to_tcp_and_to_queries_without_edns_only() {
         "no OPT in the answer to a query without one"
     );
 }
+
+/// An EDNS-intolerant server: FORMERR without OPT to queries with EDNS, a
+/// normal answer to plain RFC 1035 queries.
+#[tokio::test]
+async fn edns_intolerant_server_answers_formerr_to_edns() {
+    let lab = Lab::start(
+        catalogue::unsigned().with_server(NS1, |s| s.behaviour.edns_mode = Some(Mode::FormErr)),
+    )
+    .await
+    .unwrap();
+    let m = udp(v4(&lab, NS1), WWW, RecordType::A, false).await.unwrap();
+    assert_eq!(rcode(&m), ResponseCode::FormErr);
+    assert!(m.edns.is_none());
+    let mut plain = common::query_message(WWW, RecordType::A, false, 512);
+    plain.edns = None;
+    let m = common::udp_raw(v4(&lab, NS1), &plain).await.unwrap();
+    assert_eq!(rcode(&m), ResponseCode::NoError);
+    assert_eq!(ips(&m.answers), lab.responder_addrs(WEB)[..1]);
+}
+
+/// `udp_loss` drops the same share of every question's retries, per client;
+/// TCP is not affected.
+#[tokio::test]
+async fn udp_loss_drops_a_fixed_share_of_each_question() {
+    let lab = Lab::start(catalogue::unsigned().with_server(NS1, |s| {
+        s.behaviour.udp_loss = Some(dcv_lab::UdpLoss {
+            dropped: 1,
+            period: 2,
+        });
+    }))
+    .await
+    .unwrap();
+    let addr = v4(&lab, NS1);
+    let mut answered = Vec::new();
+    for _ in 0..4 {
+        answered.push(udp(addr, WWW, RecordType::A, false).await.is_some());
+    }
+    assert_eq!(answered, [false, true, false, true]);
+    // Another question has its own count.
+    assert!(udp(addr, ZONE, RecordType::SOA, false).await.is_none());
+    assert!(tcp(addr, WWW, RecordType::A, false).await.is_some());
+}
+
+/// `tcp_refused`: UDP answers, TCP connections are reset.
+#[tokio::test]
+async fn tcp_refused_server_resets_connections() {
+    let lab =
+        Lab::start(catalogue::unsigned().with_server(NS1, |s| s.behaviour.tcp_refused = true))
+            .await
+            .unwrap();
+    let addr = v4(&lab, NS1);
+    assert!(udp(addr, WWW, RecordType::A, false).await.is_some());
+    let err = tokio::net::TcpStream::connect(addr).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}

@@ -1,0 +1,582 @@
+//! What a disagreement means: justified by a written rule, known (a
+//! concurrent engine fix is expected to remove it), or unexplained (a real
+//! finding). Also the feature tags of a question's resolution path, which
+//! name the likely cause before shrinking confirms it.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use dcv_lab::{Mode, Signing};
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{Comparison, WorldRun};
+use crate::delv::{DelvVerdict, ours_as_delv};
+use crate::verdict::{Status, Verdict};
+use crate::world::{Authority, World, in_zone};
+
+/// A rule that makes a disagreement correct behaviour on both sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Rule {
+    /// The zone's listed servers give different answers (a stale secondary,
+    /// RFC 1996); a resolver may ask any of them (RFC 1034 §4.3.2, RFC 2182
+    /// §3), and each side's verdict is what one of the servers answers.
+    ServerChoice,
+    /// BIND marks an NSEC3 opt-out denial secure; RFC 5155 §9.2 says such a
+    /// response MUST NOT get the AD bit, so the engine and Unbound say
+    /// insecure (`dcv-dns/tests/delv_differential.rs` documents the same).
+    DelvOptOut,
+    /// delv's resolver (the iterator-only Unbound) gave up fetching
+    /// (`resolution failed: failure` / `timed out`: not a validator result)
+    /// while the validating Unbound, asked the same question, agrees with the
+    /// engine: delv checks validation, and it had nothing to validate.
+    DelvFetchFailure,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ServerChoice => {
+                "server choice: the zone's servers disagree (stale secondary, RFC 1996) and each verdict is one server's answer (RFC 1034 §4.3.2, RFC 2182 §3)"
+            }
+            Self::DelvOptOut => {
+                "delv labels an NSEC3 opt-out denial secure; RFC 5155 §9.2: no AD for opt-out spans"
+            }
+            Self::DelvFetchFailure => {
+                "delv's resolver gave up fetching (no validator result) where the validating Unbound agrees with the engine"
+            }
+        })
+    }
+}
+
+/// One entry of `known-divergences.toml`: either one world (`seed`, and
+/// optionally its questions) or a class of disagreements (`feature`: every
+/// disagreement whose resolution path has that feature, e.g. a slow server,
+/// optionally only where the oracle's verdict is `oracle_verdict`). Class
+/// entries are for causes whose divergences move with timing (which seed
+/// shows one depends on the machine's load) or that a fix removes at once;
+/// they are counted as known, never as agreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownDivergence {
+    /// World seed; absent for a class entry.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// `lab`, `knot` or (for a class entry) `any`.
+    #[serde(default = "lab_authority")]
+    pub authority: String,
+    /// Against whom: `unbound` or `delv`.
+    #[serde(default = "unbound_oracle")]
+    pub oracle: String,
+    /// The questions (`name TYPE`); empty: every question of the world.
+    #[serde(default)]
+    pub questions: Vec<String>,
+    /// A class entry: text contained in one of the question's path features
+    /// ([`path_features`], e.g. `slow server`).
+    #[serde(default)]
+    pub feature: Option<String>,
+    /// With `feature`: only where the oracle's verdict, written out
+    /// (`Verdict::long`, delv's result), contains this (e.g. `NODATA`,
+    /// `EDE 9`).
+    #[serde(default)]
+    pub oracle_verdict: Option<String>,
+    /// With `feature`: only where the engine's verdict, written out,
+    /// contains this (e.g. `no verdict within`).
+    #[serde(default)]
+    pub ours_verdict: Option<String>,
+    /// What causes it (the world feature whose removal makes them agree).
+    pub cause: String,
+    /// The engine area (helper branch) expected to remove it.
+    pub area: String,
+}
+
+impl KnownDivergence {
+    /// Whether this entry covers the disagreement of `c` with `oracle`.
+    fn covers(&self, world: &World, c: &Comparison, oracle: &str) -> bool {
+        let authority_matches =
+            self.authority == "any" || self.authority == authority_name(world.authority);
+        if !authority_matches || self.oracle != oracle {
+            return false;
+        }
+        if self.seed.is_some_and(|s| s != world.seed) {
+            return false;
+        }
+        let question = c.question.to_string();
+        if !self.questions.is_empty()
+            && !self
+                .questions
+                .iter()
+                .any(|q| q.eq_ignore_ascii_case(&question))
+        {
+            return false;
+        }
+        if let Some(feature) = &self.feature
+            && !path_features(world, &c.question.name)
+                .iter()
+                .any(|f| f.contains(feature.as_str()))
+        {
+            return false;
+        }
+        if let Some(want) = &self.oracle_verdict {
+            let theirs = match oracle {
+                "delv" => c.delv.as_ref().map(|d| d.verdict.to_string()),
+                _ => Some(c.unbound.long()),
+            };
+            if !theirs.is_some_and(|t| t.contains(want.as_str())) {
+                return false;
+            }
+        }
+        if let Some(want) = &self.ours_verdict
+            && !c.ours.long().contains(want.as_str())
+        {
+            return false;
+        }
+        true
+    }
+}
+
+fn lab_authority() -> String {
+    "lab".to_owned()
+}
+
+fn unbound_oracle() -> String {
+    "unbound".to_owned()
+}
+
+/// The known-divergence list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Known {
+    #[serde(default)]
+    pub divergence: Vec<KnownDivergence>,
+}
+
+impl Known {
+    /// Parses `known-divergences.toml` text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let known: Self = toml::from_str(text)?;
+        for k in &known.divergence {
+            anyhow::ensure!(
+                k.seed.is_some() || k.feature.is_some(),
+                "a known divergence needs a seed or a feature (cause {:?})",
+                k.cause
+            );
+            anyhow::ensure!(
+                (k.oracle_verdict.is_none() && k.ours_verdict.is_none()) || k.feature.is_some(),
+                "oracle_verdict and ours_verdict only narrow a feature entry (cause {:?})",
+                k.cause
+            );
+        }
+        Ok(known)
+    }
+
+    /// The entry covering this disagreement, if any (world entries first).
+    pub fn find(&self, world: &World, c: &Comparison, oracle: &str) -> Option<&KnownDivergence> {
+        self.divergence
+            .iter()
+            .filter(|k| k.seed.is_some())
+            .chain(self.divergence.iter().filter(|k| k.seed.is_none()))
+            .find(|k| k.covers(world, c, oracle))
+    }
+}
+
+/// `lab` / `knot`.
+pub fn authority_name(a: Authority) -> &'static str {
+    match a {
+        Authority::Lab => "lab",
+        Authority::Knot => "knot",
+    }
+}
+
+/// The judgement of one comparison against one oracle.
+#[derive(Debug, Clone, Serialize)]
+pub enum Judgement {
+    Agree,
+    Justified(Rule),
+    Known {
+        cause: String,
+        area: String,
+    },
+    Unexplained,
+    /// Unexplained in the run, but the world run again on its own gave
+    /// another pair of verdicts (timing under load; reported, counted apart).
+    NotReproduced {
+        again: String,
+    },
+}
+
+impl Judgement {
+    /// Whether this counts against the run.
+    pub fn is_unexplained(&self) -> bool {
+        matches!(self, Self::Unexplained)
+    }
+}
+
+/// Judges the engine against Unbound for one question.
+pub fn judge_unbound(world: &World, c: &Comparison, known: &Known) -> Judgement {
+    if c.ours.agrees(&c.unbound) {
+        return Judgement::Agree;
+    }
+    if server_choice_explains(c) {
+        return Judgement::Justified(Rule::ServerChoice);
+    }
+    match known.find(world, c, "unbound") {
+        Some(k) => Judgement::Known {
+            cause: k.cause.clone(),
+            area: k.area.clone(),
+        },
+        None => Judgement::Unexplained,
+    }
+}
+
+/// Judges the engine against delv (sampled worlds only).
+pub fn judge_delv(world: &World, c: &Comparison, known: &Known) -> Option<Judgement> {
+    let run = c.delv.as_ref()?;
+    let ours = ours_as_delv(&c.ours);
+    if ours == run.verdict {
+        return Some(Judgement::Agree);
+    }
+    if let (DelvVerdict::Insecure(a), DelvVerdict::Secure(b)) = (&ours, &run.verdict)
+        && a == b
+        && run.saw_opt_out
+    {
+        return Some(Judgement::Justified(Rule::DelvOptOut));
+    }
+    if run.verdict == DelvVerdict::ServFail && c.ours.agrees(&c.unbound) {
+        return Some(Judgement::Justified(Rule::DelvFetchFailure));
+    }
+    if server_choice_explains(c) {
+        return Some(Judgement::Justified(Rule::ServerChoice));
+    }
+    Some(match known.find(world, c, "delv") {
+        Some(k) => Judgement::Known {
+            cause: k.cause.clone(),
+            area: k.area.clone(),
+        },
+        None => Judgement::Unexplained,
+    })
+}
+
+/// The [`Rule::ServerChoice`] test on the servers' own answers, which the
+/// batch collects for disagreements in worlds with a stale copy.
+fn server_choice_explains(c: &Comparison) -> bool {
+    if c.server_answers.is_empty() || c.ours.secure != c.unbound.secure {
+        return false;
+    }
+    let seen = |v: &Verdict| {
+        v.status != Status::Fail
+            && c.server_answers.iter().any(|s| {
+                s.verdict.status == v.status
+                    && (v.status != Status::NoError || s.verdict.answer == v.answer)
+            })
+    };
+    let servers_disagree = c
+        .server_answers
+        .iter()
+        .any(|s| !s.verdict.agrees_data(&c.server_answers[0].verdict));
+    servers_disagree && seen(&c.ours) && seen(&c.unbound)
+}
+
+/// The world features on a question's resolution path: the zones above the
+/// name, those its CNAMEs lead into, and the zones hosting their servers'
+/// names. Printed with every divergence; shrinking confirms which matter.
+pub fn path_features(world: &World, qname: &str) -> BTreeSet<String> {
+    let mut names = vec![qname.to_ascii_lowercase()];
+    // Follow CNAMEs written in the world (bounded: a loop revisits a name).
+    let mut i = 0;
+    while i < names.len() && names.len() < 12 {
+        let name = names[i].clone();
+        i += 1;
+        let Some(z) = world.zone_of(&name) else {
+            continue;
+        };
+        let zone = &world.zones[z];
+        for line in &zone.records {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if let [owner, "CNAME", target] = f.as_slice() {
+                let owner = if *owner == "@" {
+                    zone.apex.clone()
+                } else {
+                    format!("{owner}.{}", zone.apex)
+                };
+                let wildcard = owner
+                    .strip_prefix("*.")
+                    .is_some_and(|rest| in_zone(&name, rest));
+                if (owner == name || wildcard) && !names.contains(&target.to_ascii_lowercase()) {
+                    names.push(target.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    let mut zones: BTreeSet<usize> = BTreeSet::new();
+    for n in &names {
+        for (z, zone) in world.zones.iter().enumerate() {
+            if in_zone(n, &zone.apex) {
+                zones.insert(z);
+            }
+        }
+    }
+    // Zones that hold the names of those zones' servers.
+    for z in zones.clone() {
+        for s in &world.zones[z].ns {
+            if let Some(host) = world.zone_of(&world.servers[*s].name) {
+                zones.insert(host);
+            }
+        }
+    }
+    let mut tags = BTreeSet::new();
+    for &z in &zones {
+        let zone = &world.zones[z];
+        if let Some(p) = zone.parent
+            && world.zones[p]
+                .serving
+                .iter()
+                .any(|s| zone.serving.contains(s))
+        {
+            tags.insert("co-hosted parent/child".to_owned());
+        }
+        if !world.lame(zone).is_empty() {
+            tags.insert("lame server".to_owned());
+        }
+        if zone.stale.is_some() {
+            tags.insert("stale secondary".to_owned());
+        }
+        for f in &zone.faults {
+            tags.insert(format!("zone fault {f:?}"));
+        }
+        if let Signing::Nsec3 {
+            iterations,
+            opt_out,
+            ..
+        } = &zone.signing
+        {
+            if *opt_out {
+                tags.insert("NSEC3 opt-out".to_owned());
+            }
+            if *iterations > dcv_dns::limits::NSEC3_MAX_ITERATIONS {
+                tags.insert("NSEC3 iterations > 150".to_owned());
+            }
+        }
+        for s in zone
+            .ns
+            .iter()
+            .chain(zone.stale.as_ref().map(|st| &st.server))
+        {
+            let b = &world.servers[*s].behaviour;
+            if b.delay_ms > 0 {
+                tags.insert(format!("slow server ({} ms)", b.delay_ms));
+            }
+            if b.udp_loss.is_some() {
+                tags.insert("lossy server".to_owned());
+            }
+            if let Some(m) = b.edns_mode {
+                tags.insert(format!("EDNS-intolerant server ({m:?})"));
+            }
+            if b.tcp_refused {
+                tags.insert("TCP refused".to_owned());
+            }
+            if let Some(m) = b.tcp_mode {
+                tags.insert(format!("TCP {m:?}"));
+            }
+            if let Some(m) = b.no_edns_mode {
+                tags.insert(format!("{m:?} without EDNS"));
+            }
+            if b.truncate_udp {
+                tags.insert("always truncates UDP".to_owned());
+            }
+            if b.mode != Mode::Answer {
+                tags.insert(format!("server {:?}", b.mode));
+            }
+            for t in &b.per_type {
+                tags.insert(format!("{:?} for {}", t.mode, t.rtype));
+            }
+            let server = &world.servers[*s];
+            if !server.ipv4 {
+                tags.insert("IPv6-only server".to_owned());
+            }
+        }
+    }
+    if names.len() > 1 {
+        tags.insert("CNAME".to_owned());
+    }
+    if qname.starts_with("big.") {
+        tags.insert("RRset larger than 1232 octets".to_owned());
+    }
+    tags
+}
+
+/// Judgements of a whole world run, per comparison: (unbound, delv).
+pub fn judge_world(run: &WorldRun, known: &Known) -> Vec<(Judgement, Option<Judgement>)> {
+    run.comparisons
+        .iter()
+        .map(|c| {
+            (
+                judge_unbound(&run.world, c, known),
+                judge_delv(&run.world, c, known),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::batch::ServerAnswer;
+    use crate::delv::DelvRun;
+    use crate::stub::Rr;
+    use crate::world::Question;
+
+    fn verdict(status: Status, secure: bool, last_octet: Option<u8>) -> Verdict {
+        Verdict {
+            status,
+            secure,
+            answer: last_octet
+                .into_iter()
+                .map(|b| Rr {
+                    owner: "www.w7.".into(),
+                    rtype: 1,
+                    rdata: vec![192, 0, 2, b],
+                })
+                .collect::<BTreeSet<_>>(),
+            bogus: false,
+            detail: String::new(),
+        }
+    }
+
+    fn comparison(ours: Verdict, unbound: Verdict) -> Comparison {
+        Comparison {
+            question: Question {
+                name: "www.w7.".into(),
+                rtype: "A".into(),
+            },
+            ours,
+            unbound,
+            delv: None,
+            ours_secs: 0.0,
+            unbound_secs: 0.0,
+            server_answers: Vec::new(),
+        }
+    }
+
+    fn server(v: Verdict) -> ServerAnswer {
+        ServerAnswer {
+            server: "ns1.w7.".into(),
+            addr: "127.0.0.1:53".parse().unwrap(),
+            name: "www.w7.".into(),
+            verdict: v,
+        }
+    }
+
+    #[test]
+    fn server_choice_needs_each_verdict_from_a_server() {
+        let world = crate::generate(7, Authority::Lab);
+        let known = Known::default();
+        let mut c = comparison(
+            verdict(Status::NoError, true, Some(1)),
+            verdict(Status::NoError, true, Some(250)),
+        );
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        c.server_answers = vec![
+            server(verdict(Status::NoError, false, Some(1))),
+            server(verdict(Status::NoError, false, Some(250))),
+        ];
+        assert!(matches!(
+            judge_unbound(&world, &c, &known),
+            Judgement::Justified(Rule::ServerChoice)
+        ));
+        // Unbound's answer must be one a server gave.
+        c.unbound = verdict(Status::NoError, true, Some(9));
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        // A security difference is never a server choice.
+        c.unbound = verdict(Status::NoError, false, Some(250));
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+    }
+
+    #[test]
+    fn known_entries_match_seed_oracle_and_question() {
+        let world = crate::generate(7, Authority::Lab);
+        let c = comparison(
+            verdict(Status::Fail, false, None),
+            verdict(Status::NoError, true, Some(1)),
+        );
+        let known = Known::parse(
+            "[[divergence]]\nseed = 7\ncause = \"x\"\narea = \"cuts\"\nquestions = [\"www.w7. A\"]\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            judge_unbound(&world, &c, &known),
+            Judgement::Known { .. }
+        ));
+        let other = crate::generate(8, Authority::Lab);
+        assert!(judge_unbound(&other, &c, &known).is_unexplained());
+        let knot = Known::parse(
+            "[[divergence]]\nseed = 7\nauthority = \"knot\"\ncause = \"x\"\narea = \"cuts\"\n",
+        )
+        .unwrap();
+        assert!(judge_unbound(&world, &c, &knot).is_unexplained());
+    }
+
+    #[test]
+    fn feature_entries_cover_only_paths_with_the_feature() {
+        let known = Known::parse(
+            "[[divergence]]\nfeature = \"slow server\"\noracle_verdict = \"NODATA\"\ncause = \"x\"\narea = \"transport\"\n",
+        )
+        .unwrap();
+        let nodata = verdict(Status::NoError, false, None);
+        let answer = verdict(Status::NoError, false, Some(1));
+        let (mut with, mut without) = (0, 0);
+        for seed in 1..200 {
+            let world = crate::generate(seed, Authority::Lab);
+            for q in &world.questions {
+                let mut c = comparison(answer.clone(), nodata.clone());
+                c.question = q.clone();
+                let slow = path_features(&world, &q.name)
+                    .iter()
+                    .any(|f| f.starts_with("slow server"));
+                let j = judge_unbound(&world, &c, &known);
+                assert_eq!(
+                    matches!(j, Judgement::Known { .. }),
+                    slow,
+                    "seed {seed} {q}"
+                );
+                // Another oracle verdict is not covered.
+                c.unbound = verdict(Status::NxDomain, false, None);
+                assert!(judge_unbound(&world, &c, &known).is_unexplained());
+                if slow {
+                    with += 1;
+                } else {
+                    without += 1;
+                }
+            }
+        }
+        assert!(with > 0 && without > 0);
+        assert!(Known::parse("[[divergence]]\ncause = \"x\"\narea = \"y\"\n").is_err());
+    }
+
+    #[test]
+    fn delv_rules_need_their_evidence() {
+        let world = crate::generate(7, Authority::Lab);
+        let known = Known::default();
+        let ours = verdict(Status::NxDomain, false, None);
+        let mut c = comparison(ours.clone(), ours);
+        let run = |verdict, saw_opt_out| DelvRun {
+            verdict,
+            trace_tail: String::new(),
+            saw_opt_out,
+        };
+        c.delv = Some(run(DelvVerdict::Secure("NXDOMAIN"), true));
+        assert!(matches!(
+            judge_delv(&world, &c, &known),
+            Some(Judgement::Justified(Rule::DelvOptOut))
+        ));
+        c.delv = Some(run(DelvVerdict::Secure("NXDOMAIN"), false));
+        assert!(judge_delv(&world, &c, &known).is_some_and(|j| j.is_unexplained()));
+        c.delv = Some(run(DelvVerdict::ServFail, false));
+        assert!(matches!(
+            judge_delv(&world, &c, &known),
+            Some(Judgement::Justified(Rule::DelvFetchFailure))
+        ));
+        c.unbound = verdict(Status::Fail, false, None);
+        c.delv = Some(run(DelvVerdict::Bogus, false));
+        assert!(judge_delv(&world, &c, &known).is_some_and(|j| j.is_unexplained()));
+    }
+}
