@@ -220,7 +220,9 @@ impl ServerState {
         transport: Transport,
         client: IpAddr,
     ) -> Option<Vec<u8>> {
-        if request.len() < 12 {
+        // `udp_loss` decides per copy of a question inside `respond`: a
+        // cached "no answer" would drop every later copy too.
+        if request.len() < 12 || self.behaviour.udp_loss.is_some() {
             return self.respond(request, transport, client);
         }
         let view = self
