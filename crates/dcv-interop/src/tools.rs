@@ -20,14 +20,75 @@ pub const REQUIRED: &[(&str, &str)] = &[
     ("pebble", "pebble"),
 ];
 
+/// A suite's external programs: who needs them, and (program, Debian
+/// package) for each. `dcv-worlds` has its own table and shares the lookup.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolSet {
+    /// Named in the error (`dcv-interop needs ...`).
+    pub user: &'static str,
+    pub required: &'static [(&'static str, &'static str)],
+}
+
+/// This suite's tools.
+pub const INTEROP: ToolSet = ToolSet {
+    user: "dcv-interop",
+    required: REQUIRED,
+};
+
+impl ToolSet {
+    /// The `apt-get` line that installs every package of the table, once each.
+    pub fn install_hint(&self) -> String {
+        let mut packages: Vec<&str> = Vec::new();
+        for (_, package) in self.required {
+            if !packages.contains(package) {
+                packages.push(package);
+            }
+        }
+        format!(
+            "apt-get install -y --no-install-recommends {}",
+            packages.join(" ")
+        )
+    }
+
+    /// Full path of `program`, or an error naming the package and the install line.
+    pub fn require(&self, program: &str) -> anyhow::Result<PathBuf> {
+        find(program).ok_or_else(|| {
+            let package = self
+                .required
+                .iter()
+                .find(|(p, _)| *p == program)
+                .map_or("?", |(_, pkg)| *pkg);
+            anyhow::anyhow!(
+                "{} needs `{program}` (Debian package `{package}`), which is not installed. \
+                 Install the suite's tools with: {}",
+                self.user,
+                self.install_hint()
+            )
+        })
+    }
+
+    /// Checks every tool up front; the error lists all missing ones at once.
+    pub fn check_all(&self) -> anyhow::Result<()> {
+        let missing: Vec<String> = self
+            .required
+            .iter()
+            .filter(|(p, _)| find(p).is_none())
+            .map(|(p, pkg)| format!("{p} ({pkg})"))
+            .collect();
+        anyhow::ensure!(
+            missing.is_empty(),
+            "{}: missing tools: {}. Install them with: {}",
+            self.user,
+            missing.join(", "),
+            self.install_hint()
+        );
+        Ok(())
+    }
+}
+
 /// The `apt-get` line that installs everything in [`REQUIRED`].
 pub fn install_hint() -> String {
-    let mut packages: Vec<&str> = REQUIRED.iter().map(|(_, p)| *p).collect();
-    packages.dedup();
-    format!(
-        "apt-get install -y --no-install-recommends {}",
-        packages.join(" ")
-    )
+    INTEROP.install_hint()
 }
 
 /// Full path of `program`, looked up in the Debian locations and `PATH`.
@@ -52,35 +113,12 @@ fn is_executable(p: &Path) -> bool {
 
 /// Full path of `program`, or an error naming the package and the install line.
 pub fn require(program: &str) -> anyhow::Result<PathBuf> {
-    find(program).ok_or_else(|| {
-        let package = REQUIRED
-            .iter()
-            .find(|(p, _)| *p == program)
-            .map_or("?", |(_, pkg)| *pkg);
-        anyhow::anyhow!(
-            "dcv-interop needs `{program}` (Debian package `{package}`), which is not installed. \
-             Install the suite's tools with: {}",
-            install_hint()
-        )
-    })
+    INTEROP.require(program)
 }
 
 /// Checks every tool up front; the error lists all missing ones at once.
 pub fn check_all() -> anyhow::Result<()> {
-    let missing: Vec<String> = REQUIRED
-        .iter()
-        .filter(|(p, _)| find(p).is_none())
-        .map(|(p, pkg)| format!("{p} ({pkg})"))
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "dcv-interop: missing tools: {}. Install them with: {}",
-            missing.join(", "),
-            install_hint()
-        )
-    }
+    INTEROP.check_all()
 }
 
 /// Whether we run as root (port 53 and port 80 need it).
