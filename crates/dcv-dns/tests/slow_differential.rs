@@ -19,16 +19,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dcv_dns::{DnsName, Engine, EngineConfig, Outcome, RecordType, Security};
+use dcv_dns::{DnsName, Engine, EngineConfig, RecordType};
 use dcv_lab::{Lab, Scenario, catalogue};
 
-/// What the CA would see, coarsely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    Secure(&'static str),
-    Insecure(&'static str),
-    Fail,
-}
+use common::{UnboundVerdict as Verdict, our_unbound_verdict as ours, unbound_verdict};
 
 const QUESTIONS: [(&str, RecordType); 4] = [
     ("www.example.lab.", RecordType::A),
@@ -110,29 +104,7 @@ fn dig(server: IpAddr, name: &str, qtype: RecordType) -> Verdict {
         .nth(1)
         .and_then(|t| t.split(';').next())
         .is_some_and(|f| f.split_whitespace().any(|f| f == "ad"));
-    let kind = match status {
-        "NOERROR" => "NOERROR",
-        "NXDOMAIN" => "NXDOMAIN",
-        _ => return Verdict::Fail,
-    };
-    if ad {
-        Verdict::Secure(kind)
-    } else {
-        Verdict::Insecure(kind)
-    }
-}
-
-fn ours(outcome: &Outcome, security: &Security) -> Verdict {
-    let kind = match outcome {
-        Outcome::Answer { .. } | Outcome::NoData => "NOERROR",
-        Outcome::NxDomain => "NXDOMAIN",
-        Outcome::ServFail { .. } => return Verdict::Fail,
-    };
-    match security {
-        Security::Secure => Verdict::Secure(kind),
-        Security::Insecure(_) => Verdict::Insecure(kind),
-        _ => Verdict::Fail,
-    }
+    unbound_verdict(status, ad)
 }
 
 /// One scenario: our verdicts and time, Unbound's verdicts and time.

@@ -12,16 +12,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dcv_dns::{DnsName, Engine, Outcome, RecordType, Security};
+use dcv_dns::{DnsName, Engine, RecordType, Security};
 use dcv_lab::{Lab, Scenario};
 
-/// What the CA would see, coarsely: validated answer, unvalidated answer, failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    Secure(&'static str),
-    Insecure(&'static str),
-    Fail,
-}
+use common::{UnboundVerdict as Verdict, our_unbound_verdict as our_verdict, unbound_verdict};
 
 /// Kills Unbound (by its own pid) when dropped.
 struct Unbound {
@@ -103,32 +97,6 @@ fn dig(server: IpAddr, name: &str, qtype: &str) -> Option<(String, bool, Option<
         .and_then(|t| t.split_whitespace().next())
         .and_then(|c| c.parse().ok());
     Some((status, ad, ede))
-}
-
-fn unbound_verdict(status: &str, ad: bool) -> Verdict {
-    let kind = match status {
-        "NOERROR" => "NOERROR",
-        "NXDOMAIN" => "NXDOMAIN",
-        _ => return Verdict::Fail,
-    };
-    if ad {
-        Verdict::Secure(kind)
-    } else {
-        Verdict::Insecure(kind)
-    }
-}
-
-fn our_verdict(outcome: &Outcome, security: &Security) -> Verdict {
-    let kind = match outcome {
-        Outcome::Answer { .. } | Outcome::NoData => "NOERROR",
-        Outcome::NxDomain => "NXDOMAIN",
-        Outcome::ServFail { .. } => return Verdict::Fail,
-    };
-    match security {
-        Security::Secure => Verdict::Secure(kind),
-        Security::Insecure(_) => Verdict::Insecure(kind),
-        _ => Verdict::Fail,
-    }
 }
 
 /// Unbound's root hints carry no port, so the lab must serve on port 53:

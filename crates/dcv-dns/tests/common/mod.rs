@@ -156,3 +156,45 @@ pub fn differential_questions() -> Vec<(&'static str, dcv_dns::RecordType)> {
         ("www.example.lab.", RecordType::AAAA),
     ]
 }
+
+/// What the CA would see from a resolver, coarsely: validated answer (AD),
+/// unvalidated answer, failure (SERVFAIL, including bogus). The mapping the
+/// Unbound differentials compare on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnboundVerdict {
+    Secure(&'static str),
+    Insecure(&'static str),
+    Fail,
+}
+
+/// Unbound's answer (status and AD flag, as `dig` prints them) as a verdict.
+pub fn unbound_verdict(status: &str, ad: bool) -> UnboundVerdict {
+    let kind = match status {
+        "NOERROR" => "NOERROR",
+        "NXDOMAIN" => "NXDOMAIN",
+        _ => return UnboundVerdict::Fail,
+    };
+    if ad {
+        UnboundVerdict::Secure(kind)
+    } else {
+        UnboundVerdict::Insecure(kind)
+    }
+}
+
+/// The engine's lookup as the verdict Unbound would give for it.
+pub fn our_unbound_verdict(
+    outcome: &dcv_dns::Outcome,
+    security: &dcv_dns::Security,
+) -> UnboundVerdict {
+    use dcv_dns::{Outcome, Security};
+    let kind = match outcome {
+        Outcome::Answer { .. } | Outcome::NoData => "NOERROR",
+        Outcome::NxDomain => "NXDOMAIN",
+        Outcome::ServFail { .. } => return UnboundVerdict::Fail,
+    };
+    match security {
+        Security::Secure => UnboundVerdict::Secure(kind),
+        Security::Insecure(_) => UnboundVerdict::Insecure(kind),
+        _ => UnboundVerdict::Fail,
+    }
+}
