@@ -33,21 +33,18 @@ pub(crate) enum Transport {
 const MAX_LOSS_KEYS: usize = 65_536;
 
 /// One UDP question as the loss pattern counts it: client, lower-cased
-/// name, type.
-type LossKey = (IpAddr, Vec<u8>, u16);
+/// name (lower case), type.
+type LossKey = (IpAddr, String, u16);
 
 /// Per-question UDP query counts for [`crate::UdpLoss`].
 #[derive(Debug, Default)]
 pub(crate) struct LossCounts(std::sync::Mutex<HashMap<LossKey, u32>>);
 
 impl LossCounts {
-    /// Whether this UDP query falls in the dropped part of its period.
-    fn drops(&self, loss: crate::UdpLoss, client: IpAddr, query: &Query) -> bool {
-        let key = (
-            canonical(client),
-            query.name.to_lowercase().to_ascii().into_bytes(),
-            u16::from(query.query_type),
-        );
+    /// Whether this UDP query (its lower-case name and type) falls in the
+    /// dropped part of its period.
+    fn drops(&self, loss: crate::UdpLoss, client: IpAddr, (name, qtype): (String, u16)) -> bool {
+        let key = (canonical(client), name, qtype);
         let Ok(mut counts) = self.0.lock() else {
             return false;
         };
@@ -220,9 +217,7 @@ impl ServerState {
         transport: Transport,
         client: IpAddr,
     ) -> Option<Vec<u8>> {
-        // `udp_loss` decides per copy of a question inside `respond`: a
-        // cached "no answer" would drop every later copy too.
-        if request.len() < 12 || self.behaviour.udp_loss.is_some() {
+        if request.len() < 12 {
             return self.respond(request, transport, client);
         }
         let view = self
@@ -274,6 +269,15 @@ impl ServerState {
             (true, Some(ms)) => ms,
             _ => b.delay_ms,
         };
+        // `udp_loss` counts each copy of a question per client, on the path
+        // like `loss`, before any answer is built or taken from the cache.
+        if !tcp
+            && let Some(udp_loss) = b.udp_loss
+            && let Some(question) = question_key(request)
+            && self.loss.drops(udp_loss, from, question)
+        {
+            return Fate::Lost;
+        }
         let lossy = b.loss.as_ref().filter(|l| if tcp { l.tcp } else { l.udp });
         if lossy.is_none() && b.jitter_ms == 0 {
             return Fate::After(Duration::from_millis(base));
@@ -406,12 +410,6 @@ impl ServerState {
         if message.metadata.op_code != OpCode::Query {
             response.metadata.response_code = ResponseCode::NotImp;
             return encode(&response, &message, transport, false);
-        }
-        if transport == Transport::Udp
-            && let Some(loss) = self.behaviour.udp_loss
-            && self.loss.drops(loss, client, query)
-        {
-            return None;
         }
         let zone = self.select_zone(&query.name, query.query_type, client);
         let edns_path = if message.edns.is_none() {
