@@ -29,6 +29,8 @@ struct Tally {
 pub struct Progress {
     bar: ProgressBar,
     tally: Arc<Tally>,
+    /// The thread counting the input's records, joined by [`Progress::finish`].
+    counter: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl Progress {
@@ -46,6 +48,7 @@ impl Progress {
         Self {
             bar: ProgressBar::hidden(),
             tally: Arc::default(),
+            counter: Arc::default(),
         }
     }
 
@@ -57,7 +60,11 @@ impl Progress {
         );
         bar.set_style(style(&tally, false));
         bar.enable_steady_tick(Duration::from_millis(250));
-        Self { bar, tally }
+        Self {
+            bar,
+            tally,
+            counter: Arc::default(),
+        }
     }
 
     /// Whether anything is drawn.
@@ -74,12 +81,16 @@ impl Progress {
         }
         let path = path.to_path_buf();
         let progress = self.clone();
-        std::thread::spawn(move || {
+        let counter = std::thread::spawn(move || {
             if let Some(total) = count_records(&path, format) {
                 progress.bar.set_length(total);
                 progress.bar.set_style(style(&progress.tally, true));
             }
         });
+        *self
+            .counter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(counter);
     }
 
     /// One record written.
@@ -99,9 +110,19 @@ impl Progress {
         self.bar.suspend(f)
     }
 
-    /// Removes the bar before the summary is printed.
+    /// Leaves the bar's final state (total and failures, once the count is
+    /// in: a short batch can end before the counting thread or the next
+    /// redraw) above the summary.
     pub fn finish(&self) {
-        self.bar.finish_and_clear();
+        let counter = self
+            .counter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(counter) = counter {
+            let _ = counter.join();
+        }
+        self.bar.finish();
     }
 }
 
