@@ -203,8 +203,10 @@ pub struct UnfinishedEvidence {
     /// The parts of the check that had not finished (`CAA lookups`,
     /// `HTTP-01 probe`, ...).
     pub unfinished: Vec<String>,
-    /// DNS queries sent and not answered when the limit passed, longest
-    /// waiting first (at most [`MAX_UNFINISHED_LISTED`]).
+    /// DNS queries sent and not answered when the limit passed (at most
+    /// [`MAX_UNFINISHED_LISTED`]): every distinct question once before a
+    /// second server for the same one, longest waiting first within each
+    /// round, so one zone's six addresses cannot hide the other questions.
     pub in_flight: Vec<PendingQueryEvidence>,
     /// Queries in flight beyond those listed.
     #[serde(default)]
@@ -373,9 +375,8 @@ impl UnfinishedEvidence {
     /// Summarises what the runner read when the limit passed.
     pub fn from_unfinished(u: &crate::runner::Unfinished) -> UnfinishedEvidence {
         let journal = &u.journal;
-        let in_flight = journal
-            .in_flight
-            .iter()
+        let in_flight = questions_first(&journal.in_flight)
+            .into_iter()
             .take(MAX_UNFINISHED_LISTED)
             .map(|q| PendingQueryEvidence {
                 server: q
@@ -432,6 +433,24 @@ impl UnfinishedEvidence {
             http,
         }
     }
+}
+
+/// Orders queries in flight (already longest-waiting first) in rounds: the
+/// first server asked each distinct question, then the second, and so on.
+/// The order inside a round stays the journal's.
+fn questions_first(in_flight: &[dcv_dns::InFlight]) -> Vec<&dcv_dns::InFlight> {
+    let mut seen: std::collections::HashMap<(&dcv_dns::DnsName, dcv_dns::RecordType), usize> =
+        std::collections::HashMap::new();
+    let mut ranked: Vec<(usize, &dcv_dns::InFlight)> = in_flight
+        .iter()
+        .map(|q| {
+            let round = seen.entry((&q.qname, q.qtype)).or_insert(0);
+            *round += 1;
+            (*round, q)
+        })
+        .collect();
+    ranked.sort_by_key(|(round, _)| *round);
+    ranked.into_iter().map(|(_, q)| q).collect()
 }
 
 fn protocol(p: dcv_dns::Protocol) -> String {
@@ -834,4 +853,57 @@ pub struct CtFailureEvidence {
     /// `malformed`, `setup` (not `kind`: that names the evidence variant).
     pub failure: String,
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dcv_dns::{DnsName, InFlight, Protocol, RecordType};
+    use std::time::Duration;
+
+    fn pending(last_octet: u8, qname: &str, qtype: RecordType, waited_ms: u64) -> InFlight {
+        InFlight {
+            server: std::net::SocketAddr::from(([127, 0, 0, last_octet], 53)),
+            server_name: None,
+            zone: None,
+            protocol: Protocol::Udp,
+            qname: DnsName::parse(qname).unwrap(),
+            qtype,
+            attempt: 1,
+            waited: Duration::from_millis(waited_ms),
+        }
+    }
+
+    /// Regression (CI, stop 17): six addresses waiting on `example.lab/CAA`
+    /// pushed `www.example.lab/CAA` past the listing limit.
+    #[test]
+    fn each_question_is_listed_before_a_second_server_for_any() {
+        let mut journal: Vec<InFlight> = (1..=12)
+            .map(|octet| pending(octet, "example.lab", RecordType::CAA, 999))
+            .collect();
+        journal.push(pending(1, "www.example.lab", RecordType::CAA, 990));
+        journal.push(pending(
+            2,
+            "_acme-challenge.www.example.lab",
+            RecordType::TXT,
+            980,
+        ));
+        let listed: Vec<String> = questions_first(&journal)
+            .into_iter()
+            .take(MAX_UNFINISHED_LISTED)
+            .map(|q| format!("{}/{} @{}", q.qname.without_dot(), q.qtype, q.server.ip()))
+            .collect();
+        assert_eq!(
+            listed[..3],
+            [
+                "example.lab/CAA @127.0.0.1",
+                "www.example.lab/CAA @127.0.0.1",
+                "_acme-challenge.www.example.lab/TXT @127.0.0.2",
+            ],
+            "{listed:?}"
+        );
+        // The rest of the rounds keep the journal's order.
+        assert_eq!(listed[3], "example.lab/CAA @127.0.0.2", "{listed:?}");
+        assert_eq!(listed.len(), MAX_UNFINISHED_LISTED);
+    }
 }
