@@ -487,3 +487,44 @@ fn render_vantage(out: &mut String, v: &VantageEvidence) {
         );
     }
 }
+
+/// The MPIC summary as text, appended to the text report.
+pub fn render_mpic_text(mpic: &dcv_mpic::MpicReport) -> String {
+    let mut out = String::new();
+    let r = &mpic.requirements;
+    let _ = writeln!(
+        out,
+        "\nMulti-perspective corroboration (BR 3.2.2.9 as of {}: >= {} remote perspectives, {} RIRs, quorum {}):",
+        r.as_of,
+        r.min_remotes,
+        r.min_rirs,
+        if r.quorum_enforced {
+            "enforced"
+        } else {
+            "not enforced"
+        }
+    );
+    for p in &mpic.perspectives {
+        let _ = writeln!(
+            out,
+            "  perspective {} ({}, {}): {}",
+            p.name,
+            p.region,
+            p.rir.map_or("RIR unknown", dcv_mpic::Rir::as_str),
+            p.status
+        );
+    }
+    for q in &mpic.quorums {
+        let _ = writeln!(
+            out,
+            "  {:<11} {:<4} {:<3} {:<20} {}  {}",
+            q.ca,
+            q.method,
+            q.check,
+            crate::rules::mpic::outcome_label(q.outcome),
+            q.quorum_result,
+            q.reason
+        );
+    }
+    out
+}

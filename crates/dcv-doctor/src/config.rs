@@ -20,7 +20,7 @@ use crate::input_file::{FileError, InputFile};
 
 /// Longest HTTP-01 token accepted. RFC 8555 §8.1 asks for at least 128 bits
 /// of entropy (22 base64url characters) and sets no maximum; Boulder's are 43
-/// characters. 256 is the agent's limit too (`mpic.rs`), so a token the
+/// characters. 256 is the agent's limit too (`mpic/agent.rs`), so a token the
 /// coordinator accepts is one every perspective accepts.
 pub const MAX_HTTP_TOKEN_LEN: usize = 256;
 

@@ -32,7 +32,7 @@ impl Corroborator for MpicProfile {
             let opts = MpicOptions::for_check(&cfg);
             let answers = mpic::ask_perspectives(&cfg, &perspectives, &opts).await;
             let fold: Fold = Box::new(move |report: &mut Report| {
-                mpic::apply_answers(report, &perspectives, answers, &opts);
+                mpic::apply_answers(report, &answers, &opts);
             });
             fold
         })

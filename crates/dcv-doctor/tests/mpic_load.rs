@@ -107,7 +107,11 @@ async fn coordinated_checks(lab: &Lab) {
         assert_ne!(report.verdict, Verdict::Fail, "check {i}: {json}");
         let mpic = report.mpic.as_ref().expect("mpic summary");
         assert_eq!(mpic.perspectives.len(), 5, "check {i}: {json}");
-        assert!(mpic.perspectives.iter().all(|p| p.status == "ok"), "{json}");
+        // "ok", or "ok (after N busy answers)" when the agents were full.
+        assert!(
+            mpic.perspectives.iter().all(|p| p.status.starts_with("ok")),
+            "{json}"
+        );
         for check in [Check::Caa, Check::Dcv] {
             let q = quorum(report, check);
             assert_eq!(q.outcome, QuorumOutcome::Met, "check {i}: {json}");
@@ -140,7 +144,7 @@ async fn coordinated_checks(lab: &Lab) {
         let mpic = report.mpic.as_ref().expect("mpic summary");
         for p in &mpic.perspectives {
             assert!(
-                p.status == "ok" || p.name == "ripe-1",
+                p.status.starts_with("ok") || p.name == "ripe-1",
                 "check {i}: {} is {}: {json}",
                 p.name,
                 p.status

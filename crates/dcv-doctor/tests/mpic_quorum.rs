@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use dcv_diagnosis::{CaId, Evidence, FindingCode, Report, Severity, Verdict, WhoFixes};
 use dcv_doctor::mpic::{
-    CLOUDFLARE_MPIC_CAA, CLOUDFLARE_MPIC_DCV, MpicOptions, PerspectiveSpec, run_mpic_check,
+    CLOUDFLARE_MPIC_CAA, CLOUDFLARE_MPIC_DCV, MpicOptions, PerspectiveFailure, PerspectiveSpec,
+    ask_perspectives, run_mpic_check,
 };
 use dcv_lab::Lab;
 use dcv_mpic::{Check, QuorumOutcome, Rir};
@@ -243,6 +244,19 @@ async fn an_agent_that_is_down_or_refuses_is_unavailable_not_a_domain_failure() 
     let q = quorum(&report, Check::Caa);
     assert_eq!(q.unavailable_perspectives, ["lacnic-down"]);
     assert_eq!(q.quorum_result, "3/4");
+    // The reason is typed, not a string to re-parse: nobody listening is
+    // unreachable, told apart from a refusal or a timeout.
+    let outcomes = ask_perspectives(&primary_config(&lab), &specs[3..], &opts()).await;
+    assert!(
+        matches!(&outcomes[0].answer, Err(PerspectiveFailure::Unreachable { detail }) if detail.contains(&down_addr.to_string())),
+        "{:?}",
+        outcomes[0].answer
+    );
+    assert!(
+        f.summary.contains("unreachable: connecting to"),
+        "{}",
+        f.summary
+    );
 
     // Wrong token: refused with 401, reported the same way, still not the domain's fault.
     specs[3] = spec(&apnic, "apnic-wrong-token", Rir::Apnic, &certs);
@@ -259,6 +273,15 @@ async fn an_agent_that_is_down_or_refuses_is_unavailable_not_a_domain_failure() 
         f.summary.contains("apnic-wrong-token") && f.summary.contains("401"),
         "{}",
         f.summary
+    );
+    let outcomes = ask_perspectives(&primary_config(&lab), &specs[3..], &opts()).await;
+    assert!(
+        matches!(
+            &outcomes[0].answer,
+            Err(PerspectiveFailure::Refused { status: 401, .. })
+        ),
+        "{:?}",
+        outcomes[0].answer
     );
 }
 

@@ -9,6 +9,7 @@ pub mod ct;
 pub mod dns;
 pub mod http;
 pub mod identifier;
+pub mod mpic;
 pub mod paths;
 pub mod txt;
 pub mod vantage;
