@@ -12,14 +12,16 @@ use serde::{Deserialize, Serialize};
 use crate::ca::CaId;
 use crate::codes::FindingCode;
 use crate::config::CheckConfig;
-use crate::identifier::Hostname;
+use crate::identifier::{Hostname, InputError};
 use crate::model::{Method, Report, Verdict};
 use crate::runner::Observations;
 
-/// Most TXT values a request may carry (an apex and its wildcard need two).
+/// Most expected TXT values in one check: an apex and its wildcard need two
+/// (RFC 8555 §8.4), a few pending orders a few more.
 pub const MAX_TXT_VALUES: usize = 16;
 /// Longest HTTP-01 token accepted. RFC 8555 §8.1 asks for at least 128 bits
-/// of entropy (22 base64url characters); real tokens are 43.
+/// of entropy (22 base64url characters) and sets no maximum; Boulder's are
+/// 43 characters.
 pub const MAX_TOKEN_LEN: usize = 256;
 /// Longest expected body or TXT value accepted: a key authorisation is a
 /// token, a dot and a 43-character thumbprint (RFC 8555 §8.1), a DNS-01
@@ -67,6 +69,223 @@ impl CheckRequest {
     }
 }
 
+/// One option of a check, as the command line, a batch line and a request
+/// name it: one rule set ([`CheckSetup::config`]) names the option that
+/// broke it, and each face says it its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckOption {
+    Ca,
+    Method,
+    HttpToken,
+    HttpBody,
+    TxtValue,
+    DcvDelegation,
+    AccountUri,
+    San,
+}
+
+impl CheckOption {
+    /// The `check` flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::Ca => "--ca",
+            Self::Method => "--method",
+            Self::HttpToken => "--http-token",
+            Self::HttpBody => "--http-body",
+            Self::TxtValue => "--txt-value",
+            Self::DcvDelegation => "--dcv-delegation",
+            Self::AccountUri => "--account-uri",
+            Self::San => "--san",
+        }
+    }
+
+    /// The request's JSON key and the batch line's column (CSV) or key (JSON
+    /// Lines; `txt_values` there is the list of `txt_value`s).
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Ca => "ca",
+            Self::Method => "method",
+            Self::HttpToken => "http_token",
+            Self::HttpBody => "http_body",
+            Self::TxtValue => "txt_value",
+            Self::DcvDelegation => "dcv_delegation",
+            Self::AccountUri => "account_uri",
+            Self::San => "san",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.field())
+    }
+}
+
+/// Why a check request is bad input: the hostname, or one option and the
+/// rule it breaks (`problem` reads after the option's name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("invalid hostname: {0}")]
+    Hostname(#[from] InputError),
+    #[error("{} {problem}", option.field())]
+    Option {
+        option: CheckOption,
+        problem: String,
+    },
+}
+
+impl RequestError {
+    fn option(option: CheckOption, problem: impl Into<String>) -> Self {
+        Self::Option {
+            option,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// What every check of one command or server shares: where DNS starts and
+/// how it is trusted, the ports the CA's fetch maps to, whether private
+/// addresses count as reachable, and the time limit. [`CheckSetup::config`]
+/// is the one place a check's options are validated, for `check`, `batch`,
+/// the agent, `serve` and workers alike.
+#[derive(Debug, Clone)]
+pub struct CheckSetup {
+    pub dns: dcv_dns::EngineConfig,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub http_phase_timeout: Option<Duration>,
+    pub allow_private: bool,
+    /// Upper bound on one check.
+    pub timeout: Duration,
+}
+
+impl CheckSetup {
+    /// Validates what one check asks for (empty `ca`: every CA; empty
+    /// `method`: both, DNS-01 alone for a wildcard) and makes its
+    /// configuration under this setup.
+    pub fn config(&self, req: &CheckRequest) -> Result<CheckConfig, RequestError> {
+        let hostname = Hostname::parse(&req.hostname)?;
+        let mut cfg = CheckConfig::new(hostname);
+        if !req.ca.is_empty() {
+            let mut cas = req.ca.clone();
+            cas.sort();
+            cas.dedup();
+            cfg.cas = cas;
+        }
+        if !req.method.is_empty() {
+            let mut methods = req.method.clone();
+            methods.sort();
+            methods.dedup();
+            // RFC 8555 §8.3, BR 3.2.2.4.19: HTTP cannot prove a wildcard.
+            if cfg.hostname.is_wildcard() && methods.contains(&Method::Http) {
+                return Err(InputError::WildcardWithHttp {
+                    name: cfg.hostname.to_string(),
+                }
+                .into());
+            }
+            cfg.methods = methods;
+        }
+        if let Some(token) = &req.http_token {
+            // RFC 8555 §8.1: tokens are base64url characters only.
+            if token.is_empty()
+                || !token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(RequestError::option(
+                    CheckOption::HttpToken,
+                    format!(
+                        "{token:?} is not a token: ACME tokens use base64url characters only (RFC 8555 §8.1)"
+                    ),
+                ));
+            }
+            if token.len() > MAX_TOKEN_LEN {
+                return Err(RequestError::option(
+                    CheckOption::HttpToken,
+                    format!(
+                        "is {} characters long; at most {MAX_TOKEN_LEN}",
+                        token.len()
+                    ),
+                ));
+            }
+        }
+        if let Some(body) = &req.http_body {
+            if req.http_token.is_none() {
+                return Err(RequestError::option(
+                    CheckOption::HttpBody,
+                    format!(
+                        "needs {}: the body is what that token's URL must serve",
+                        CheckOption::HttpToken.field()
+                    ),
+                ));
+            }
+            if body.len() > MAX_VALUE_LEN {
+                return Err(RequestError::option(
+                    CheckOption::HttpBody,
+                    format!("is {} bytes long; at most {MAX_VALUE_LEN}", body.len()),
+                ));
+            }
+        }
+        if req.txt_values.iter().any(String::is_empty) {
+            return Err(RequestError::option(
+                CheckOption::TxtValue,
+                "must not be empty",
+            ));
+        }
+        if let Some(long) = req.txt_values.iter().find(|v| v.len() > MAX_VALUE_LEN) {
+            return Err(RequestError::option(
+                CheckOption::TxtValue,
+                format!("is {} bytes long; at most {MAX_VALUE_LEN}", long.len()),
+            ));
+        }
+        if req.txt_values.len() > MAX_TXT_VALUES {
+            return Err(RequestError::option(
+                CheckOption::TxtValue,
+                format!(
+                    "is given {} times; at most {MAX_TXT_VALUES} values",
+                    req.txt_values.len()
+                ),
+            ));
+        }
+        if let Some(uri) = &req.account_uri {
+            validate_account_uri(uri)?;
+        }
+        cfg.http_token.clone_from(&req.http_token);
+        cfg.http_body.clone_from(&req.http_body);
+        cfg.txt_values.clone_from(&req.txt_values);
+        if let Some(target) = &req.dcv_delegation {
+            cfg.expect_delegation(target)
+                .map_err(|e| RequestError::option(CheckOption::DcvDelegation, e))?;
+        }
+        cfg.account_uri.clone_from(&req.account_uri);
+        cfg.dns = self.dns.clone();
+        cfg.http_port = self.http_port;
+        cfg.https_port = self.https_port;
+        cfg.http_phase_timeout = self.http_phase_timeout;
+        cfg.allow_private = self.allow_private;
+        cfg.timeout = self.timeout;
+        Ok(cfg)
+    }
+}
+
+/// An ACME account URI as RFC 8657 §3 `accounturi` compares it: an https URL.
+pub fn validate_account_uri(uri: &str) -> Result<(), RequestError> {
+    if !uri.starts_with("https://") {
+        return Err(RequestError::option(
+            CheckOption::AccountUri,
+            format!("{uri:?} must be an https:// ACME account URL (RFC 8657 §3)"),
+        ));
+    }
+    if uri.len() > MAX_VALUE_LEN {
+        return Err(RequestError::option(
+            CheckOption::AccountUri,
+            format!("is {} bytes long; at most {MAX_VALUE_LEN}", uri.len()),
+        ));
+    }
+    Ok(())
+}
+
 /// Where a server runs the checks it is asked for: its DNS view, the ports
 /// the CA's fetch maps to, its address policy and time bound.
 #[derive(Debug, Clone)]
@@ -87,79 +306,28 @@ pub struct ServerCheckPolicy {
 }
 
 impl ServerCheckPolicy {
+    /// The setup a server's checks run under: its own, public-only unless
+    /// `allow_private`.
+    pub fn setup(&self) -> CheckSetup {
+        let mut dns = self.dns.clone();
+        if !self.allow_private {
+            dns.server_policy = dcv_dns::ServerPolicy::PublicOnly;
+        }
+        CheckSetup {
+            dns,
+            http_port: self.http_port,
+            https_port: self.https_port,
+            http_phase_timeout: self.http_phase_timeout,
+            allow_private: self.allow_private,
+            timeout: self.check_timeout,
+        }
+    }
+
     /// Validates a request into the check it asks for, with this server's
-    /// DNS view and address policy. The error says what is wrong, for a 400.
+    /// DNS view and address policy ([`CheckSetup::config`]'s rules, the same
+    /// as the command line's). The error says what is wrong, for a 400.
     pub fn check_config(&self, req: &CheckRequest) -> Result<CheckConfig, String> {
-        let hostname = Hostname::parse(&req.hostname).map_err(|e| format!("hostname: {e}"))?;
-        let mut cfg = CheckConfig::new(hostname);
-        if !req.ca.is_empty() {
-            let mut cas = req.ca.clone();
-            cas.sort();
-            cas.dedup();
-            cfg.cas = cas;
-        }
-        if !req.method.is_empty() {
-            let mut methods = req.method.clone();
-            methods.sort();
-            methods.dedup();
-            if cfg.hostname.is_wildcard() && methods.contains(&Method::Http) {
-                return Err("a wildcard can only be validated by dns-01".to_owned());
-            }
-            cfg.methods = methods;
-        }
-        if let Some(token) = &req.http_token
-            && (token.is_empty()
-                || token.len() > MAX_TOKEN_LEN
-                || !token
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        {
-            return Err(format!(
-                "http_token must be 1-{MAX_TOKEN_LEN} base64url characters (RFC 8555 §8.1)"
-            ));
-        }
-        if req
-            .http_body
-            .as_ref()
-            .is_some_and(|b| b.len() > MAX_VALUE_LEN)
-        {
-            return Err(format!("http_body: at most {MAX_VALUE_LEN} bytes"));
-        }
-        if req.txt_values.len() > MAX_TXT_VALUES
-            || req
-                .txt_values
-                .iter()
-                .any(|v| v.is_empty() || v.len() > MAX_VALUE_LEN)
-        {
-            return Err(format!(
-                "txt_values: at most {MAX_TXT_VALUES} non-empty values of at most {MAX_VALUE_LEN} bytes"
-            ));
-        }
-        if let Some(uri) = &req.account_uri
-            && (!uri.starts_with("https://") || uri.len() > MAX_VALUE_LEN)
-        {
-            return Err("account_uri must be an https:// ACME account URL (RFC 8657 §3)".into());
-        }
-        cfg.http_token.clone_from(&req.http_token);
-        cfg.http_body.clone_from(&req.http_body);
-        cfg.txt_values.clone_from(&req.txt_values);
-        if let Some(target) = &req.dcv_delegation {
-            cfg.expect_delegation(target)
-                .map_err(|e| format!("dcv_delegation: {e}"))?;
-        }
-        cfg.account_uri.clone_from(&req.account_uri);
-        cfg.dns = self.dns.clone();
-        cfg.dns.server_policy = if self.allow_private {
-            self.dns.server_policy
-        } else {
-            dcv_dns::ServerPolicy::PublicOnly
-        };
-        cfg.http_port = self.http_port;
-        cfg.https_port = self.https_port;
-        cfg.http_phase_timeout = self.http_phase_timeout;
-        cfg.allow_private = self.allow_private;
-        cfg.timeout = self.check_timeout;
-        Ok(cfg)
+        self.setup().config(req).map_err(|e| e.to_string())
     }
 }
 
@@ -259,7 +427,62 @@ mod tests {
 
     use crate::model::Verdict;
 
-    use super::policy_may_explain_failure;
+    use super::{
+        CheckOption, CheckRequest, RequestError, ServerCheckPolicy, policy_may_explain_failure,
+    };
+
+    fn request(hostname: &str) -> CheckRequest {
+        CheckRequest {
+            hostname: hostname.to_owned(),
+            ca: Vec::new(),
+            method: Vec::new(),
+            http_token: None,
+            http_body: None,
+            txt_values: Vec::new(),
+            account_uri: None,
+            dcv_delegation: None,
+        }
+    }
+
+    fn server() -> ServerCheckPolicy {
+        ServerCheckPolicy {
+            dns: dcv_dns::EngineConfig::default(),
+            http_port: 80,
+            https_port: 443,
+            http_phase_timeout: None,
+            allow_private: false,
+            check_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+
+    /// A server's request meets the command line's rules (one rule set): a
+    /// body without its token, an over-long TXT value and a wildcard over
+    /// HTTP are refused naming the option, and a public server never
+    /// queries private name servers.
+    #[test]
+    fn a_server_request_meets_the_command_lines_rules() {
+        let option_of = |req: &CheckRequest| match server().setup().config(req) {
+            Err(RequestError::Option { option, .. }) => Some(option),
+            _ => None,
+        };
+        let mut body_only = request("www.example.com");
+        body_only.http_body = Some("key-authz".to_owned());
+        assert_eq!(option_of(&body_only), Some(CheckOption::HttpBody));
+        let mut long_txt = request("www.example.com");
+        long_txt.txt_values = vec!["v".repeat(super::MAX_VALUE_LEN + 1)];
+        assert_eq!(option_of(&long_txt), Some(CheckOption::TxtValue));
+        let mut wildcard = request("*.example.com");
+        wildcard.method = vec![crate::Method::Http];
+        assert!(
+            server()
+                .check_config(&wildcard)
+                .unwrap_err()
+                .contains("HTTP validation cannot prove control of a wildcard"),
+        );
+        let cfg = server().check_config(&request("*.example.com")).unwrap();
+        assert_eq!(cfg.methods, [crate::Method::Dns]);
+        assert_eq!(cfg.dns.server_policy, dcv_dns::ServerPolicy::PublicOnly);
+    }
 
     /// A refused private name server makes a refusal only when the check
     /// failed; a domain that still validates through its public servers gets

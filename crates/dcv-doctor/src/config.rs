@@ -3,30 +3,26 @@
 //! a command line, an error record for a batch line.
 //!
 //! One set of rules for every way a check is asked for: [`CheckOptions`] is
-//! what one check asks (a `check` command line, a `batch` line), [`CheckSetup`]
-//! what every check of a command shares (DNS source, ports, limits), and
-//! [`CheckSetup::config`] validates the one against the other.
+//! what one check asks as typed here (a `check` command line, a `batch`
+//! line), [`CheckSetup`] what every check of a command shares (DNS source,
+//! ports, limits), and [`CheckSetup::config`] validates the one against the
+//! other with the rules the agent, `serve` and workers apply to a request
+//! ([`dcv_diagnosis::request::CheckSetup::config`]): one rule set, not two.
 
-use std::fmt;
 use std::time::Duration;
 
 use dcv_diagnosis::config::CheckConfig;
 use dcv_diagnosis::identifier::{Hostname, InputError};
+use dcv_diagnosis::request::{self, CheckRequest};
 use dcv_diagnosis::{CaId, Method};
 use thiserror::Error;
 
 use crate::cli::{CaArg, CheckArgs, DnsSourceArgs, MethodArg, PortArgs};
 use crate::input_file::{FileError, InputFile};
 
-/// Longest HTTP-01 token accepted. RFC 8555 §8.1 asks for at least 128 bits
-/// of entropy (22 base64url characters) and sets no maximum; Boulder's are 43
-/// characters. 256 is the agent's limit too (`mpic/agent.rs`), so a token the
-/// coordinator accepts is one every perspective accepts.
-pub const MAX_HTTP_TOKEN_LEN: usize = 256;
-
-/// Most expected TXT values in one check: an apex and its wildcard need two
-/// (RFC 8555 §8.4), a few pending orders a few more. The agent's limit too.
-pub const MAX_TXT_VALUES: usize = 16;
+pub use dcv_diagnosis::request::{
+    CheckOption, MAX_TOKEN_LEN as MAX_HTTP_TOKEN_LEN, MAX_TXT_VALUES, RequestError,
+};
 
 /// Bad input, reported on one line with exit status 2.
 #[derive(Debug, Error)]
@@ -44,6 +40,15 @@ pub enum ConfigError {
     },
 }
 
+impl From<RequestError> for ConfigError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::Hostname(e) => Self::Hostname(e),
+            RequestError::Option { option, problem } => Self::Option { option, problem },
+        }
+    }
+}
+
 impl ConfigError {
     fn option(option: CheckOption, problem: impl Into<String>) -> Self {
         Self::Option {
@@ -59,57 +64,6 @@ impl ConfigError {
             Self::Option { option, problem } => format!("{} {problem}", option.field()),
             other => other.to_string(),
         }
-    }
-}
-
-/// One option of a check, as the command line and a batch line name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckOption {
-    Ca,
-    Method,
-    HttpToken,
-    HttpBody,
-    TxtValue,
-    DcvDelegation,
-    AccountUri,
-    San,
-}
-
-impl CheckOption {
-    /// The `check` flag.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Self::Ca => "--ca",
-            Self::Method => "--method",
-            Self::HttpToken => "--http-token",
-            Self::HttpBody => "--http-body",
-            Self::TxtValue => "--txt-value",
-            Self::DcvDelegation => "--dcv-delegation",
-            Self::AccountUri => "--account-uri",
-            Self::San => "--san",
-        }
-    }
-
-    /// The batch line's column (CSV) or key (JSON Lines; `txt_values` there
-    /// is the list of `txt_value`s).
-    pub fn field(self) -> &'static str {
-        match self {
-            Self::Ca => "ca",
-            Self::Method => "method",
-            Self::HttpToken => "http_token",
-            Self::HttpBody => "http_body",
-            Self::TxtValue => "txt_value",
-            Self::DcvDelegation => "dcv_delegation",
-            Self::AccountUri => "account_uri",
-            Self::San => "san",
-        }
-    }
-}
-
-impl fmt::Display for CheckOption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.field())
     }
 }
 
@@ -149,23 +103,14 @@ fn cas_for(ca: CaArg) -> Vec<CaId> {
     }
 }
 
-/// The methods a `--method` value selects for this name: a wildcard can only
-/// be validated by DNS-01 (RFC 8555 §8.3, BR 3.2.2.4.19).
-fn methods_for(method: MethodArg, hostname: &Hostname) -> Result<Vec<Method>, ConfigError> {
-    Ok(match method {
-        MethodArg::Http => {
-            if hostname.is_wildcard() {
-                return Err(InputError::WildcardWithHttp {
-                    name: hostname.to_string(),
-                }
-                .into());
-            }
-            vec![Method::Http]
-        }
+/// The methods a `--method` value asks for; `all` is the default (both, or
+/// DNS-01 alone for a wildcard: RFC 8555 §8.3, BR 3.2.2.4.19).
+fn methods_for(method: MethodArg) -> Vec<Method> {
+    match method {
+        MethodArg::Http => vec![Method::Http],
         MethodArg::Dns => vec![Method::Dns],
-        MethodArg::All if hostname.is_wildcard() => vec![Method::Dns],
-        MethodArg::All => vec![Method::Http, Method::Dns],
-    })
+        MethodArg::All => Vec::new(),
+    }
 }
 
 /// What one check asks for, as typed: the `check` flags, or one batch line
@@ -214,6 +159,23 @@ impl CheckOptions {
     }
 }
 
+impl CheckOptions {
+    /// The same check as a request: what the agent and `serve` take, and
+    /// what the one rule set validates.
+    pub fn to_request(&self) -> CheckRequest {
+        CheckRequest {
+            hostname: self.hostname.clone(),
+            ca: cas_for(self.ca),
+            method: methods_for(self.method),
+            http_token: self.http_token.clone(),
+            http_body: self.http_body.clone(),
+            txt_values: self.txt_values.clone(),
+            account_uri: self.account_uri.clone(),
+            dcv_delegation: self.dcv_delegation.clone(),
+        }
+    }
+}
+
 /// A `--ca` value typed in a batch line: the flag's own names.
 pub fn parse_ca(value: &str) -> Result<CaArg, ConfigError> {
     parse_value_enum(value, CheckOption::Ca)
@@ -244,13 +206,7 @@ fn parse_value_enum<T: clap::ValueEnum>(
 /// starts and how it is trusted, the ports the CA's fetch maps to, whether
 /// private addresses count as reachable, and the time limit.
 #[derive(Debug, Clone)]
-pub struct CheckSetup {
-    dns: dcv_dns::EngineConfig,
-    http_port: u16,
-    https_port: u16,
-    allow_private: bool,
-    timeout: Duration,
-}
+pub struct CheckSetup(request::CheckSetup);
 
 impl CheckSetup {
     /// Reads the root hints and trust anchor files the flags name.
@@ -261,107 +217,27 @@ impl CheckSetup {
         timeout_secs: u64,
     ) -> Result<Self, ConfigError> {
         let timeout = Duration::from_secs(timeout_secs);
-        Ok(Self {
+        Ok(Self(request::CheckSetup {
             dns: dns_config(dns, timeout)?,
             http_port: ports.http_port,
             https_port: ports.https_port,
+            http_phase_timeout: None,
             allow_private,
             timeout,
-        })
+        }))
     }
 
     /// Validates one check's options (the same rules for a `check` command
-    /// line and a batch line) and makes its configuration.
+    /// line, a batch line and a request to the agent or `serve`) and makes
+    /// its configuration.
     pub fn config(&self, opts: &CheckOptions) -> Result<CheckConfig, ConfigError> {
-        let hostname = Hostname::parse(&opts.hostname)?;
-        let methods = methods_for(opts.method, &hostname)?;
-        if let Some(token) = &opts.http_token {
-            // RFC 8555 §8.1: tokens are base64url characters only.
-            if token.is_empty()
-                || !token
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(ConfigError::option(
-                    CheckOption::HttpToken,
-                    format!(
-                        "{token:?} is not a token: ACME tokens use base64url characters only (RFC 8555 §8.1)"
-                    ),
-                ));
-            }
-            if token.len() > MAX_HTTP_TOKEN_LEN {
-                return Err(ConfigError::option(
-                    CheckOption::HttpToken,
-                    format!(
-                        "is {} characters long; at most {MAX_HTTP_TOKEN_LEN}",
-                        token.len()
-                    ),
-                ));
-            }
-        }
-        if opts.http_body.is_some() && opts.http_token.is_none() {
-            return Err(ConfigError::option(
-                CheckOption::HttpBody,
-                format!(
-                    "needs {}: the body is what that token's URL must serve",
-                    CheckOption::HttpToken.flag()
-                ),
-            ));
-        }
-        if opts.txt_values.iter().any(String::is_empty) {
-            return Err(ConfigError::option(
-                CheckOption::TxtValue,
-                "must not be empty",
-            ));
-        }
-        if opts.txt_values.len() > MAX_TXT_VALUES {
-            return Err(ConfigError::option(
-                CheckOption::TxtValue,
-                format!(
-                    "is given {} times; at most {MAX_TXT_VALUES} values",
-                    opts.txt_values.len()
-                ),
-            ));
-        }
-        if let Some(uri) = &opts.account_uri {
-            validate_account_uri(uri)?;
-        }
-        let mut cfg = CheckConfig {
-            cas: cas_for(opts.ca),
-            methods,
-            http_token: opts.http_token.clone(),
-            http_body: opts.http_body.clone(),
-            txt_values: opts.txt_values.clone(),
-            dns: self.dns.clone(),
-            http_port: self.http_port,
-            https_port: self.https_port,
-            allow_private: self.allow_private,
-            timeout: self.timeout,
-            account_uri: opts.account_uri.clone(),
-            http_phase_timeout: None,
-            dcv_delegation: None,
-            sans: Vec::new(),
-            vantage_preflight: true,
-            hostname,
-        };
-        if let Some(target) = &opts.dcv_delegation {
-            cfg.expect_delegation(target)
-                .map_err(|e| ConfigError::option(CheckOption::DcvDelegation, e))?;
-        }
-        Ok(cfg)
+        Ok(self.0.config(&opts.to_request())?)
     }
 }
 
 /// An ACME account URI as RFC 8657 §3 `accounturi` compares it: an https URL.
 pub fn validate_account_uri(uri: &str) -> Result<(), ConfigError> {
-    if uri.starts_with("https://") {
-        Ok(())
-    } else {
-        Err(ConfigError::option(
-            CheckOption::AccountUri,
-            format!("{uri:?} must be an https:// ACME account URL (RFC 8657 §3)"),
-        ))
-    }
+    Ok(request::validate_account_uri(uri)?)
 }
 
 /// `--san` names: each a hostname (exit 2 otherwise), at most Let's
@@ -398,13 +274,14 @@ mod tests {
     use super::*;
 
     fn setup() -> CheckSetup {
-        CheckSetup {
+        CheckSetup(request::CheckSetup {
             dns: dcv_dns::EngineConfig::default(),
             http_port: 80,
             https_port: 443,
+            http_phase_timeout: None,
             allow_private: false,
             timeout: Duration::from_secs(30),
-        }
+        })
     }
 
     fn refused(opts: &CheckOptions) -> ConfigError {

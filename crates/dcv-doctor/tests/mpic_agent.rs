@@ -75,11 +75,11 @@ async fn authentication_size_and_shape_are_enforced() {
         ),
         (
             br#"{"hostname":"www..example.lab"}"#,
-            "invalid check request: hostname",
+            "invalid check request: invalid hostname",
         ),
         (
             br#"{"hostname":"www.example.lab","http_token":"../etc/passwd"}"#,
-            "http_token must be 1-256 base64url characters",
+            "invalid check request: http_token \"../etc/passwd\" is not a token: ACME tokens use base64url characters only",
         ),
     ];
     for (body, want) in cases {

@@ -418,7 +418,7 @@ async fn refusals(backend: &Backend) {
             br#"{"hostname":"www..example.lab"}"#,
             Some("application/json"),
             StatusCode::BAD_REQUEST,
-            "invalid check request: hostname",
+            "invalid check request: invalid hostname",
         ),
         (
             br#"{"hostname":"www.example.lab","http_token":"not/a/token"}"#,
