@@ -48,9 +48,11 @@
 //! - [`BogusReason::ede_code`] maps each reason to the RFC 8914 code Unbound
 //!   sends, and [`BogusReason::boulder_problem`] to Boulder's problem text.
 //!
-//! Not covered: DNS cookies, EDNS fallback for servers that reject OPT (we
-//! report their FORMERR; [`Engine::probe_path`] can ask without EDNS to show
-//! it), RSA/MD5, DSA and Ed448 (unsupported, so
+//! - A server that answers FORMERR or NOTIMP without an OPT record does not
+//!   implement EDNS: the question is asked again without it (RFC 6891 §7),
+//!   as Unbound does; the refusal stays in the evidence.
+//!
+//! Not covered: DNS cookies, RSA/MD5, DSA and Ed448 (unsupported, so
 //! Insecure), and validating the addresses of out-of-bailiwick name servers.
 
 mod config;

@@ -23,10 +23,10 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::{
     config::ServerPolicy,
-    evidence::{Exchange, ExchangeResult, NetErrorKind, Protocol, QueryPath},
+    evidence::{Exchange, ExchangeResult, NetErrorKind, Protocol, QueryPath, ResponseEvidence},
     infra::{Infra, QuestionEnd},
     limits,
-    types::{DnsName, RecordType},
+    types::{DnsName, Rcode, RecordType},
     wire::{self, DecodeFailure, Decoded},
 };
 
@@ -335,13 +335,28 @@ pub(crate) async fn query(
         };
     };
     let mut exchanges = vec![exchange];
-    let Some(d) = decoded else {
+    let Some(mut d) = decoded else {
         return ServerReply {
             server,
             exchanges,
             decoded: None,
         };
     };
+    let mut edns = true;
+    if rejects_edns(&d.evidence) {
+        // RFC 6891 §7: the responder does not implement EDNS; ask again
+        // without it, as Unbound does. The refusal stays as evidence; when
+        // the plain question gets no answer either, the refusal is the
+        // answer.
+        if let Some((exchange, plain)) = udp_question(server, qname, qtype, false, params, io).await
+        {
+            exchanges.push(exchange);
+            if let Some(plain) = plain {
+                d = plain;
+                edns = false;
+            }
+        }
+    }
     if !d.evidence.flags.tc || !(io.take_budget)() {
         return ServerReply {
             server,
@@ -350,7 +365,7 @@ pub(crate) async fn query(
         };
     }
     // RFC 7766 §5: a truncated UDP answer is asked again over TCP.
-    let (exchange, tcp) = tcp_question(server, qname, qtype, true, params, io).await;
+    let (exchange, tcp) = tcp_question(server, qname, qtype, edns, params, io).await;
     exchanges.push(exchange);
     ServerReply {
         server,
@@ -358,6 +373,14 @@ pub(crate) async fn query(
         // Keep the truncated answer as the best we have.
         decoded: Some(tcp.unwrap_or(d)),
     }
+}
+
+/// A reply that says the server does not implement EDNS: FORMERR, or
+/// NOTIMP, without an OPT record of its own (RFC 6891 §7; Unbound treats
+/// both so, `iterator/iterator.c` EDNS fallback). A server that knows EDNS
+/// and rejects something else in the query answers with an OPT record.
+fn rejects_edns(reply: &ResponseEvidence) -> bool {
+    matches!(reply.rcode, Rcode::FORMERR | Rcode::NOTIMP) && reply.edns_payload.is_none()
 }
 
 /// Asks `server` one question over exactly one path: UDP or TCP, with or
@@ -814,6 +837,7 @@ async fn tcp_attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::HeaderFlags;
 
     fn exchange(latency_ms: u64) -> Exchange {
         Exchange {
@@ -856,5 +880,31 @@ mod tests {
             .map(|i| top - i / 2)
             .collect();
         assert_eq!(kept, expected);
+    }
+
+    fn reply(rcode: Rcode, edns_payload: Option<u16>) -> ResponseEvidence {
+        ResponseEvidence {
+            rcode,
+            flags: HeaderFlags::default(),
+            edns_payload,
+            dnssec_ok: false,
+            extended_errors: Vec::new(),
+            answer: Vec::new(),
+            authority: Vec::new(),
+            additional: Vec::new(),
+            size: 12,
+        }
+    }
+
+    /// RFC 6891 §7: only a FORMERR or NOTIMP without an OPT record says
+    /// "no EDNS here"; with an OPT record the server knows EDNS and objects
+    /// to something else, and other RCODEs are answers.
+    #[test]
+    fn only_a_refusal_without_opt_means_no_edns() {
+        assert!(rejects_edns(&reply(Rcode::FORMERR, None)));
+        assert!(rejects_edns(&reply(Rcode::NOTIMP, None)));
+        assert!(!rejects_edns(&reply(Rcode::FORMERR, Some(1232))));
+        assert!(!rejects_edns(&reply(Rcode::SERVFAIL, None)));
+        assert!(!rejects_edns(&reply(Rcode::NOERROR, None)));
     }
 }
