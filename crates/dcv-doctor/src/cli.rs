@@ -124,12 +124,14 @@ pub enum Command {
     /// `/api/v1/openapi.json`) with a history store, on localhost by default.
     /// Checks only public targets and name servers unless --allow-private.
     Serve(ServeArgs),
-    /// Take checks from a shared queue (the `PostgreSQL` store of `serve` and
-    /// `batch --enqueue`) and run them, as one of many workers on many
-    /// machines: each claimed check is leased, the lease renewed every few
-    /// seconds while it runs, and its result written only under that lease;
-    /// the checks of a worker that dies run again elsewhere once its leases
-    /// expire. Checks only public targets unless --allow-private.
+    /// Run checks from a shared queue (the `PostgreSQL` store that `serve`
+    /// and `batch --enqueue` fill), as one of many workers on many machines.
+    ///
+    /// Each claimed check is leased, the lease renewed every few seconds
+    /// while it runs, and its result written only under that lease; the
+    /// checks of a worker that dies run again elsewhere once its leases
+    /// expire (at most 3 attempts). Checks only public targets unless
+    /// --allow-private.
     ///
     /// Stops on SIGTERM or Ctrl-C after the checks it holds (or releases
     /// them), or with --exit-when-empty once nothing is queued or running.
@@ -432,12 +434,7 @@ pub struct BatchArgs {
     pub enqueue: bool,
     /// With --enqueue: the queue, `postgres://USER:PASS@HOST/DB` (or
     /// `sqlite:PATH` for one machine).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "DCV_DOCTOR_DATABASE_URL",
-        requires = "enqueue"
-    )]
+    #[arg(long, value_name = "URL", requires = "enqueue")]
     pub database_url: Option<String>,
 }
 
