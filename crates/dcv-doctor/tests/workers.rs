@@ -314,3 +314,108 @@ fn three_workers_one_killed_every_line_exactly_once() {
     );
     rt.block_on(pool.close());
 }
+
+/// One machine, `SQLite`: a worker without --allow-private refuses the lab's
+/// loopback targets (the export says so per line), and SIGTERM lets a
+/// worker finish the check it holds before it exits, leaving nothing held.
+#[test]
+fn refusal_without_allow_private_and_graceful_stop() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let lab = rt.block_on(Lab::start(scenario())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = lab.write_files(dir.path()).unwrap();
+    let lab_args = lab_flags(&lab, &files);
+    let url = format!("sqlite:{}", dir.path().join("queue.sqlite3").display());
+    let list = dir.path().join("hosts.txt");
+    let enqueue = |hosts: &str| {
+        std::fs::write(&list, hosts).unwrap();
+        let out = run(doctor()
+            .arg("batch")
+            .arg(&list)
+            .args(["--enqueue", "--database-url", &url])
+            .args(["--ca", "letsencrypt", "--method", "http"]));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+
+    // Public targets only: refused, with the reason, exit 1.
+    let job = enqueue("p0.example.lab\nf0.example.lab\n");
+    let out = run(doctor()
+        .arg("worker")
+        .args(["--database-url", &url, "--exit-when-empty"])
+        .args(&lab_args));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(doctor()
+        .arg("export")
+        .args(["--database-url", &url, "--job", &job]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let records: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        assert_eq!(r["error_kind"], "refused", "{r}");
+        assert!(
+            r["error"].as_str().unwrap().contains("--allow-private"),
+            "{r}"
+        );
+    }
+
+    // SIGTERM while a check runs: it finishes and is stored; the worker
+    // exits 0 and holds nothing.
+    // Six checks for a worker that runs four at once: some stay queued.
+    let job = enqueue(
+        "p1.example.lab\np2.example.lab\np3.example.lab\np4.example.lab\np5.example.lab\np6.example.lab\n",
+    );
+    let log = dir.path().join("term.log");
+    let mut worker = start_worker("term", &url, &lab_args, &log);
+    let pool = rt
+        .block_on(sqlx::sqlite::SqlitePoolOptions::new().connect(&url))
+        .unwrap();
+    let held_sql = "SELECT id FROM checks WHERE status = 'running' AND lease_owner = 'term'";
+    let started = Instant::now();
+    let held: Vec<String> = loop {
+        let rows = rt.block_on(sqlx::query(held_sql).fetch_all(&pool)).unwrap();
+        if !rows.is_empty() {
+            break rows.iter().map(|r| r.get::<String, _>("id")).collect();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never claimed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let ok = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    wait_exit(&mut worker, "term", Instant::now() + JOB_LIMIT, &log);
+    for id in &held {
+        let status: String = rt
+            .block_on(
+                sqlx::query("SELECT status FROM checks WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&pool),
+            )
+            .unwrap()
+            .get("status");
+        assert_eq!(status, "done", "{id} was running at SIGTERM");
+    }
+    let still_held = rt.block_on(sqlx::query(held_sql).fetch_all(&pool)).unwrap();
+    assert!(still_held.is_empty());
+    assert!(
+        std::fs::read_to_string(&log).unwrap().contains("stopping"),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    // The rest of the job is still queued for the next worker.
+    let early = run(doctor()
+        .arg("export")
+        .args(["--database-url", &url, "--job", &job]));
+    assert_eq!(early.status.code(), Some(2), "{}", text(&early.stderr));
+    rt.block_on(pool.close());
+}

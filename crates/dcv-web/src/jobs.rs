@@ -439,6 +439,8 @@ impl Jobs {
                 .await
             {
                 Ok(Some((record, lease))) => {
+                    // There may be more: an idle sibling looks too.
+                    self.wake.notify_one();
                     if let Ok(n) = self.store.count_queued(0).await {
                         self.set_queued(n);
                     }
@@ -450,7 +452,11 @@ impl Jobs {
                     self.set_queued(0);
                     if self.settings.exit_when_empty {
                         match self.store.count_unfinished().await {
-                            Ok(0) => return,
+                            Ok(0) => {
+                                // The idle siblings see the same.
+                                self.wake.notify_waiters();
+                                return;
+                            }
                             Ok(_) => {}
                             Err(e) => tracing::warn!(error = %e, "counting unfinished checks"),
                         }
@@ -458,24 +464,33 @@ impl Jobs {
                 }
                 Err(e) => tracing::warn!(error = %e, "claiming a check"),
             }
+            // Idle: woken by a local submit, a sibling that found work, or
+            // the keeper's poll (one claim attempt per interval per
+            // process, not per task).
             tokio::select! {
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(POLL_INTERVAL) => {}
                 _ = stop.changed() => {}
             }
         }
     }
 
     /// Renews this owner's leases every heartbeat, returns expired ones to
-    /// the queue, and tells followers of checks run elsewhere how they
+    /// the queue, wakes an idle worker every [`POLL_INTERVAL`], and tells
+    /// followers of checks run elsewhere how they
     /// ended; once the workers are done, releases anything still held.
     async fn keep_leases(self: Arc<Self>) {
         let heartbeat = self.settings.heartbeat();
         let mut last_beat: Option<Instant> = None;
+        let mut last_poll = Instant::now();
         while self.working.load(Ordering::SeqCst) > 0 {
             if last_beat.is_none_or(|t| t.elapsed() >= heartbeat) {
                 last_beat = Some(Instant::now());
                 self.beat().await;
+            }
+            if last_poll.elapsed() >= POLL_INTERVAL {
+                // Work put in by another machine.
+                last_poll = Instant::now();
+                self.wake.notify_one();
             }
             tokio::time::sleep(KEEPER_TICK).await;
         }
