@@ -427,39 +427,53 @@ impl Store {
         Ok(p)
     }
 
-    /// A job's lines after `after`, in line order, at most [`EXPORT_PAGE`]:
-    /// page through with the last line seen (memory flat in the job's
-    /// size, no long-running transaction).
+    /// A job's lines after `after`, in line order, at most about
+    /// [`EXPORT_PAGE`]: page through with the last line seen (memory flat
+    /// in the job's size, no long-running transaction). Its checks and its
+    /// error lines are read apart, each an index range scan, and merged up
+    /// to the first full page's end (one `UNION ALL ... ORDER BY` made
+    /// `PostgreSQL` sort the whole rest of the job for every page).
     pub async fn job_lines(&self, job_id: &str, after: u64) -> Result<Vec<JobLine>, StoreError> {
-        let sql = "SELECT line, input, status, report, error, CAST(NULL AS TEXT) AS error_kind, CAST(NULL AS TEXT) AS record FROM checks WHERE job_id = $1 AND line > $2 \
-                   UNION ALL \
-                   SELECT line, CAST(NULL AS TEXT) AS input, CAST(NULL AS TEXT) AS status, CAST(NULL AS TEXT) AS report, CAST(NULL AS TEXT) AS error, error_kind, record FROM job_lines WHERE job_id = $1 AND line > $2 \
-                   ORDER BY line LIMIT $3";
-        crate::store::on_pool!(self, pool => {
-            let rows = sqlx::query(sql).bind(job_id).bind(line_i64(after)).bind(EXPORT_PAGE).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                let line = u64::try_from(row.try_get::<i64, _>("line")?).unwrap_or(0);
-                let record: Option<String> = row.try_get("record")?;
-                let next = if let Some(record) = record {
-                    JobLine::NotACheck {
-                        line,
-                        error_kind: row.try_get::<Option<String>, _>("error_kind")?.unwrap_or_default(),
-                        record,
-                    }
-                } else {
-                    let status: Option<String> = row.try_get("status")?;
-                    JobLine::Check {
-                        line,
-                        input: row.try_get::<Option<String>, _>("input")?.unwrap_or_default(),
-                        status: CheckStatus::parse(status.as_deref().unwrap_or(""))?,
-                        report: row.try_get("report")?,
-                        error: row.try_get("error")?,
-                    }
-                };
-                out.push(next);
+        let checks_sql = "SELECT line, input, status, report, error FROM checks WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3";
+        let errors_sql = "SELECT line, error_kind, record FROM job_lines WHERE job_id = $1 AND line > $2 ORDER BY line LIMIT $3";
+        let line_of = |v: i64| u64::try_from(v).unwrap_or(0);
+        let (checks, errors) = crate::store::on_pool!(self, pool => {
+            let mut checks = Vec::new();
+            for row in sqlx::query(checks_sql).bind(job_id).bind(line_i64(after)).bind(EXPORT_PAGE).fetch_all(pool).await? {
+                let status: String = row.try_get("status")?;
+                checks.push(JobLine::Check {
+                    line: line_of(row.try_get("line")?),
+                    input: row.try_get::<Option<String>, _>("input")?.unwrap_or_default(),
+                    status: CheckStatus::parse(&status)?,
+                    report: row.try_get("report")?,
+                    error: row.try_get("error")?,
+                });
             }
-            Ok(out)
-        })
+            let mut errors = Vec::new();
+            for row in sqlx::query(errors_sql).bind(job_id).bind(line_i64(after)).bind(EXPORT_PAGE).fetch_all(pool).await? {
+                errors.push(JobLine::NotACheck {
+                    line: line_of(row.try_get("line")?),
+                    error_kind: row.try_get("error_kind")?,
+                    record: row.try_get("record")?,
+                });
+            }
+            (checks, errors)
+        });
+        let page = usize::try_from(EXPORT_PAGE).unwrap_or(usize::MAX);
+        // A full page may have more after it: nothing past its last line is
+        // known to be complete.
+        let bound = [&checks, &errors]
+            .iter()
+            .filter(|p| p.len() >= page)
+            .filter_map(|p| p.last().map(JobLine::line))
+            .min()
+            .unwrap_or(u64::MAX);
+        let mut merged: Vec<JobLine> = checks
+            .into_iter()
+            .chain(errors)
+            .filter(|l| l.line() <= bound)
+            .collect();
+        merged.sort_by_key(JobLine::line);
+        Ok(merged)
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{Backend, PgCluster};
-use dcv_web::queue::{JobCheck, Lease};
+use dcv_web::queue::{EXPORT_PAGE, JobCheck, JobLineError, Lease};
 use dcv_web::store::{CheckRecord, CheckStatus, Outcome, Store};
 
 fn rt() -> tokio::runtime::Runtime {
@@ -208,6 +208,50 @@ async fn priority_order_and_release(store: &Store) {
     assert_eq!(again.id, "web");
 }
 
+/// Paging through a job: its checks and its error lines merged in line
+/// order across page boundaries, every line once.
+async fn export_pages_merge(store: &Store) {
+    let lines = u64::try_from(EXPORT_PAGE).unwrap() * 2 + 137;
+    store.create_job("big", "test", 0).await.unwrap();
+    let is_error = |line: u64| line % 7 == 0 || (300..=340).contains(&line);
+    let mut checks = Vec::new();
+    let mut errors = Vec::new();
+    for line in 1..=lines {
+        if is_error(line) {
+            errors.push(JobLineError {
+                line,
+                error_kind: "hostname".to_owned(),
+                record: format!("{{\"line\":{line}}}"),
+            });
+        } else {
+            checks.push(JobCheck {
+                id: format!("big-{line}"),
+                line,
+                input: format!("h{line}"),
+                hostname: format!("h{line}"),
+                request: "{}".to_owned(),
+            });
+        }
+    }
+    store
+        .enqueue_chunk("big", &checks, &errors, (lines, 0), 0)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.job_lines("big", after).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.line();
+        for l in page {
+            let error = matches!(l, dcv_web::queue::JobLine::NotACheck { .. });
+            assert_eq!(error, is_error(l.line()), "line {}", l.line());
+            seen.push(l.line());
+        }
+    }
+    assert_eq!(seen, (1..=lines).collect::<Vec<_>>());
+}
+
 async fn fresh(backend: &Backend) -> Store {
     Store::connect(&backend.url()).await.unwrap()
 }
@@ -215,14 +259,15 @@ async fn fresh(backend: &Backend) -> Store {
 #[test]
 fn queue_on_sqlite() {
     rt().block_on(async {
-        for scenario in 0..4 {
+        for scenario in 0..5 {
             let backend = Backend::sqlite();
             let store = fresh(&backend).await;
             match scenario {
                 0 => lost_lease_cannot_write(&store).await,
                 1 => heartbeat_keeps_the_lease(&store).await,
                 2 => attempts_are_bounded(&store).await,
-                _ => priority_order_and_release(&store).await,
+                3 => priority_order_and_release(&store).await,
+                _ => export_pages_merge(&store).await,
             }
             store.close().await;
         }
@@ -235,14 +280,18 @@ fn queue_on_sqlite() {
 fn queue_on_postgres() {
     let cluster = PgCluster::start();
     rt().block_on(async {
-        for (scenario, name) in ["lost", "beat", "bounded", "ordering"].iter().enumerate() {
+        for (scenario, name) in ["lost", "beat", "bounded", "ordering", "paging"]
+            .iter()
+            .enumerate()
+        {
             let backend = Backend::Postgres(cluster.database(name).await);
             let store = fresh(&backend).await;
             match scenario {
                 0 => lost_lease_cannot_write(&store).await,
                 1 => heartbeat_keeps_the_lease(&store).await,
                 2 => attempts_are_bounded(&store).await,
-                _ => priority_order_and_release(&store).await,
+                3 => priority_order_and_release(&store).await,
+                _ => export_pages_merge(&store).await,
             }
             store.close().await;
         }
