@@ -213,7 +213,7 @@ async fn priority_order_and_release(store: &Store) {
 async fn export_pages_merge(store: &Store) {
     let lines = u64::try_from(EXPORT_PAGE).unwrap() * 2 + 137;
     store.create_job("big", "test", 0).await.unwrap();
-    let is_error = |line: u64| line % 7 == 0 || (300..=340).contains(&line);
+    let is_error = |line: u64| line.is_multiple_of(7) || (300..=340).contains(&line);
     let mut checks = Vec::new();
     let mut errors = Vec::new();
     for line in 1..=lines {
