@@ -328,3 +328,68 @@ fn queue_on_postgres() {
         store.close().await;
     });
 }
+
+/// `serve` and another worker on one store: a check submitted to `serve`
+/// and run by the other worker (here the test, claiming and writing through
+/// the store as `dcv-doctor worker` does) ends for `serve`'s event stream
+/// follower too, with the other worker's result.
+#[test]
+fn a_check_run_elsewhere_ends_for_serves_followers() {
+    rt().block_on(async {
+        let backend = Backend::sqlite();
+        // example.lab.'s servers answer after 400 ms: serve's single
+        // worker is busy with the first check for seconds.
+        let scenario = common::web_lab()
+            .with_server(dcv_lab::catalogue::NS1, |s| s.behaviour.delay_ms = 400)
+            .with_server(dcv_lab::catalogue::NS2, |s| s.behaviour.delay_ms = 400);
+        let lab = dcv_lab::Lab::start(scenario).await.unwrap();
+        let mut cfg = common::serve_config(&lab, &backend.url());
+        cfg.workers = 1;
+        let server = common::start(cfg).await;
+        let base = server.url();
+        let body = serde_json::json!({"hostname": common::HEALTHY_HOST, "ca": ["letsencrypt"], "method": ["dns"]});
+        let busy = common::submit(&base, &body).await;
+        let started = std::time::Instant::now();
+        loop {
+            let c = common::get(&format!("{base}/api/v1/checks/{busy}")).await.json();
+            if c["status"] == "running" {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "never started");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let elsewhere = common::submit(&base, &body).await;
+        let events_url = format!("{base}/api/v1/checks/{elsewhere}/events");
+        let follower = tokio::spawn(async move { common::get(&events_url).await.text() });
+
+        let other = fresh(&backend).await;
+        let (record, lease) = other
+            .claim_next("other-machine", Duration::from_secs(60), 0)
+            .await
+            .unwrap()
+            .expect("the second check is queued");
+        assert_eq!(record.id, elsewhere);
+        assert!(
+            other
+                .finish_leased(&elsewhere, &lease, &done("warn"))
+                .await
+                .unwrap()
+        );
+        let stream = tokio::time::timeout(Duration::from_secs(20), follower)
+            .await
+            .expect("the follower's stream ends once the check is done elsewhere")
+            .unwrap();
+        let last = stream
+            .split("\n\n")
+            .filter(|b| b.contains("data: "))
+            .last()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(last.contains("\"status\":\"done\""), "{stream}");
+        assert!(last.contains("\"verdict\":\"warn\""), "{stream}");
+        let c = common::wait_final(&base, &busy, Duration::from_secs(40)).await;
+        assert_eq!(c["status"], "done");
+        other.close().await;
+        server.shutdown().await;
+    });
+}
