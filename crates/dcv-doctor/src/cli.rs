@@ -124,6 +124,27 @@ pub enum Command {
     /// `/api/v1/openapi.json`) with a history store, on localhost by default.
     /// Checks only public targets and name servers unless --allow-private.
     Serve(ServeArgs),
+    /// Run checks from a shared queue (the `PostgreSQL` store that `serve`
+    /// and `batch --enqueue` fill), as one of many workers on many machines.
+    ///
+    /// Each claimed check is leased, the lease renewed every few seconds
+    /// while it runs, and its result written only under that lease; the
+    /// checks of a worker that dies run again elsewhere once its leases
+    /// expire (at most 3 attempts). Checks only public targets unless
+    /// --allow-private.
+    ///
+    /// Stops on SIGTERM or Ctrl-C after the checks it holds (or releases
+    /// them), or with --exit-when-empty once nothing is queued or running.
+    Worker(WorkerArgs),
+    /// Write a queued job's results (`batch --enqueue`) as JSON Lines, one
+    /// record per input line in input order, each as `batch` writes it, then
+    /// the summary on stderr.
+    ///
+    /// Exit status: as `batch` (0 every hostname would validate, 1 one would
+    /// not or a line is not a check, 3 none failed but some could not be
+    /// checked); 2 for bad flags, an unknown job, or a job not finished yet
+    /// (without --wait).
+    Export(ExportArgs),
     /// Print docs/findings.md (the finding catalogue) from the code.
     #[command(hide = true)]
     FindingsDoc,
@@ -404,6 +425,17 @@ pub struct BatchArgs {
     /// codes, slowest zones, bad lines by kind, rate, peak memory).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// Check nothing here: validate every line and put the checks in the
+    /// shared queue at --database-url for `dcv-doctor worker`s to run, then
+    /// print the job's id (read the results back with `dcv-doctor export`).
+    /// Lines that are not checks are stored as their error records. The
+    /// workers' own DNS, port and --allow-private flags apply to the checks.
+    #[arg(long, requires = "database_url", conflicts_with_all = ["unordered", "perspectives", "perspective_urls", "summary_json"])]
+    pub enqueue: bool,
+    /// With --enqueue: the queue, `postgres://USER:PASS@HOST/DB` (or
+    /// `sqlite:PATH` for one machine).
+    #[arg(long, value_name = "URL", requires = "enqueue")]
+    pub database_url: Option<String>,
 }
 
 /// `dcv-doctor agent`.
@@ -541,4 +573,65 @@ pub struct WatchArgs {
     /// one check at once, then one after each wait.
     #[arg(long, value_name = "LIST", value_delimiter = ',', num_args = 1..)]
     pub schedule: Vec<f64>,
+}
+
+/// `dcv-doctor worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The shared queue: `postgres://USER:PASS@HOST/DB` (or `sqlite:PATH`
+    /// beside a `serve` on the same machine).
+    #[arg(long, value_name = "URL", env = "DCV_DOCTOR_DATABASE_URL")]
+    pub database_url: String,
+    /// Checks run at once (they wait on the network, not the CPU).
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub concurrency: u64,
+    /// This worker's name in the queue's leases and logs: unique among the
+    /// workers sharing the queue. A worker started again with the same name
+    /// takes back at once what it held when it stopped. Default: HOST:PID.
+    #[arg(long, value_name = "ID")]
+    pub worker_id: Option<String>,
+    #[command(flatten)]
+    pub dns: DnsSourceArgs,
+    #[command(flatten)]
+    pub ports: PortArgs,
+    /// Check targets and name servers on private, loopback and reserved
+    /// addresses (lab use). Without it such checks are refused.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Upper bound on one check, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub check_timeout: u64,
+    /// A perspectives profile `NAME=FILE`, as for `serve`: checks submitted
+    /// to `serve` with that profile run with it here. Repeat for several.
+    #[arg(long = "perspectives", value_name = "NAME=FILE")]
+    pub perspectives: Vec<String>,
+    /// Stop once nothing is queued or running (a running check whose worker
+    /// dies comes back, so this waits for those too): for cron and tests.
+    #[arg(long)]
+    pub exit_when_empty: bool,
+    /// Lease length in seconds (default 30). Tests shorten it to see a killed
+    /// worker's checks come back quickly.
+    #[arg(long, value_name = "SECS", hide = true, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_secs: Option<u64>,
+    /// Log lines as text or JSON (stderr; `RUST_LOG` filters).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `dcv-doctor export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The queue the job was put in.
+    #[arg(long, value_name = "URL", env = "DCV_DOCTOR_DATABASE_URL")]
+    pub database_url: String,
+    /// The job's id, as `batch --enqueue` printed it.
+    #[arg(long, value_name = "ID")]
+    pub job: String,
+    /// Wait for the job to finish (at most --wait-timeout) instead of
+    /// refusing an unfinished one.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 86_400, requires = "wait", value_parser = clap::value_parser!(u64).range(1..))]
+    pub wait_timeout: u64,
 }

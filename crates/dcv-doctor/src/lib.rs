@@ -15,3 +15,4 @@ pub mod input_file;
 pub mod mpic;
 pub mod serve;
 pub mod watch;
+pub mod workers;

@@ -5,7 +5,7 @@
 //! blocked or intercepted; one line on stderr says which).
 
 use dcv_doctor::input_file::{FileProblem, InputFile};
-use dcv_doctor::{acme, batch, ca_view, cli, config, ct, demo, mpic, serve, watch};
+use dcv_doctor::{acme, batch, ca_view, cli, config, ct, demo, mpic, serve, watch, workers};
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
@@ -143,6 +143,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => runtime()?.block_on(demo::serve_lab(scenario.as_deref(), list, dir, dns_port)),
         Command::Agent(args) => runtime()?.block_on(mpic::run_agent(&args)),
         Command::Serve(args) => runtime()?.block_on(serve::run_serve(&args)),
+        Command::Worker(args) => runtime()?.block_on(workers::run_worker(&args)),
+        Command::Export(args) => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            let summary = runtime()?.block_on(workers::export(&args, &mut out))?;
+            eprint!("{}", summary.render());
+            Ok(batch_exit(&summary))
+        }
         Command::Watch(args) => watch_command(&args),
         Command::FindingsDoc => {
             print!("{}", dcv_diagnosis::codes::findings_markdown());
@@ -161,6 +168,9 @@ fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
     if let Some(uri) = &args.account_uri {
         // The flag's own rule, before any line runs.
         config::validate_account_uri(uri)?;
+    }
+    if args.enqueue {
+        return enqueue_batch(args, setup, defaults);
     }
     let perspectives =
         ca_view::load_perspectives(args.perspectives.as_deref(), &args.perspective_urls)?;
@@ -232,13 +242,61 @@ fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     }
-    Ok(if !summary.all_validate() {
+    Ok(batch_exit(&summary))
+}
+
+/// `batch`'s (and `export`'s) exit status.
+fn batch_exit(summary: &batch::BatchSummary) -> ExitCode {
+    if !summary.all_validate() {
         ExitCode::from(1)
     } else if summary.unchecked > 0 {
         ExitCode::from(EXIT_COULD_NOT_CHECK)
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+/// `batch --enqueue`: the lines into the shared queue as one job; its id on
+/// stdout.
+fn enqueue_batch(
+    args: &cli::BatchArgs,
+    setup: config::CheckSetup,
+    defaults: config::CheckOptions,
+) -> anyhow::Result<ExitCode> {
+    let plan = workers::EnqueuePlan {
+        setup,
+        defaults,
+        format: args.input_format,
+        database_url: args.database_url.clone().unwrap_or_default(),
+        source: args.input.display().to_string(),
+    };
+    let rt = runtime()?;
+    let stdin = args.input.as_os_str() == "-";
+    let list = InputFile::new(&args.input, "hostname list", "batch's INPUT argument");
+    let result = if stdin {
+        let input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+        workers::enqueue(&plan, input, &rt)
+    } else {
+        let input = std::io::BufReader::with_capacity(1 << 16, list.open()?);
+        workers::enqueue(&plan, input, &rt)
+    };
+    let (job, lines, checks) = result.map_err(|e| -> anyhow::Error {
+        match (e, stdin) {
+            (workers::EnqueueError::Input(batch::InputError::NotText), false) => {
+                list.error(FileProblem::NotText).into()
+            }
+            (workers::EnqueueError::Input(e), false) => list.malformed(e).into(),
+            (workers::EnqueueError::Read(e), false) => list.read_error(&e).into(),
+            (e, true) => anyhow::anyhow!("standard input: {e}"),
+            (e, false) => e.into(),
+        }
+    })?;
+    println!("{job}");
+    eprintln!(
+        "batch --enqueue: job {job}: {lines} lines, {checks} checks queued, {} lines not checks (stored as error records)",
+        lines - checks
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `watch`: the check's flags, a schedule, and events on stdout.

@@ -40,7 +40,7 @@ impl Corroborator for MpicProfile {
 }
 
 /// `NAME=FILE` profiles, loaded and validated.
-fn profiles(specs: &[String]) -> anyhow::Result<Profiles> {
+pub(crate) fn profiles(specs: &[String]) -> anyhow::Result<Profiles> {
     let mut out: Profiles = BTreeMap::new();
     for spec in specs {
         let (name, file) = spec
@@ -105,7 +105,7 @@ pub fn serve_config(args: &ServeArgs) -> anyhow::Result<ServeConfig> {
 /// are installed when this is called, not when the future is first polled:
 /// a signal that arrives right after the URL is printed must stop the
 /// service gracefully, not kill it.
-fn stop_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -624,6 +624,10 @@ pub async fn check_events(
         if let Some((log, rx)) = state.jobs.follow(&id) {
             // It became live between the two looks.
             (log, Some(rx))
+        } else if !record.status.is_final() {
+            // Queued before this start, or run by another worker.
+            let (log, rx) = state.jobs.watch(&id, record.status);
+            (log, Some(rx))
         } else {
             let mut events: Vec<CheckEvent> = record
                 .events

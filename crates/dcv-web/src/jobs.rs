@@ -1,9 +1,11 @@
-//! The bounded worker pool: accepted checks wait in a queue (its length is
-//! capped; the store holds them too, so a restart resumes them), a fixed
-//! number of workers run them with a time bound, and each check's progress
-//! events are kept and broadcast to whoever follows them.
+//! The bounded worker pool: accepted checks wait in the store's queue
+//! (`queue.rs`; its length is capped for interactive checks), a fixed number
+//! of workers claim and run them with a time bound under a lease a keeper
+//! task renews, and each check's progress events are kept and broadcast to
+//! whoever follows them. `serve` and `dcv-doctor worker` run this same pool,
+//! so checks put in anywhere run anywhere.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use tracing::Instrument as _;
 
 use crate::api::WebCheckRequest;
 use crate::metrics::Metrics;
+use crate::queue::{HEARTBEAT, LEASE, Lease, MAX_ATTEMPTS, POLL_INTERVAL};
 use crate::store::{CheckRecord, CheckStatus, Outcome, Store};
 use crate::views::Views;
 
@@ -29,8 +32,8 @@ pub const CHECK_GRACE: Duration = Duration::from_secs(5);
 /// Events a follower may fall behind by before it misses some (a check
 /// makes about a dozen).
 const EVENT_BUFFER: usize = 64;
-/// Times a check may be started across restarts before it is marked failed.
-pub const MAX_ATTEMPTS: i64 = 3;
+/// How often the lease keeper wakes to see whether the workers are done.
+const KEEPER_TICK: Duration = Duration::from_millis(200);
 
 /// What remote perspectives add to a check: started beside the primary
 /// check, it returns how to fold their answers into the primary's report
@@ -173,26 +176,71 @@ pub enum SubmitError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// The queue, the workers' shared state and the live event logs.
+/// Who this pool claims checks as, and for how long.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// The lease owner: unique among the processes sharing the store, and
+    /// the same when the same server starts again (its leases are then
+    /// released at once, see [`Jobs::recover`]).
+    pub owner: String,
+    /// How long a claim lasts without a heartbeat ([`LEASE`]).
+    pub lease: Duration,
+    /// Workers stop once nothing is queued or running anywhere.
+    pub exit_when_empty: bool,
+}
+
+impl QueueSettings {
+    /// `serve`'s pool: `serve@HOST`, the default lease, never idle-exits.
+    pub fn serve() -> QueueSettings {
+        QueueSettings {
+            owner: format!("serve@{}", host_name()),
+            lease: LEASE,
+            exit_when_empty: false,
+        }
+    }
+
+    /// How often the keeper renews the leases: six beats per lease.
+    pub fn heartbeat(&self) -> Duration {
+        (self.lease / 6).min(HEARTBEAT)
+    }
+}
+
+/// This machine's name, for lease owners (`/proc/sys/kernel/hostname`,
+/// `$HOSTNAME`, else `localhost`).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// The workers' shared state and the live event logs; the queue itself is
+/// the store.
 pub struct Jobs {
     store: Store,
     policy: ServerCheckPolicy,
     profiles: Profiles,
     metrics: Arc<Metrics>,
-    queue: Mutex<VecDeque<String>>,
-    /// Checks accepted and not yet taken by a worker (including those being
-    /// written to the store): what the cap applies to.
-    pending: AtomicUsize,
+    settings: QueueSettings,
+    /// Submissions being admitted (counted against the cap until their row
+    /// is in the store, where the count sees it).
+    admitting: AtomicUsize,
+    /// Interactive checks queued, as last counted.
+    queued_gauge: AtomicUsize,
     max_queued: usize,
     wake: Notify,
     live: Mutex<HashMap<String, Arc<Live>>>,
     stop: watch::Sender<bool>,
+    /// Worker tasks still taking work.
+    working: AtomicUsize,
 }
 
 impl std::fmt::Debug for Jobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Jobs")
-            .field("pending", &self.pending)
+            .field("owner", &self.settings.owner)
             .field("max_queued", &self.max_queued)
             .field("profiles", &self.profiles.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
@@ -216,23 +264,30 @@ impl Jobs {
         profiles: Profiles,
         metrics: Arc<Metrics>,
         max_queued: usize,
+        settings: QueueSettings,
     ) -> Arc<Jobs> {
         Arc::new(Jobs {
             store,
             policy,
             profiles,
             metrics,
-            queue: Mutex::new(VecDeque::new()),
-            pending: AtomicUsize::new(0),
+            settings,
+            admitting: AtomicUsize::new(0),
+            queued_gauge: AtomicUsize::new(0),
             max_queued: max_queued.max(1),
             wake: Notify::new(),
             live: Mutex::new(HashMap::new()),
             stop: watch::channel(false).0,
+            working: AtomicUsize::new(0),
         })
     }
 
     pub fn policy(&self) -> &ServerCheckPolicy {
         &self.policy
+    }
+
+    pub fn settings(&self) -> &QueueSettings {
+        &self.settings
     }
 
     pub fn profile_names(&self) -> Vec<String> {
@@ -243,15 +298,15 @@ impl Jobs {
         self.profiles.contains_key(name)
     }
 
-    /// Checks waiting for a worker.
+    /// Interactive checks waiting for a worker, as last counted.
     pub fn queued(&self) -> usize {
-        self.pending.load(Ordering::Relaxed)
+        self.queued_gauge.load(Ordering::Relaxed)
     }
 
-    fn set_queue_gauge(&self) {
-        self.metrics
-            .queue_depth
-            .store(self.queued() as u64, Ordering::Relaxed);
+    fn set_queued(&self, n: i64) {
+        let n = usize::try_from(n).unwrap_or(0);
+        self.queued_gauge.store(n, Ordering::Relaxed);
+        self.metrics.queue_depth.store(n as u64, Ordering::Relaxed);
     }
 
     fn live_for(&self, id: &str) -> Arc<Live> {
@@ -281,66 +336,90 @@ impl Jobs {
         Some((log.clone(), live.tx.subscribe()))
     }
 
-    fn enqueue(&self, id: String) {
-        self.queue
+    /// Follows an unfinished check this process holds no log of (another
+    /// worker runs it, or it was queued before this start): its status so
+    /// far, then what the keeper or a local worker publishes.
+    pub fn watch(
+        &self,
+        id: &str,
+        status: CheckStatus,
+    ) -> (Vec<CheckEvent>, broadcast::Receiver<CheckEvent>) {
+        let live = self.live_for(id);
+        let log = live
+            .log
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_back(id);
-        self.set_queue_gauge();
-        self.wake.notify_one();
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if log.is_empty() {
+            drop(log);
+            live.publish(CheckEvent::status(status, 0));
+            let log = live
+                .log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            return (log.clone(), live.tx.subscribe());
+        }
+        (log.clone(), live.tx.subscribe())
     }
 
     /// Stores and queues a new check, unless the queue is full.
     pub async fn submit(&self, record: CheckRecord) -> Result<(), SubmitError> {
-        let before = self.pending.fetch_add(1, Ordering::SeqCst);
-        if before >= self.max_queued {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-            return Err(SubmitError::QueueFull(before));
+        let admitting = self.admitting.fetch_add(1, Ordering::SeqCst);
+        let result = self.admit(record, admitting).await;
+        self.admitting.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    async fn admit(&self, record: CheckRecord, admitting: usize) -> Result<(), SubmitError> {
+        let queued = self.store.count_queued(0).await?;
+        let waiting = usize::try_from(queued).unwrap_or(usize::MAX) + admitting;
+        if waiting >= self.max_queued {
+            self.set_queued(queued);
+            return Err(SubmitError::QueueFull(waiting));
         }
-        if let Err(e) = self.store.insert(&record).await {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-            return Err(e.into());
-        }
+        self.store.insert(&record).await?;
+        self.set_queued(queued + 1);
         self.live_for(&record.id)
             .publish(CheckEvent::status(CheckStatus::Queued, 0));
         self.metrics.submitted();
-        self.enqueue(record.id);
+        self.wake.notify_one();
         Ok(())
     }
 
-    /// Re-queues what a previous run left (see [`Store::recover`]); called
-    /// once at start, before the workers.
-    pub async fn recover(&self) -> Result<usize, crate::store::StoreError> {
-        let ids = self.store.recover(MAX_ATTEMPTS, now_ms()).await?;
-        let n = ids.len();
-        for id in ids {
-            self.pending.fetch_add(1, Ordering::SeqCst);
-            self.live_for(&id)
-                .publish(CheckEvent::status(CheckStatus::Queued, 0));
-            self.enqueue(id);
+    /// Releases what this owner held when it last ran (the same server
+    /// after a crash: those checks are not running anywhere now); called
+    /// once at start, before the workers. Returns how many went back to
+    /// the queue.
+    pub async fn recover(&self) -> Result<u64, crate::store::StoreError> {
+        let (failed, requeued) = self
+            .store
+            .release_owner(&self.settings.owner, MAX_ATTEMPTS, now_ms())
+            .await?;
+        if failed > 0 {
+            tracing::warn!(
+                failed,
+                "checks interrupted {MAX_ATTEMPTS} times are marked failed"
+            );
         }
-        Ok(n)
+        Ok(requeued)
     }
 
-    fn pop(&self) -> Option<String> {
-        let id = self
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop_front()?;
-        self.pending.fetch_sub(1, Ordering::SeqCst);
-        self.set_queue_gauge();
-        Some(id)
-    }
-
-    /// Starts `n` workers; they stop taking work after [`Jobs::stop`].
+    /// Starts `n` workers and the lease keeper (the last handle); workers
+    /// stop taking work after [`Jobs::stop`], the keeper once they are done.
     pub fn spawn_workers(self: &Arc<Self>, n: usize) -> Vec<tokio::task::JoinHandle<()>> {
-        (0..n.max(1))
+        let n = n.max(1);
+        self.working.store(n, Ordering::SeqCst);
+        let mut handles: Vec<_> = (0..n)
             .map(|_| {
                 let jobs = Arc::clone(self);
-                tokio::spawn(async move { jobs.work().await })
+                tokio::spawn(async move {
+                    Arc::clone(&jobs).work().await;
+                    jobs.working.fetch_sub(1, Ordering::SeqCst);
+                })
             })
-            .collect()
+            .collect();
+        let jobs = Arc::clone(self);
+        handles.push(tokio::spawn(async move { jobs.keep_leases().await }));
+        handles
     }
 
     /// Asks the workers to stop after their current check.
@@ -351,28 +430,142 @@ impl Jobs {
     async fn work(self: Arc<Self>) {
         let mut stop = self.stop.subscribe();
         loop {
-            let id = loop {
-                if *stop.borrow() {
-                    return;
+            if *stop.borrow() {
+                return;
+            }
+            match self
+                .store
+                .claim_next(&self.settings.owner, self.settings.lease, now_ms())
+                .await
+            {
+                Ok(Some((record, lease))) => {
+                    // There may be more: an idle sibling looks too.
+                    self.wake.notify_one();
+                    if let Ok(n) = self.store.count_queued(0).await {
+                        self.set_queued(n);
+                    }
+                    let span = tracing::info_span!("check", check_id = %record.id);
+                    self.run_one(record, lease).instrument(span).await;
+                    continue;
                 }
-                if let Some(id) = self.pop() {
-                    break id;
+                Ok(None) => {
+                    self.set_queued(0);
+                    if self.settings.exit_when_empty {
+                        match self.store.count_unfinished().await {
+                            Ok(0) => {
+                                // The idle siblings see the same.
+                                self.wake.notify_waiters();
+                                return;
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "counting unfinished checks"),
+                        }
+                    }
                 }
-                tokio::select! {
-                    () = self.wake.notified() => {}
-                    _ = stop.changed() => {}
-                }
-            };
-            let span = tracing::info_span!("check", check_id = %id);
-            self.run_one(&id).instrument(span).await;
+                Err(e) => tracing::warn!(error = %e, "claiming a check"),
+            }
+            // Idle: woken by a local submit, a sibling that found work, or
+            // the keeper's poll (one claim attempt per interval per
+            // process, not per task).
+            tokio::select! {
+                () = self.wake.notified() => {}
+                _ = stop.changed() => {}
+            }
         }
     }
 
-    /// Runs one check and stores how it ended. A store failure leaves it
-    /// running in the store, so the next start re-runs it.
-    async fn run_one(&self, id: &str) {
-        let live = self.live_for(id);
-        let result = self.run_claimed(id, &live).await;
+    /// Renews this owner's leases every heartbeat, returns expired ones to
+    /// the queue, wakes an idle worker every [`POLL_INTERVAL`], and tells
+    /// followers of checks run elsewhere how they
+    /// ended; once the workers are done, releases anything still held.
+    async fn keep_leases(self: Arc<Self>) {
+        let heartbeat = self.settings.heartbeat();
+        let mut last_beat: Option<Instant> = None;
+        let mut last_poll = Instant::now();
+        while self.working.load(Ordering::SeqCst) > 0 {
+            if last_beat.is_none_or(|t| t.elapsed() >= heartbeat) {
+                last_beat = Some(Instant::now());
+                self.beat().await;
+            }
+            if last_poll.elapsed() >= POLL_INTERVAL {
+                // Work put in by another machine.
+                last_poll = Instant::now();
+                self.wake.notify_one();
+            }
+            tokio::time::sleep(KEEPER_TICK).await;
+        }
+        match self
+            .store
+            .release_owner(&self.settings.owner, MAX_ATTEMPTS, now_ms())
+            .await
+        {
+            Ok((0, 0)) => {}
+            Ok((failed, requeued)) => {
+                tracing::info!(failed, requeued, "released the checks still held");
+            }
+            Err(e) => tracing::warn!(error = %e, "releasing the checks still held"),
+        }
+    }
+
+    async fn beat(&self) {
+        if let Err(e) = self
+            .store
+            .heartbeat(&self.settings.owner, self.settings.lease)
+            .await
+        {
+            tracing::warn!(error = %e, "renewing leases");
+        }
+        match self.store.reap_expired(MAX_ATTEMPTS, now_ms()).await {
+            Ok((0, 0)) => {}
+            Ok((failed, requeued)) => {
+                tracing::info!(failed, requeued, "checks whose lease expired");
+                self.wake.notify_waiters();
+            }
+            Err(e) => tracing::warn!(error = %e, "returning expired checks to the queue"),
+        }
+        if let Ok(n) = self.store.count_queued(0).await {
+            self.set_queued(n);
+        }
+        self.settle_remote().await;
+    }
+
+    /// Followed checks that no local worker runs: once the store says they
+    /// ended (another worker ran them), their followers get the final event.
+    async fn settle_remote(&self) {
+        let remote: Vec<(String, Arc<Live>)> = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(_, live)| {
+                live.started
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .is_none()
+            })
+            .map(|(id, live)| (id.clone(), Arc::clone(live)))
+            .collect();
+        for (id, live) in remote {
+            let Ok(Some(record)) = self.store.get(&id).await else {
+                continue;
+            };
+            if record.status.is_final() {
+                live.publish(CheckEvent {
+                    verdict: record.verdict.clone(),
+                    ..CheckEvent::status(record.status, 0)
+                });
+                self.live
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&id);
+            }
+        }
+    }
+
+    /// Runs one claimed check and stores how it ended.
+    async fn run_one(&self, record: CheckRecord, lease: Lease) {
+        let live = self.live_for(&record.id);
+        let result = self.run_claimed(&record, &lease, &live).await;
         if let Err(e) = result {
             tracing::error!(error = %e, "check could not be run or stored");
         }
@@ -380,29 +573,24 @@ impl Jobs {
         self.live
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(id);
+            .remove(&record.id);
     }
 
     async fn run_claimed(
         &self,
-        id: &str,
+        record: &CheckRecord,
+        lease: &Lease,
         live: &Arc<Live>,
     ) -> Result<(), crate::store::StoreError> {
-        if !self.store.claim(id, now_ms()).await? {
-            return Ok(());
-        }
-        let Some(record) = self.store.get(id).await? else {
-            return Ok(());
-        };
         *live
             .started
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         live.publish(CheckEvent::status(CheckStatus::Running, 0));
         self.metrics.running.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(hostname = %record.hostname, attempt = record.attempts, "check started");
+        tracing::info!(hostname = %record.hostname, attempt = record.attempts, worker = %lease.owner, "check started");
         let started = Instant::now();
-        let outcome = self.execute(&record, live).await;
+        let outcome = self.execute(record, live).await;
         self.metrics.running.fetch_sub(1, Ordering::Relaxed);
         let seconds = started.elapsed().as_secs_f64();
         let (codes, dns_queries) = match &outcome.1 {
@@ -420,7 +608,18 @@ impl Jobs {
         let mut events = live.snapshot();
         events.push(final_event.clone());
         outcome.events = serde_json::to_string(&events).ok();
-        self.store.finish(id, &outcome).await?;
+        if !self
+            .store
+            .finish_leased(&record.id, lease, &outcome)
+            .await?
+        {
+            // Another worker has it now (or will): its result is the one.
+            tracing::warn!(
+                attempt = lease.attempt,
+                "lease lost before the check ended; result not written"
+            );
+            return Ok(());
+        }
         self.metrics.finished(
             outcome.status.as_str(),
             outcome.verdict.as_deref(),

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod pages;
 pub mod picture;
+pub mod queue;
 pub mod ratelimit;
 pub mod server;
 pub mod store;

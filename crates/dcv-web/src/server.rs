@@ -221,12 +221,13 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, StartError> {
         cfg.profiles.clone(),
         Arc::clone(&metrics),
         cfg.max_queued,
+        crate::jobs::QueueSettings::serve(),
     );
     let recovered = jobs.recover().await?;
     if recovered > 0 {
         tracing::info!(
             recovered,
-            "resuming checks a previous run left queued or running"
+            "re-queued the checks this server was running when it last stopped"
         );
     }
     let check_limit = cfg.policy.check_timeout + crate::jobs::CHECK_GRACE;

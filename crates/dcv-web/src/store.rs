@@ -17,8 +17,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use thiserror::Error;
 
 /// The migrations, compiled in: the binary carries its schema.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "checks", include_str!("../migrations/0001_checks.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "checks", include_str!("../migrations/0001_checks.sql")),
+    (2, "queue", include_str!("../migrations/0002_queue.sql")),
+];
 
 /// Connections per pool. Writes are a few per check; `SQLite` serialises
 /// them anyway.
@@ -90,7 +92,7 @@ impl CheckStatus {
         }
     }
 
-    fn parse(s: &str) -> Result<CheckStatus, StoreError> {
+    pub(crate) fn parse(s: &str) -> Result<CheckStatus, StoreError> {
         Ok(match s {
             "queued" => CheckStatus::Queued,
             "running" => CheckStatus::Running,
@@ -123,7 +125,8 @@ pub struct CheckRecord {
     /// The request as accepted (JSON).
     pub request: String,
     pub status: CheckStatus,
-    /// Times a worker started it (more than one after a restart).
+    /// Times a worker claimed it (more than one after a worker died or a
+    /// restart).
     pub attempts: i64,
     pub created_ms: i64,
     pub started_ms: Option<i64>,
@@ -166,8 +169,9 @@ macro_rules! on_pool {
         }
     };
 }
+pub(crate) use on_pool;
 
-const COLUMNS: &str = "id, hostname, request, status, attempts, created_ms, started_ms, finished_ms, verdict, report, views, events, error";
+pub(crate) const COLUMNS: &str = "id, hostname, request, status, attempts, created_ms, started_ms, finished_ms, verdict, report, views, events, error";
 
 macro_rules! record {
     ($row:expr) => {{
@@ -190,6 +194,7 @@ macro_rules! record {
         }
     }};
 }
+pub(crate) use record;
 
 /// Where `dcv-doctor serve` keeps its `SQLite` file when no URL is given:
 /// `$XDG_DATA_HOME/dcv-doctor/checks.sqlite3`, else
@@ -305,32 +310,6 @@ impl Store {
         Ok(())
     }
 
-    /// Moves a queued check to running (one more attempt); false when it was
-    /// not queued.
-    pub async fn claim(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let sql = "UPDATE checks SET status = 'running', attempts = attempts + 1, started_ms = $2 WHERE id = $1 AND status = 'queued'";
-        let n = on_pool!(self, pool => sqlx::query(sql).bind(id).bind(now_ms).execute(pool).await?.rows_affected());
-        Ok(n == 1)
-    }
-
-    /// Stores how a running check ended.
-    pub async fn finish(&self, id: &str, o: &Outcome) -> Result<(), StoreError> {
-        let sql = "UPDATE checks SET status = $2, finished_ms = $3, verdict = $4, report = $5, views = $6, events = $7, error = $8 WHERE id = $1";
-        on_pool!(self, pool => sqlx::query(sql)
-            .bind(id)
-            .bind(o.status.as_str())
-            .bind(o.finished_ms)
-            .bind(&o.verdict)
-            .bind(&o.report)
-            .bind(&o.views)
-            .bind(&o.events)
-            .bind(&o.error)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
     pub async fn get(&self, id: &str) -> Result<Option<CheckRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM checks WHERE id = $1");
         on_pool!(self, pool => {
@@ -369,28 +348,6 @@ impl Store {
                 out.push(record!(row));
             }
             Ok(out)
-        })
-    }
-
-    /// After a restart: checks left running were interrupted. Those already
-    /// started `max_attempts` times are marked failed (a check that keeps
-    /// killing the server must not loop); the others go back to the queue.
-    /// Returns every queued check, oldest first.
-    pub async fn recover(&self, max_attempts: i64, now_ms: i64) -> Result<Vec<String>, StoreError> {
-        let give_up = "UPDATE checks SET status = 'failed', finished_ms = $2, error = $3 WHERE status = 'running' AND attempts >= $1";
-        let why =
-            format!("interrupted {max_attempts} times by a server restart; not retried again");
-        let requeue = "UPDATE checks SET status = 'queued' WHERE status = 'running'";
-        let queued = "SELECT id FROM checks WHERE status = 'queued' ORDER BY created_ms, id";
-        on_pool!(self, pool => {
-            sqlx::query(give_up).bind(max_attempts).bind(now_ms).bind(&why).execute(pool).await?;
-            sqlx::query(requeue).execute(pool).await?;
-            let rows = sqlx::query(queued).fetch_all(pool).await?;
-            let mut ids = Vec::with_capacity(rows.len());
-            for row in rows {
-                ids.push(row.try_get::<String, _>("id")?);
-            }
-            Ok(ids)
         })
     }
 }

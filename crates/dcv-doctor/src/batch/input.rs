@@ -141,6 +141,13 @@ pub enum LineErrorKind {
     /// The check itself stopped without a report (a bug: the record says so
     /// instead of ending the run).
     Internal,
+    /// A queued job's check that its worker refused: it needs private,
+    /// loopback or reserved addresses and the worker checks public targets
+    /// only (`worker --allow-private` in a lab).
+    Refused,
+    /// A queued job's check that never completed: it timed out, or its
+    /// workers kept stopping until its attempts ran out.
+    Failed,
 }
 
 /// A line that is not a check, and why.
