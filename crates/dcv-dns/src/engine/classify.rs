@@ -232,23 +232,47 @@ pub(super) fn choose_for(
                     .as_ref()
                     .is_some_and(|d| ds_from_child(d, qname)))
         };
-        let usable = |i: &usize| verdicts[*i].is_usable() && parent_side(*i);
-        let preferred = (0..verdicts.len())
-            .filter(usable)
-            .find(|&i| is_aa(&replies[i]) || matches!(verdicts[i], ServerVerdict::Referral { .. }))
-            .or_else(|| (0..verdicts.len()).find(usable));
-        if preferred.is_some() {
-            return preferred;
+        let usable: Vec<usize> = (0..verdicts.len())
+            .filter(|&i| verdicts[i].is_usable() && parent_side(i))
+            .collect();
+        if let Some(i) = pick(&usable, replies, verdicts) {
+            return Some(i);
         }
     }
     choose(replies, verdicts)
 }
 
 /// The resolver's pick: the first usable authoritative answer (or referral),
-/// else the first usable answer without AA, as Unbound does.
+/// else the first usable answer without AA, as Unbound does. Within each, a
+/// server that answered with EDNS goes first: one that only answered
+/// without it (RFC 6891 §7 fallback) cannot send DNSSEC records, and
+/// Unbound avoids such a server in a signed zone (`dnsseclame`,
+/// `iterator/iter_utils.c`) and asks another.
 pub(super) fn choose(replies: &[Arc<ServerReply>], verdicts: &[ServerVerdict]) -> Option<usize> {
-    let preferred = verdicts.iter().zip(replies).position(|(v, r)| {
-        v.is_usable() && (is_aa(r) || matches!(v, ServerVerdict::Referral { .. }))
-    });
-    preferred.or_else(|| verdicts.iter().position(ServerVerdict::is_usable))
+    let usable: Vec<usize> = (0..verdicts.len())
+        .filter(|&i| verdicts[i].is_usable())
+        .collect();
+    pick(&usable, replies, verdicts)
+}
+
+/// The first of `usable` by preference: authoritative (or a referral) with
+/// EDNS, authoritative, with EDNS, any.
+fn pick(
+    usable: &[usize],
+    replies: &[Arc<ServerReply>],
+    verdicts: &[ServerVerdict],
+) -> Option<usize> {
+    let decisive =
+        |i: usize| is_aa(&replies[i]) || matches!(verdicts[i], ServerVerdict::Referral { .. });
+    let with_edns = |i: usize| {
+        replies[i]
+            .decoded
+            .as_ref()
+            .is_some_and(|d| d.evidence.edns_payload.is_some())
+    };
+    let first = |ok: &dyn Fn(usize) -> bool| usable.iter().copied().find(|&i| ok(i));
+    first(&|i| decisive(i) && with_edns(i))
+        .or_else(|| first(&decisive))
+        .or_else(|| first(&with_edns))
+        .or_else(|| usable.first().copied())
 }
