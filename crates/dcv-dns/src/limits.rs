@@ -153,3 +153,11 @@ pub const SHARED_CACHE_BOGUS_TTL: Duration = Duration::from_secs(60);
 /// RRsets and the evidence that built them (a few kB), so 20,000 entries
 /// of each kind stay within tens of megabytes however long the batch.
 pub const SHARED_CACHE_MAX_ENTRIES: usize = 20_000;
+
+/// How long a [`crate::SharedInfraCache`] reuses a single-path probe's
+/// answer (one server, one question, one path: UDP with or without EDNS, or
+/// TCP) when its records' TTLs are longer: Unbound's `infra-host-ttl`
+/// default, 900 s, how long it remembers what a server supports
+/// (`services/cache/infra.c`). A probe that got no answer lives
+/// [`SHARED_CACHE_BOGUS_TTL`].
+pub const SHARED_PROBE_TTL: Duration = Duration::from_secs(900);

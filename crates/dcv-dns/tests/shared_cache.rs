@@ -196,3 +196,38 @@ async fn a_broken_tld_is_reported_for_every_name_under_it() {
     let stats = cache.stats();
     assert!(stats.key_hits >= 2, "{stats:?}");
 }
+
+#[tokio::test]
+async fn a_path_probe_is_reused_for_the_same_question_only() {
+    use dcv_dns::QueryPath;
+    let lab = Lab::start(catalogue::valid()).await.expect("lab starts");
+    let cache = SharedInfraCache::new();
+    let server = lab.server_socket_addrs(NS1)[0];
+    let apex = name(ZONE);
+    let first = shared_engine(&lab, &cache);
+    let a = first
+        .probe_path_shared(server, &apex, RecordType::CAA, QueryPath::TCP_EDNS)
+        .await
+        .expect("probe sent");
+    assert_eq!(first.queries_sent(), 1);
+    let second = shared_engine(&lab, &cache);
+    let b = second
+        .probe_path_shared(server, &apex, RecordType::CAA, QueryPath::TCP_EDNS)
+        .await
+        .expect("probe reused");
+    assert_eq!(second.queries_sent(), 0, "the same probe is not sent again");
+    assert_eq!(a, b);
+    // Another name, type or path is its own probe.
+    let other = second
+        .probe_path_shared(
+            server,
+            &name("www.example.lab"),
+            RecordType::CAA,
+            QueryPath::TCP_EDNS,
+        )
+        .await
+        .expect("probe sent");
+    assert_eq!(other.qname.as_str(), "www.example.lab.");
+    assert_eq!(second.queries_sent(), 1);
+    assert_eq!(cache.stats().probe_hits, 1);
+}

@@ -67,6 +67,7 @@ use std::{
     collections::HashMap,
     fmt,
     hash::Hash,
+    net::SocketAddr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -77,11 +78,11 @@ use std::{
 use tokio::sync::OnceCell;
 
 use crate::{
-    evidence::Exchange,
+    evidence::{Exchange, QueryPath},
     limits,
     lookup::{SharedCacheUse, ZoneCut},
     security::Security,
-    types::DnsName,
+    types::{DnsName, RecordType},
 };
 
 use super::{chain::ZoneKeys, lock};
@@ -102,6 +103,13 @@ impl CutEntry {
 
 type KeysCell = Arc<OnceCell<Arc<ZoneKeys>>>;
 
+/// One single-path probe: server, question, path.
+type ProbeKey = (SocketAddr, DnsName, RecordType, QueryPath);
+
+/// A probe's exchange (`None`: the query budget was spent) and when it was
+/// sent.
+type ProbeCell = Arc<OnceCell<(Option<Exchange>, Instant)>>;
+
 /// Zone cuts and validated zone keys shared by many engines (a batch's
 /// checks) through an `Arc`; cheap to clone. See the module documentation
 /// for what is shared, for how long, and what never is.
@@ -114,6 +122,8 @@ pub struct SharedInfraCache {
 struct SharedInner {
     cuts: Mutex<Bounded<DnsName, Arc<CutEntry>>>,
     keys: Mutex<Bounded<DnsName, KeysCell>>,
+    probes: Mutex<Bounded<ProbeKey, ProbeCell>>,
+    probe_hits: AtomicU64,
     cut_hits: AtomicU64,
     key_hits: AtomicU64,
     key_fetches: AtomicU64,
@@ -130,9 +140,13 @@ pub struct SharedCacheStats {
     pub key_hits: u64,
     /// Zone keys fetched (by the check that filled the cache).
     pub key_fetches: u64,
-    /// Entries held now (zone cuts, zone keys).
+    /// Single-path probes a check took from the cache (the same question
+    /// to the same server over the same path, asked by an earlier check).
+    pub probe_hits: u64,
+    /// Entries held now (zone cuts, zone keys, probes).
     pub cuts: usize,
     pub keys: usize,
+    pub probes: usize,
 }
 
 impl fmt::Debug for SharedInfraCache {
@@ -155,8 +169,10 @@ impl SharedInfraCache {
             cut_hits: self.inner.cut_hits.load(Ordering::Relaxed),
             key_hits: self.inner.key_hits.load(Ordering::Relaxed),
             key_fetches: self.inner.key_fetches.load(Ordering::Relaxed),
+            probe_hits: self.inner.probe_hits.load(Ordering::Relaxed),
             cuts: lock(&self.inner.cuts).len(),
             keys: lock(&self.inner.keys).len(),
+            probes: lock(&self.inner.probes).len(),
         }
     }
 
@@ -239,6 +255,90 @@ impl SharedInfraCache {
         }
         zk
     }
+}
+
+impl super::Engine {
+    /// [`super::Engine::probe_path`], reused from the engine's shared cache
+    /// when an earlier check put the same question to the same server over
+    /// the same path within its lifetime ([`probe_lifetime`]); concurrent
+    /// checks asking it wait for one probe. Without a shared cache, the
+    /// probe is always sent. The single-path probes of a zone's apex (the
+    /// CAA climb's upper labels) and the root's (the vantage preflight)
+    /// are the same for every hostname of a batch; a hostname's own
+    /// questions are its own keys, so they are asked fresh.
+    pub async fn probe_path_shared(
+        &self,
+        server: SocketAddr,
+        qname: &DnsName,
+        qtype: RecordType,
+        path: QueryPath,
+    ) -> Option<Exchange> {
+        let Some(shared) = &self.inner.config.shared_cache else {
+            return self.probe_path(server, qname, qtype, path).await;
+        };
+        let key = (server, qname.clone(), qtype, path);
+        let cell = {
+            let now = Instant::now();
+            let mut probes = lock(&shared.inner.probes);
+            match probes.get(&key) {
+                Some(cell) if cell.get().is_none_or(|p| probe_fresh(p, now)) => cell,
+                _ => {
+                    let cell = ProbeCell::default();
+                    probes.insert(key.clone(), cell.clone(), |c| {
+                        c.get().is_some_and(|p| !probe_fresh(p, Instant::now()))
+                    });
+                    cell
+                }
+            }
+        };
+        let mut sent_here = false;
+        let (exchange, _) = cell
+            .get_or_init(|| {
+                sent_here = true;
+                async {
+                    let sent = Instant::now();
+                    (self.probe_path(server, qname, qtype, path).await, sent)
+                }
+            })
+            .await
+            .clone();
+        if !sent_here {
+            shared.inner.probe_hits.fetch_add(1, Ordering::Relaxed);
+            if exchange.is_none() {
+                // Another check's budget was spent, not this one's.
+                return self.probe_path(server, qname, qtype, path).await;
+            }
+        } else if exchange.is_none() {
+            let mut probes = lock(&shared.inner.probes);
+            if probes.peek(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                probes.remove(&key);
+            }
+        }
+        exchange
+    }
+}
+
+/// How long a probe's exchange may be reused: the smallest TTL of its
+/// records, at most [`limits::SHARED_PROBE_TTL`]; an exchange without an
+/// answer (a timeout, an error) [`limits::SHARED_CACHE_BOGUS_TTL`].
+fn probe_lifetime(exchange: &Exchange) -> Duration {
+    match exchange.response() {
+        Some(r) => r
+            .answer
+            .iter()
+            .chain(&r.authority)
+            .map(|rec| Duration::from_secs(u64::from(rec.ttl)))
+            .min()
+            .unwrap_or(limits::SHARED_PROBE_TTL)
+            .min(limits::SHARED_PROBE_TTL),
+        None => limits::SHARED_CACHE_BOGUS_TTL,
+    }
+}
+
+fn probe_fresh((exchange, sent): &(Option<Exchange>, Instant), now: Instant) -> bool {
+    exchange
+        .as_ref()
+        .is_some_and(|e| *sent + probe_lifetime(e) > now)
 }
 
 /// How old an entry fetched at `fetched` is at `now`.
