@@ -148,11 +148,13 @@ pub const SHARED_CACHE_MAX_TTL: Duration = Duration::from_secs(86_400);
 pub const SHARED_CACHE_BOGUS_TTL: Duration = Duration::from_secs(60);
 
 /// Entries a [`crate::SharedInfraCache`] holds per kind (zone cuts, zone
-/// keys); past it the least recently used are dropped. Unbound bounds its
-/// key cache by bytes (`key-cache-size`, 4 MB); one entry here holds the
-/// RRsets and the evidence that built them (a few kB), so 20,000 entries
-/// of each kind stay within tens of megabytes however long the batch.
-pub const SHARED_CACHE_MAX_ENTRIES: usize = 20_000;
+/// keys, path probes); past it the least recently used are dropped. Unbound
+/// bounds its key cache by bytes (`key-cache-size`, 4 MB by default); an
+/// entry here also keeps the evidence that built it (the exchanges with
+/// their records, a few kB for a signed zone's keys), so 4,096 of each kind
+/// stay within a few tens of megabytes however long the batch: enough for
+/// the root, every TLD and thousands of shared zones.
+pub const SHARED_CACHE_MAX_ENTRIES: usize = 4_096;
 
 /// How long a [`crate::SharedInfraCache`] reuses a single-path probe's
 /// answer (one server, one question, one path: UDP with or without EDNS, or

@@ -5,13 +5,15 @@
 //!
 //! ```text
 //! cargo bench -p dcv-doctor --bench shared_cache
-//! cargo bench -p dcv-doctor --bench shared_cache -- --zones 36 --hosts 720 --concurrency 16 --delay-ms 20
+//! cargo bench -p dcv-doctor --bench shared_cache -- --tlds 3 --tld-servers 4 --zones 36 --hosts 720 --concurrency 16 --delay-ms 20
 //! ```
 //!
 //! Needs root (the lab on port 53, where Unbound's root hints point) and
 //! `/usr/sbin/unbound` (`apt-get install -y unbound`).
 //!
-//! The lab: a signed root, `--tlds` signed TLDs, `--zones` signed zones
+//! The lab: a signed root, `--tlds` signed TLDs (each on `--tld-servers`
+//! servers of its own, IPv4 and IPv6, as real TLDs have four to thirteen),
+//! `--zones` signed zones
 //! spread over them (`z<i>.<tld>.`, each on two providers' servers whose
 //! names sit in `example.lab.`, so every cut needs an NS address lookup),
 //! and `--hosts` hostnames spread over the zones (`h<j>.z<i>.<tld>`, each
@@ -39,7 +41,7 @@ use std::time::Instant;
 use dcv_dns::RecordType;
 use dcv_doctor::demo::lab_flags;
 use dcv_lab::catalogue::{NS1, NS2};
-use dcv_lab::{Lab, Scenario, Signing, ZoneSpec};
+use dcv_lab::{Lab, Scenario, ServerSpec, Signing, ZoneSpec};
 
 mod common;
 use common::{Run, Unbound, ratio, run_batch, stub};
@@ -49,6 +51,8 @@ const TARGET_SPEEDUP: f64 = 5.0;
 
 struct Options {
     tlds: u64,
+    /// Name servers per TLD (each with an IPv4 and an IPv6 address).
+    tld_servers: u64,
     zones: u64,
     hosts: u64,
     concurrency: u64,
@@ -58,6 +62,7 @@ struct Options {
 fn options() -> anyhow::Result<Options> {
     let mut opts = Options {
         tlds: 3,
+        tld_servers: 4,
         zones: 36,
         hosts: 720,
         concurrency: 16,
@@ -67,6 +72,7 @@ fn options() -> anyhow::Result<Options> {
     while let Some(arg) = args.next() {
         let slot = match arg.as_str() {
             "--tlds" => &mut opts.tlds,
+            "--tld-servers" => &mut opts.tld_servers,
             "--zones" => &mut opts.zones,
             "--hosts" => &mut opts.hosts,
             "--concurrency" => &mut opts.concurrency,
@@ -82,6 +88,7 @@ fn options() -> anyhow::Result<Options> {
             .map_err(|e| anyhow::anyhow!("{arg} {value:?}: {e}"))?;
     }
     opts.tlds = opts.tlds.clamp(1, 20);
+    opts.tld_servers = opts.tld_servers.clamp(1, 13);
     opts.zones = opts.zones.max(1);
     opts.hosts = opts.hosts.max(opts.zones);
     opts.concurrency = opts.concurrency.clamp(1, 256);
@@ -110,11 +117,13 @@ fn scenario(opts: &Options) -> Scenario {
         "a few TLDs, a few dozen zones, hundreds of hostnames",
     );
     for t in 0..opts.tlds {
-        s = s.zone(
-            ZoneSpec::new(tld(t))
-                .served_by(dcv_lab::catalogue::TLD_NS)
-                .signed(signing.clone()),
-        );
+        let mut spec = ZoneSpec::new(tld(t)).signed(signing.clone());
+        for k in 0..opts.tld_servers {
+            let server = format!("ns{k}.{}", tld(t));
+            s = s.server(ServerSpec::new(server.clone()));
+            spec = spec.served_by(server);
+        }
+        s = s.zone(spec);
     }
     let mut zones: Vec<ZoneSpec> = (0..opts.zones)
         .map(|i| {
@@ -291,8 +300,8 @@ async fn run(opts: &Options) -> anyhow::Result<()> {
         );
     }
     println!(
-        "{} DNS-01 checks (Let's Encrypt) of hostnames in {} zones under {} TLDs, --concurrency {}, {} ms per DNS answer",
-        opts.hosts, opts.zones, opts.tlds, opts.concurrency, opts.delay_ms
+        "{} DNS-01 checks (Let's Encrypt) of hostnames in {} zones under {} TLDs of {} servers each, --concurrency {}, {} ms per DNS answer",
+        opts.hosts, opts.zones, opts.tlds, opts.tld_servers, opts.concurrency, opts.delay_ms
     );
     for (name, m) in [
         ("batch (shared cache)", &shared),

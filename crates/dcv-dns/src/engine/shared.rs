@@ -261,8 +261,8 @@ impl super::Engine {
     /// [`super::Engine::probe_path`], reused from the engine's shared cache
     /// when an earlier check put the same question to the same server over
     /// the same path within its lifetime ([`probe_lifetime`]); concurrent
-    /// checks asking it wait for one probe. Without a shared cache, the
-    /// probe is always sent. The single-path probes of a zone's apex (the
+    /// checks asking it wait for one probe. Only questions at a zone cut's
+    /// apex are kept; without a shared cache, the probe is always sent. The single-path probes of a zone's apex (the
     /// CAA climb's upper labels) and the root's (the vantage preflight)
     /// are the same for every hostname of a batch; a hostname's own
     /// questions are its own keys, so they are asked fresh.
@@ -276,6 +276,11 @@ impl super::Engine {
         let Some(shared) = &self.inner.config.shared_cache else {
             return self.probe_path(server, qname, qtype, path).await;
         };
+        // Only a zone's apex is asked the same by every hostname under it;
+        // a hostname's own question would fill the cache for nothing.
+        if self.known_cut(qname).is_none() {
+            return self.probe_path(server, qname, qtype, path).await;
+        }
         let key = (server, qname.clone(), qtype, path);
         let cell = {
             let now = Instant::now();
