@@ -18,10 +18,17 @@
 //! - **Never shared**: each hostname's own questions (A/AAAA, CAA at every
 //!   label of the climb, TXT at `_acme-challenge`, CNAME/DNAME targets) go
 //!   to every authoritative server of the hostname's zone for every check,
-//!   as the CA's resolver would ask them for its own validation; the
-//!   single-path probes are asked per check too (their question is the
-//!   hostname's own CAA or TXT, so nothing in them is per zone). The
-//!   per-server round-trip state ([`crate::infra::Infra`]) stays per engine:
+//!   as the CA's resolver would ask them for its own validation, and so are
+//!   the single-path probes of those questions (UDP with and without EDNS,
+//!   TCP).
+//! - **Path probes shared per zone**: a single-path probe whose question
+//!   is a zone cut's apex (the CAA climb reaching the zone's apex, the
+//!   vantage preflight's root NS) is the same question to the same server
+//!   over the same path for every hostname under it: it is kept per server,
+//!   question and path for the smallest TTL of its records, at most
+//!   [`limits::SHARED_PROBE_TTL`] (Unbound's `infra-host-ttl`), and a probe
+//!   that got no answer for [`limits::SHARED_CACHE_BOGUS_TTL`].
+//! - The per-server round-trip state ([`crate::infra::Infra`]) stays per engine:
 //!   each check measures its servers as a cold CA perspective would, so the
 //!   slow-server evidence of one check never comes from another's packets.
 //!
