@@ -99,6 +99,23 @@ pub struct DnsLookupEvidence {
     pub zone_nameservers: Vec<String>,
     /// Each authoritative server's own answer (for the final zone).
     pub servers: Vec<ServerAnswerEvidence>,
+    /// Zone cuts and zone keys this lookup took from a batch's shared
+    /// infrastructure cache instead of fetching them, and how old each
+    /// was; empty for a cold lookup (`--isolated`, `check`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_shared_cache: Vec<SharedCacheEvidence>,
+}
+
+/// One piece of infrastructure a lookup reused from the shared cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedCacheEvidence {
+    /// The zone, e.g. `lab.`.
+    pub zone: String,
+    /// `delegation` (the zone cut: NS names and addresses) or `keys` (its
+    /// DS and DNSKEY RRsets and their validation).
+    pub entry: String,
+    /// Time since its records were fetched.
+    pub age_ms: u64,
 }
 
 /// One zone's servers asked one question over every path (IPv4/IPv6 x UDP
@@ -535,8 +552,31 @@ impl DnsLookupEvidence {
                 .map(|c| c.ns_names.iter().map(ToString::to_string).collect())
                 .unwrap_or_default(),
             servers,
+            from_shared_cache: shared_cache_uses(lookup),
         }
     }
+}
+
+/// The cuts and keys of `lookup` that came from a shared cache, by zone
+/// from the root down.
+fn shared_cache_uses(lookup: &dcv_dns::Lookup) -> Vec<SharedCacheEvidence> {
+    let cuts = lookup.zone_cuts.iter().filter_map(|c| {
+        let used = c.from_shared_cache?;
+        Some((c.zone.clone(), "delegation", used.age_ms))
+    });
+    let keys = lookup.validation.iter().filter_map(|s| {
+        let used = s.from_shared_cache?;
+        Some((s.zone.clone(), "keys", used.age_ms))
+    });
+    let mut uses: Vec<_> = cuts.chain(keys).collect();
+    uses.sort_by_key(|(zone, entry, _)| (zone.label_count(), zone.clone(), *entry));
+    uses.into_iter()
+        .map(|(zone, entry, age_ms)| SharedCacheEvidence {
+            zone: zone.to_string(),
+            entry: entry.to_owned(),
+            age_ms,
+        })
+        .collect()
 }
 
 impl ServerAnswerEvidence {

@@ -317,7 +317,7 @@ async fn probe_zone(engine: &Engine, cut: &ZoneCut, questions: &[PathQuestion]) 
     let done: Vec<(usize, PathProbe)> = futures::stream::iter(jobs)
         .map(|(i, server, path)| async move {
             let q = &questions[i];
-            let probe = engine.probe_path(server.addr, &q.qname, q.qtype, path);
+            let probe = engine.probe_path_shared(server.addr, &q.qname, q.qtype, path);
             let exchange = tokio::time::timeout_at(deadline, probe)
                 .await
                 .ok()

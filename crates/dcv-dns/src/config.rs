@@ -246,6 +246,10 @@ pub struct EngineConfig {
     /// [`ServerPolicy::Any`] by default; servers facing strangers set
     /// [`ServerPolicy::PublicOnly`].
     pub server_policy: ServerPolicy,
+    /// Zone cuts and validated zone keys shared with other engines (a
+    /// batch's checks), reused while their TTLs last; `None`: everything
+    /// is fetched cold, as one CA perspective would.
+    pub shared_cache: Option<crate::SharedInfraCache>,
 }
 
 impl Default for EngineConfig {
@@ -265,6 +269,7 @@ impl Default for EngineConfig {
             use_ipv6: true,
             ask_every_root_server: false,
             server_policy: ServerPolicy::Any,
+            shared_cache: None,
         }
     }
 }

@@ -73,7 +73,7 @@ pub use config::{
     AnchorKind, Clock, ConfigError, EngineConfig, IANA_ROOT_ANCHORS, IANA_ROOT_HINTS, RootHint,
     ServerPolicy, TrustAnchor, parse_root_hints, parse_trust_anchor,
 };
-pub use engine::Engine;
+pub use engine::{Engine, SharedCacheStats, SharedInfraCache};
 pub use evidence::{
     Exchange, ExchangeResult, ExtendedError, HeaderFlags, NetErrorKind, Protocol, QueryPath,
     RangeKind, RecordEvidence, ReservedRange, ResponseEvidence,
@@ -81,7 +81,7 @@ pub use evidence::{
 pub use infra::{MAX_LATENCY_SAMPLES, ServerTiming, cold_resolver_cost};
 pub use lookup::{
     AliasKind, ChainLink, CutSource, KeySummary, Lookup, NameServer, Outcome, ServFailReason,
-    ServerAnswer, ServerVerdict, UnresolvedNs, ValidationStep, ZoneCut,
+    ServerAnswer, ServerVerdict, SharedCacheUse, UnresolvedNs, ValidationStep, ZoneCut,
 };
 pub use security::{
     BogusReason, DenialKind, DsSummary, IndeterminateReason, InsecureReason, RrsetId, Security,

@@ -133,3 +133,33 @@ pub const MAX_DENIAL_RRSETS: usize = 32;
 /// domain; the bound stops a long hostile name from costing one DS query per
 /// label (up to 126). Beyond it the status is indeterminate.
 pub const MAX_CUT_PROBE_LABELS: usize = 12;
+
+/// The longest a [`crate::SharedInfraCache`] entry is reused, whatever the
+/// TTLs behind it say: Unbound's `cache-max-ttl` default (86400 s,
+/// `util/config_file.c`). A batch rarely lives that long; the cap bounds a
+/// zone that publishes a week-long DNSKEY TTL.
+pub const SHARED_CACHE_MAX_TTL: Duration = Duration::from_secs(86_400);
+
+/// How long a bogus chain (a DS or DNSKEY RRset that fails validation) is
+/// reused before it is fetched again: Unbound's `BOGUS_KEY_TTL` and
+/// `val-bogus-ttl` default, 60 s (`validator/validator.h`). Short, so a
+/// fixed zone is seen fixed within a minute, long enough that a broken TLD
+/// is not asked again for each of its hostnames.
+pub const SHARED_CACHE_BOGUS_TTL: Duration = Duration::from_secs(60);
+
+/// Entries a [`crate::SharedInfraCache`] holds per kind (zone cuts, zone
+/// keys, path probes); past it the least recently used are dropped. Unbound
+/// bounds its key cache by bytes (`key-cache-size`, 4 MB by default); an
+/// entry here also keeps the evidence that built it (the exchanges with
+/// their records, a few kB for a signed zone's keys), so 4,096 of each kind
+/// stay within a few tens of megabytes however long the batch: enough for
+/// the root, every TLD and thousands of shared zones.
+pub const SHARED_CACHE_MAX_ENTRIES: usize = 4_096;
+
+/// How long a [`crate::SharedInfraCache`] reuses a single-path probe's
+/// answer (one server, one question, one path: UDP with or without EDNS, or
+/// TCP) when its records' TTLs are longer: Unbound's `infra-host-ttl`
+/// default, 900 s, how long it remembers what a server supports
+/// (`services/cache/infra.c`). A probe that got no answer lives
+/// [`SHARED_CACHE_BOGUS_TTL`].
+pub const SHARED_PROBE_TTL: Duration = Duration::from_secs(900);

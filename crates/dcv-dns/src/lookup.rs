@@ -204,6 +204,19 @@ pub struct ZoneCut {
     /// How the cut became known: the hints, a referral, or (where the same
     /// servers serve parent and child, so no referral comes) validation.
     pub found_by: CutSource,
+    /// Set when this check took the cut from a [`crate::SharedInfraCache`]
+    /// another check filled, instead of being referred to it itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_shared_cache: Option<SharedCacheUse>,
+}
+
+/// A piece of infrastructure (a zone cut, a zone's validated keys) that a
+/// check reused from a [`crate::SharedInfraCache`]: how old it was then.
+/// The exchanges that built it are in the lookup's evidence all the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SharedCacheUse {
+    /// Time since the entry's records were fetched, in milliseconds.
+    pub age_ms: u64,
 }
 
 /// How a zone cut became known.
@@ -362,6 +375,10 @@ pub struct ValidationStep {
     pub ds: Vec<DsSummary>,
     pub dnskeys: Vec<KeySummary>,
     pub security: Security,
+    /// Set when this check took the step from a [`crate::SharedInfraCache`]
+    /// another check filled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_shared_cache: Option<SharedCacheUse>,
 }
 
 /// A DNSKEY, summarised.

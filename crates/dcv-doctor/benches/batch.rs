@@ -26,15 +26,15 @@
 //! the same cores: rates measure both, and only ratios from one run compare.
 
 use std::fmt::Write as _;
-use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use dcv_doctor::batch::summary::cpu_ms;
 use dcv_doctor::demo::{healthy, lab_flags};
 use dcv_lab::Lab;
 use dcv_lab::catalogue::{WEB, ZONE};
+
+mod common;
+use common::{Run, percentile, ratio, run_batch};
 
 /// The memory run's reference size (issue #14: flat from 10,000 lines).
 const MEMORY_BASE_LINES: u64 = 10_000;
@@ -81,109 +81,6 @@ fn options() -> anyhow::Result<Options> {
     }
     opts.sequential = opts.sequential.min(opts.checks).max(1);
     Ok(opts)
-}
-
-/// What one `batch` child did.
-struct Run {
-    records: u64,
-    checks: u64,
-    passed: u64,
-    /// Codes of the warnings in reports that did not pass outright, with
-    /// their counts (a loaded machine shows as slow-server warnings).
-    warnings: std::collections::BTreeMap<String, u64>,
-    dns_queries: u64,
-    /// Each check's wall time (`timings_ms.total`), sorted at the end.
-    check_ms: Vec<u64>,
-    checks_per_second: f64,
-    /// The child's CPU time (user + system) over its checks.
-    cpu_ms: u64,
-    /// This process's CPU time meanwhile: the lab's servers (and reading
-    /// the records).
-    lab_cpu_ms: u64,
-    peak_rss_kib: u64,
-    exit: Option<i32>,
-}
-
-/// Runs `dcv-doctor batch INPUT ARGS`, reading its records as they come
-/// (parsing them when `parse` is set, to count DNS queries and passes).
-fn run_batch(
-    input: &Path,
-    args: &[std::ffi::OsString],
-    summary: &Path,
-    parse: bool,
-) -> anyhow::Result<Run> {
-    let lab_cpu_before = cpu_ms().unwrap_or(0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dcv-doctor"))
-        .arg("batch")
-        .arg(input)
-        .args(args)
-        .arg("--summary-json")
-        .arg(summary)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdout = std::io::BufReader::new(
-        child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
-    );
-    let mut run = Run {
-        records: 0,
-        checks: 0,
-        passed: 0,
-        warnings: std::collections::BTreeMap::new(),
-        dns_queries: 0,
-        check_ms: Vec::new(),
-        checks_per_second: 0.0,
-        cpu_ms: 0,
-        lab_cpu_ms: 0,
-        peak_rss_kib: 0,
-        exit: None,
-    };
-    for record in stdout.lines() {
-        let record = record?;
-        run.records += 1;
-        if parse {
-            let value: serde_json::Value = serde_json::from_str(&record)?;
-            let report = &value["report"];
-            if report.is_object() {
-                run.checks += 1;
-                run.passed += u64::from(report["verdict"] == "pass");
-                if report["verdict"] == "warn" {
-                    let findings = report["findings"].as_array().into_iter().flatten();
-                    for f in findings.filter(|f| f["severity"] == "warning") {
-                        let code = f["code"].as_str().unwrap_or("?").to_owned();
-                        *run.warnings.entry(code).or_default() += 1;
-                    }
-                }
-                run.dns_queries += report["timings_ms"]["dns_queries"].as_u64().unwrap_or(0);
-                run.check_ms
-                    .push(report["timings_ms"]["total"].as_u64().unwrap_or(0));
-            }
-        }
-    }
-    run.exit = child.wait()?.code();
-    run.lab_cpu_ms = cpu_ms().unwrap_or(0).saturating_sub(lab_cpu_before);
-    run.check_ms.sort_unstable();
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(summary)?)?;
-    run.checks_per_second = summary["checks_per_second"].as_f64().unwrap_or(0.0);
-    run.cpu_ms = summary["cpu_ms"].as_u64().unwrap_or(0);
-    run.peak_rss_kib = summary["peak_rss_kib"]
-        .as_u64()
-        .ok_or_else(|| anyhow::anyhow!("no peak_rss_kib in the summary"))?;
-    Ok(run)
-}
-
-/// The `p`th percentile of sorted values (0 when there are none).
-fn percentile(sorted: &[u64], p: usize) -> u64 {
-    let i = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
-    sorted.get(i).copied().unwrap_or(0)
-}
-
-#[allow(clippy::cast_precision_loss)] // counts far below 2^52
-fn ratio(a: u64, b: u64) -> f64 {
-    a as f64 / b.max(1) as f64
 }
 
 async fn throughput(opts: &Options, dir: &Path) -> anyhow::Result<()> {

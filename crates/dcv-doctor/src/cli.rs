@@ -409,6 +409,13 @@ pub struct BatchArgs {
     /// --concurrency of them wait, no new check starts until it ends.
     #[arg(long)]
     pub unordered: bool,
+    /// Give every check its own cold DNS cache, as one CA perspective
+    /// validating one name sees it. By default the checks share the zone
+    /// cuts, DS and DNSKEY sets of the root, the TLDs and every zone several
+    /// hostnames sit in, reused while their TTLs last (a bogus chain 60 s);
+    /// each hostname's own names are asked fresh either way.
+    #[arg(long)]
+    pub isolated: bool,
     /// Remote perspective agents for multi-perspective corroboration (BR
     /// 3.2.2.9), as for `check`. Every line's check asks each agent, so an
     /// agent must accept --concurrency checks at once (its --max-concurrent).

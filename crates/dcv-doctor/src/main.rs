@@ -185,14 +185,17 @@ fn run_batch(args: &cli::BatchArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("--summary-json {}: {e}", path.display()))
         })
         .transpose()?;
-    let checker: std::sync::Arc<dyn batch::LineChecker> = if perspectives.is_empty() {
-        std::sync::Arc::new(batch::Isolated)
-    } else {
-        std::sync::Arc::new(batch::WithPerspectives {
-            perspectives: perspectives.into(),
-            as_of,
-        })
-    };
+    let shared_cache = (!args.isolated).then(dcv_dns::SharedInfraCache::new);
+    let checker: std::sync::Arc<dyn batch::LineChecker> =
+        match (perspectives.is_empty(), shared_cache) {
+            (true, None) => std::sync::Arc::new(batch::Isolated),
+            (true, Some(cache)) => std::sync::Arc::new(batch::SharedInfra { cache }),
+            (false, shared_cache) => std::sync::Arc::new(batch::WithPerspectives {
+                perspectives: perspectives.into(),
+                as_of,
+                shared_cache,
+            }),
+        };
     let progress = batch::Progress::on_stderr();
     let plan = batch::BatchPlan {
         setup,

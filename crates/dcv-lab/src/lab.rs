@@ -212,6 +212,16 @@ impl Lab {
         }
     }
 
+    /// Queries every server of the lab has received so far (UDP datagrams
+    /// and TCP messages): the packets any resolver sent, ours or another
+    /// (Unbound) measured the same way.
+    pub fn queries_received(&self) -> u64 {
+        self.states
+            .iter()
+            .map(|s| s.received.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
     /// The scenario this lab runs.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario

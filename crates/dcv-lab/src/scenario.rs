@@ -317,6 +317,10 @@ pub struct ZoneSpec {
     /// replaces the default copy of the same apex on its servers (a record
     /// published while a test runs, reaching one server, then all).
     pub stage: Option<String>,
+    /// TTL of the generated DNSKEY RRset when signed (default 3600 s, as
+    /// the other generated records): a short one lets a test watch a
+    /// resolver's cached keys expire.
+    pub dnskey_ttl: Option<u32>,
 }
 
 impl ZoneSpec {

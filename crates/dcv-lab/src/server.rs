@@ -81,6 +81,9 @@ pub(crate) struct ServerState {
     /// costs a lookup, not a rebuild (a 1,000-record RRset takes a debug
     /// build hundreds of milliseconds).
     built: Mutex<HashMap<BuiltKey, Option<Arc<Vec<u8>>>>>,
+    /// Queries received (UDP datagrams and TCP messages), dropped or not:
+    /// what a resolver cost this server ([`crate::Lab::queries_received`]).
+    pub(crate) received: std::sync::atomic::AtomicU64,
 }
 
 /// The stages a running lab has entered, oldest first (a later stage's copy
@@ -188,6 +191,7 @@ impl ServerState {
                 seen: HashMap::new(),
             }),
             built: Mutex::new(HashMap::new()),
+            received: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -217,6 +221,8 @@ impl ServerState {
         transport: Transport,
         client: IpAddr,
     ) -> Option<Vec<u8>> {
+        self.received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if request.len() < 12 {
             return self.respond(request, transport, client);
         }

@@ -545,7 +545,7 @@ pub(crate) fn build_zone(spec: &ZoneSpec, ctx: &BuildCtx<'_>) -> Result<Zone, La
         for k in published.iter().filter(|(_, p)| *p).map(|(k, _)| *k) {
             records.push(Record::from_rdata(
                 apex.clone(),
-                INFRA_TTL,
+                spec.dnskey_ttl.unwrap_or(INFRA_TTL),
                 RData::DNSSEC(DNSSECRData::DNSKEY(k.clone())),
             ));
         }

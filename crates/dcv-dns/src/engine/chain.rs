@@ -30,7 +30,7 @@ use crate::{
     wire::Decoded,
 };
 
-use super::{BoxFuture, Engine, lock};
+use super::{BoxFuture, Engine, lock, shared};
 
 use super::classify::{ds_from_child, is_aa};
 use super::ctx::Ctx;
@@ -54,6 +54,15 @@ pub(super) struct ZoneKeys {
     /// The cut at `name`, found without a referral (by the signer name or a
     /// DS probe), with the servers that answer for it.
     pub(super) found_cut: Option<ZoneCut>,
+    /// The smallest TTL of the records behind these keys (DS or its denial,
+    /// DNSKEY, their RRSIGs, capped by the RRSIGs' expiry); `None` when no
+    /// record was fetched. How long a [`super::SharedInfraCache`] keeps them.
+    pub(super) ttl: Option<u32>,
+    /// When the fetch of these keys began (their age in a shared cache).
+    pub(super) fetched: std::time::Instant,
+    /// The engine that fetched them ([`Engine::id`]): another engine took
+    /// them from a shared cache.
+    pub(super) built_by: u64,
 }
 
 impl ZoneKeys {
@@ -68,6 +77,9 @@ impl ZoneKeys {
             answers: Vec::new(),
             exchanges: Vec::new(),
             found_cut: None,
+            ttl: None,
+            fetched: std::time::Instant::now(),
+            built_by: 0,
         }
     }
 
@@ -84,6 +96,24 @@ impl ZoneKeys {
             answers: Vec::new(),
             exchanges: Vec::new(),
             found_cut: None,
+            ttl: None,
+            fetched: std::time::Instant::now(),
+            built_by: 0,
+        }
+    }
+
+    /// Lowers [`ZoneKeys::ttl`] to the records of `decoded` (answer and
+    /// authority sections) and the time left before their RRSIGs expire
+    /// (`now`, UNIX seconds), as a validator caps an RRset's TTL at its
+    /// signatures' expiry (RFC 4035 §5.3.3).
+    fn note_ttl(&mut self, decoded: &Decoded, now: u64) {
+        for r in decoded.answers.iter().chain(&decoded.authority) {
+            let mut ttl = r.ttl;
+            if let Some(sig) = dnssec::as_rrsig(r) {
+                let left = u64::from(sig.input().sig_expiration.get()).saturating_sub(now);
+                ttl = ttl.min(u32::try_from(left).unwrap_or(u32::MAX));
+            }
+            self.ttl = Some(self.ttl.map_or(ttl, |t| t.min(ttl)));
         }
     }
 
@@ -149,7 +179,7 @@ impl Engine {
                 });
             }
             let zk = self.zone_keys(&signer, CutSource::SignerName).await;
-            ctx.add_keys(&zk);
+            ctx.add_keys(&zk, self.inner.id);
             if !zk.security.is_secure() {
                 return zk.security.clone();
             }
@@ -169,14 +199,14 @@ impl Engine {
             // the usual one; else a cut below it on the same servers.
             let served = self.zone_keys(&cut.zone, CutSource::Referral).await;
             if !served.security.is_secure() || !lookup_name.is_subdomain_of(&cut.zone) {
-                ctx.add_keys(&served);
+                ctx.add_keys(&served, self.inner.id);
                 return served.security.clone();
             }
             let (zk, ()) = tokio::join!(
                 self.zone_keys(&lookup_name, CutSource::DsProbe),
                 self.prefetch_cut_probes(&cut.zone, &lookup_name, true),
             );
-            ctx.add_keys(&zk);
+            ctx.add_keys(&zk, self.inner.id);
             if !zk.security.is_secure() {
                 return zk.security.clone();
             }
@@ -319,9 +349,34 @@ impl Engine {
                 let mut map = lock(&self.inner.keys);
                 map.entry(name.clone()).or_default().clone()
             };
-            cell.get_or_init(|| async { Arc::new(self.compute_zone_keys(name, why).await) })
-                .await
-                .clone()
+            cell.get_or_init(|| async {
+                let Some(shared) = &self.inner.config.shared_cache else {
+                    return Arc::new(self.fetch_zone_keys(name, why).await);
+                };
+                let zk = Box::pin(shared.zone_keys(name, self.fetch_zone_keys(name, why))).await;
+                if zk.built_by == self.inner.id
+                    || shared::keys_reusable(&zk, std::time::Instant::now())
+                {
+                    return zk;
+                }
+                // Another check's fetch failed in a way that is its own (a
+                // timeout, its query budget): fetch them here.
+                Arc::new(self.fetch_zone_keys(name, why).await)
+            })
+            .await
+            .clone()
+        })
+    }
+
+    /// [`Engine::compute_zone_keys`], stamped with when the fetch began and
+    /// by which engine (for a shared cache).
+    fn fetch_zone_keys<'a>(&'a self, name: &'a DnsName, why: CutSource) -> BoxFuture<'a, ZoneKeys> {
+        Box::pin(async move {
+            let fetched = std::time::Instant::now();
+            let mut zk = self.compute_zone_keys(name, why).await;
+            zk.fetched = fetched;
+            zk.built_by = self.inner.id;
+            zk
         })
     }
 
@@ -406,7 +461,7 @@ impl Engine {
         // between it and `name` needs a DS query.
         let known = self.closest_known_cut(&parent_name);
         let too_deep = name.label_count() > known.label_count() + limits::MAX_CUT_PROBE_LABELS;
-        let referred = lock(&self.inner.cuts).contains_key(name);
+        let referred = self.known_cut(name).is_some();
         let mut ds_ctx = Ctx::default();
         let mut key_ctx = Ctx::default();
         // A name the walk was referred to, or that signs data, is most likely
@@ -471,6 +526,7 @@ impl Engine {
         let parent_h = parent_zone.to_hickory();
         let name_h = name.to_hickory();
         let now = self.inner.config.clock.now_unix();
+        zk.note_ttl(&decoded, now);
         let ds_list = match verdict {
             ServerVerdict::Answer { .. } => {
                 let (recs, sigs) = dnssec::rrset(&decoded.answers, &name_h, HType::DS);
@@ -495,6 +551,7 @@ impl Engine {
                     let mut no_cut = ZoneKeys::inherit(name, pk);
                     no_cut.answers = zk.answers;
                     no_cut.exchanges = zk.exchanges;
+                    no_cut.ttl = zk.ttl;
                     return no_cut;
                 }
                 if recs.is_empty() {
@@ -564,6 +621,7 @@ impl Engine {
                         let mut no_cut = ZoneKeys::inherit(name, pk);
                         no_cut.answers = zk.answers;
                         no_cut.exchanges = zk.exchanges;
+                        no_cut.ttl = zk.ttl;
                         return no_cut;
                     }
                     Ok(Denial::Proven(kind)) => Security::Insecure(InsecureReason::NoDs {
@@ -693,6 +751,7 @@ impl Engine {
             unresolved: Vec::new(),
             referred_by: None,
             found_by,
+            from_shared_cache: None,
         };
         (Some(cut), ctx)
     }
@@ -758,6 +817,7 @@ impl Engine {
                 );
             }
         };
+        zk.note_ttl(&decoded, now);
         let (recs, sigs) = dnssec::rrset(&decoded.answers, &zone_h, HType::DNSKEY);
         let keys = dnssec::dnskeys(&recs);
         if keys.is_empty() {
@@ -843,6 +903,7 @@ fn new_step(zone: &DnsName, parent: Option<&DnsName>) -> ValidationStep {
         ds: Vec::new(),
         dnskeys: Vec::new(),
         security: Security::Secure,
+        from_shared_cache: None,
     }
 }
 

@@ -76,7 +76,10 @@ impl Ctx {
         }
     }
 
-    pub(super) fn add_keys(&mut self, zk: &ZoneKeys) {
+    /// Adds the key evidence of `zk` and the chain above it, each zone
+    /// once; a step another engine fetched (`built_by` is not `engine`, so
+    /// it came from a shared cache) says how old it was.
+    pub(super) fn add_keys(&mut self, zk: &ZoneKeys, engine: u64) {
         let mut chain = Vec::new();
         let mut cur = Some(zk);
         while let Some(k) = cur {
@@ -90,7 +93,12 @@ impl Ctx {
             if let Some(step) = &k.step
                 && !self.steps.iter().any(|s| s.zone == step.zone)
             {
-                self.steps.push(step.clone());
+                let mut step = step.clone();
+                if k.built_by != engine {
+                    step.from_shared_cache =
+                        Some(super::shared::age(k.fetched, std::time::Instant::now()));
+                }
+                self.steps.push(step);
             }
             if let Some(cut) = &k.found_cut {
                 self.add_cut(cut);

@@ -21,8 +21,11 @@ mod chain;
 mod classify;
 mod ctx;
 mod resolve;
+mod shared;
 mod vantage;
 mod walk;
+
+pub use shared::{SharedCacheStats, SharedInfraCache};
 
 use std::{
     collections::HashMap,
@@ -32,7 +35,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
     },
 };
 
@@ -61,6 +64,8 @@ pub struct Engine {
 }
 
 struct Inner {
+    /// Tells this engine's fetches from other engines' in a shared cache.
+    id: u64,
     config: EngineConfig,
     sent: AtomicU32,
     replies: Mutex<HashMap<(SocketAddr, DnsName, RecordType), Cell<ServerReply>>>,
@@ -72,7 +77,13 @@ struct Inner {
     /// Round-trip state and timings per server address, shared by every
     /// lookup (the resolver's infrastructure cache).
     infra: Infra,
+    /// Zone cuts taken from the shared cache: the referral exchanges that
+    /// built each, added to the evidence of every lookup that walks it.
+    reused_cuts: Mutex<HashMap<DnsName, Arc<[crate::evidence::Exchange]>>>,
 }
+
+/// Engine ids ([`Inner::id`]); 0 is never handed out.
+static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,12 +122,14 @@ impl Engine {
             unresolved: Vec::new(),
             referred_by: None,
             found_by: CutSource::RootHints,
+            from_shared_cache: None,
         };
         let mut cuts = HashMap::new();
         cuts.insert(DnsName::root(), Arc::new(root));
         let infra = Infra::new(config.initial_rto);
         Self {
             inner: Arc::new(Inner {
+                id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
                 config,
                 sent: AtomicU32::new(0),
                 replies: Mutex::default(),
@@ -125,6 +138,7 @@ impl Engine {
                 keys: Mutex::default(),
                 journal: Recorder::default(),
                 infra,
+                reused_cuts: Mutex::default(),
             }),
         }
     }
@@ -188,14 +202,14 @@ impl Engine {
     }
 
     fn closest_cut(&self, name: &DnsName) -> Arc<ZoneCut> {
-        let cuts = lock(&self.inner.cuts);
         let mut cur = Some(name.clone());
         while let Some(n) = cur {
-            if let Some(c) = cuts.get(&n) {
-                return c.clone();
+            if let Some(c) = self.known_cut(&n) {
+                return c;
             }
             cur = n.parent();
         }
+        let cuts = lock(&self.inner.cuts);
         cuts.get(&DnsName::root()).cloned().unwrap_or_else(|| {
             Arc::new(ZoneCut {
                 zone: DnsName::root(),
@@ -205,8 +219,41 @@ impl Engine {
                 unresolved: Vec::new(),
                 referred_by: None,
                 found_by: CutSource::RootHints,
+                from_shared_cache: None,
             })
         })
+    }
+
+    /// The cut at `zone` this engine knows, or a fresh one from the shared
+    /// cache, taken into this engine with the cuts above it (so the walk,
+    /// the journal and the evidence see the whole path) and marked with its
+    /// age.
+    fn known_cut(&self, zone: &DnsName) -> Option<Arc<ZoneCut>> {
+        if let Some(c) = lock(&self.inner.cuts).get(zone) {
+            return Some(c.clone());
+        }
+        let shared = self.inner.config.shared_cache.as_ref()?;
+        let entry = shared.cut(zone)?;
+        let now = std::time::Instant::now();
+        let mut taken = Vec::new();
+        let mut next = Some(entry);
+        for _ in 0..limits::MAX_REFERRALS {
+            let Some(e) = next.take() else { break };
+            let mut cut = ZoneCut::clone(&e.cut);
+            cut.from_shared_cache = Some(e.age(now));
+            next = match &cut.parent {
+                Some(p) if !lock(&self.inner.cuts).contains_key(p) => shared.cut(p),
+                _ => None,
+            };
+            taken.push((Arc::new(cut), e.exchanges.clone()));
+        }
+        let mut cuts = lock(&self.inner.cuts);
+        let mut reused = lock(&self.inner.reused_cuts);
+        for (cut, exchanges) in taken.into_iter().rev() {
+            reused.entry(cut.zone.clone()).or_insert(exchanges);
+            cuts.entry(cut.zone.clone()).or_insert(cut);
+        }
+        cuts.get(zone).cloned()
     }
 
     fn add_cut_path(&self, cut: &ZoneCut, ctx: &mut Ctx) {
@@ -224,6 +271,14 @@ impl Engine {
         }
         for c in path.iter().rev() {
             ctx.add_cut(c);
+        }
+        if self.inner.config.shared_cache.is_some() {
+            let reused = lock(&self.inner.reused_cuts);
+            for c in &path {
+                if let Some(exchanges) = reused.get(&c.zone) {
+                    ctx.add_exchanges(exchanges.iter());
+                }
+            }
         }
     }
 

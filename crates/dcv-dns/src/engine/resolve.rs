@@ -48,7 +48,7 @@ impl Engine {
                     let proven_insecure = match &why {
                         ServFailReason::AllServersFailed { zone, .. } => {
                             let zk = self.zone_keys(zone, CutSource::Referral).await;
-                            ctx.add_keys(&zk);
+                            ctx.add_keys(&zk, self.inner.id);
                             matches!(zk.security, Security::Insecure(_))
                                 .then(|| zk.security.clone())
                         }

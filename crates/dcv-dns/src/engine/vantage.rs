@@ -82,7 +82,7 @@ impl Engine {
             let qname = &qname;
             async move {
                 let t = Instant::now();
-                let probe = self.probe_path(server, qname, RecordType::NS, path);
+                let probe = self.probe_path_shared(server, qname, RecordType::NS, path);
                 let exchange = tokio::time::timeout_at(deadline, probe)
                     .await
                     .ok()

@@ -57,6 +57,7 @@ impl Engine {
                     });
                 }
                 self.prefetch_zone_keys(&cut.zone);
+                let asked = std::time::Instant::now();
                 let (servers, replies, verdicts) =
                     self.ask_cut_in(&cut, qname, qtype, ctx, keep_answers).await;
                 for r in &replies {
@@ -102,13 +103,14 @@ impl Engine {
                         zones.push(child.clone());
                         return WalkEnd::Fail(ServFailReason::NameServerCycle { zones });
                     }
-                    let known = lock(&self.inner.cuts).get(child).cloned();
-                    let next = match known {
-                        Some(c) => c,
-                        None => {
-                            self.build_cut(child, &cut, replies[i].server, &decoded, stack, ctx)
-                                .await
-                        }
+                    let next = if let Some(c) = self.known_cut(child) {
+                        c
+                    } else {
+                        let next = self
+                            .build_cut(child, &cut, replies[i].server, &decoded, stack, ctx)
+                            .await;
+                        self.share_cut(&next, &decoded, &replies, asked);
+                        next
                     };
                     self.add_cut_path(&next, ctx);
                     cut = next;
@@ -224,6 +226,7 @@ impl Engine {
             unresolved,
             referred_by: Some(referred_by),
             found_by: CutSource::Referral,
+            from_shared_cache: None,
         };
         // A cut built inside a nested NS resolution with names left
         // unresolved reflects that nesting, not the zone: do not cache it.
@@ -234,6 +237,54 @@ impl Engine {
         cuts.entry(child.clone())
             .or_insert_with(|| Arc::new(cut))
             .clone()
+    }
+
+    /// Offers a cut this engine built from a referral to the shared cache,
+    /// with the exchanges of the referral, for the smallest TTL of the NS
+    /// RRset and the glue it holds (a cut with NS names left unresolved: at
+    /// most [`limits::SHARED_CACHE_BOGUS_TTL`], the failure may pass). Cuts
+    /// built inside a nested NS resolution that this engine did not keep
+    /// are not offered either.
+    fn share_cut(
+        &self,
+        cut: &Arc<ZoneCut>,
+        referral: &Decoded,
+        replies: &[Arc<crate::transport::ServerReply>],
+        asked: std::time::Instant,
+    ) {
+        let Some(shared) = &self.inner.config.shared_cache else {
+            return;
+        };
+        let kept = lock(&self.inner.cuts)
+            .get(&cut.zone)
+            .is_some_and(|c| Arc::ptr_eq(c, cut));
+        if !kept || cut.servers.is_empty() {
+            return;
+        }
+        let zone_h = cut.zone.to_hickory();
+        let ns_h: Vec<_> = cut.ns_names.iter().map(DnsName::to_hickory).collect();
+        let ttl = referral
+            .authority
+            .iter()
+            .filter(|r| r.name == zone_h && matches!(r.data, RData::NS(_)))
+            .chain(
+                referral
+                    .additional
+                    .iter()
+                    .filter(|r| ns_h.contains(&r.name) && r.data.ip_addr().is_some()),
+            )
+            .map(|r| r.ttl)
+            .min();
+        let Some(ttl) = ttl else { return };
+        let mut lifetime = std::time::Duration::from_secs(u64::from(ttl));
+        if !cut.unresolved.is_empty() {
+            lifetime = lifetime.min(limits::SHARED_CACHE_BOGUS_TTL);
+        }
+        let exchanges = replies
+            .iter()
+            .flat_map(|r| r.exchanges.iter().cloned())
+            .collect();
+        shared.put_cut(cut.clone(), exchanges, asked, lifetime);
     }
 
     /// Addresses of an out-of-bailiwick NS name (A, and AAAA if IPv6 is on).

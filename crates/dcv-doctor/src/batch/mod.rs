@@ -32,7 +32,7 @@ use futures::{FutureExt as _, StreamExt as _};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-pub use checker::{Checked, Isolated, LineChecker, WithPerspectives};
+pub use checker::{Checked, Isolated, LineChecker, SharedInfra, WithPerspectives};
 pub use input::{InputError, LineErrorKind, MAX_LINE_BYTES};
 pub use progress::Progress;
 pub use summary::{BatchSummary, RecordFacts};
