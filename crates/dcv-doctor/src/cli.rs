@@ -370,6 +370,7 @@ pub struct AcmeArgs {
 /// CSV or JSON Lines input may override `ca`, `method` and `account_uri` per
 /// line).
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // one bool per on/off flag, as clap maps them
 pub struct BatchArgs {
     /// The input file; `-` (the default) reads standard input.
     #[arg(default_value = "-")]
