@@ -334,6 +334,28 @@ async fn run(opts: &Options) -> anyhow::Result<()> {
         shared_run.peak_rss_kib,
         isolated_run.peak_rss_kib
     );
+    // Where a check's time goes: its own wall time (latency-bound: the
+    // critical path of round trips) against the CPU the checker and the lab
+    // spent per check (CPU-bound: packets).
+    for (name, run) in [("shared", &shared_run), ("--isolated", &isolated_run)] {
+        let median = run
+            .check_ms
+            .get(run.check_ms.len() / 2)
+            .copied()
+            .unwrap_or(0);
+        println!(
+            "  {name}: median check {median} ms ({:.1} answer delays); CPU per check: checker {:.1} ms, lab {:.1} ms",
+            f64::from(u32::try_from(median)?) / f64::from(u32::try_from(opts.delay_ms.max(1))?),
+            ratio(run.cpu_ms, run.checks),
+            ratio(run.lab_cpu_ms, run.checks)
+        );
+        let phases: Vec<String> = run
+            .phase_ms
+            .iter()
+            .map(|(phase, ms)| format!("{phase} {:.0}", ratio(*ms, run.checks)))
+            .collect();
+        println!("    mean phase times (ms): {}", phases.join(", "));
+    }
     anyhow::ensure!(
         speedup >= TARGET_SPEEDUP,
         "the shared cache is {speedup:.1}x --isolated, below the {TARGET_SPEEDUP}x target"

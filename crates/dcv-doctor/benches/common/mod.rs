@@ -28,6 +28,9 @@ pub struct Run {
     pub dns_queries: u64,
     /// Each check's wall time (`timings_ms.total`), sorted at the end.
     pub check_ms: Vec<u64>,
+    /// Every other `timings_ms` phase (`caa`, `txt`, `probes`, ...) summed
+    /// over the checks: where a check's time goes.
+    pub phase_ms: std::collections::BTreeMap<String, u64>,
     pub checks_per_second: f64,
     /// The child's CPU time (user + system) over its checks.
     pub cpu_ms: u64,
@@ -69,6 +72,7 @@ pub fn run_batch(
         warnings: std::collections::BTreeMap::new(),
         dns_queries: 0,
         check_ms: Vec::new(),
+        phase_ms: std::collections::BTreeMap::new(),
         checks_per_second: 0.0,
         cpu_ms: 0,
         lab_cpu_ms: 0,
@@ -94,6 +98,10 @@ pub fn run_batch(
                 run.dns_queries += report["timings_ms"]["dns_queries"].as_u64().unwrap_or(0);
                 run.check_ms
                     .push(report["timings_ms"]["total"].as_u64().unwrap_or(0));
+                let phases = report["timings_ms"].as_object().into_iter().flatten();
+                for (phase, ms) in phases.filter(|(k, _)| *k != "dns_queries" && *k != "total") {
+                    *run.phase_ms.entry(phase.clone()).or_default() += ms.as_u64().unwrap_or(0);
+                }
             }
         }
     }
