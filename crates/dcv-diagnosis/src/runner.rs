@@ -39,7 +39,9 @@ pub struct Observations {
     /// answers the TXT query with the TXT alone, so only this shows the
     /// delegation the CA never follows.
     pub txt_cname: Option<Lookup>,
-    /// TXT at the doubled-label mistakes (`_acme-challenge.<name>.<zone>`).
+    /// TXT at the doubled-label mistakes (`_acme-challenge.<name>.<zone>`),
+    /// asked only when they could explain something: no TXT at the name, or
+    /// a delegation CNAME expected.
     pub txt_doubled: Vec<Lookup>,
     /// The token path fetched.
     pub http_token: String,
@@ -822,6 +824,16 @@ async fn gather(
                 why: dcv_dns::ServFailReason::AllServersFailed { .. }
             }
         ) {
+            doubled_names.clear();
+        }
+        // Only a missing TXT (or a missing delegation CNAME) is explained by
+        // a record at the doubled name (`rules::txt`): with TXT records at
+        // the name and no delegation expected, nothing would read them.
+        let txt_found = lookup
+            .records()
+            .iter()
+            .any(|r| r.rtype == RecordType::TXT);
+        if txt_found && cfg.dcv_delegation.is_none() {
             doubled_names.clear();
         }
         if let Some(cut) = lookup
