@@ -829,10 +829,7 @@ async fn gather(
         // Only a missing TXT (or a missing delegation CNAME) is explained by
         // a record at the doubled name (`rules::txt`): with TXT records at
         // the name and no delegation expected, nothing would read them.
-        let txt_found = lookup
-            .records()
-            .iter()
-            .any(|r| r.rtype == RecordType::TXT);
+        let txt_found = lookup.records().iter().any(|r| r.rtype == RecordType::TXT);
         if txt_found && cfg.dcv_delegation.is_none() {
             doubled_names.clear();
         }

@@ -23,7 +23,9 @@ use dcv_web::queue::{ENQUEUE_CHUNK, JobCheck, JobLine, JobLineError, LEASE, MAX_
 use dcv_web::store::{CheckStatus, Store};
 
 use crate::batch::input::{LineError, LineParser, LineReader};
-use crate::batch::{BatchRecord, BatchSummary, InputError, LineErrorKind, RecordFacts};
+use crate::batch::{
+    BatchRecord, BatchSummary, InputError, LineErrorKind, RecordFacts, record_json,
+};
 use crate::cli::{ExportArgs, LogFormat, WorkerArgs};
 use crate::config::{CheckOptions, CheckSetup};
 
@@ -240,18 +242,6 @@ fn error_json(line: u64, input: &str, why: &LineError) -> String {
         error: Some(why.message()),
         error_kind: Some(why.kind()),
         option: why.option(),
-    })
-}
-
-fn record_json(record: &BatchRecord<'_>) -> String {
-    serde_json::to_string(record).unwrap_or_else(|e| {
-        serde_json::json!({
-            "line": record.line,
-            "input": record.input,
-            "error": format!("the record could not be written as JSON: {e}"),
-            "error_kind": LineErrorKind::Internal,
-        })
-        .to_string()
     })
 }
 

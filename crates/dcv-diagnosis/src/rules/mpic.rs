@@ -281,28 +281,8 @@ pub fn apply_perspectives(report: &mut Report, seen: &[PerspectiveOutcome], as_o
         .collect();
     report.mpic = Some(MpicReport::new(req, infos, quorums));
 
-    for f in &new_findings {
-        if f.severity != Severity::Error {
-            continue;
-        }
-        for v in &mut report.ca_verdicts {
-            if !f.blocks.contains(&v.ca) {
-                continue;
-            }
-            for m in &mut v.methods {
-                if f.method.is_none_or(|fm| fm == m.method) && !m.blocked_by.contains(&f.code) {
-                    m.blocked_by.push(f.code);
-                    m.would_validate = false;
-                }
-            }
-            v.would_validate = v.methods.iter().all(|m| m.would_validate);
-        }
-    }
-    report.findings.extend(new_findings);
-    report
-        .findings
-        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
-    report.verdict = Report::fold_verdict(&report.ca_verdicts, &report.findings);
+    // Blocking MPIC findings mark the CA's verdict as the runner's own do.
+    report.add_findings(new_findings);
 }
 
 /// `letsencrypt`, `google`, ... as in JSON.

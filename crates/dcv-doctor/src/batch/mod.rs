@@ -320,7 +320,7 @@ fn error_record(line: u64, input: &str, why: &LineError) -> Done {
     }
 }
 
-fn record_json(record: &BatchRecord<'_>) -> String {
+pub(crate) fn record_json(record: &BatchRecord<'_>) -> String {
     serde_json::to_string(record).unwrap_or_else(|e| {
         // A report is plain data with string keys; should this ever fail,
         // the line still gets a record that says so.
