@@ -278,7 +278,10 @@ fn export_record(line: JobLine) -> (u64, String, RecordFacts) {
                         error_kind: None,
                         option: None,
                     });
-                    (line, json, RecordFacts::of_report(&report, None))
+                    // Only the report is stored: the zone is known when a
+                    // finding's DNS evidence names it, as for --perspectives.
+                    let zone = crate::batch::checker::zone_from_evidence(&report);
+                    (line, json, RecordFacts::of_report(&report, zone))
                 }
                 other => {
                     let (kind, why) = match (status, other) {

@@ -109,7 +109,7 @@ impl LineChecker for WithPerspectives {
 }
 
 /// The zone a finding's DNS evidence names for the hostname itself.
-fn zone_from_evidence(report: &Report) -> Option<String> {
+pub(crate) fn zone_from_evidence(report: &Report) -> Option<String> {
     let own = |query: &str| {
         query
             .rsplit_once('/')
