@@ -78,6 +78,21 @@ impl Engine {
                     }
                 }
                 let Some(i) = chosen else {
+                    // Another lookup (of this check, or of the batch through
+                    // the shared cache) may have learned a cut below this one
+                    // while these servers failed: a resolver with that
+                    // delegation cached asks the child's servers, as Unbound
+                    // does once its query to the parent has timed out (a
+                    // parent that drops CAA queries, worlds seed 1800). The
+                    // failed servers stay in the evidence.
+                    let deeper = self.closest_cut(&start);
+                    if deeper.zone.label_count() > cut.zone.label_count()
+                        && !stack.contains(&deeper.zone)
+                    {
+                        self.add_cut_path(&deeper, ctx);
+                        cut = deeper;
+                        continue;
+                    }
                     if verdicts
                         .iter()
                         .all(|v| matches!(v, ServerVerdict::NotAsked))
