@@ -235,6 +235,27 @@ impl CheckSetup {
     }
 }
 
+/// What a server mode (`serve`, `worker`) checks under, from its flags: its
+/// own DNS view and ports, public targets only unless `allow_private`, and
+/// the time bound; requests are validated by its
+/// [`request::ServerCheckPolicy::check_config`].
+pub fn server_policy(
+    dns: &DnsSourceArgs,
+    ports: &PortArgs,
+    allow_private: bool,
+    check_timeout_secs: u64,
+) -> Result<request::ServerCheckPolicy, ConfigError> {
+    let check_timeout = Duration::from_secs(check_timeout_secs);
+    Ok(request::ServerCheckPolicy {
+        dns: dns_config(dns, check_timeout)?,
+        http_port: ports.http_port,
+        https_port: ports.https_port,
+        http_phase_timeout: None,
+        allow_private,
+        check_timeout,
+    })
+}
+
 /// An ACME account URI as RFC 8657 §3 `accounturi` compares it: an https URL.
 pub fn validate_account_uri(uri: &str) -> Result<(), ConfigError> {
     Ok(request::validate_account_uri(uri)?)

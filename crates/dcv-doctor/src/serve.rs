@@ -5,12 +5,10 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use dcv_diagnosis::Report;
 use dcv_diagnosis::config::CheckConfig;
-use dcv_diagnosis::request::ServerCheckPolicy;
 use dcv_web::ratelimit::Rate;
 use dcv_web::{Corroborator, Fold, Profiles, ServeConfig};
 use futures::future::BoxFuture;
@@ -68,8 +66,6 @@ pub(crate) fn profiles(specs: &[String]) -> anyhow::Result<Profiles> {
 
 /// Validates the flags into the service's configuration.
 pub fn serve_config(args: &ServeArgs) -> anyhow::Result<ServeConfig> {
-    let check_timeout = Duration::from_secs(args.check_timeout);
-    let dns = crate::config::dns_config(&args.dns, check_timeout)?;
     let client_rate: Rate = args
         .client_rate
         .parse()
@@ -85,14 +81,12 @@ pub fn serve_config(args: &ServeArgs) -> anyhow::Result<ServeConfig> {
     Ok(ServeConfig {
         listen: args.listen,
         database_url,
-        policy: ServerCheckPolicy {
-            dns,
-            http_port: args.ports.http_port,
-            https_port: args.ports.https_port,
-            http_phase_timeout: None,
-            allow_private: args.allow_private,
-            check_timeout,
-        },
+        policy: crate::config::server_policy(
+            &args.dns,
+            &args.ports,
+            args.allow_private,
+            args.check_timeout,
+        )?,
         workers: usize::try_from(args.workers).unwrap_or(4),
         max_queued: usize::try_from(args.max_queued).unwrap_or(64),
         client_rate,

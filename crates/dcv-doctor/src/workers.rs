@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use dcv_diagnosis::Report;
-use dcv_diagnosis::request::{CheckRequest, ServerCheckPolicy};
+use dcv_diagnosis::request::CheckRequest;
 use dcv_web::api::WebCheckRequest;
 use dcv_web::jobs::{CHECK_GRACE, Jobs, QueueSettings, host_name};
 use dcv_web::queue::{ENQUEUE_CHUNK, JobCheck, JobLine, JobLineError, LEASE, MAX_ATTEMPTS};
@@ -55,14 +55,12 @@ fn worker_id(arg: Option<&str>) -> anyhow::Result<String> {
 pub async fn run_worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     dcv_web::init_logging(args.log_format == LogFormat::Json);
     let check_timeout = Duration::from_secs(args.check_timeout);
-    let policy = ServerCheckPolicy {
-        dns: crate::config::dns_config(&args.dns, check_timeout)?,
-        http_port: args.ports.http_port,
-        https_port: args.ports.https_port,
-        http_phase_timeout: None,
-        allow_private: args.allow_private,
-        check_timeout,
-    };
+    let policy = crate::config::server_policy(
+        &args.dns,
+        &args.ports,
+        args.allow_private,
+        args.check_timeout,
+    )?;
     let profiles = crate::serve::profiles(&args.perspectives)?;
     let owner = worker_id(args.worker_id.as_deref())?;
     let settings = QueueSettings {
