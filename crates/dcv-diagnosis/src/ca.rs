@@ -74,6 +74,19 @@ pub enum CaaFailurePolicy {
     PermitIfProvenInsecure,
 }
 
+/// The recursive resolver a CA's validation asks, where it is public: its
+/// quirks decide what the CA sees from a half-broken zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaResolver {
+    /// Let's Encrypt: its own Unbound instances recursing from the root
+    /// (peers-and-ca-behaviour.md, Boulder's DNS layer). Unbound takes a lame
+    /// server's referral to the zone itself as an empty answer (NODATA).
+    Unbound,
+    /// Not published.
+    Undisclosed,
+}
+
 /// Everything dcv-doctor needs to know about one CA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaProfile {
@@ -100,6 +113,7 @@ pub struct CaProfile {
     pub issues_punycode: bool,
     /// The account-URI prefix of the CA's ACME account URLs (RFC 8657 §3).
     pub acme_account_uri_prefix: Option<&'static str>,
+    pub resolver: CaResolver,
 }
 
 /// Let's Encrypt (Boulder `va/caa.go`, `policy/pa.go`; standards.md §6.3).
@@ -117,6 +131,7 @@ pub static LETS_ENCRYPT: CaProfile = CaProfile {
     max_labels: Some(10),
     issues_punycode: true,
     acme_account_uri_prefix: Some("https://acme-v02.api.letsencrypt.org/acme/acct/"),
+    resolver: CaResolver::Unbound,
 };
 
 /// Google Trust Services (CPS §4.2 lists `pki.goog`; Cloudflare documents the
@@ -135,6 +150,7 @@ pub static GOOGLE_TRUST_SERVICES: CaProfile = CaProfile {
     max_labels: None,
     issues_punycode: false,
     acme_account_uri_prefix: Some("https://dv.acme-v02.api.pki.goog/account/"),
+    resolver: CaResolver::Undisclosed,
 };
 
 /// SSL.com (Cloudflare "Certificate authorities" reference).
@@ -152,6 +168,7 @@ pub static SSL_COM: CaProfile = CaProfile {
     max_labels: None,
     issues_punycode: true,
     acme_account_uri_prefix: None,
+    resolver: CaResolver::Undisclosed,
 };
 
 /// Sectigo (backup certificates only; identifiers per the CCADB CAA identifiers
@@ -176,6 +193,7 @@ pub static SECTIGO: CaProfile = CaProfile {
     max_labels: None,
     issues_punycode: true,
     acme_account_uri_prefix: None,
+    resolver: CaResolver::Undisclosed,
 };
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub mod request;
 pub mod rules;
 pub mod runner;
 
-pub use ca::{CaId, CaProfile};
+pub use ca::{CaId, CaProfile, CaResolver};
 pub use codes::FindingCode;
 pub use model::{
     CaVerdict, Evidence, Finding, Method, MethodVerdict, Report, Severity, Verdict, WhoFixes,

@@ -57,6 +57,11 @@ pub fn boulder_caa_lookup_failed(identifier: &str, dns_problem: &str) -> String 
 }
 
 /// Boulder DNS-01: no TXT at the validation name.
+/// Boulder's HTTP-01 error when neither A nor AAAA gave an address.
+pub fn boulder_no_addresses(name: &str) -> String {
+    format!("No valid IP addresses found for {name}")
+}
+
 pub fn boulder_txt_missing(name: &str) -> String {
     format!("No TXT record found at {name}")
 }

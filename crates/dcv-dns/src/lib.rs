@@ -80,8 +80,9 @@ pub use evidence::{
 };
 pub use infra::{MAX_LATENCY_SAMPLES, ServerTiming, cold_resolver_cost};
 pub use lookup::{
-    AliasKind, ChainLink, CutSource, KeySummary, Lookup, NameServer, Outcome, ServFailReason,
-    ServerAnswer, ServerVerdict, SharedCacheUse, UnresolvedNs, ValidationStep, ZoneCut,
+    AliasKind, ChainLink, CutSource, KeySummary, LameReason, Lookup, NameServer, Outcome,
+    ServFailReason, ServerAnswer, ServerVerdict, SharedCacheUse, UnresolvedNs, ValidationStep,
+    ZoneCut,
 };
 pub use security::{
     BogusReason, DenialKind, DsSummary, IndeterminateReason, InsecureReason, RrsetId, Security,

@@ -301,7 +301,7 @@ pub enum ServerVerdict {
     },
     /// Not authoritative and not a downward referral (RFC 1912 §2.8 "lame").
     Lame {
-        detail: String,
+        reason: LameReason,
     },
     Refused,
     ServFail,
@@ -328,6 +328,52 @@ pub enum ServerVerdict {
     },
 }
 
+/// Why a response could not be used (RFC 1912 §2.8 "lame"), typed so that
+/// rules can tell a server that serves only the parent from one that lost
+/// the answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LameReason {
+    /// A response came but was not kept (the exchange ended in another
+    /// result).
+    ResponseLost,
+    /// Truncated over UDP (TC), and the retry over TCP failed.
+    TruncatedAndTcpFailed,
+    /// A referral to the very zone the server was asked as: it serves the
+    /// parent, not this zone (RFC 1034 §4.3.2: a referral that does not lead
+    /// closer is no answer). Unbound, Let's Encrypt's resolver, takes it as
+    /// an empty NOERROR answer (NODATA) instead of asking another server.
+    SelfReferral { zone: DnsName },
+    /// A referral up or sideways: to `owner`, which is not below the zone
+    /// the server was asked as.
+    ReferralNotBelow { owner: DnsName },
+    /// A referral to the DS owner instead of the DS RRset: a DS query must be
+    /// answered by the parent (RFC 4035 §3.1.4.1).
+    ReferralForDs { zone: DnsName },
+    /// No AA flag, no referral and no SOA: nothing a resolver can use.
+    NoAuthority,
+}
+
+impl std::fmt::Display for LameReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ResponseLost => f.write_str("response lost"),
+            Self::TruncatedAndTcpFailed => f.write_str("truncated over UDP and TCP failed"),
+            Self::SelfReferral { zone } => {
+                let zone = zone.without_dot();
+                write!(f, "referral to {zone} itself: the server does not serve it")
+            }
+            Self::ReferralNotBelow { owner } => {
+                write!(f, "referral to {owner} which is not below the zone asked")
+            }
+            Self::ReferralForDs { zone } => {
+                write!(f, "referral instead of the DS RRset for {zone}")
+            }
+            Self::NoAuthority => f.write_str("no AA flag, no referral and no SOA"),
+        }
+    }
+}
+
 impl ServerVerdict {
     /// Usable by a resolver (an answer, a denial or a referral).
     pub fn is_usable(&self) -> bool {
@@ -340,7 +386,7 @@ impl ServerVerdict {
     /// Why the server is unusable, phrased for "server X ..." sentences.
     pub fn failure_text(&self) -> String {
         match self {
-            Self::Lame { detail } => format!("is lame ({detail})"),
+            Self::Lame { reason } => format!("is lame ({reason})"),
             Self::Refused => "answered REFUSED".into(),
             Self::ServFail => "answered SERVFAIL".into(),
             Self::OtherRcode { rcode } => format!("answered {rcode}"),

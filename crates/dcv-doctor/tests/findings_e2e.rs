@@ -128,6 +128,61 @@ fn lame_servers_are_named_but_do_not_block() {
     assert!(ev.servers.iter().all(|s| !s.authoritative), "{ev:?}");
 }
 
+/// A listed server that serves only the parent answers with a referral to
+/// the zone itself. The engine asks the other servers and finds the TXT;
+/// Let's Encrypt's Unbound takes the referral as NODATA whenever it picks
+/// that server (crates/dcv-worlds/known-divergences.toml, "lame server"), so
+/// for Let's Encrypt it blocks, with Boulder's "No TXT record found", and
+/// for a CA whose resolver is not known it is a warning.
+#[test]
+fn self_referral_from_a_parent_only_server_blocks_lets_encrypt() {
+    let report = run(
+        catalogue::lame_self_referral(),
+        "www.example.lab",
+        dns_only(&["token"]),
+    );
+    assert!(!report.ca_verdicts[0].would_validate, "{report:#?}");
+    let lame: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == FindingCode::DnsLameDelegation)
+        .collect();
+    assert_eq!(lame.len(), 1, "ns3 named once: {lame:#?}");
+    let f = lame[0];
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.blocks, vec![CaId::Letsencrypt]);
+    assert!(f.summary.contains("ns3.example.lab ("), "{}", f.summary);
+    assert!(!f.summary.contains("ns1.example.lab"), "{}", f.summary);
+    assert_eq!(
+        f.acme_detail.as_deref(),
+        Some("No TXT record found at _acme-challenge.www.example.lab")
+    );
+    let ev = dns_evidence(f);
+    assert_eq!(ev.outcome, "NOERROR", "the engine itself found the TXT");
+    let ns3: Vec<_> = ev
+        .servers
+        .iter()
+        .filter(|s| s.server.starts_with("ns3.example.lab."))
+        .collect();
+    assert!(!ns3.is_empty(), "{ev:?}");
+    assert!(
+        ns3.iter().all(|s| s
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("referral to example.lab itself"))),
+        "{ns3:?}"
+    );
+
+    let report = run(catalogue::lame_self_referral(), "www.example.lab", |cfg| {
+        dns_only(&["token"])(cfg);
+        cfg.cas = vec![CaId::Google];
+    });
+    // (The lab's CAA names only letsencrypt.org, so Google is refused by CAA.)
+    let f = find(&report, FindingCode::DnsLameDelegation);
+    assert_eq!(f.severity, Severity::Warning, "{f:#?}");
+    assert!(f.blocks.is_empty(), "{f:#?}");
+}
+
 #[test]
 fn one_failing_server_of_two_is_a_warning_naming_it() {
     let report = run(

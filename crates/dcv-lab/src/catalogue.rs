@@ -382,6 +382,31 @@ pub fn lame_delegation() -> Scenario {
         })
 }
 
+/// `ns3.example.lab.` is in the NS set of `example.lab.` (at `lab.` and in
+/// the zone) but serves only the parent, `lab.`: asked for a name under
+/// `example.lab.`, it refers to `example.lab.` itself. The engine calls that
+/// lame and asks ns1/ns2; Unbound takes the referral as NODATA whenever it
+/// picks ns3. Not in [`all`]: an oracle comparison would depend on which
+/// server Unbound happens to pick.
+pub fn lame_self_referral() -> Scenario {
+    let ns_set = [NS1, NS2, NS3];
+    base(&Signing::Unsigned)
+        .rename(
+            "lame-self-referral",
+            "ns3 is listed for example.lab. but serves only lab.: it refers example.lab. to itself",
+        )
+        .server(ServerSpec::new(NS3))
+        .with_zone("lab.", |z| {
+            z.servers.push(NS3.to_owned());
+            z.records
+                .extend(ns_set.iter().map(|ns| format!("example NS {ns}")));
+        })
+        .with_zone(ZONE, |z| {
+            z.records
+                .extend(ns_set.iter().map(|ns| format!("@ NS {ns}")));
+        })
+}
+
 /// `lab.` delegates `example.lab.` to in-bailiwick servers without glue: the
 /// servers' addresses can only be found by asking those very servers.
 pub fn missing_glue() -> Scenario {

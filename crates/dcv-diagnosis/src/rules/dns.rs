@@ -135,7 +135,13 @@ fn all_lookups(obs: &Observations) -> impl Iterator<Item = &Lookup> {
 /// Findings about zones rather than single answers.
 pub fn zone_findings(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
     let mut out = Vec::new();
-    out.extend(partial_server_failures(obs));
+    let self_referred = self_referrals(cfg, obs);
+    let reported: BTreeSet<(SocketAddr, DnsName)> = self_referred
+        .iter()
+        .flat_map(|(_, servers)| servers.iter().cloned())
+        .collect();
+    out.extend(self_referred.into_iter().map(|(f, _)| f));
+    out.extend(partial_server_failures(obs, &reported));
     out.extend(slow_servers(cfg, obs));
     out.extend(delegations(cfg, obs));
     if let Some(base) = obs.caa.first()
@@ -166,7 +172,10 @@ type FailureGroup<'a> = (
     bool,
 );
 
-fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
+fn partial_server_failures(
+    obs: &Observations,
+    reported: &BTreeSet<(SocketAddr, DnsName)>,
+) -> Vec<Finding> {
     // (zone, code) -> the servers failing that way, with one lookup as evidence.
     let mut groups: Vec<FailureGroup<'_>> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -176,7 +185,9 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
         }
         for answer in &lookup.server_answers {
             // A server this machine cannot reach proves nothing about the zone.
-            if super::vantage::excuses_verdict(obs, answer.server.addr.ip(), &answer.verdict) {
+            if super::vantage::excuses_verdict(obs, answer.server.addr.ip(), &answer.verdict)
+                || reported.contains(&(answer.server.addr, answer.zone.clone()))
+            {
                 continue;
             }
             let code = match &answer.verdict {
@@ -240,6 +251,107 @@ fn partial_server_failures(obs: &Observations) -> Vec<Finding> {
             f
         })
         .collect()
+}
+
+/// A self-referral finding and the (server, zone) pairs it names, so that
+/// the generic lame-server warning does not repeat them.
+type SelfReferralFinding = (Finding, Vec<(SocketAddr, DnsName)>);
+
+/// Servers that answer a question the CA needs records for with a referral
+/// to the zone itself ([`dcv_dns::LameReason::SelfReferral`]): they serve
+/// the parent, not the zone. The engine, like BIND, calls that lame and asks
+/// the zone's other servers (RFC 1034 §4.3.2); Unbound, Let's Encrypt's
+/// resolver, takes it as an empty answer (NODATA), so whenever it picks such
+/// a server the CA sees no TXT record (DNS-01) or no address (HTTP-01). An
+/// error for the CAs known to run Unbound ([`crate::CaResolver::Unbound`]),
+/// a warning when none of the selected CAs does. CAA lookups are left to
+/// the generic lame-server warning: an empty CAA answer permits issuance,
+/// it does not block it.
+fn self_referrals(cfg: &CheckConfig, obs: &Observations) -> Vec<SelfReferralFinding> {
+    let has_records = |l: Option<&Lookup>| l.is_some_and(|l| !l.records().is_empty());
+    // HTTP-01 survives an empty answer for one family while the other has
+    // addresses (Boulder tries IPv6, then IPv4): only the family the name
+    // lives on alone is needed.
+    let needed = [
+        (obs.txt.as_ref(), Method::Dns, "TXT record"),
+        (
+            obs.a.as_ref().filter(|_| !has_records(obs.aaaa.as_ref())),
+            Method::Http,
+            "address",
+        ),
+        (
+            obs.aaaa.as_ref().filter(|_| !has_records(obs.a.as_ref())),
+            Method::Http,
+            "address",
+        ),
+    ];
+    let unbound_cas: Vec<_> = cfg
+        .cas
+        .iter()
+        .copied()
+        .filter(|ca| ca.profile().resolver == crate::CaResolver::Unbound)
+        .collect();
+    let mut out = Vec::new();
+    for (lookup, method, what) in needed {
+        let Some(lookup) = lookup else { continue };
+        if !cfg.methods.contains(&method) || lookup.records().is_empty() {
+            continue;
+        }
+        let servers: Vec<&dcv_dns::ServerAnswer> = lookup
+            .server_answers
+            .iter()
+            .filter(|a| {
+                matches!(
+                    &a.verdict,
+                    ServerVerdict::Lame {
+                        reason: dcv_dns::LameReason::SelfReferral { .. }
+                    }
+                )
+            })
+            .collect();
+        let Some(first) = servers.first() else {
+            continue;
+        };
+        let zone = first.zone.without_dot();
+        let names: Vec<String> = servers
+            .iter()
+            .map(|a| format!("{} ({})", a.server.name.without_dot(), a.server.addr.ip()))
+            .collect();
+        let name = lookup.qname.without_dot();
+        let summary = format!(
+            "nameservers of {zone} answer {name}/{} with a referral to {zone} itself (they serve its parent, not the zone): {}",
+            lookup.qtype,
+            names.join(", ")
+        );
+        let mut f = if unbound_cas.is_empty() {
+            finding(FindingCode::DnsLameDelegation, Severity::Warning, summary)
+        } else {
+            let mut f = finding(FindingCode::DnsLameDelegation, Severity::Error, summary);
+            f.blocks.clone_from(&unbound_cas);
+            f.method = Some(method);
+            f
+        };
+        f.explanation = format!(
+            "The other servers of {zone} answer with the {what}. Unbound, the resolver Let's Encrypt validates with, takes a referral to the zone it asked as an empty answer (NODATA) instead of asking another server, so each time it picks one of these servers the CA finds no {what} and the validation fails; which server it picks varies by query and perspective, so the failure comes and goes. Resolvers that call the referral lame (BIND, this check) retry elsewhere."
+        );
+        if method == Method::Dns {
+            f.acme_detail = Some(messages::boulder_txt_missing(name));
+        } else {
+            f.acme_detail = Some(messages::boulder_no_addresses(name));
+        }
+        f.fix = format!(
+            "Serve {zone} on {} (add the zone to them), or remove them from the NS records of {zone}, both in the zone and at its parent.",
+            names.join(", ")
+        );
+        f.evidence
+            .push(Evidence::DnsLookup(DnsLookupEvidence::from_lookup(lookup)));
+        let pairs = servers
+            .iter()
+            .map(|a| (a.server.addr, a.zone.clone()))
+            .collect();
+        out.push((f, pairs));
+    }
+    out
 }
 
 /// Tries lost (a later try of the same question answered) before a server

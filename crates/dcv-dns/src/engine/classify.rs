@@ -10,7 +10,7 @@ use hickory_proto::{
 
 use crate::{
     evidence::ExchangeResult,
-    lookup::{AliasKind, NameServer, ServerVerdict},
+    lookup::{AliasKind, LameReason, NameServer, ServerVerdict},
     security::ServerFailure,
     transport::ServerReply,
     types::{DnsName, Rcode, RecordType},
@@ -99,14 +99,14 @@ fn classify(zone: &DnsName, qname: &DnsName, reply: &ServerReply) -> ServerVerdi
                 range: range.clone(),
             },
             Some(ExchangeResult::Response(_)) => ServerVerdict::Lame {
-                detail: "response lost".into(),
+                reason: LameReason::ResponseLost,
             },
         };
     };
     let ev = &d.evidence;
     if ev.flags.tc {
         return ServerVerdict::Lame {
-            detail: "truncated over UDP and TCP failed".into(),
+            reason: LameReason::TruncatedAndTcpFailed,
         };
     }
     match ev.rcode {
@@ -159,18 +159,19 @@ fn classify(zone: &DnsName, qname: &DnsName, reply: &ServerReply) -> ServerVerdi
                     ns,
                 };
             }
-            return ServerVerdict::Lame {
-                detail: format!(
-                    "referral to {} which is not below {zone}",
-                    DnsName::from_hickory(&owner)
-                ),
+            let owner = DnsName::from_hickory(&owner);
+            let reason = if owner == *zone {
+                LameReason::SelfReferral { zone: owner }
+            } else {
+                LameReason::ReferralNotBelow { owner }
             };
+            return ServerVerdict::Lame { reason };
         }
         if d.authority.iter().any(|r| r.record_type() == HType::SOA) {
             return ServerVerdict::NoData;
         }
         return ServerVerdict::Lame {
-            detail: "no AA flag, no referral and no SOA".into(),
+            reason: LameReason::NoAuthority,
         };
     }
     // An answer without AA: usable (Unbound takes it), flagged in the evidence.
@@ -190,7 +191,7 @@ pub(super) fn classify_for(
     match classify(zone, qname, reply) {
         ServerVerdict::Referral { zone, .. } if qtype == RecordType::DS && &zone == qname => {
             ServerVerdict::Lame {
-                detail: format!("referral instead of the DS RRset for {zone}"),
+                reason: LameReason::ReferralForDs { zone },
             }
         }
         v => v,
