@@ -35,7 +35,7 @@ pub enum Command {
     /// Exit status: 0 when every selected CA would validate, 1 when a finding
     /// blocks validation, 2 for bad input, 3 when it could not be checked from
     /// this machine (no network, DNS blocked or intercepted).
-    Check(CheckArgs),
+    Check(CheckCommandArgs),
     /// Check many hostnames, several at once, each with its own resolver
     /// state, and write one JSON object per input line (JSON Lines), then a
     /// summary on stderr.
@@ -303,6 +303,14 @@ pub struct CheckArgs {
     /// the exact set Let's Encrypt's duplicate-certificate limit counts.
     #[arg(long = "san", value_name = "NAME")]
     pub sans: Vec<String>,
+}
+
+/// `dcv-doctor check`: the check, and what only the CA knows (CT counts, an
+/// ACME dry run), which `watch` does not repeat and so does not offer.
+#[derive(Debug, Args)]
+pub struct CheckCommandArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
     #[command(flatten)]
     pub ct: CtArgs,
     #[command(flatten)]

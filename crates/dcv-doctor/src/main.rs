@@ -46,12 +46,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check(args) => {
-            let cfg = config::check_config(&args)?;
-            let (perspectives, opts) = ca_view::perspectives(&args, &cfg)?;
+        Command::Check(command) => {
+            let args = &command.check;
+            let cfg = config::check_config(args)?;
+            let (perspectives, opts) = ca_view::perspectives(args, &cfg)?;
             let view = ca_view::CaViewOptions {
-                ct: ct::source(&args.ct).map_err(anyhow::Error::msg)?,
-                acme: acme::options(&args.acme, &cfg).map_err(anyhow::Error::msg)?,
+                ct: ct::source(&command.ct).map_err(anyhow::Error::msg)?,
+                acme: acme::options(&command.acme, &cfg).map_err(anyhow::Error::msg)?,
             };
             let report = runtime()?.block_on(ca_view::run(cfg, &perspectives, &opts, &view));
             print_report(&report, args.format, args.verbose)?;
@@ -305,9 +306,6 @@ fn enqueue_batch(
 /// `watch`: the check's flags, a schedule, and events on stdout.
 fn watch_command(args: &cli::WatchArgs) -> anyhow::Result<ExitCode> {
     let check = &args.check;
-    if check.ct.ct || check.ct.ct_url.is_some() || check.acme.acme_directory.is_some() {
-        anyhow::bail!("watch re-runs the DNS/HTTP check only: drop --ct, --ct-url and --acme-*");
-    }
     let cfg = config::check_config(check)?;
     let (perspectives, opts) = ca_view::perspectives(check, &cfg)?;
     let schedule = match (args.interval, args.schedule.as_slice()) {

@@ -57,6 +57,42 @@ fn help_documents_every_check_flag() {
     }
 }
 
+fn help_of(command: &str) -> String {
+    let out = doctor()
+        .args([command, "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// `watch` re-runs the DNS/HTTP check only: the CA-side flags (CT counts,
+/// the ACME dry run) are `check`'s, and `watch` neither lists nor takes them.
+#[test]
+fn watch_offers_the_check_flags_but_not_the_ca_side_ones() {
+    let (check, watch) = (help_of("check"), help_of("watch"));
+    for flag in ["--ct", "--ct-url", "--acme-directory", "--acme-complete"] {
+        assert!(
+            check.contains(flag),
+            "check --help does not document {flag}"
+        );
+        assert!(!watch.contains(flag), "watch --help lists {flag}");
+    }
+    for flag in ["--txt-value", "--perspectives", "--interval", "--schedule"] {
+        assert!(
+            watch.contains(flag),
+            "watch --help does not document {flag}"
+        );
+    }
+    doctor()
+        .args(["watch", "www.example.com", "--ct"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--ct"));
+}
+
 /// Bad input: exit 2, one line on stderr naming the problem, nothing on stdout.
 fn assert_bad_input(args: &[&str], mentions: &str) {
     let assert = doctor().args(args).assert().code(2).stdout("");
