@@ -483,14 +483,8 @@ pub struct AgentArgs {
     /// Its RIR service region: ARIN, RIPE, APNIC, LACNIC or AFRINIC.
     #[arg(long, value_name = "RIR")]
     pub rir: String,
-    /// Check targets on private, loopback and reserved addresses (lab use).
-    /// Without it such targets are refused (403).
-    #[arg(long)]
-    pub allow_private: bool,
     #[command(flatten)]
-    pub dns: DnsSourceArgs,
-    #[command(flatten)]
-    pub ports: PortArgs,
+    pub policy: ServerPolicyArgs,
     /// Checks run at once (they wait on the network, not the CPU).
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub max_concurrent: u64,
@@ -498,6 +492,22 @@ pub struct AgentArgs {
     /// Retry-After, and coordinators ask again within their deadline.
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub max_queued: u64,
+}
+
+/// What the server modes (`agent`, `serve`, `worker`) run strangers'
+/// checks under: their own DNS view and ports, public targets only unless
+/// `--allow-private`, and a bound on each check.
+#[derive(Debug, Args)]
+pub struct ServerPolicyArgs {
+    #[command(flatten)]
+    pub dns: DnsSourceArgs,
+    #[command(flatten)]
+    pub ports: PortArgs,
+    /// Check targets and name servers on private, loopback and reserved
+    /// addresses (lab use). Without it such checks are refused (an agent
+    /// answers 403).
+    #[arg(long)]
+    pub allow_private: bool,
     /// Upper bound on one check, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=120))]
     pub check_timeout: u64,
@@ -540,22 +550,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "DCV_DOCTOR_DATABASE_URL")]
     pub database_url: Option<String>,
     #[command(flatten)]
-    pub dns: DnsSourceArgs,
-    #[command(flatten)]
-    pub ports: PortArgs,
-    /// Check targets and name servers on private, loopback and reserved
-    /// addresses (lab use). Without it such checks are refused.
-    #[arg(long)]
-    pub allow_private: bool,
+    pub policy: ServerPolicyArgs,
     /// Checks run at once.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub workers: u64,
     /// Checks waiting at most; more are refused with 503.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_queued: u64,
-    /// Upper bound on one check, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=120))]
-    pub check_timeout: u64,
     /// Checks one client address (IPv6: its /64) may start: `N/min` or
     /// `N/min,burst=B`.
     #[arg(long, value_name = "RATE", default_value = "6/min")]
@@ -607,16 +608,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "ID")]
     pub worker_id: Option<String>,
     #[command(flatten)]
-    pub dns: DnsSourceArgs,
-    #[command(flatten)]
-    pub ports: PortArgs,
-    /// Check targets and name servers on private, loopback and reserved
-    /// addresses (lab use). Without it such checks are refused.
-    #[arg(long)]
-    pub allow_private: bool,
-    /// Upper bound on one check, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=120))]
-    pub check_timeout: u64,
+    pub policy: ServerPolicyArgs,
     /// A perspectives profile `NAME=FILE`, as for `serve`: checks submitted
     /// to `serve` with that profile run with it here. Repeat for several.
     #[arg(long = "perspectives", value_name = "NAME=FILE")]

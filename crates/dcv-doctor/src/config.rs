@@ -17,7 +17,7 @@ use dcv_diagnosis::request::{self, CheckRequest};
 use dcv_diagnosis::{CaId, Method};
 use thiserror::Error;
 
-use crate::cli::{CaArg, CheckArgs, DnsSourceArgs, MethodArg, PortArgs};
+use crate::cli::{CaArg, CheckArgs, DnsSourceArgs, MethodArg, PortArgs, ServerPolicyArgs};
 use crate::input_file::{FileError, InputFile};
 
 pub use dcv_diagnosis::request::{
@@ -239,19 +239,14 @@ impl CheckSetup {
 /// own DNS view and ports, public targets only unless `allow_private`, and
 /// the time bound; requests are validated by its
 /// [`request::ServerCheckPolicy::check_config`].
-pub fn server_policy(
-    dns: &DnsSourceArgs,
-    ports: &PortArgs,
-    allow_private: bool,
-    check_timeout_secs: u64,
-) -> Result<request::ServerCheckPolicy, ConfigError> {
-    let check_timeout = Duration::from_secs(check_timeout_secs);
+pub fn server_policy(args: &ServerPolicyArgs) -> Result<request::ServerCheckPolicy, ConfigError> {
+    let check_timeout = Duration::from_secs(args.check_timeout);
     Ok(request::ServerCheckPolicy {
-        dns: dns_config(dns, check_timeout)?,
-        http_port: ports.http_port,
-        https_port: ports.https_port,
+        dns: dns_config(&args.dns, check_timeout)?,
+        http_port: args.ports.http_port,
+        https_port: args.ports.https_port,
         http_phase_timeout: None,
-        allow_private,
+        allow_private: args.allow_private,
         check_timeout,
     })
 }

@@ -81,12 +81,7 @@ pub fn serve_config(args: &ServeArgs) -> anyhow::Result<ServeConfig> {
     Ok(ServeConfig {
         listen: args.listen,
         database_url,
-        policy: crate::config::server_policy(
-            &args.dns,
-            &args.ports,
-            args.allow_private,
-            args.check_timeout,
-        )?,
+        policy: crate::config::server_policy(&args.policy)?,
         workers: usize::try_from(args.workers).unwrap_or(4),
         max_queued: usize::try_from(args.max_queued).unwrap_or(64),
         client_rate,

@@ -54,13 +54,9 @@ fn worker_id(arg: Option<&str>) -> anyhow::Result<String> {
 /// `dcv-doctor worker`.
 pub async fn run_worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     dcv_web::init_logging(args.log_format == LogFormat::Json);
-    let check_timeout = Duration::from_secs(args.check_timeout);
-    let policy = crate::config::server_policy(
-        &args.dns,
-        &args.ports,
-        args.allow_private,
-        args.check_timeout,
-    )?;
+    let policy = crate::config::server_policy(&args.policy)?;
+    let check_timeout = policy.check_timeout;
+    let allow_private = policy.allow_private;
     let profiles = crate::serve::profiles(&args.perspectives)?;
     let owner = worker_id(args.worker_id.as_deref())?;
     let settings = QueueSettings {
@@ -95,7 +91,7 @@ pub async fn run_worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         .collect();
     eprintln!(
         "dcv-doctor worker {owner}: taking checks from {database}, {concurrency} at once{}",
-        if args.allow_private {
+        if allow_private {
             "; --allow-private: private and reserved targets are checked"
         } else {
             ""

@@ -163,9 +163,9 @@ async fn private_name_servers_are_never_queried_without_allow_private() {
     let ip = agent_ip();
     let certs = certs(&[ip]);
     let mut cfg = agent_config(&lab, "lacnic-1", Rir::Lacnic, &certs, false);
-    cfg.dns.root_hints = dcv_dns::parse_root_hints(&spy.root_hints_zone()).unwrap();
-    cfg.dns.port = spy.addr().port();
-    cfg.dns.query_timeout = Duration::from_secs(3);
+    cfg.policy.dns.root_hints = dcv_dns::parse_root_hints(&spy.root_hints_zone()).unwrap();
+    cfg.policy.dns.port = spy.addr().port();
+    cfg.policy.dns.query_timeout = Duration::from_secs(3);
     let agent = start_agent(SocketAddr::new(ip, 0), cfg).await.unwrap();
     let started = Instant::now();
     let (status, body) = post_raw(&agent.url(), Some(TOKEN), &certs.cert_pem, request(), WAIT)
@@ -193,7 +193,7 @@ async fn concurrency_is_bounded_with_503() {
     let mut cfg = agent_config(&lab, "apnic-1", Rir::Apnic, &certs, true);
     cfg.max_concurrent = 1;
     cfg.max_queued = 0;
-    cfg.dns.query_timeout = Duration::from_secs(2);
+    cfg.policy.dns.query_timeout = Duration::from_secs(2);
     let agent = start_agent(SocketAddr::new(ip, 0), cfg).await.unwrap();
     let url = agent.url();
     let first = {
@@ -219,7 +219,7 @@ async fn a_full_agent_queues_then_answers_503_with_retry_after() {
     let mut cfg = agent_config(&lab, "apnic-1", Rir::Apnic, &certs, true);
     cfg.max_concurrent = 1;
     cfg.max_queued = 1;
-    cfg.dns.query_timeout = Duration::from_secs(2);
+    cfg.policy.dns.query_timeout = Duration::from_secs(2);
     let agent = start_agent(SocketAddr::new(ip, 0), cfg).await.unwrap();
     let post = |pause: u64| {
         let (url, pem) = (agent.url(), certs.cert_pem.clone());

@@ -59,19 +59,12 @@ pub struct AgentConfig {
     /// PEM certificate chain and private key the agent serves.
     pub cert_pem: String,
     pub key_pem: String,
-    /// Check targets on private/loopback/reserved addresses (lab use only).
-    /// Without it the agent's DNS engine runs with
-    /// [`dcv_dns::ServerPolicy::PublicOnly`] (whatever `dns` says): a name
-    /// server address named by a stranger's delegation, or by the agent's own
-    /// root hints, is never queried, and such a check is answered 403.
-    pub allow_private: bool,
-    /// The agent's own DNS view: root hints, trust anchor, port.
-    pub dns: dcv_dns::EngineConfig,
-    pub http_port: u16,
-    pub https_port: u16,
-    pub http_phase_timeout: Option<Duration>,
-    /// Upper bound on one check.
-    pub check_timeout: Duration,
+    /// The agent's DNS view, ports, address policy and check bound: the
+    /// same policy `serve` and `worker` run their checks under. Without
+    /// `allow_private` a name server address named by a stranger's
+    /// delegation, or by the agent's own root hints, is never queried, and
+    /// such a check is answered 403.
+    pub policy: ServerCheckPolicy,
     /// Checks run at once. Checks are I/O-bound (a check waits on round
     /// trips, not the CPU), so dozens fit on a small machine.
     pub max_concurrent: usize,
@@ -84,15 +77,7 @@ impl AgentConfig {
     /// Validates a request into the check it asks for, with this agent's DNS
     /// view and address policy.
     fn check_config(&self, req: &CheckRequest) -> Result<CheckConfig, String> {
-        ServerCheckPolicy {
-            dns: self.dns.clone(),
-            http_port: self.http_port,
-            https_port: self.https_port,
-            http_phase_timeout: self.http_phase_timeout,
-            allow_private: self.allow_private,
-            check_timeout: self.check_timeout,
-        }
-        .check_config(req)
+        self.policy.check_config(req)
     }
 }
 
@@ -190,7 +175,7 @@ pub async fn start_agent(listen: SocketAddr, cfg: AgentConfig) -> anyhow::Result
             let tls = tls.clone();
             let state = Arc::clone(&state);
             // A queued check may wait up to one check timeout, then run.
-            let budget = 2 * state.cfg.check_timeout + 2 * IO_TIMEOUT;
+            let budget = 2 * state.cfg.policy.check_timeout + 2 * IO_TIMEOUT;
             tokio::spawn(async move {
                 let _permit = permit;
                 let _ = tokio::time::timeout(budget, serve_connection(stream, tls, state)).await;
@@ -365,17 +350,17 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
     // Wait for a running slot, but never longer than one check would take:
     // the coordinator's deadline is about one check timeout.
     let slot = Arc::clone(&state.checks).acquire_owned();
-    let Ok(Ok(_permit)) = tokio::time::timeout(state.cfg.check_timeout, slot).await else {
+    let Ok(Ok(_permit)) = tokio::time::timeout(state.cfg.policy.check_timeout, slot).await else {
         return busy(
             state,
             format!(
                 "busy: waited {}s for one of {} check slots",
-                state.cfg.check_timeout.as_secs(),
+                state.cfg.policy.check_timeout.as_secs(),
                 state.cfg.max_concurrent.max(1)
             ),
         );
     };
-    let limit = state.cfg.check_timeout + Duration::from_secs(2);
+    let limit = state.cfg.policy.check_timeout + Duration::from_secs(2);
     let run = dcv_diagnosis::runner::run_check_observed(cfg);
     let Ok((report, observations)) = tokio::time::timeout(limit, run).await else {
         return refuse(
@@ -384,7 +369,7 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
             format!("check did not finish within {}s", limit.as_secs()),
         );
     };
-    if !state.cfg.allow_private
+    if !state.cfg.policy.allow_private
         && let Some(why) = public_only_refusal(&report, observations.as_ref(), "this agent")
     {
         return refuse(state, StatusCode::FORBIDDEN, why);
@@ -421,8 +406,7 @@ fn too_large(state: &AgentState) -> Response<Full<Bytes>> {
 pub async fn run_agent(args: &AgentArgs) -> anyhow::Result<std::process::ExitCode> {
     let token = read_token(&InputFile::new(&args.token_file, "token", "--token-file"))?;
     let rir: Rir = args.rir.parse()?;
-    let check_timeout = Duration::from_secs(args.check_timeout);
-    let dns = crate::config::dns_config(&args.dns, check_timeout)?;
+    let policy = crate::config::server_policy(&args.policy)?;
     let (cert_pem, key_pem) = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => (
             InputFile::new(c, "TLS certificate", "--tls-cert").read_certificates_pem()?,
@@ -452,12 +436,7 @@ pub async fn run_agent(args: &AgentArgs) -> anyhow::Result<std::process::ExitCod
         token,
         cert_pem,
         key_pem,
-        allow_private: args.allow_private,
-        dns,
-        http_port: args.ports.http_port,
-        https_port: args.ports.https_port,
-        http_phase_timeout: None,
-        check_timeout,
+        policy,
         max_concurrent: usize::try_from(args.max_concurrent).unwrap_or(DEFAULT_AGENT_CONCURRENCY),
         max_queued: usize::try_from(args.max_queued).unwrap_or(DEFAULT_AGENT_QUEUE),
     };

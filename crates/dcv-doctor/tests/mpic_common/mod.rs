@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use dcv_diagnosis::CaId;
+use dcv_diagnosis::request::ServerCheckPolicy;
 use dcv_doctor::demo::{healthy, lab_config};
 use dcv_doctor::mpic::{
     AgentConfig, Identity, PerspectiveSpec, RunningAgent, self_signed, start_agent,
@@ -89,12 +90,14 @@ pub fn agent_config(
         token: TOKEN.to_owned(),
         cert_pem: certs.cert_pem.clone(),
         key_pem: certs.key_pem.clone(),
-        allow_private,
-        dns: cfg.dns,
-        http_port: cfg.http_port,
-        https_port: cfg.https_port,
-        http_phase_timeout: cfg.http_phase_timeout,
-        check_timeout: Duration::from_secs(15),
+        policy: ServerCheckPolicy {
+            dns: cfg.dns,
+            http_port: cfg.http_port,
+            https_port: cfg.https_port,
+            http_phase_timeout: cfg.http_phase_timeout,
+            allow_private,
+            check_timeout: Duration::from_secs(15),
+        },
         max_concurrent: 4,
         max_queued: dcv_doctor::mpic::DEFAULT_AGENT_QUEUE,
     }
