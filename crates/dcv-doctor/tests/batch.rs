@@ -152,6 +152,15 @@ async fn a_hostname_list_gives_one_record_per_line_in_order_and_a_summary() {
     assert!(stderr.contains("  caa_forbids "), "{stderr}");
     assert!(stderr.contains("  example.lab. "), "{stderr}");
     assert!(stderr.contains("bad lines by kind: hostname 2"), "{stderr}");
+    // Three checks under one zone: the later ones took the root's, lab.'s
+    // and example.lab.'s cuts from the batch's shared cache.
+    let reused: u64 = stderr
+        .split("shared cache: reused ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no shared cache line: {stderr}"));
+    assert!(reused > 0, "{stderr}");
 }
 
 /// A hostname this machine cannot check (its only nameserver is on a route

@@ -138,7 +138,7 @@ struct SharedInner {
 
 /// How much a [`SharedInfraCache`] saved: entries reused by a check that did
 /// not fetch them, and the zone keys fetched.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SharedCacheStats {
     /// Zone cuts a check took from the cache instead of being referred.
     pub cut_hits: u64,

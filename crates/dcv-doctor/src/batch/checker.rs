@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use dcv_diagnosis::config::CheckConfig;
 use dcv_diagnosis::{Evidence, Report};
-use dcv_dns::{DnsName, SharedInfraCache};
+use dcv_dns::{DnsName, SharedCacheStats, SharedInfraCache};
 use futures::future::BoxFuture;
 
 use crate::mpic::{MpicOptions, PerspectiveSpec, run_mpic_check};
@@ -30,6 +30,12 @@ pub struct Checked {
 /// checks, so the batch can run each check as its own task.
 pub trait LineChecker: Send + Sync + std::fmt::Debug + 'static {
     fn check(&self, cfg: CheckConfig) -> BoxFuture<'static, Checked>;
+
+    /// What the batch's shared infrastructure cache saved so far, when the
+    /// checks share one (not `--isolated`).
+    fn shared_cache_stats(&self) -> Option<SharedCacheStats> {
+        None
+    }
 }
 
 /// Each check with its own DNS engine and cache, so one hostname's answers
@@ -59,6 +65,10 @@ impl LineChecker for SharedInfra {
     fn check(&self, mut cfg: CheckConfig) -> BoxFuture<'static, Checked> {
         cfg.dns.shared_cache = Some(self.cache.clone());
         Box::pin(check_here(cfg))
+    }
+
+    fn shared_cache_stats(&self) -> Option<SharedCacheStats> {
+        Some(self.cache.stats())
     }
 }
 
@@ -90,6 +100,10 @@ pub struct WithPerspectives {
 }
 
 impl LineChecker for WithPerspectives {
+    fn shared_cache_stats(&self) -> Option<SharedCacheStats> {
+        self.shared_cache.as_ref().map(SharedInfraCache::stats)
+    }
+
     fn check(&self, mut cfg: CheckConfig) -> BoxFuture<'static, Checked> {
         cfg.dns.shared_cache.clone_from(&self.shared_cache);
         let perspectives = Arc::clone(&self.perspectives);

@@ -203,6 +203,7 @@ pub async fn run_batch<R: BufRead + Send + 'static>(
     if let Some(e) = fatal.lock().unwrap_or_else(PoisonError::into_inner).take() {
         return Err(e);
     }
+    summary.shared_cache = plan.checker.shared_cache_stats();
     summary.finish(started.elapsed());
     Ok(summary)
 }

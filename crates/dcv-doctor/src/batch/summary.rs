@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use dcv_diagnosis::{CaId, FindingCode, Report, Severity, Verdict};
+use dcv_dns::SharedCacheStats;
 use serde::Serialize;
 
 use super::input::LineErrorKind;
@@ -129,6 +130,11 @@ pub struct BatchSummary {
     /// CPU time this process used (user + system, Linux), when known: the
     /// cost of the checks whatever else shares the machine.
     pub cpu_ms: Option<u64>,
+    /// What the shared infrastructure cache saved (absent with
+    /// `--isolated`): the platform's view of why a batch is cheaper per
+    /// hostname than one `check` each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_cache: Option<SharedCacheStats>,
 }
 
 impl BatchSummary {
@@ -315,6 +321,13 @@ impl BatchSummary {
                 );
             }
         }
+        if let Some(c) = &self.shared_cache {
+            let _ = writeln!(
+                out,
+                "  shared cache: reused {} zone cuts, {} zone key sets and {} path probes; fetched {} key sets (--isolated checks every hostname cold)",
+                c.cut_hits, c.key_hits, c.probe_hits, c.key_fetches
+            );
+        }
         if !self.bad_lines_by_kind.is_empty() {
             let parts: Vec<String> = self
                 .bad_lines_by_kind
@@ -409,6 +422,26 @@ mod tests {
         assert_eq!(summary.slowest_zones[0].hostname, "h99-1");
         assert_eq!(summary.checks(), 200);
         assert_eq!(summary.per_ca[&CaId::Letsencrypt].would_validate, 200);
+    }
+
+    #[test]
+    fn the_shared_cache_line_is_there_only_with_a_shared_cache() {
+        let mut summary = BatchSummary::default();
+        assert!(!summary.render().contains("shared cache"));
+        summary.shared_cache = Some(SharedCacheStats {
+            cut_hits: 7,
+            key_hits: 5,
+            key_fetches: 3,
+            probe_hits: 11,
+            ..SharedCacheStats::default()
+        });
+        let text = summary.render();
+        assert!(
+            text.contains("shared cache: reused 7 zone cuts, 5 zone key sets and 11 path probes; fetched 3 key sets"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["shared_cache"]["probe_hits"], 11, "{json}");
     }
 
     #[test]
