@@ -150,6 +150,11 @@ pub struct PathProbeEvidence {
     /// The path works and agrees with the resolver view.
     pub ok: bool,
     pub latency_ms: u64,
+    /// Set when the exchange came from a batch's shared cache: an earlier
+    /// check put the same question to the same server over the same path
+    /// this long before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_shared_cache_age_ms: Option<u64>,
 }
 
 /// The CAA decision for one CA.

@@ -274,6 +274,9 @@ pub struct PathProbe {
     pub server: NameServer,
     pub path: QueryPath,
     pub exchange: Option<Exchange>,
+    /// How old the exchange was when this check took it from a batch's
+    /// shared cache (an earlier check asked it); `None`: asked now.
+    pub reused_age: Option<std::time::Duration>,
 }
 
 /// One question to put to a zone's servers.
@@ -319,17 +322,19 @@ async fn probe_zone(engine: &Engine, cut: &ZoneCut, questions: &[PathQuestion]) 
     let done: Vec<(usize, PathProbe)> = futures::stream::iter(jobs)
         .map(|(i, server, path)| async move {
             let q = &questions[i];
-            let probe = engine.probe_path_shared(server.addr, &q.qname, q.qtype, path);
-            let exchange = tokio::time::timeout_at(deadline, probe)
+            let probe = engine.probe_path_shared_aged(server.addr, &q.qname, q.qtype, path);
+            let (exchange, reused_age) = tokio::time::timeout_at(deadline, probe)
                 .await
                 .ok()
-                .flatten();
+                .flatten()
+                .map_or((None, None), |(e, age)| (Some(e), age));
             (
                 i,
                 PathProbe {
                     server,
                     path,
                     exchange,
+                    reused_age,
                 },
             )
         })

@@ -235,4 +235,19 @@ async fn a_path_probe_is_reused_for_the_same_question_only() {
     assert_eq!(second.queries_sent(), 1);
     let stats = cache.stats();
     assert_eq!((stats.probe_hits, stats.probes), (1, 1), "{stats:?}");
+
+    // The evidence says which exchange is an earlier check's, and how old.
+    let third = shared_engine(&lab, &cache);
+    let (reused, age) = third
+        .probe_path_shared_aged(server, &apex, RecordType::CAA, QueryPath::TCP_EDNS)
+        .await
+        .expect("probe reused");
+    assert_eq!(reused, a);
+    assert!(age.is_some(), "a reused probe carries its age");
+    let (_, age) = third
+        .probe_path_shared_aged(server, &apex, RecordType::CAA, QueryPath::UDP_PLAIN)
+        .await
+        .expect("probe sent");
+    assert_eq!(age, None, "a probe sent by this check has no age");
+    assert_eq!(third.queries_sent(), 1);
 }

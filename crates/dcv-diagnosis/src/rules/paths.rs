@@ -187,6 +187,9 @@ fn evidence(obs: &Observations, p: &PathProbes) -> DnsPathsEvidence {
                     latency_ms: probe.exchange.as_ref().map_or(0, |e| {
                         u64::try_from(e.latency.as_millis()).unwrap_or(u64::MAX)
                     }),
+                    from_shared_cache_age_ms: probe
+                        .reused_age
+                        .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
                 }
             })
             .collect(),

@@ -280,13 +280,29 @@ impl super::Engine {
         qtype: RecordType,
         path: QueryPath,
     ) -> Option<Exchange> {
+        self.probe_path_shared_aged(server, qname, qtype, path)
+            .await
+            .map(|(exchange, _)| exchange)
+    }
+
+    /// [`Self::probe_path_shared`], and how long ago the exchange was made
+    /// when it was taken from the shared cache (`None`: this check sent
+    /// it), for the evidence: a reused probe is an earlier check's answer.
+    pub async fn probe_path_shared_aged(
+        &self,
+        server: SocketAddr,
+        qname: &DnsName,
+        qtype: RecordType,
+        path: QueryPath,
+    ) -> Option<(Exchange, Option<Duration>)> {
+        let fresh = |exchange: Option<Exchange>| exchange.map(|e| (e, None));
         let Some(shared) = &self.inner.config.shared_cache else {
-            return self.probe_path(server, qname, qtype, path).await;
+            return fresh(self.probe_path(server, qname, qtype, path).await);
         };
         // Only a zone's apex is asked the same by every hostname under it;
         // a hostname's own question would fill the cache for nothing.
         if self.known_cut(qname).is_none() {
-            return self.probe_path(server, qname, qtype, path).await;
+            return fresh(self.probe_path(server, qname, qtype, path).await);
         }
         let key = (server, qname.clone(), qtype, path);
         let cell = {
@@ -304,7 +320,7 @@ impl super::Engine {
             }
         };
         let mut sent_here = false;
-        let (exchange, _) = cell
+        let (exchange, sent) = cell
             .get_or_init(|| {
                 sent_here = true;
                 async {
@@ -316,17 +332,18 @@ impl super::Engine {
             .clone();
         if !sent_here {
             shared.inner.probe_hits.fetch_add(1, Ordering::Relaxed);
-            if exchange.is_none() {
+            return match exchange {
+                Some(e) => Some((e, Some(sent.elapsed()))),
                 // Another check's budget was spent, not this one's.
-                return self.probe_path(server, qname, qtype, path).await;
-            }
+                None => fresh(self.probe_path(server, qname, qtype, path).await),
+            };
         } else if exchange.is_none() {
             let mut probes = lock(&shared.inner.probes);
             if probes.peek(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
                 probes.remove(&key);
             }
         }
-        exchange
+        fresh(exchange)
     }
 }
 
