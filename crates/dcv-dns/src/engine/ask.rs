@@ -52,9 +52,20 @@ pub(super) struct Late {
 pub(super) type CutReplies = (Vec<NameServer>, Vec<Arc<ServerReply>>, Vec<ServerVerdict>);
 
 /// A reply the walk can go on with at once: an authoritative answer or a
-/// referral (what [`super::classify::choose`] prefers).
+/// referral, with EDNS (what [`super::classify::choose`] prefers). A reply
+/// that came only after falling back to plain DNS (RFC 6891 §7) cannot
+/// carry DNSSEC records (no DO bit), so the walk waits for the zone's
+/// other servers rather than validate a signed zone's unsigned answer as
+/// bogus, as Unbound passes over a DNSSEC-lame server: one lost packet to
+/// the server that speaks EDNS must not decide the verdict. When no server
+/// speaks EDNS, the wait ends once every server has answered.
 fn decisive(reply: &ServerReply, verdict: &ServerVerdict) -> bool {
-    verdict.is_usable() && (is_aa(reply) || matches!(verdict, ServerVerdict::Referral { .. }))
+    verdict.is_usable()
+        && (is_aa(reply) || matches!(verdict, ServerVerdict::Referral { .. }))
+        && reply
+            .decoded
+            .as_ref()
+            .is_some_and(|d| d.evidence.edns_payload.is_some())
 }
 
 impl Engine {
