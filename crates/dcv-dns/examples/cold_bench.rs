@@ -3,18 +3,18 @@
 //! Unbound, both validating from the lab's trust anchor.
 //!
 //! `cargo run --release -p dcv-dns --example cold_bench [-- ROUNDS [DELAY_MS]]`
-//! (needs root for port 53 and `/usr/sbin/unbound`; Unbound is skipped when
-//! missing). Every lab server delays each answer by `DELAY_MS` (default 20), so
+//! (needs root for port 53 and `/usr/sbin/unbound`: `apt-get install -y
+//! unbound`). Every lab server delays each answer by `DELAY_MS` (default 20), so
 //! the comparison is about round trips on the critical path, not CPU: the
 //! report ends with our median over Unbound's, measured in the same run.
 
 use std::{
-    net::{IpAddr, SocketAddr},
-    process::{Child, Command, Stdio},
+    net::SocketAddr,
     time::{Duration, Instant},
 };
 
 use dcv_dns::{DnsName, Engine, EngineConfig, RecordType, parse_root_hints, parse_trust_anchor};
+use dcv_lab::unbound::{Unbound, UnboundOptions};
 use dcv_lab::{Lab, catalogue};
 use hickory_proto::{
     op::{Message, Query},
@@ -70,18 +70,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("dcv-dns (cold engine)", &ours);
     println!("  {queries} exchanges per check (every server of every cut asked)");
 
-    if !std::path::Path::new("/usr/sbin/unbound").exists() {
-        println!("unbound not installed: skipped");
-        return Ok(());
-    }
     let mut theirs = Vec::new();
-    for round in 0..rounds {
-        let unbound = Unbound::start(&lab, round)?;
+    for _ in 0..rounds {
+        // LE's settings (`dcv_lab::unbound`), cold; a missing unbound is an
+        // error that says `apt-get install -y unbound`.
+        let unbound = Unbound::start(&lab, "cold-bench", &UnboundOptions::cold_ca())?;
         let start = Instant::now();
         let answers = futures::future::join_all(
             QUESTIONS
                 .iter()
-                .map(|(n, t)| stub_query(unbound.addr, n, *t)),
+                .map(|(n, t)| stub_query(unbound.addr(), n, *t)),
         )
         .await;
         theirs.push(start.elapsed());
@@ -139,53 +137,4 @@ async fn stub_query(server: SocketAddr, name: &str, qtype: RecordType) -> bool {
         return false;
     };
     Message::from_vec(&buf[..n]).is_ok_and(|m| m.metadata.authentic_data)
-}
-
-struct Unbound {
-    child: Child,
-    addr: SocketAddr,
-    dir: std::path::PathBuf,
-}
-
-impl Unbound {
-    fn start(lab: &Lab, round: usize) -> std::io::Result<Self> {
-        let IpAddr::V4(v4) = lab.root_hints()[0].ip() else {
-            return Err(std::io::Error::other("no IPv4 root"));
-        };
-        let o = v4.octets();
-        let addr = SocketAddr::new(IpAddr::from([127, o[1], o[2], 250]), 53);
-        let dir =
-            std::env::temp_dir().join(format!("dcv-dns-bench-{}-{round}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let files = lab.write_files(&dir)?;
-        let conf = format!(
-            "server:\n interface: {ip}\n port: 53\n do-daemonize: no\n username: \"\"\n chroot: \"\"\n directory: \"{d}\"\n pidfile: \"{d}/pid\"\n logfile: \"{d}/log\"\n use-syslog: no\n num-threads: 1\n do-not-query-localhost: no\n discard-timeout: 0\n root-hints: \"{h}\"\n trust-anchor-file: \"{t}\"\n qname-minimisation: no\n access-control: 127.0.0.0/8 allow\n module-config: \"validator iterator\"\nremote-control:\n control-enable: no\n",
-            ip = addr.ip(),
-            d = dir.display(),
-            h = files.root_hints.display(),
-            t = files.trust_anchor.display(),
-        );
-        std::fs::write(dir.join("unbound.conf"), conf)?;
-        let child = Command::new("/usr/sbin/unbound")
-            .arg("-d")
-            .arg("-c")
-            .arg(dir.join("unbound.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        // Ready when its TCP listener accepts (no query, so the cache stays cold).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && std::net::TcpStream::connect(addr).is_err() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Self { child, addr, dir })
-    }
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }

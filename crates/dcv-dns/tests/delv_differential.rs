@@ -18,17 +18,17 @@ use std::{
     fmt::{self, Write as _},
     fs::File,
     net::IpAddr,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use dcv_dns::{DnsName, Engine, Outcome, RecordType, Security};
+use dcv_lab::unbound::{UNBOUND, Unbound, UnboundOptions};
 use dcv_lab::{Lab, Scenario};
 
 const DELV: &str = "/usr/bin/delv";
 const DIG: &str = "/usr/bin/dig";
-const UNBOUND: &str = "/usr/sbin/unbound";
 
 /// Wall-clock bound on one delv run (its own resolver gives up far sooner).
 const DELV_DEADLINE: Duration = Duration::from_secs(30);
@@ -136,22 +136,6 @@ fn delv_verdict(stdout: &str, stderr: &str, anchored: bool) -> Verdict {
     }
 }
 
-/// A non-validating Unbound for one lab; killed (by its own pid), waited for
-/// and its directory removed when dropped.
-struct Unbound {
-    child: Child,
-    addr: IpAddr,
-    dir: PathBuf,
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// A child process killed (by its own pid) and waited for when dropped, also
 /// on a panic.
 struct Reaped(Child);
@@ -170,75 +154,6 @@ fn missing_tools() -> Vec<&'static str> {
         .into_iter()
         .filter(|p| !Path::new(p).exists())
         .collect()
-}
-
-/// Host `.251` of the lab's block (the Unbound differential test uses `.250`).
-fn resolver_addr(lab: &Lab) -> IpAddr {
-    let first = lab.root_hints()[0].ip();
-    let IpAddr::V4(v4) = first else {
-        panic!("root server has no IPv4")
-    };
-    let o = v4.octets();
-    IpAddr::from([127, o[1], o[2], 251])
-}
-
-fn start_unbound(lab: &Lab, name: &str) -> Unbound {
-    let addr = resolver_addr(lab);
-    let dir = std::env::temp_dir().join(format!("dcv-dns-delv-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let files = lab.write_files(&dir).unwrap();
-    // No trust anchor and no validator module: Unbound only iterates, and
-    // passes RRSIG/NSEC/NSEC3 through to delv (which sets DO).
-    let conf = format!(
-        "server:\n    interface: {addr}\n    port: 53\n    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    logfile: \"{d}/unbound.log\"\n    use-syslog: no\n    verbosity: 1\n    num-threads: 1\n    so-reuseport: no\n    do-not-query-localhost: no\n    discard-timeout: 0\n    root-hints: \"{hints}\"\n    qname-minimisation: no\n    aggressive-nsec: no\n    access-control: 127.0.0.0/8 allow\n    module-config: \"iterator\"\n    prefetch: no\n    cache-max-negative-ttl: 1\nremote-control:\n    control-enable: no\n",
-        d = dir.display(),
-        hints = files.root_hints.display(),
-    );
-    let conf_path = dir.join("unbound.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = match Command::new(UNBOUND)
-        .args(["-d", "-c"])
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            panic!("cannot start {UNBOUND}: {e}");
-        }
-    };
-    let mut u = Unbound { child, addr, dir };
-    // Wait until it answers (bounded); fail with its log if it never does.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if dig_answers(u.addr) {
-            break;
-        }
-        if let Ok(Some(status)) = u.child.try_wait() {
-            let log = std::fs::read_to_string(u.dir.join("unbound.log")).unwrap_or_default();
-            panic!("unbound for {name} exited ({status}):\n{log}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "unbound for {name} does not answer on {addr}:53"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    u
-}
-
-/// Does the resolver answer at all (any rcode)?
-fn dig_answers(server: IpAddr) -> bool {
-    Command::new(DIG)
-        .arg(format!("@{server}"))
-        .args(["-p", "53", "+tries=1", "+time=1", ".", "NS"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("status: "))
 }
 
 /// `trust-anchors { . static-ds <tag> <alg> <digest-type> "<hex>"; };` from the
@@ -321,13 +236,15 @@ async fn compare(scenario: Scenario, questions: Vec<(String, RecordType)>) -> Ve
             "cannot start the lab on port 53 ({e}): the delv differential test needs root (and the lab's IPv6 addresses: scripts/lab-net-setup); run scripts/test as root"
         ),
     };
-    let unbound = {
-        let name = name.clone();
-        let lab = &lab;
-        tokio::task::block_in_place(|| start_unbound(lab, &name))
-    };
+    // No trust anchor and no validator module: Unbound only iterates, and
+    // passes RRSIG/NSEC/NSEC3 through to delv (which sets DO). It listens on
+    // `.251`, apart from the validating instances of the other tests.
+    let unbound = tokio::task::block_in_place(|| {
+        Unbound::start(&lab, &name, &UnboundOptions::iterator_for_delv())
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
     let anchor = lab.trust_anchor_ds().map(|ds| {
-        let path = unbound.dir.join("anchors.conf");
+        let path = unbound.dir().join("anchors.conf");
         std::fs::write(&path, delv_anchor(&ds)).unwrap();
         path
     });
@@ -341,7 +258,7 @@ async fn compare(scenario: Scenario, questions: Vec<(String, RecordType)>) -> Ve
         }
     }));
     let theirs = futures::future::join_all(questions.iter().map(|(qname, qtype)| {
-        let (server, anchor, dir) = (unbound.addr, anchor.clone(), unbound.dir.clone());
+        let (server, anchor, dir) = (unbound.ip(), anchor.clone(), unbound.dir().to_owned());
         let (qname, qtype) = (qname.clone(), qtype.to_string());
         tokio::task::spawn_blocking(move || {
             run_delv(server, anchor.as_deref(), &dir, &qname, &qtype)

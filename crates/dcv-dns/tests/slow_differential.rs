@@ -14,12 +14,13 @@ mod common;
 
 use std::{
     net::IpAddr,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::Command,
     time::{Duration, Instant},
 };
 
 use dcv_dns::{DnsName, Engine, EngineConfig, RecordType};
+use dcv_lab::unbound::{UNBOUND, Unbound, UnboundOptions};
 use dcv_lab::{Lab, Scenario, catalogue};
 
 use common::{UnboundVerdict as Verdict, our_unbound_verdict as ours, unbound_verdict};
@@ -31,54 +32,14 @@ const QUESTIONS: [(&str, RecordType); 4] = [
     ("example.lab.", RecordType::CAA),
 ];
 
-/// Kills Unbound (by its own pid) when dropped.
-struct Unbound {
-    child: Child,
-    addr: IpAddr,
-    dir: PathBuf,
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
+/// A cold CA resolver for this lab (`dcv_lab::unbound`: LE's settings,
+/// no `discard-timeout`, which would drop Unbound's own answer to a client
+/// after 1.9 s), sending from its own address so a lossy server loses its
+/// first tries as well as ours; returned once it listens (no question: the
+/// cache stays cold).
 fn start_unbound(lab: &Lab, name: &str) -> Unbound {
-    let IpAddr::V4(v4) = lab.root_hints()[0].ip() else {
-        panic!("root server has no IPv4")
-    };
-    let o = v4.octets();
-    let addr = IpAddr::from([127, o[1], o[2], 250]);
-    let dir = std::env::temp_dir().join(format!("dcv-dns-slow-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let files = lab.write_files(&dir).unwrap();
-    // Let's Encrypt's settings that matter here (peers-and-ca-behaviour.md
-    // §3.2) and the lab's (lab-notes.md): no discard-timeout, which would
-    // drop Unbound's own answer to a client after 1.9 s.
-    let conf = format!(
-        "server:\n    interface: {addr}\n    outgoing-interface: {addr}\n    port: 53\n    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    logfile: \"{d}/unbound.log\"\n    use-syslog: no\n    num-threads: 1\n    so-reuseport: no\n    do-not-query-localhost: no\n    discard-timeout: 0\n    root-hints: \"{hints}\"\n    trust-anchor-file: \"{anchor}\"\n    qname-minimisation: no\n    aggressive-nsec: no\n    use-caps-for-id: no\n    edns-buffer-size: 1232\n    access-control: 127.0.0.0/8 allow\n    module-config: \"validator iterator\"\n    prefetch: no\nremote-control:\n    control-enable: no\n",
-        d = dir.display(),
-        hints = files.root_hints.display(),
-        anchor = files.trust_anchor.display(),
-    );
-    let conf_path = dir.join("unbound.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new("/usr/sbin/unbound")
-        .args(["-d", "-c"])
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("unbound starts");
-    // Ready when its TCP listener accepts (no query: the cache stays cold).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && std::net::TcpStream::connect((addr, 53)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Unbound { child, addr, dir }
+    tokio::task::block_in_place(|| Unbound::start(lab, name, &UnboundOptions::cold_ca()))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Unbound's verdict through `dig` with one patient try.
@@ -116,7 +77,7 @@ async fn compare(scenario: Scenario) -> (Vec<String>, Vec<String>) {
         )
     });
     let unbound = start_unbound(&lab, &name);
-    let addr = unbound.addr;
+    let addr = unbound.ip();
     let theirs = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let verdicts: Vec<Verdict> = std::thread::scope(|scope| {
@@ -162,7 +123,7 @@ async fn compare(scenario: Scenario) -> (Vec<String>, Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_lossy_verdicts_agree_with_unbound() {
     assert!(
-        Path::new("/usr/sbin/unbound").exists() && Path::new("/usr/bin/dig").exists(),
+        Path::new(UNBOUND).exists() && Path::new("/usr/bin/dig").exists(),
         "unbound or dig not installed: apt-get install -y unbound bind9-dnsutils (scripts/test does it as root)"
     );
     let mut scenarios: Vec<Scenario> = [500, 1000, 1500, 2000, 3000]

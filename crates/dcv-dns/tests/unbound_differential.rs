@@ -1,83 +1,28 @@
 //! Differential test: each lab scenario resolved by our engine and by Unbound
 //! (Let's Encrypt's resolver), configured with the lab's root hints and trust
-//! anchor; the verdict classes must agree. Skipped when `unbound`/`dig` are
-//! missing. The lab runs on port 53 (Unbound cannot use per-server ports).
+//! anchor (`dcv_lab::unbound`); the verdict classes must agree. A missing
+//! `unbound`/`dig` fails the test and says what to install. The lab runs on
+//! port 53 (Unbound cannot use per-server ports).
 
 mod common;
 
-use std::{
-    net::IpAddr,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{net::IpAddr, path::Path, process::Command};
 
 use dcv_dns::{DnsName, Engine, RecordType, Security};
+use dcv_lab::unbound::{UNBOUND, Unbound, UnboundOptions};
 use dcv_lab::{Lab, Scenario};
 
 use common::{UnboundVerdict as Verdict, our_unbound_verdict as our_verdict, unbound_verdict};
 
-/// Kills Unbound (by its own pid) when dropped.
-struct Unbound {
-    child: Child,
-    addr: IpAddr,
-    dir: PathBuf,
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn available() -> bool {
-    Path::new("/usr/sbin/unbound").exists() && Path::new("/usr/bin/dig").exists()
+    Path::new(UNBOUND).exists() && Path::new("/usr/bin/dig").exists()
 }
 
+/// The CA's resolver for this lab (`dcv_lab::unbound`: LE's settings,
+/// negative answers cached 1 s, the root primed before the first question).
 fn start_unbound(lab: &Lab, name: &str) -> Unbound {
-    let first = lab.root_hints()[0].ip();
-    let IpAddr::V4(v4) = first else {
-        panic!("root server has no IPv4")
-    };
-    let o = v4.octets();
-    let addr = IpAddr::from([127, o[1], o[2], 250]);
-    let dir = std::env::temp_dir().join(format!("dcv-dns-unbound-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let files = lab.write_files(&dir).unwrap();
-    let anchor = if lab.trust_anchor_ds().is_some() {
-        format!(
-            "    trust-anchor-file: \"{}\"\n",
-            files.trust_anchor.display()
-        )
-    } else {
-        String::new()
-    };
-    let conf = format!(
-        "server:\n    interface: {addr}\n    port: 53\n    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    logfile: \"{d}/unbound.log\"\n    use-syslog: no\n    verbosity: 1\n    num-threads: 1\n    so-reuseport: no\n    do-not-query-localhost: no\n    discard-timeout: 0\n    root-hints: \"{hints}\"\n{anchor}    qname-minimisation: no\n    aggressive-nsec: no\n    access-control: 127.0.0.0/8 allow\n    ede: yes\n    val-log-level: 2\n    module-config: \"validator iterator\"\n    prefetch: no\n    cache-max-negative-ttl: 1\nremote-control:\n    control-enable: no\n",
-        d = dir.display(),
-        hints = files.root_hints.display(),
-    );
-    let conf_path = dir.join("unbound.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new("/usr/sbin/unbound")
-        .args(["-d", "-c"])
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("unbound starts");
-    let u = Unbound { child, addr, dir };
-    // Wait until it answers (bounded).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if dig(u.addr, ".", "NS").is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    u
+    tokio::task::block_in_place(|| Unbound::start(lab, name, &UnboundOptions::differential()))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// (rcode, AD flag, EDE info code) from `dig`, `None` if no answer at all.
@@ -120,7 +65,7 @@ async fn compare(scenario: Scenario, questions: Vec<(String, RecordType)>) -> Ve
             Security::Bogus(r) => Some(r.ede_code()),
             _ => None,
         };
-        let addr = unbound.addr;
+        let addr = unbound.ip();
         let asked = qname.clone();
         let theirs = tokio::task::spawn_blocking(move || dig(addr, &asked, &qtype.to_string()))
             .await

@@ -44,7 +44,7 @@ use dcv_lab::catalogue::{NS1, NS2};
 use dcv_lab::{Lab, Scenario, ServerSpec, Signing, ZoneSpec};
 
 mod common;
-use common::{Run, Unbound, ratio, run_batch, stub};
+use common::{Run, ratio, run_batch, start_unbound, stub};
 
 /// The target: shared-cache checks/s over `--isolated` checks/s.
 const TARGET_SPEEDUP: f64 = 5.0;
@@ -196,12 +196,9 @@ async fn batch(
 /// A cold Unbound asked each hostname's TXT and CAA questions.
 async fn unbound(lab: &Lab, opts: &Options) -> anyhow::Result<Measured> {
     use futures::StreamExt as _;
-    anyhow::ensure!(
-        Path::new("/usr/sbin/unbound").exists(),
-        "unbound is not installed: apt-get install -y unbound"
-    );
-    let server = Unbound::start(lab, "sharedcache", 0)?;
-    let addr = server.addr;
+    // A missing unbound is an error that says `apt-get install -y unbound`.
+    let server = start_unbound(lab, "sharedcache")?;
+    let addr = server.addr();
     let before = lab.queries_received();
     let started = Instant::now();
     let validated: Vec<bool> = futures::stream::iter(0..opts.hosts)

@@ -32,7 +32,7 @@ use dcv_lab::catalogue::{self, KEY_AUTHZ, TOKEN};
 use dcv_lab::{Lab, Scenario};
 
 mod common;
-use common::{Unbound, stub};
+use common::{start_unbound, stub};
 
 const QUESTIONS: [(&str, RecordType); 6] = [
     ("www.example.lab.", RecordType::A),
@@ -74,7 +74,7 @@ async fn run_scenario(label: &str, scenario: Scenario, rounds: usize) -> anyhow:
     let mut dns = Vec::new();
     let mut unbound = Vec::new();
     let mut codes = Vec::new();
-    for round in 0..rounds {
+    for _ in 0..rounds {
         let cfg = check_config(&lab)?;
         let engine_cfg = cfg.dns.clone();
         // Each resolver meets the path as new: its first tries are lost too.
@@ -103,11 +103,11 @@ async fn run_scenario(label: &str, scenario: Scenario, rounds: usize) -> anyhow:
             "{label}: a lookup did not validate"
         );
 
-        let server = Unbound::start(&lab, label, round)?;
+        let server = start_unbound(&lab, label)?;
         lab.reset_paths();
         let started = Instant::now();
         let answers =
-            futures::future::join_all(QUESTIONS.iter().map(|(n, t)| stub(server.addr, n, *t)))
+            futures::future::join_all(QUESTIONS.iter().map(|(n, t)| stub(server.addr(), n, *t)))
                 .await;
         unbound.push(started.elapsed());
         anyhow::ensure!(
@@ -136,7 +136,7 @@ fn main() -> anyhow::Result<()> {
         .find_map(|a| a.parse().ok())
         .unwrap_or(5);
     anyhow::ensure!(
-        std::path::Path::new("/usr/sbin/unbound").exists(),
+        std::path::Path::new(dcv_lab::unbound::UNBOUND).exists(),
         "unbound is not installed: apt-get install -y unbound"
     );
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -73,6 +73,7 @@ pub mod netns;
 pub mod scenario;
 mod server;
 pub mod silent;
+pub mod unbound;
 mod zone;
 
 use std::net::SocketAddr;

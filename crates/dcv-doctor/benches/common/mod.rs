@@ -1,17 +1,18 @@
 //! Helpers the benches share: running the `dcv-doctor batch` binary and
-//! reading its records and summary, and a cold Unbound (with Let's
-//! Encrypt's settings that matter here) asked by a minimal stub.
+//! reading its records and summary, and a cold Unbound
+//! (`dcv_lab::unbound`, Let's Encrypt's settings) asked by a minimal stub.
 #![allow(dead_code)] // each bench uses a subset
 
 use std::io::BufRead as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use dcv_dns::RecordType;
 use dcv_doctor::batch::summary::cpu_ms;
 use dcv_lab::Lab;
+use dcv_lab::unbound::{Unbound, UnboundOptions};
 use tokio::net::UdpSocket;
 
 /// How long the stub waits for Unbound's answer to one question.
@@ -171,59 +172,10 @@ fn rand_id() -> u16 {
     u16::try_from(nanos % 65_521).unwrap_or(1)
 }
 
-/// A cold Unbound with Let's Encrypt's settings that matter here, killed
-/// (by its own pid) when dropped.
-pub struct Unbound {
-    child: Child,
-    pub addr: SocketAddr,
-    dir: std::path::PathBuf,
-}
-
-impl Unbound {
-    pub fn start(lab: &Lab, label: &str, round: usize) -> anyhow::Result<Self> {
-        let IpAddr::V4(v4) = lab.root_hints()[0].ip() else {
-            anyhow::bail!("no IPv4 root");
-        };
-        let o = v4.octets();
-        let addr = SocketAddr::new(IpAddr::from([127, o[1], o[2], 250]), 53);
-        let tag: String = label
-            .chars()
-            .take_while(char::is_ascii_alphabetic)
-            .collect();
-        let dir = std::env::temp_dir().join(format!(
-            "dcv-slow-bench-{}-{tag}-{round}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir)?;
-        let files = lab.write_files(&dir)?;
-        let conf = format!(
-            "server:\n interface: {ip}\n outgoing-interface: {ip}\n port: 53\n do-daemonize: no\n username: \"\"\n chroot: \"\"\n directory: \"{d}\"\n pidfile: \"{d}/pid\"\n logfile: \"{d}/log\"\n use-syslog: no\n num-threads: 1\n so-reuseport: no\n do-not-query-localhost: no\n discard-timeout: 0\n root-hints: \"{h}\"\n trust-anchor-file: \"{t}\"\n qname-minimisation: no\n aggressive-nsec: no\n edns-buffer-size: 1232\n access-control: 127.0.0.0/8 allow\n module-config: \"validator iterator\"\n prefetch: no\nremote-control:\n control-enable: no\n",
-            ip = addr.ip(),
-            d = dir.display(),
-            h = files.root_hints.display(),
-            t = files.trust_anchor.display(),
-        );
-        std::fs::write(dir.join("unbound.conf"), conf)?;
-        let child = Command::new("/usr/sbin/unbound")
-            .arg("-d")
-            .arg("-c")
-            .arg(dir.join("unbound.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        // Ready when its TCP listener accepts (no query: the cache stays cold).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && std::net::TcpStream::connect(addr).is_err() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Self { child, addr, dir })
-    }
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A cold Unbound with Let's Encrypt's settings (`dcv_lab::unbound`),
+/// sending from its own address (each client meets the lab's lossy path as
+/// new), returned once it listens (no question: the cache stays cold);
+/// killed, reaped and its directory removed when dropped.
+pub fn start_unbound(lab: &Lab, label: &str) -> anyhow::Result<Unbound> {
+    Ok(Unbound::start(lab, label, &UnboundOptions::cold_ca())?)
 }
