@@ -243,12 +243,15 @@ pub(super) fn choose_for(
     choose(replies, verdicts)
 }
 
-/// The resolver's pick: the first usable authoritative answer (or referral),
-/// else the first usable answer without AA, as Unbound does. Within each, a
-/// server that answered with EDNS goes first: one that only answered
-/// without it (RFC 6891 §7 fallback) cannot send DNSSEC records, and
-/// Unbound avoids such a server in a signed zone (`dnsseclame`,
-/// `iterator/iter_utils.c`) and asks another.
+/// The resolver's pick: the first usable authoritative answer (or referral)
+/// with EDNS, else any usable answer with EDNS (one without AA included:
+/// Unbound takes it), else the first authoritative one, else any, as
+/// Unbound does. A server that only answered without EDNS (RFC 6891 §7
+/// fallback) cannot send DNSSEC records, and Unbound avoids such a server
+/// in a signed zone (`dnsseclame`, `iterator/iter_utils.c`) and uses
+/// another's answer: an authoritative answer without RRSIGs would make a
+/// signed zone bogus where a non-authoritative one with them validates
+/// (generated world seed 12978).
 pub(super) fn choose(replies: &[Arc<ServerReply>], verdicts: &[ServerVerdict]) -> Option<usize> {
     let usable: Vec<usize> = (0..verdicts.len())
         .filter(|&i| verdicts[i].is_usable())
@@ -257,7 +260,7 @@ pub(super) fn choose(replies: &[Arc<ServerReply>], verdicts: &[ServerVerdict]) -
 }
 
 /// The first of `usable` by preference: authoritative (or a referral) with
-/// EDNS, authoritative, with EDNS, any.
+/// EDNS, with EDNS, authoritative, any.
 fn pick(
     usable: &[usize],
     replies: &[Arc<ServerReply>],
@@ -273,7 +276,7 @@ fn pick(
     };
     let first = |ok: &dyn Fn(usize) -> bool| usable.iter().copied().find(|&i| ok(i));
     first(&|i| decisive(i) && with_edns(i))
-        .or_else(|| first(&decisive))
         .or_else(|| first(&with_edns))
+        .or_else(|| first(&decisive))
         .or_else(|| usable.first().copied())
 }
