@@ -19,7 +19,9 @@ use crate::world::{Authority, World, in_zone};
 pub enum Rule {
     /// The zone's listed servers give different answers (a stale secondary,
     /// RFC 1996); a resolver may ask any of them (RFC 1034 §4.3.2, RFC 2182
-    /// §3), and each side's verdict is what one of the servers answers.
+    /// §3), and each side's verdict is what one of the servers answers. The
+    /// security may differ only where the insecure side is a denial in an
+    /// NSEC3 opt-out zone (RFC 5155 §9.2: no AD for an opt-out span).
     ServerChoice,
     /// BIND marks an NSEC3 opt-out denial secure; RFC 5155 §9.2 says such a
     /// response MUST NOT get the AD bit, so the engine and Unbound say
@@ -36,7 +38,7 @@ impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::ServerChoice => {
-                "server choice: the zone's servers disagree (stale secondary, RFC 1996) and each verdict is one server's answer (RFC 1034 §4.3.2, RFC 2182 §3)"
+                "server choice: the zone's servers disagree (stale secondary, RFC 1996) and each verdict is one server's answer (RFC 1034 §4.3.2, RFC 2182 §3; a denial in an NSEC3 opt-out span is insecure, RFC 5155 §9.2)"
             }
             Self::DelvOptOut => {
                 "delv labels an NSEC3 opt-out denial secure; RFC 5155 §9.2: no AD for opt-out spans"
@@ -214,7 +216,7 @@ pub fn judge_unbound(world: &World, c: &Comparison, known: &Known) -> Judgement 
     if c.ours.agrees(&c.unbound) {
         return Judgement::Agree;
     }
-    if server_choice_explains(c) {
+    if server_choice_explains(world, c) {
         return Judgement::Justified(Rule::ServerChoice);
     }
     match known.find(world, c, "unbound") {
@@ -242,7 +244,7 @@ pub fn judge_delv(world: &World, c: &Comparison, known: &Known) -> Option<Judgem
     if run.verdict == DelvVerdict::ServFail && c.ours.agrees(&c.unbound) {
         return Some(Judgement::Justified(Rule::DelvFetchFailure));
     }
-    if server_choice_explains(c) {
+    if server_choice_explains(world, c) {
         return Some(Judgement::Justified(Rule::ServerChoice));
     }
     Some(match known.find(world, c, "delv") {
@@ -256,8 +258,10 @@ pub fn judge_delv(world: &World, c: &Comparison, known: &Known) -> Option<Judgem
 
 /// The [`Rule::ServerChoice`] test on the servers' own answers, which the
 /// batch collects for disagreements in worlds with a stale copy.
-fn server_choice_explains(c: &Comparison) -> bool {
-    if c.server_answers.is_empty() || c.ours.secure != c.unbound.secure {
+fn server_choice_explains(world: &World, c: &Comparison) -> bool {
+    if c.server_answers.is_empty()
+        || (c.ours.secure != c.unbound.secure && !opt_out_denial_explains_security(world, c))
+    {
         return false;
     }
     let seen = |v: &Verdict| {
@@ -272,6 +276,19 @@ fn server_choice_explains(c: &Comparison) -> bool {
         .iter()
         .any(|s| !s.verdict.agrees_data(&c.server_answers[0].verdict));
     servers_disagree && seen(&c.ours) && seen(&c.unbound)
+}
+
+/// A security difference that follows from the server asked: in an NSEC3
+/// opt-out zone a denial that lands in an opt-out span is never secure (RFC
+/// 5155 §9.2), while a current copy's answer or matching-NSEC3 denial is.
+/// So when the insecure side is a denial (NXDOMAIN or NODATA) and the path
+/// has an opt-out zone, a stale copy's denial against a current copy's
+/// answer differs in security too (seeds 329, 23893).
+fn opt_out_denial_explains_security(world: &World, c: &Comparison) -> bool {
+    let insecure = if c.ours.secure { &c.unbound } else { &c.ours };
+    let denial = insecure.status == Status::NxDomain
+        || (insecure.status == Status::NoError && insecure.answer.is_empty());
+    denial && path_features(world, &c.question.name).contains("NSEC3 opt-out")
 }
 
 /// The world features on a question's resolution path: the zones above the
@@ -488,6 +505,36 @@ mod tests {
         assert!(judge_unbound(&world, &c, &known).is_unexplained());
         // A security difference is never a server choice.
         c.unbound = verdict(Status::NoError, false, Some(250));
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+    }
+
+    /// Seed 23893: a stale copy's NXDOMAIN lands in an NSEC3 opt-out span
+    /// (insecure, RFC 5155 §9.2), a current copy proves NODATA (secure).
+    #[test]
+    fn server_choice_covers_the_security_an_opt_out_denial_loses() {
+        let world = crate::generate(23893, Authority::Lab);
+        assert!(path_features(&world, "www.w23893.").contains("NSEC3 opt-out"));
+        let known = Known::default();
+        let mut c = comparison(
+            verdict(Status::NxDomain, false, None),
+            verdict(Status::NoError, true, None),
+        );
+        c.question.name = "www.w23893.".into();
+        c.server_answers = vec![
+            server(verdict(Status::NxDomain, false, None)),
+            server(verdict(Status::NoError, false, None)),
+        ];
+        assert!(matches!(
+            judge_unbound(&world, &c, &known),
+            Judgement::Justified(Rule::ServerChoice)
+        ));
+        // An answer with data is secure or not whoever sent it.
+        c.server_answers = vec![
+            server(verdict(Status::NoError, false, Some(1))),
+            server(verdict(Status::NoError, false, Some(2))),
+        ];
+        c.ours = verdict(Status::NoError, false, Some(1));
+        c.unbound = verdict(Status::NoError, true, Some(2));
         assert!(judge_unbound(&world, &c, &known).is_unexplained());
     }
 
