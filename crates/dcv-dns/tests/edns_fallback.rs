@@ -10,14 +10,9 @@ use dcv_dns::{DnsName, Engine, ExchangeResult, Outcome, Rcode, RecordType};
 use dcv_lab::catalogue::{self, NS1, NS2};
 use dcv_lab::{Lab, Mode};
 
-/// Every server of `example.lab.` is EDNS-intolerant: the answer comes from
-/// the plain retry, and the FORMERR stays in the evidence before it.
-#[tokio::test]
-async fn an_edns_intolerant_zone_is_answered_without_edns() {
-    let mut scenario = catalogue::unsigned();
-    for ns in [NS1, NS2] {
-        scenario = scenario.with_server(ns, |s| s.behaviour.edns_mode = Some(Mode::FormErr));
-    }
+/// Starts `scenario` and looks up `www.example.lab/A` with a fresh engine,
+/// which must answer with records. The lab is returned to keep it serving.
+async fn www_a(scenario: dcv_lab::Scenario) -> (Lab, DnsName, dcv_dns::Lookup) {
     let lab = Lab::start(scenario).await.unwrap();
     let engine = Engine::new(common::config(&lab));
     let www = DnsName::parse("www.example.lab").unwrap();
@@ -26,6 +21,18 @@ async fn an_edns_intolerant_zone_is_answered_without_edns() {
         matches!(&lookup.outcome, Outcome::Answer { records } if !records.is_empty()),
         "{lookup:#?}"
     );
+    (lab, www, lookup)
+}
+
+/// Every server of `example.lab.` is EDNS-intolerant: the answer comes from
+/// the plain retry, and the FORMERR stays in the evidence before it.
+#[tokio::test]
+async fn an_edns_intolerant_zone_is_answered_without_edns() {
+    let mut scenario = catalogue::unsigned();
+    for ns in [NS1, NS2] {
+        scenario = scenario.with_server(ns, |s| s.behaviour.edns_mode = Some(Mode::FormErr));
+    }
+    let (lab, www, lookup) = www_a(scenario).await;
     let slow: Vec<_> = [NS1, NS2]
         .iter()
         .flat_map(|ns| lab.server_socket_addrs(ns))
@@ -61,14 +68,7 @@ async fn an_edns_intolerant_zone_is_answered_without_edns() {
 async fn a_plain_dns_answer_does_not_decide_while_a_server_that_speaks_edns_may_answer() {
     let scenario =
         catalogue::lossy_server().with_server(NS1, |s| s.behaviour.edns_mode = Some(Mode::FormErr));
-    let lab = Lab::start(scenario).await.unwrap();
-    let engine = Engine::new(common::config(&lab));
-    let www = DnsName::parse("www.example.lab").unwrap();
-    let lookup = engine.lookup(&www, RecordType::A).await;
-    assert!(
-        matches!(&lookup.outcome, Outcome::Answer { records } if !records.is_empty()),
-        "{lookup:#?}"
-    );
+    let (_lab, _, lookup) = www_a(scenario).await;
     assert!(
         lookup.security.is_secure(),
         "validated from the server that speaks EDNS: {:?}",

@@ -206,11 +206,7 @@ fn partial_server_failures(
             if !seen.insert((answer.server.addr, answer.zone.clone(), code)) {
                 continue;
             }
-            let who = format!(
-                "{} ({})",
-                answer.server.name.without_dot(),
-                answer.server.addr.ip()
-            );
+            let who = server_label(answer);
             let no_aa = code == FindingCode::DnsLameDelegation && answer.verdict.is_usable();
             let key = (answer.zone.clone(), code);
             match groups.iter_mut().find(|g| g.0 == key) {
@@ -251,6 +247,15 @@ fn partial_server_failures(
             f
         })
         .collect()
+}
+
+/// `name (address)`, as the DNS findings name a server.
+fn server_label(answer: &dcv_dns::ServerAnswer) -> String {
+    format!(
+        "{} ({})",
+        answer.server.name.without_dot(),
+        answer.server.addr.ip()
+    )
 }
 
 /// A self-referral finding and the (server, zone) pairs it names, so that
@@ -313,10 +318,7 @@ fn self_referrals(cfg: &CheckConfig, obs: &Observations) -> Vec<SelfReferralFind
             continue;
         };
         let zone = first.zone.without_dot();
-        let names: Vec<String> = servers
-            .iter()
-            .map(|a| format!("{} ({})", a.server.name.without_dot(), a.server.addr.ip()))
-            .collect();
+        let names: Vec<String> = servers.iter().map(|a| server_label(a)).collect();
         let name = lookup.qname.without_dot();
         let summary = format!(
             "nameservers of {zone} answer {name}/{} with a referral to {zone} itself (they serve its parent, not the zone): {}",

@@ -30,7 +30,7 @@ use crate::{
     types::{DnsName, RecordType},
 };
 
-use super::classify::{classify_for, is_aa};
+use super::classify::{answered_with_edns, authoritative_or_referral, classify_for, is_aa};
 use super::ctx::Ctx;
 use super::{Engine, lock};
 
@@ -60,12 +60,7 @@ pub(super) type CutReplies = (Vec<NameServer>, Vec<Arc<ServerReply>>, Vec<Server
 /// the server that speaks EDNS must not decide the verdict. When no server
 /// speaks EDNS, the wait ends once every server has answered.
 fn decisive(reply: &ServerReply, verdict: &ServerVerdict) -> bool {
-    verdict.is_usable()
-        && (is_aa(reply) || matches!(verdict, ServerVerdict::Referral { .. }))
-        && reply
-            .decoded
-            .as_ref()
-            .is_some_and(|d| d.evidence.edns_payload.is_some())
+    verdict.is_usable() && authoritative_or_referral(reply, verdict) && answered_with_edns(reply)
 }
 
 impl Engine {

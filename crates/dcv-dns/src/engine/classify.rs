@@ -198,6 +198,20 @@ pub(super) fn classify_for(
     }
 }
 
+/// An authoritative answer or a referral: what a resolver goes on with.
+pub(super) fn authoritative_or_referral(reply: &ServerReply, verdict: &ServerVerdict) -> bool {
+    is_aa(reply) || matches!(verdict, ServerVerdict::Referral { .. })
+}
+
+/// The reply carried an OPT record: it came over EDNS, so it can carry
+/// DNSSEC records (a plain-DNS reply after the RFC 6891 §7 fallback cannot).
+pub(super) fn answered_with_edns(reply: &ServerReply) -> bool {
+    reply
+        .decoded
+        .as_ref()
+        .is_some_and(|d| d.evidence.edns_payload.is_some())
+}
+
 pub(super) fn is_aa(reply: &ServerReply) -> bool {
     reply.decoded.as_ref().is_some_and(|d| d.evidence.flags.aa)
 }
@@ -266,14 +280,8 @@ fn pick(
     replies: &[Arc<ServerReply>],
     verdicts: &[ServerVerdict],
 ) -> Option<usize> {
-    let decisive =
-        |i: usize| is_aa(&replies[i]) || matches!(verdicts[i], ServerVerdict::Referral { .. });
-    let with_edns = |i: usize| {
-        replies[i]
-            .decoded
-            .as_ref()
-            .is_some_and(|d| d.evidence.edns_payload.is_some())
-    };
+    let decisive = |i: usize| authoritative_or_referral(&replies[i], &verdicts[i]);
+    let with_edns = |i: usize| answered_with_edns(&replies[i]);
     let first = |ok: &dyn Fn(usize) -> bool| usable.iter().copied().find(|&i| ok(i));
     first(&|i| decisive(i) && with_edns(i))
         .or_else(|| first(&with_edns))

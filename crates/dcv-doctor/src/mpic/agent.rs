@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use dcv_diagnosis::config::CheckConfig;
 use dcv_diagnosis::request::{ServerCheckPolicy, public_only_refusal};
 use dcv_mpic::Rir;
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -71,14 +70,6 @@ pub struct AgentConfig {
     /// Checks that may wait for a running slot; past them the agent answers
     /// 503 with `Retry-After`, and a coordinator retries within its deadline.
     pub max_queued: usize,
-}
-
-impl AgentConfig {
-    /// Validates a request into the check it asks for, with this agent's DNS
-    /// view and address policy.
-    fn check_config(&self, req: &CheckRequest) -> Result<CheckConfig, String> {
-        self.policy.check_config(req)
-    }
 }
 
 /// A listening agent; dropping it stops the accept loop.
@@ -327,7 +318,7 @@ async fn handle(state: &AgentState, req: Request<Incoming>) -> Response<Full<Byt
             );
         }
     };
-    let cfg = match state.cfg.check_config(&request) {
+    let cfg = match state.cfg.policy.check_config(&request) {
         Ok(c) => c,
         Err(e) => {
             return refuse(
