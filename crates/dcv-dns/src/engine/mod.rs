@@ -21,6 +21,7 @@ mod chain;
 mod classify;
 mod ctx;
 mod resolve;
+mod retry;
 mod shared;
 mod vantage;
 mod walk;

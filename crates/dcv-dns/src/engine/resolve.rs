@@ -83,10 +83,49 @@ impl Engine {
                     decoded,
                 } => (cut, verdict, decoded),
             };
-            let link_security = self
+            let mut link_security = self
                 .validate(&current, qtype, &cut, &verdict, &decoded, &mut ctx)
                 .await;
-            let cut = answering_zone(&mut ctx, &current, qtype, cut);
+            let walked_zone = cut.zone.clone();
+            let mut cut = answering_zone(&mut ctx, &current, qtype, cut);
+            let (mut verdict, mut decoded) = (verdict, decoded);
+            // A zone below the walked one (found by validation without a
+            // referral, or meanwhile by another lookup's referral) whose
+            // co-hosting servers gave a bogus answer: its own servers once
+            // more, as a validator restarts (retry.rs).
+            let below = if !matches!(link_security, Security::Bogus(_)) || qtype == RecordType::DS {
+                None
+            } else if cut.zone != walked_zone {
+                Some(cut.clone())
+            } else {
+                Some(self.closest_cut(&current))
+                    .filter(|c| c.zone.label_count() > walked_zone.label_count())
+            };
+            if let Some(below) = below
+                && let Some(retried) = self.retry_below(&current, qtype, &below, &mut ctx).await
+            {
+                let again = self
+                    .validate(
+                        &current,
+                        qtype,
+                        &retried.cut,
+                        &retried.verdict,
+                        &retried.decoded,
+                        &mut ctx,
+                    )
+                    .await;
+                if !matches!(again, Security::Bogus(_)) {
+                    for a in &mut ctx.answers[..retried.first_answer] {
+                        if a.qname == current && a.qtype == qtype {
+                            a.chosen = false;
+                        }
+                    }
+                    link_security = again;
+                    cut = retried.cut;
+                    verdict = retried.verdict;
+                    decoded = retried.decoded;
+                }
+            }
             security = security.worst(link_security.clone());
             match &link_security {
                 Security::Bogus(r) => {
