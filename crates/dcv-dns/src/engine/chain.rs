@@ -708,17 +708,14 @@ impl Engine {
         let name_h = name.to_hickory();
         let mut serving: Vec<NameServer> = Vec::new();
         let mut ns_names: Vec<DnsName> = Vec::new();
-        for ((ns, reply), verdict) in servers.iter().zip(&replies).zip(&verdicts) {
+        ctx.add_answers(
+            &walked.zone,
+            (name, RecordType::NS),
+            (&servers, &replies, &verdicts),
+            None,
+        );
+        for (ns, reply) in servers.iter().zip(&replies) {
             ctx.add_reply(reply, name, RecordType::NS);
-            ctx.answers.push(ServerAnswer {
-                zone: walked.zone.clone(),
-                qname: name.clone(),
-                qtype: RecordType::NS,
-                server: ns.clone(),
-                verdict: verdict.clone(),
-                authoritative: is_aa(reply),
-                chosen: false,
-            });
             let Some(decoded) = &reply.decoded else {
                 continue;
             };

@@ -5,7 +5,7 @@ use std::{collections::HashSet, net::SocketAddr};
 
 use crate::{
     evidence::Exchange,
-    lookup::{CutSource, ServerAnswer, ValidationStep, ZoneCut},
+    lookup::{CutSource, NameServer, ServerAnswer, ServerVerdict, ValidationStep, ZoneCut},
     transport::ServerReply,
     types::{DnsName, RecordType},
 };
@@ -43,6 +43,33 @@ impl Ctx {
                     *known = cut.clone();
                 }
             }
+        }
+    }
+
+    /// Records each server's answer to one question put to a zone's servers,
+    /// marking the one the resolver view chose.
+    pub(super) fn add_answers(
+        &mut self,
+        zone: &DnsName,
+        (qname, qtype): (&DnsName, RecordType),
+        asked: (
+            &[NameServer],
+            &[std::sync::Arc<ServerReply>],
+            &[ServerVerdict],
+        ),
+        chosen: Option<usize>,
+    ) {
+        let (servers, replies, verdicts) = asked;
+        for (i, ((ns, reply), v)) in servers.iter().zip(replies).zip(verdicts).enumerate() {
+            self.answers.push(ServerAnswer {
+                zone: zone.clone(),
+                qname: qname.clone(),
+                qtype,
+                server: ns.clone(),
+                verdict: v.clone(),
+                authoritative: super::classify::is_aa(reply),
+                chosen: Some(i) == chosen,
+            });
         }
     }
 

@@ -17,13 +17,13 @@ use futures::future::join_all;
 
 use crate::{
     limits,
-    lookup::{NameServer, ServerAnswer, ServerVerdict, ZoneCut},
+    lookup::{NameServer, ServerVerdict, ZoneCut},
     types::{DnsName, RecordType},
     wire::Decoded,
 };
 
 use super::Engine;
-use super::classify::{choose_for, is_aa};
+use super::classify::choose_for;
 use super::ctx::Ctx;
 
 /// What the retry at the zone below got: the cut as asked (the child's own
@@ -102,17 +102,12 @@ impl Engine {
         }
         let chosen = choose_for(qname, qtype, &replies, &verdicts);
         let first_answer = ctx.answers.len();
-        for (i, (ns, v)) in servers.iter().zip(&verdicts).enumerate() {
-            ctx.answers.push(ServerAnswer {
-                zone: cut.zone.clone(),
-                qname: qname.clone(),
-                qtype,
-                server: ns.clone(),
-                verdict: v.clone(),
-                authoritative: is_aa(&replies[i]),
-                chosen: Some(i) == chosen,
-            });
-        }
+        ctx.add_answers(
+            &cut.zone,
+            (qname, qtype),
+            (&servers, &replies, &verdicts),
+            chosen,
+        );
         let i = chosen?;
         let verdict = verdicts[i].clone();
         if !matches!(

@@ -9,16 +9,14 @@ use hickory_proto::rr::RData;
 
 use crate::{
     limits,
-    lookup::{
-        CutSource, NameServer, ServFailReason, ServerAnswer, ServerVerdict, UnresolvedNs, ZoneCut,
-    },
+    lookup::{CutSource, NameServer, ServFailReason, ServerVerdict, UnresolvedNs, ZoneCut},
     types::{DnsName, RecordType},
     wire::Decoded,
 };
 
 use super::{BoxFuture, Engine, lock};
 
-use super::classify::{choose_for, failures, is_aa};
+use super::classify::{choose_for, failures};
 use super::ctx::Ctx;
 
 /// Where a walk ended.
@@ -65,17 +63,12 @@ impl Engine {
                 }
                 let chosen = choose_for(qname, qtype, &replies, &verdicts);
                 if keep_answers {
-                    for (i, (ns, v)) in servers.iter().zip(&verdicts).enumerate() {
-                        ctx.answers.push(ServerAnswer {
-                            zone: cut.zone.clone(),
-                            qname: qname.clone(),
-                            qtype,
-                            server: ns.clone(),
-                            verdict: v.clone(),
-                            authoritative: is_aa(&replies[i]),
-                            chosen: Some(i) == chosen,
-                        });
-                    }
+                    ctx.add_answers(
+                        &cut.zone,
+                        (qname, qtype),
+                        (&servers, &replies, &verdicts),
+                        chosen,
+                    );
                 }
                 let Some(i) = chosen else {
                     // Another lookup (of this check, or of the batch through
