@@ -15,15 +15,15 @@
 mod common;
 
 use std::{
-    fmt::{self, Write as _},
-    fs::File,
-    net::IpAddr,
+    fmt::Write as _,
     path::Path,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use dcv_dns::{DnsName, Engine, Outcome, RecordType, Security};
+use dcv_lab::delv::{
+    DelvOutput, DelvQuestion, DelvVerdict as Verdict, anchor_file_text, read_verdict,
+};
 use dcv_lab::unbound::{UNBOUND, Unbound, UnboundOptions};
 use dcv_lab::{Lab, Scenario};
 
@@ -32,33 +32,6 @@ const DIG: &str = "/usr/bin/dig";
 
 /// Wall-clock bound on one delv run (its own resolver gives up far sooner).
 const DELV_DEADLINE: Duration = Duration::from_secs(30);
-
-/// The verdict class the CA would act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Verdict {
-    /// Validated answer (`NOERROR`, including NODATA) or validated NXDOMAIN.
-    Secure(&'static str),
-    /// Provably unsigned answer or NXDOMAIN.
-    Insecure(&'static str),
-    /// The chain of trust should exist but is broken.
-    Bogus,
-    /// No answer: the resolver would say SERVFAIL (not a DNSSEC verdict).
-    ServFail,
-    /// delv printed something this test does not know how to read.
-    Unreadable(String),
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Secure(k) => write!(f, "Secure({k})"),
-            Self::Insecure(k) => write!(f, "Insecure({k})"),
-            Self::Bogus => f.write_str("Bogus"),
-            Self::ServFail => f.write_str("SERVFAIL"),
-            Self::Unreadable(s) => write!(f, "Unreadable({s})"),
-        }
-    }
-}
 
 fn our_verdict(outcome: &Outcome, security: &Security) -> Verdict {
     let kind = match outcome {
@@ -80,75 +53,6 @@ fn our_verdict(outcome: &Outcome, security: &Security) -> Verdict {
     }
 }
 
-/// What delv 9.18 printed, read as a verdict. On stdout, before the data:
-/// `; fully validated` / `; unsigned answer` for an answer RRset, `; negative
-/// response, fully validated` / `; negative response, unsigned answer` before
-/// the proof of a NXDOMAIN/NODATA (and stderr says `;; resolution failed:
-/// ncache nxdomain` / `ncache nxrrset`). Without a trust anchor (`+noroot`,
-/// unsigned lab root) nothing is validated: `; answer not validated`. A failure
-/// prints nothing on stdout and `;; resolution failed: <result>` on stderr:
-/// validator results (`broken trust chain`, `no valid signature found`,
-/// `insecurity proof failed`, ...; `+vtrace` says why) are Bogus, a failed
-/// fetch through the resolver (`failure` is how delv reports its SERVFAIL,
-/// `timed out`) is SERVFAIL.
-fn delv_verdict(stdout: &str, stderr: &str, anchored: bool) -> Verdict {
-    let nx = stderr.contains("resolution failed: ncache nxdomain");
-    let kind = if nx { "NXDOMAIN" } else { "NOERROR" };
-    let status = stdout.lines().find(|l| l.starts_with("; ")).unwrap_or("");
-    match status {
-        "; fully validated" | "; negative response, fully validated" => {
-            return Verdict::Secure(kind);
-        }
-        "; unsigned answer" | "; negative response, unsigned answer" => {
-            return Verdict::Insecure(kind);
-        }
-        // No anchor covers the name: Unbound without an anchor also answers
-        // without AD, and we say Insecure (no trust anchor).
-        "; answer not validated" | "; negative response, answer not validated" if !anchored => {
-            return Verdict::Insecure(kind);
-        }
-        _ => {}
-    }
-    let Some(result) = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix(";; resolution failed: "))
-    else {
-        return Verdict::Unreadable(format!("stdout {status:?}, no result on stderr"));
-    };
-    match result.trim() {
-        // The resolver behind delv could not get an answer.
-        "failure" | "SERVFAIL" | "timed out" | "no servers could be reached" => Verdict::ServFail,
-        // Validator results (BIND lib/dns/validator.c, lib/isc/result.c).
-        "broken trust chain"
-        | "RRSIG failed to verify"
-        | "no valid NSEC"
-        | "no valid signature found"
-        | "no valid RRSIG"
-        | "no valid DS"
-        | "no valid KEY"
-        | "insecurity proof failed"
-        | "RRSIG has expired"
-        | "RRSIG validity period has not begun"
-        | "no DNSKEY matching DS"
-        | "not insecure"
-        | "must-be-secure" => Verdict::Bogus,
-        other => Verdict::Unreadable(format!("resolution failed: {other}")),
-    }
-}
-
-/// A child process killed (by its own pid) and waited for when dropped, also
-/// on a panic.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
-}
-
 fn missing_tools() -> Vec<&'static str> {
     [DELV, DIG, UNBOUND]
         .into_iter()
@@ -156,70 +60,23 @@ fn missing_tools() -> Vec<&'static str> {
         .collect()
 }
 
-/// `trust-anchors { . static-ds <tag> <alg> <digest-type> "<hex>"; };` from the
-/// lab's root DS zone-file line (`. TTL IN DS tag alg type hex`).
-fn delv_anchor(ds_line: &str) -> String {
-    let fields: Vec<&str> = ds_line.split_whitespace().collect();
-    let ds = fields
-        .iter()
-        .position(|f| f.eq_ignore_ascii_case("DS"))
-        .expect("DS line");
-    let [tag, alg, digest_type, hex @ ..] = &fields[ds + 1..] else {
-        panic!("short DS line: {ds_line}")
-    };
-    format!(
-        "trust-anchors {{\n    . static-ds {tag} {alg} {digest_type} \"{}\";\n}};\n",
-        hex.concat()
-    )
-}
-
-/// Runs delv for one question (output to files so `+vtrace` cannot fill a
-/// pipe), killed after [`DELV_DEADLINE`]. Returns stdout and stderr (the trace).
+/// Runs delv for one question (blocking), killed after [`DELV_DEADLINE`].
 fn run_delv(
-    server: IpAddr,
+    server: std::net::IpAddr,
     anchor: Option<&Path>,
     dir: &Path,
     qname: &str,
     qtype: &str,
-) -> (String, String) {
-    let out_path = dir.join(format!("delv-{qname}-{qtype}.out"));
-    let err_path = dir.join(format!("delv-{qname}-{qtype}.err"));
-    let mut cmd = Command::new(DELV);
-    cmd.arg(format!("@{server}")).args(["-p", "53"]);
-    match anchor {
-        Some(file) => {
-            cmd.arg("-a").arg(file).arg("+root=.");
-        }
-        // An unsigned lab root has no anchor (Unbound gets none either):
-        // with +noroot delv has no trust anchor and reads every answer as
-        // unsigned, instead of using BIND's built-in IANA root key.
-        None => {
-            cmd.arg("+noroot");
-        }
-    }
-    let mut delv = Reaped(
-        cmd.args(["+vtrace", qname, qtype])
-            .stdin(Stdio::null())
-            .stdout(File::create(&out_path).unwrap())
-            .stderr(File::create(&err_path).unwrap())
-            .spawn()
-            .expect("delv starts"),
-    );
-    // Past the deadline, dropping `delv` kills it; its output so far is read.
-    let deadline = Instant::now() + DELV_DEADLINE;
-    while delv.0.try_wait().expect("wait for delv").is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let killed = matches!(delv.0.try_wait(), Ok(None));
-    drop(delv);
-    let mut trace = std::fs::read_to_string(&err_path).unwrap_or_default();
-    if killed {
-        let _ = writeln!(trace, ";; (killed by the test after {DELV_DEADLINE:?})");
-    }
-    (
-        std::fs::read_to_string(&out_path).unwrap_or_default(),
-        trace,
-    )
+) -> DelvOutput {
+    let question = DelvQuestion {
+        program: Path::new(DELV),
+        server,
+        anchors: anchor,
+        qname,
+        qtype,
+        deadline: DELV_DEADLINE,
+    };
+    dcv_lab::delv::run(&question, dir).expect("delv runs")
 }
 
 /// One comparison: the scenario/question, both verdicts, and delv's reason.
@@ -245,7 +102,7 @@ async fn compare(scenario: Scenario, questions: Vec<(String, RecordType)>) -> Ve
     .unwrap_or_else(|e| panic!("{name}: {e}"));
     let anchor = lab.trust_anchor_ds().map(|ds| {
         let path = unbound.dir().join("anchors.conf");
-        std::fs::write(&path, delv_anchor(&ds)).unwrap();
+        std::fs::write(&path, anchor_file_text(&ds).expect("root DS line")).unwrap();
         path
     });
     let engine = Engine::new(common::config(&lab));
@@ -268,8 +125,8 @@ async fn compare(scenario: Scenario, questions: Vec<(String, RecordType)>) -> Ve
 
     let mut rows = Vec::new();
     for (((qname, qtype), ours), theirs) in questions.iter().zip(ours).zip(theirs) {
-        let (stdout, trace) = theirs.expect("delv task");
-        let delv = delv_verdict(&stdout, &trace, anchor.is_some());
+        let DelvOutput { stdout, trace, .. } = theirs.expect("delv task");
+        let delv = read_verdict(&stdout, &trace, anchor.is_some());
         let reason = validation_reason(&trace);
         let expected = expected_delv(&name, qname, *qtype, &ours, &trace);
         let agrees = delv == expected;

@@ -66,6 +66,7 @@ mod addr;
 mod answer;
 pub mod catalogue;
 pub mod ct;
+pub mod delv;
 pub mod http;
 mod keys;
 mod lab;
