@@ -58,6 +58,10 @@ pub struct Observations {
     /// when the check finished before it did (it is bounded by
     /// [`dcv_dns::vantage::VANTAGE_MAX_WAIT`]).
     pub vantage: Option<dcv_dns::vantage::VantageReport>,
+    /// How old [`Self::vantage`] was when this check took it from a batch's
+    /// shared cache (another check's preflight that found nothing limiting,
+    /// [`dcv_dns::SharedInfraCache::vantage`]); `None`: made by this check.
+    pub vantage_reused_age: Option<Duration>,
 }
 
 /// What a check that ran out of time had learned when it stopped, read
@@ -824,6 +828,7 @@ pub async fn run_check_reporting(
         // The engine and the progress outlive the probes, so that a check
         // that runs out of time can still say what it was waiting for.
         let engine = Engine::new(cfg.dns.clone());
+        let vantage_reused = std::sync::OnceLock::new();
         let progress = Progress {
             observer,
             ..Progress::default()
@@ -835,17 +840,31 @@ pub async fn run_check_reporting(
             // Beside the probes, never ahead of them: it asks the same root
             // servers and shares the root's keys through the engine's cache.
             let preflight = Box::pin(async {
-                if cfg.vantage_preflight {
-                    Some(engine.vantage_preflight().await)
-                } else {
-                    None
+                if !cfg.vantage_preflight {
+                    return None;
                 }
+                // A batch's checks share a preflight that found nothing
+                // limiting (what this machine reaches is no hostname's).
+                let shared = cfg.dns.shared_cache.as_ref();
+                if let Some((report, age)) = shared.and_then(dcv_dns::SharedInfraCache::vantage) {
+                    let _ = vantage_reused.set(age);
+                    return Some(report);
+                }
+                let report = engine.vantage_preflight().await;
+                if let Some(shared) = shared {
+                    shared.put_vantage(&report);
+                }
+                Some(report)
             });
             wait_for_probes(&cfg, &engine, &progress, probes, preflight).await
         };
         match ended {
             Ended::Done(mut obs, vantage) => {
-                vantage_ms = vantage.as_ref().map(|v| elapsed_of(v.elapsed));
+                obs.vantage_reused_age = vantage_reused.get().copied();
+                // A reused preflight cost this check no time.
+                vantage_ms = vantage
+                    .as_ref()
+                    .map(|v| obs.vantage_reused_age.map_or(elapsed_of(v.elapsed), |_| 0));
                 obs.vantage = vantage;
                 Some(*obs)
             }
@@ -991,6 +1010,10 @@ async fn gather(
     let tld = async {
         let _running = progress.start(Probe::Tld);
         match &tld_name {
+            // A batch's shared cache holding the TLD's cut (learnt from the
+            // root's referral, or its signer) already shows the root in use
+            // delegates it: the NS lookup could only confirm it.
+            Some(t) if shared_mode(engine) && engine.closest_known_zone(t) == *t => None,
             Some(t) => Some(engine.lookup(t, RecordType::NS).await),
             None => None,
         }
@@ -1151,6 +1174,7 @@ async fn gather(
         paths: without_repeated_zone_probes(caa_paths.into_iter().chain(txt_paths).collect()),
         server_timings: engine.server_timings(),
         vantage: None,
+        vantage_reused_age: None,
     }
 }
 
@@ -1168,6 +1192,7 @@ fn empty_observations() -> Observations {
         paths: Vec::new(),
         server_timings: Vec::new(),
         vantage: None,
+        vantage_reused_age: None,
     }
 }
 
