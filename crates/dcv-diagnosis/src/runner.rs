@@ -333,9 +333,35 @@ impl PathQuestion {
 /// UDP+EDNS alone: the lookup already asked it of every server.
 const UDP_EDNS_ONLY: [QueryPath; 1] = [QueryPath::UDP_EDNS];
 
-/// The largest DNS message over UDP without EDNS (RFC 1035 §4.2.1): an
-/// answer at most this long over UDP+EDNS fits a plain query's answer too.
+/// The largest DNS message over UDP without EDNS (RFC 1035 §4.2.1).
 const PLAIN_UDP_MAX: usize = 512;
+
+/// The fewest octets a resource record takes besides its RDATA: a
+/// one-octet owner (the root; a compression pointer takes two), TYPE,
+/// CLASS, TTL and RDLENGTH (RFC 1035 §4.1.3).
+const RR_FIXED_MIN: usize = 11;
+
+/// An upper bound on the length of the answer a query without EDNS would
+/// get: `r` (asked with EDNS and DO) without its DNSSEC records, which go
+/// only to a query with DO (RFC 4035 §3.2.1), each counted at its
+/// shortest. At most [`PLAIN_UDP_MAX`]: the plain query's answer is not
+/// truncated, so no path needs TCP for this name.
+fn plain_size_bound(r: &dcv_dns::ResponseEvidence) -> usize {
+    let dnssec: usize = r
+        .answer
+        .iter()
+        .chain(&r.authority)
+        .chain(&r.additional)
+        .filter(|x| {
+            matches!(
+                x.rtype,
+                RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3
+            )
+        })
+        .map(|x| x.wire_rdata.len() + RR_FIXED_MIN)
+        .sum();
+    r.size.saturating_sub(dnssec)
+}
 
 /// Whether this check shares a batch's infrastructure cache (`batch`
 /// without `--isolated`).
@@ -388,8 +414,8 @@ fn comparable(records: &[dcv_dns::RecordEvidence], qtype: RecordType) -> Vec<Vec
 
 /// Whether the lookup's own answers leave nothing for the other paths to
 /// show: every server of `cut` answered over UDP+EDNS, NOERROR or NXDOMAIN,
-/// untruncated, short enough for a plain UDP answer (so no path needs TCP
-/// for it), with the resolver's RRset. Anything else is probed over every
+/// untruncated, short enough for a plain UDP answer ([`plain_size_bound`]:
+/// no path needs TCP for it), with the resolver's RRset. Anything else is probed over every
 /// path, as a single check does.
 fn own_answers_path_free(cut: &ZoneCut, q: &PathQuestion) -> bool {
     let expected = comparable(&q.expected, q.qtype);
@@ -399,7 +425,7 @@ fn own_answers_path_free(cut: &ZoneCut, q: &PathQuestion) -> bool {
             .is_some_and(|r| {
                 matches!(r.rcode, dcv_dns::Rcode::NOERROR | dcv_dns::Rcode::NXDOMAIN)
                     && !r.flags.tc
-                    && r.size <= PLAIN_UDP_MAX
+                    && plain_size_bound(r) <= PLAIN_UDP_MAX
                     && comparable(&r.answer, q.qtype) == expected
             })
     })
@@ -696,11 +722,14 @@ async fn probe_caa_climb(engine: &Engine, caa: &[Lookup]) -> Vec<PathProbes> {
 fn without_repeated_zone_probes(mut paths: Vec<PathProbes>) -> Vec<PathProbes> {
     let mut seen: Vec<DnsName> = Vec::new();
     paths.retain(|p| {
-        if p.role != ProbeRole::ZonePaths || !seen.contains(&p.zone) {
-            seen.push(p.zone.clone());
+        if p.role != ProbeRole::ZonePaths {
             return true;
         }
-        false
+        if seen.contains(&p.zone) {
+            return false;
+        }
+        seen.push(p.zone.clone());
+        true
     });
     paths
 }
