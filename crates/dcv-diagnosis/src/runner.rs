@@ -48,7 +48,10 @@ pub struct Observations {
     /// Every zone the CAA climb asked (RFC 8659 §3: the name's own zone, the
     /// zone of the relevant RRset and each zone between) and, for the DNS
     /// method, the zone of the `_acme-challenge` TXT, asked over every path
-    /// (`rules::paths`).
+    /// (`rules::paths`). With a batch's shared cache, a healthy zone is
+    /// asked over every path once ([`ProbeRole::ZonePaths`], reused with
+    /// its age) and the hostname's own questions over UDP+EDNS alone (its
+    /// lookup's exchanges) unless a path could matter for them.
     pub paths: Vec<PathProbes>,
     /// What the engine measured of every server it asked over the whole
     /// check (round trips, tries, losses, late answers), by address.
@@ -415,8 +418,8 @@ fn comparable(records: &[dcv_dns::RecordEvidence], qtype: RecordType) -> Vec<Vec
 /// Whether the lookup's own answers leave nothing for the other paths to
 /// show: every server of `cut` answered over UDP+EDNS, NOERROR or NXDOMAIN,
 /// untruncated, short enough for a plain UDP answer ([`plain_size_bound`]:
-/// no path needs TCP for it), with the resolver's RRset. Anything else is probed over every
-/// path, as a single check does.
+/// no path needs TCP for it), with the resolver's RRset. Anything else is
+/// probed over every path, as a single check does.
 fn own_answers_path_free(cut: &ZoneCut, q: &PathQuestion) -> bool {
     let expected = comparable(&q.expected, q.qtype);
     cut.servers.iter().all(|s| {

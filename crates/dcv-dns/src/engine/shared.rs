@@ -18,14 +18,20 @@
 //! - **Never shared**: each hostname's own questions (A/AAAA, CAA at every
 //!   label of the climb, TXT at `_acme-challenge`, CNAME/DNAME targets) go
 //!   to every authoritative server of the hostname's zone for every check,
-//!   as the CA's resolver would ask them for its own validation, and so are
-//!   the single-path probes of those questions (UDP with and without EDNS,
-//!   TCP).
+//!   as the CA's resolver would ask them for its own validation. Their
+//!   single-path probes are never taken from another check either: the
+//!   runner (`dcv_diagnosis::runner`) takes a question's UDP+EDNS path from
+//!   the check's own lookup, and asks it over the other paths when the
+//!   zone's shared probe (below) or the lookup's own answers say a path
+//!   could matter for it.
 //! - **Path probes shared per zone**: a single-path probe whose question
-//!   is a zone cut's apex (the CAA climb reaching the zone's apex, the
-//!   vantage preflight's root NS) is the same question to the same server
-//!   over the same path for every hostname under it: it is kept per server,
-//!   question and path for the smallest TTL of its records, at most
+//!   is a zone cut's apex (SOA at every zone whose servers are
+//!   path-probed, the CAA climb reaching the zone's apex, the vantage
+//!   preflight's root NS) is the same question to the same server over
+//!   the same path for every hostname under it: whether a server answers
+//!   without EDNS and over TCP is a property of the server and the zone. It
+//!   is kept per server, question and path for the smallest TTL of its
+//!   records, at most
 //!   [`limits::SHARED_PROBE_TTL`] (Unbound's `infra-host-ttl`), and a probe
 //!   that got no answer for [`limits::SHARED_CACHE_BOGUS_TTL`].
 //! - **The vantage preflight** ([`crate::vantage`]): a report that found
