@@ -48,7 +48,10 @@ pub struct Observations {
     /// Every zone the CAA climb asked (RFC 8659 §3: the name's own zone, the
     /// zone of the relevant RRset and each zone between) and, for the DNS
     /// method, the zone of the `_acme-challenge` TXT, asked over every path
-    /// (`rules::paths`).
+    /// (`rules::paths`). With a batch's shared cache, a healthy zone is
+    /// asked over every path once ([`ProbeRole::ZonePaths`], reused with
+    /// its age) and the hostname's own questions over UDP+EDNS alone (its
+    /// lookup's exchanges) unless a path could matter for them.
     pub paths: Vec<PathProbes>,
     /// What the engine measured of every server it asked over the whole
     /// check (round trips, tries, losses, late answers), by address.
@@ -58,6 +61,10 @@ pub struct Observations {
     /// when the check finished before it did (it is bounded by
     /// [`dcv_dns::vantage::VANTAGE_MAX_WAIT`]).
     pub vantage: Option<dcv_dns::vantage::VantageReport>,
+    /// How old [`Self::vantage`] was when this check took it from a batch's
+    /// shared cache (another check's preflight that found nothing limiting,
+    /// [`dcv_dns::SharedInfraCache::vantage`]); `None`: made by this check.
+    pub vantage_reused_age: Option<Duration>,
 }
 
 /// What a check that ran out of time had learned when it stopped, read
@@ -251,6 +258,11 @@ pub enum ProbeRole {
     CaaRelevant,
     /// The DNS-01 `_acme-challenge` TXT lookup.
     Txt,
+    /// SOA at a zone's apex, asked of every server over every path once per
+    /// zone by a batch's checks (shared mode, [`zone_paths`]): how each
+    /// server answers over UDP without EDNS and over TCP is a property of
+    /// the server and the zone, not of each hostname.
+    ZonePaths,
 }
 
 /// One zone's servers asked one question over every path in [`PROBED_PATHS`].
@@ -286,6 +298,183 @@ struct PathQuestion {
     qtype: RecordType,
     role: ProbeRole,
     expected: Vec<dcv_dns::RecordEvidence>,
+    /// The lookup's own UDP+EDNS exchange with each server, by address
+    /// (shared mode only): the same question over the same path, taken for
+    /// that path instead of asking it again.
+    asked: Vec<Exchange>,
+    /// The paths to ask: [`PROBED_PATHS`], or UDP+EDNS alone when the
+    /// zone's shared probe found every path of every server healthy and
+    /// nothing in this question's answers depends on the path
+    /// ([`own_answers_path_free`]).
+    paths: &'static [QueryPath],
+}
+
+impl PathQuestion {
+    /// Every path, nothing taken from the lookup (as a single check asks).
+    fn every_path(
+        qname: DnsName,
+        qtype: RecordType,
+        role: ProbeRole,
+        expected: Vec<dcv_dns::RecordEvidence>,
+    ) -> Self {
+        Self {
+            qname,
+            qtype,
+            role,
+            expected,
+            asked: Vec::new(),
+            paths: &PROBED_PATHS,
+        }
+    }
+
+    /// The lookup's exchange with `server` over UDP+EDNS, if it was answered.
+    fn asked_of(&self, server: std::net::SocketAddr) -> Option<&Exchange> {
+        self.asked.iter().find(|e| e.server == server)
+    }
+}
+
+/// UDP+EDNS alone: the lookup already asked it of every server.
+const UDP_EDNS_ONLY: [QueryPath; 1] = [QueryPath::UDP_EDNS];
+
+/// The largest DNS message over UDP without EDNS (RFC 1035 §4.2.1).
+const PLAIN_UDP_MAX: usize = 512;
+
+/// The fewest octets a resource record takes besides its RDATA: a
+/// one-octet owner (the root; a compression pointer takes two), TYPE,
+/// CLASS, TTL and RDLENGTH (RFC 1035 §4.1.3).
+const RR_FIXED_MIN: usize = 11;
+
+/// An upper bound on the length of the answer a query without EDNS would
+/// get: `r` (asked with EDNS and DO) without its DNSSEC records, which go
+/// only to a query with DO (RFC 4035 §3.2.1), each counted at its
+/// shortest. At most [`PLAIN_UDP_MAX`]: the plain query's answer is not
+/// truncated, so no path needs TCP for this name.
+fn plain_size_bound(r: &dcv_dns::ResponseEvidence) -> usize {
+    let dnssec: usize = r
+        .answer
+        .iter()
+        .chain(&r.authority)
+        .chain(&r.additional)
+        .filter(|x| {
+            matches!(
+                x.rtype,
+                RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3
+            )
+        })
+        .map(|x| x.wire_rdata.len() + RR_FIXED_MIN)
+        .sum();
+    r.size.saturating_sub(dnssec)
+}
+
+/// Whether this check shares a batch's infrastructure cache (`batch`
+/// without `--isolated`).
+fn shared_mode(engine: &Engine) -> bool {
+    engine.config().shared_cache.is_some()
+}
+
+/// The first UDP exchange the lookup had with each server of `cut` for
+/// `qname`/`qtype`, answered: a lookup asks UDP with EDNS first (a FORMERR
+/// and the plain retry come after it, RFC 6891 §7).
+fn lookup_udp_edns(
+    lookup: &Lookup,
+    cut: &ZoneCut,
+    qname: &DnsName,
+    qtype: RecordType,
+) -> Vec<Exchange> {
+    cut.servers
+        .iter()
+        .filter_map(|s| {
+            lookup.exchanges.iter().find(|e| {
+                e.server == s.addr
+                    && e.qtype == qtype
+                    && e.protocol == dcv_dns::Protocol::Udp
+                    && e.qname == *qname
+            })
+        })
+        .filter(|e| e.response().is_some())
+        .cloned()
+        .collect()
+}
+
+/// The RRset of `qtype` in `records`, comparable across servers and paths:
+/// wire RDATA, sorted, no duplicates.
+fn comparable(records: &[dcv_dns::RecordEvidence], qtype: RecordType) -> Vec<Vec<u8>> {
+    let mut set: Vec<Vec<u8>> = records
+        .iter()
+        .filter(|r| r.rtype == qtype)
+        .map(|r| {
+            if r.wire_rdata.is_empty() {
+                r.rdata.as_bytes().to_vec()
+            } else {
+                r.wire_rdata.clone()
+            }
+        })
+        .collect();
+    set.sort();
+    set.dedup();
+    set
+}
+
+/// Whether the lookup's own answers leave nothing for the other paths to
+/// show: every server of `cut` answered over UDP+EDNS, NOERROR or NXDOMAIN,
+/// untruncated, short enough for a plain UDP answer ([`plain_size_bound`]:
+/// no path needs TCP for it), with the resolver's RRset. Anything else is
+/// probed over every path, as a single check does.
+fn own_answers_path_free(cut: &ZoneCut, q: &PathQuestion) -> bool {
+    let expected = comparable(&q.expected, q.qtype);
+    cut.servers.iter().all(|s| {
+        q.asked_of(s.addr)
+            .and_then(Exchange::response)
+            .is_some_and(|r| {
+                matches!(r.rcode, dcv_dns::Rcode::NOERROR | dcv_dns::Rcode::NXDOMAIN)
+                    && !r.flags.tc
+                    && plain_size_bound(r) <= PLAIN_UDP_MAX
+                    && comparable(&r.answer, q.qtype) == expected
+            })
+    })
+}
+
+/// SOA at `cut`'s apex asked of every server over every path, shared per
+/// zone by a batch's checks (`Engine::probe_path_shared_aged`: the apex
+/// question is the same for every hostname, reused while its TTL lasts
+/// and named with its age). `Some` when every server answered every path
+/// NOERROR, untruncated, with one and the same SOA: then a hostname's own
+/// question that the lookup answered cleanly over UDP+EDNS
+/// ([`own_answers_path_free`]) is not asked again over the other paths.
+/// `None` (any failure, difference, or a probe not asked) sends every
+/// question over every path, as a single check does.
+async fn zone_paths(engine: &Engine, cut: &ZoneCut) -> Option<PathProbes> {
+    let question = PathQuestion::every_path(
+        cut.zone.clone(),
+        RecordType::SOA,
+        ProbeRole::ZonePaths,
+        Vec::new(),
+    );
+    let mut set = probe_zone(engine, cut, &[question]).await.pop()?;
+    if cut.servers.is_empty() || set.probes.len() != cut.servers.len() * PROBED_PATHS.len() {
+        return None;
+    }
+    let mut soa: Option<Vec<Vec<u8>>> = None;
+    for probe in &set.probes {
+        let r = probe.exchange.as_ref()?.response()?;
+        if r.rcode != dcv_dns::Rcode::NOERROR || r.flags.tc {
+            return None;
+        }
+        let got = comparable(&r.answer, RecordType::SOA);
+        if got.is_empty() || soa.as_ref().is_some_and(|s| *s != got) {
+            return None;
+        }
+        if soa.is_none() {
+            set.expected = r
+                .answer
+                .iter()
+                .filter(|x| x.rtype == RecordType::SOA)
+                .cloned()
+                .collect();
+            soa = Some(got);
+        }
+    }
+    Some(set)
 }
 
 /// The name whose answer a lookup returned (after its CNAMEs), and the zone
@@ -311,10 +500,10 @@ async fn probe_zone(engine: &Engine, cut: &ZoneCut, questions: &[PathQuestion]) 
     let jobs: Vec<(usize, NameServer, QueryPath)> = questions
         .iter()
         .enumerate()
-        .flat_map(|(i, _)| {
+        .flat_map(|(i, q)| {
             cut.servers
                 .iter()
-                .flat_map(move |s| PROBED_PATHS.iter().map(move |p| (i, s.clone(), *p)))
+                .flat_map(move |s| q.paths.iter().map(move |p| (i, s.clone(), *p)))
         })
         .take(MAX_PATH_PROBES)
         .collect();
@@ -322,6 +511,21 @@ async fn probe_zone(engine: &Engine, cut: &ZoneCut, questions: &[PathQuestion]) 
     let done: Vec<(usize, PathProbe)> = futures::stream::iter(jobs)
         .map(|(i, server, path)| async move {
             let q = &questions[i];
+            if path == QueryPath::UDP_EDNS
+                && let Some(asked) = q.asked_of(server.addr)
+            {
+                // The lookup's own exchange: this check asked it just now.
+                let exchange = Some(asked.clone());
+                return (
+                    i,
+                    PathProbe {
+                        server,
+                        path,
+                        exchange,
+                        reused_age: None,
+                    },
+                );
+            }
             let probe = engine.probe_path_shared_aged(server.addr, &q.qname, q.qtype, path);
             let (exchange, reused_age) = tokio::time::timeout_at(deadline, probe)
                 .await
@@ -378,13 +582,52 @@ async fn probe_paths(engine: &Engine, lookup: &Lookup, role: ProbeRole) -> Vec<P
     let Some((qname, cut)) = answering_cut(lookup) else {
         return Vec::new();
     };
-    let question = PathQuestion {
-        qname,
-        qtype: lookup.qtype,
-        role,
-        expected: lookup.records().to_vec(),
+    let question = PathQuestion::every_path(qname, lookup.qtype, role, lookup.records().to_vec());
+    let (questions, zone) = plan_zone(engine, cut, vec![(question, lookup)]).await;
+    let mut sets = probe_zone(engine, cut, &questions).await;
+    sets.extend(zone);
+    sets
+}
+
+/// In shared mode, what each question of one zone still needs asking: the
+/// UDP+EDNS path is the lookup's own exchange, and a hostname's own
+/// question goes over the other paths only when the zone's shared probe
+/// ([`zone_paths`]) or its own answers ([`own_answers_path_free`]) say a
+/// path could matter. A zone apex's question is shared per zone already
+/// and keeps every path. Outside shared mode (a single check,
+/// `--isolated`) every question goes over every path. Also hands back the
+/// zone's shared probe, when it let any question skip a path, as evidence.
+async fn plan_zone(
+    engine: &Engine,
+    cut: &ZoneCut,
+    questions: Vec<(PathQuestion, &Lookup)>,
+) -> (Vec<PathQuestion>, Option<PathProbes>) {
+    if !shared_mode(engine) {
+        return (questions.into_iter().map(|(q, _)| q).collect(), None);
+    }
+    let mut questions: Vec<PathQuestion> = questions
+        .into_iter()
+        .map(|(mut q, lookup)| {
+            q.asked = lookup_udp_edns(lookup, cut, &q.qname, q.qtype);
+            q
+        })
+        .collect();
+    let own = |q: &PathQuestion| q.qname != cut.zone;
+    if !questions
+        .iter()
+        .any(|q| own(q) && own_answers_path_free(cut, q))
+    {
+        return (questions, None);
+    }
+    let Some(zone) = zone_paths(engine, cut).await else {
+        return (questions, None);
     };
-    probe_zone(engine, cut, &[question]).await
+    for q in &mut questions {
+        if own(q) && own_answers_path_free(cut, q) {
+            q.paths = &UDP_EDNS_ONLY;
+        }
+    }
+    (questions, Some(zone))
 }
 
 /// The CAA lookups a CA's search visits (RFC 8659 §3), closest first: up to
@@ -427,7 +670,7 @@ async fn probe_caa_climb(engine: &Engine, caa: &[Lookup]) -> Vec<PathProbes> {
     type Zone<'a> = (
         &'a ZoneCut,
         (DnsName, Vec<std::net::SocketAddr>),
-        Vec<PathQuestion>,
+        Vec<(PathQuestion, &'a Lookup)>,
         usize,
     );
     let mut zones: Vec<Zone<'_>> = Vec::new();
@@ -435,27 +678,23 @@ async fn probe_caa_climb(engine: &Engine, caa: &[Lookup]) -> Vec<PathProbes> {
         let Some((qname, cut)) = answering_cut(lookup) else {
             continue;
         };
-        let question = PathQuestion {
-            qname,
-            qtype: lookup.qtype,
-            role,
-            expected: lookup.records().to_vec(),
-        };
+        let question =
+            PathQuestion::every_path(qname, lookup.qtype, role, lookup.records().to_vec());
         let key = cut_key(cut);
         match zones.iter_mut().find(|z| z.1 == key) {
             Some(z) => {
                 let asked =
                     z.2.iter()
-                        .any(|q| q.qname == question.qname && q.qtype == question.qtype);
+                        .any(|(q, _)| q.qname == question.qname && q.qtype == question.qtype);
                 if !asked {
-                    z.2.push(question);
+                    z.2.push((question, lookup));
                 }
             }
-            None => zones.push((cut, key, vec![question], position)),
+            None => zones.push((cut, key, vec![(question, lookup)], position)),
         }
     }
     // The bound: the relevant RRset's zone, then the name's own, then closest.
-    let relevant = |z: &Zone<'_>| z.2.iter().any(|q| q.role == ProbeRole::CaaRelevant);
+    let relevant = |z: &Zone<'_>| z.2.iter().any(|(q, _)| q.role == ProbeRole::CaaRelevant);
     let mut kept: Vec<usize> = (0..zones.len()).collect();
     kept.sort_by_key(|i| (!relevant(&zones[*i]), zones[*i].3 != 0, zones[*i].3));
     kept.truncate(MAX_CAA_PATH_ZONES);
@@ -463,20 +702,72 @@ async fn probe_caa_climb(engine: &Engine, caa: &[Lookup]) -> Vec<PathProbes> {
     let probes = kept.into_iter().map(|i| {
         let (cut, _, questions, _) = &zones[i];
         // Within one zone's budget the relevant question goes first.
-        let mut ordered: Vec<PathQuestion> = questions.clone();
-        ordered.sort_by_key(|q| q.role != ProbeRole::CaaRelevant);
+        let mut ordered: Vec<(PathQuestion, &Lookup)> = questions.clone();
+        ordered.sort_by_key(|(q, _)| q.role != ProbeRole::CaaRelevant);
         async move {
+            let (ordered, zone) = plan_zone(engine, cut, ordered).await;
             let mut sets = probe_zone(engine, cut, &ordered).await;
-            // Back to climb order for the report.
+            // Back to climb order for the report, the zone's shared probe last.
             sets.sort_by_key(|s| {
                 questions
                     .iter()
-                    .position(|q| q.qname == s.qname && q.qtype == s.qtype)
+                    .position(|(q, _)| q.qname == s.qname && q.qtype == s.qtype)
             });
+            sets.extend(zone);
             sets
         }
     });
     join_all(probes).await.into_iter().flatten().collect()
+}
+
+/// A zone's shared path probe ([`ProbeRole::ZonePaths`]) once, however
+/// many of the check's questions it served.
+fn without_repeated_zone_probes(mut paths: Vec<PathProbes>) -> Vec<PathProbes> {
+    let mut seen: Vec<DnsName> = Vec::new();
+    paths.retain(|p| {
+        if p.role != ProbeRole::ZonePaths {
+            return true;
+        }
+        if seen.contains(&p.zone) {
+            return false;
+        }
+        seen.push(p.zone.clone());
+        true
+    });
+    paths
+}
+
+/// CAA at `names` (the name and every ancestor below the root, closest
+/// first). A single check asks them all at once, as Boulder does. With a
+/// batch's shared cache the zone holding the name is usually known before
+/// any question: the names up to that zone's apex are asked at once, and
+/// the names above it only if none of those ended the RFC 8659 §3 climb
+/// (an RRset, or a failed lookup). The CA's climb never reads past where
+/// it stops, so the lookups left out are ones no CA decision depends on.
+async fn caa_lookups<'a>(engine: &'a Engine, names: &'a [DnsName]) -> Vec<Lookup> {
+    let ask =
+        |names: &'a [DnsName]| join_all(names.iter().map(|n| engine.lookup(n, RecordType::CAA)));
+    let first = names.first().filter(|_| shared_mode(engine));
+    let split = first
+        .map(|name| engine.closest_known_zone(name))
+        .filter(|zone| zone.as_str() != ".")
+        .and_then(|zone| names.iter().position(|n| *n == zone))
+        .map_or(names.len(), |i| i + 1);
+    let mut lookups = ask(&names[..split]).await;
+    if split < names.len() && !climb_ended(&lookups) {
+        lookups.extend(ask(&names[split..]).await);
+    }
+    lookups
+}
+
+/// Whether the RFC 8659 §3 climb over `caa` (closest first) stopped within
+/// it: at an RRset or a failed lookup.
+fn climb_ended(caa: &[Lookup]) -> bool {
+    caa.iter().any(|l| match &l.outcome {
+        Outcome::ServFail { .. } => true,
+        Outcome::Answer { records } => records.iter().any(|r| r.rtype == RecordType::CAA),
+        _ => false,
+    })
 }
 
 /// Adapter: the HTTP probe resolves hosts (the hostname and redirect targets)
@@ -569,6 +860,7 @@ pub async fn run_check_reporting(
         // The engine and the progress outlive the probes, so that a check
         // that runs out of time can still say what it was waiting for.
         let engine = Engine::new(cfg.dns.clone());
+        let vantage_reused = std::sync::OnceLock::new();
         let progress = Progress {
             observer,
             ..Progress::default()
@@ -580,17 +872,31 @@ pub async fn run_check_reporting(
             // Beside the probes, never ahead of them: it asks the same root
             // servers and shares the root's keys through the engine's cache.
             let preflight = Box::pin(async {
-                if cfg.vantage_preflight {
-                    Some(engine.vantage_preflight().await)
-                } else {
-                    None
+                if !cfg.vantage_preflight {
+                    return None;
                 }
+                // A batch's checks share a preflight that found nothing
+                // limiting (what this machine reaches is no hostname's).
+                let shared = cfg.dns.shared_cache.as_ref();
+                if let Some((report, age)) = shared.and_then(dcv_dns::SharedInfraCache::vantage) {
+                    let _ = vantage_reused.set(age);
+                    return Some(report);
+                }
+                let report = engine.vantage_preflight().await;
+                if let Some(shared) = shared {
+                    shared.put_vantage(&report);
+                }
+                Some(report)
             });
             wait_for_probes(&cfg, &engine, &progress, probes, preflight).await
         };
         match ended {
             Ended::Done(mut obs, vantage) => {
-                vantage_ms = vantage.as_ref().map(|v| elapsed_of(v.elapsed));
+                obs.vantage_reused_age = vantage_reused.get().copied();
+                // A reused preflight cost this check no time.
+                vantage_ms = vantage
+                    .as_ref()
+                    .map(|v| obs.vantage_reused_age.map_or(elapsed_of(v.elapsed), |_| 0));
                 obs.vantage = vantage;
                 Some(*obs)
             }
@@ -736,6 +1042,10 @@ async fn gather(
     let tld = async {
         let _running = progress.start(Probe::Tld);
         match &tld_name {
+            // A batch's shared cache holding the TLD's cut (learnt from the
+            // root's referral, or its signer) already shows the root in use
+            // delegates it: the NS lookup could only confirm it.
+            Some(t) if shared_mode(engine) && engine.closest_known_zone(t) == *t => None,
             Some(t) => Some(engine.lookup(t, RecordType::NS).await),
             None => None,
         }
@@ -755,7 +1065,7 @@ async fn gather(
     let caa = async {
         let t = Instant::now();
         let running = progress.start(Probe::Caa);
-        let lookups = join_all(caa_names.iter().map(|n| engine.lookup(n, RecordType::CAA))).await;
+        let lookups = caa_lookups(engine, &caa_names).await;
         let caa_ms = elapsed_ms(t);
         let _running = progress.start(Probe::CaaPaths);
         drop(running);
@@ -893,9 +1203,10 @@ async fn gather(
         txt_cname,
         txt_doubled,
         http_token: token,
-        paths: caa_paths.into_iter().chain(txt_paths).collect(),
+        paths: without_repeated_zone_probes(caa_paths.into_iter().chain(txt_paths).collect()),
         server_timings: engine.server_timings(),
         vantage: None,
+        vantage_reused_age: None,
     }
 }
 
@@ -913,6 +1224,7 @@ fn empty_observations() -> Observations {
         paths: Vec::new(),
         server_timings: Vec::new(),
         vantage: None,
+        vantage_reused_age: None,
     }
 }
 

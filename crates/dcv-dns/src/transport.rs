@@ -673,6 +673,41 @@ async fn udp_send(
     }
 }
 
+/// Receive buffers of [`limits::MAX_UDP_RESPONSE`] octets kept for the
+/// next try: allocating and zeroing 64 KiB for every UDP try (and glibc
+/// consolidating its free lists for each such request) took more of a warm
+/// batch's CPU than anything else (`perf` on `cargo bench -p dcv-doctor
+/// --bench shared_cache`). At most [`KEPT_UDP_BUFFERS`] are kept.
+static UDP_BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+
+/// Buffers kept for reuse: 4 MiB, enough for the tries a batch's checks
+/// have listening at once in the common case; more are allocated (and
+/// freed) as before.
+const KEPT_UDP_BUFFERS: usize = 64;
+
+/// One try's receive buffer, back to [`UDP_BUFFERS`] when dropped. Its
+/// bytes from an earlier try are never read: only what `recv` wrote is.
+struct UdpBuffer(Box<[u8]>);
+
+impl UdpBuffer {
+    fn take() -> Self {
+        let kept = UDP_BUFFERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        Self(kept.unwrap_or_else(|| vec![0u8; limits::MAX_UDP_RESPONSE].into_boxed_slice()))
+    }
+}
+
+impl Drop for UdpBuffer {
+    fn drop(&mut self) {
+        let mut kept = UDP_BUFFERS.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() < KEPT_UDP_BUFFERS {
+            kept.push(std::mem::take(&mut self.0));
+        }
+    }
+}
+
 /// Listens on one try's socket until its answer (or an undecodable reply
 /// with its ID, or a socket error) arrives. Datagrams with another ID or
 /// another question are skipped (RFC 5452 §9.1) and remembered in
@@ -688,14 +723,14 @@ async fn udp_listen(
     let remember = |detail: String| {
         *mismatch.lock().unwrap_or_else(PoisonError::into_inner) = Some(detail);
     };
-    let mut buf = vec![0u8; limits::MAX_UDP_RESPONSE];
+    let mut buf = UdpBuffer::take();
     for _ in 0..MAX_DATAGRAMS_PER_ATTEMPT {
-        let n = match socket.recv(&mut buf).await {
+        let n = match socket.recv(&mut buf.0).await {
             Ok(n) => n,
             Err(e) => return (attempt, Err(net_err(&e)), Instant::now()),
         };
         let at = Instant::now();
-        let bytes = &buf[..n];
+        let bytes = &buf.0[..n];
         if wire::peek_id(bytes) != Some(id) {
             remember(format!("datagram of {n} bytes with another message id"));
             continue;

@@ -144,6 +144,9 @@ fn evidence(obs: &Observations, p: &PathProbes) -> DnsPathsEvidence {
             ProbeRole::CaaRelevant => Some("CAA climb: the relevant RRset, RFC 8659 §3".to_owned()),
             ProbeRole::CaaClimb => Some("CAA climb: no RRset here, RFC 8659 §3".to_owned()),
             ProbeRole::Txt => None,
+            ProbeRole::ZonePaths => {
+                Some("the zone's servers over every path, shared by a batch's checks".to_owned())
+            }
         },
         expected: p
             .expected

@@ -202,6 +202,14 @@ impl Engine {
         Lookup::clone(lookup)
     }
 
+    /// The apex of the closest zone cut at or above `name` that this
+    /// engine knows or its shared cache holds fresh (the root when none),
+    /// before any question: a batch's check knows which zone holds its
+    /// hostname from the checks before it.
+    pub fn closest_known_zone(&self, name: &DnsName) -> DnsName {
+        self.closest_cut(name).zone.clone()
+    }
+
     fn closest_cut(&self, name: &DnsName) -> Arc<ZoneCut> {
         let mut cur = Some(name.clone());
         while let Some(n) = cur {

@@ -18,16 +18,28 @@
 //! - **Never shared**: each hostname's own questions (A/AAAA, CAA at every
 //!   label of the climb, TXT at `_acme-challenge`, CNAME/DNAME targets) go
 //!   to every authoritative server of the hostname's zone for every check,
-//!   as the CA's resolver would ask them for its own validation, and so are
-//!   the single-path probes of those questions (UDP with and without EDNS,
-//!   TCP).
+//!   as the CA's resolver would ask them for its own validation. Their
+//!   single-path probes are never taken from another check either: the
+//!   runner (`dcv_diagnosis::runner`) takes a question's UDP+EDNS path from
+//!   the check's own lookup, and asks it over the other paths when the
+//!   zone's shared probe (below) or the lookup's own answers say a path
+//!   could matter for it.
 //! - **Path probes shared per zone**: a single-path probe whose question
-//!   is a zone cut's apex (the CAA climb reaching the zone's apex, the
-//!   vantage preflight's root NS) is the same question to the same server
-//!   over the same path for every hostname under it: it is kept per server,
-//!   question and path for the smallest TTL of its records, at most
+//!   is a zone cut's apex (SOA at every zone whose servers are
+//!   path-probed, the CAA climb reaching the zone's apex, the vantage
+//!   preflight's root NS) is the same question to the same server over
+//!   the same path for every hostname under it: whether a server answers
+//!   without EDNS and over TCP is a property of the server and the zone. It
+//!   is kept per server, question and path for the smallest TTL of its
+//!   records, at most
 //!   [`limits::SHARED_PROBE_TTL`] (Unbound's `infra-host-ttl`), and a probe
 //!   that got no answer for [`limits::SHARED_CACHE_BOGUS_TTL`].
+//! - **The vantage preflight** ([`crate::vantage`]): a report that found
+//!   nothing limiting the check (every family and transport reaches the
+//!   root, no interception) is what this machine can reach, not anything
+//!   of a hostname's; it is reused for [`SHARED_VANTAGE_TTL`]. A report
+//!   that found a limit or a blocker is never reused: each check asks for
+//!   itself, so a network that fails mid-batch is seen at once.
 //! - The per-server round-trip state ([`crate::infra::Infra`]) stays per engine:
 //!   each check measures its servers as a cold CA perspective would, so the
 //!   slow-server evidence of one check never comes from another's packets.
@@ -90,9 +102,17 @@ use crate::{
     lookup::{SharedCacheUse, ZoneCut},
     security::Security,
     types::{DnsName, RecordType},
+    vantage::{Conclusion, VantageReport},
 };
 
 use super::{chain::ZoneKeys, lock};
+
+/// How long a vantage preflight that found nothing limiting is reused:
+/// [`limits::SHARED_CACHE_BOGUS_TTL`] (Unbound's `val-bogus-ttl`, 60 s),
+/// so a machine whose network changes mid-batch is probed again within a
+/// minute, while a batch of thousands of checks probes the root's paths
+/// once a minute rather than once per check.
+pub const SHARED_VANTAGE_TTL: Duration = limits::SHARED_CACHE_BOGUS_TTL;
 
 /// A zone cut kept for other checks, with the exchanges that built it.
 pub(super) struct CutEntry {
@@ -130,6 +150,7 @@ struct SharedInner {
     cuts: Mutex<Bounded<DnsName, Arc<CutEntry>>>,
     keys: Mutex<Bounded<DnsName, KeysCell>>,
     probes: Mutex<Bounded<ProbeKey, ProbeCell>>,
+    vantage: Mutex<Option<(Arc<VantageReport>, Instant)>>,
     probe_hits: AtomicU64,
     cut_hits: AtomicU64,
     key_hits: AtomicU64,
@@ -181,6 +202,25 @@ impl SharedInfraCache {
             keys: lock(&self.inner.keys).len(),
             probes: lock(&self.inner.probes).len(),
         }
+    }
+
+    /// A vantage preflight another check made within
+    /// [`SHARED_VANTAGE_TTL`] that found nothing limiting the check, and
+    /// how old it is.
+    pub fn vantage(&self) -> Option<(VantageReport, Duration)> {
+        let kept = lock(&self.inner.vantage);
+        let (report, made) = kept.as_ref()?;
+        let age = made.elapsed();
+        (age < SHARED_VANTAGE_TTL).then(|| (VantageReport::clone(report), age))
+    }
+
+    /// Keeps `report` for other checks when it found nothing limiting the
+    /// check ([`Conclusion::Limited`] with no limit); any other report
+    /// drops the one kept, so the next checks probe for themselves.
+    pub fn put_vantage(&self, report: &VantageReport) {
+        let clean =
+            matches!(report.conclusion(), Conclusion::Limited { limits } if limits.is_empty());
+        *lock(&self.inner.vantage) = clean.then(|| (Arc::new(report.clone()), Instant::now()));
     }
 
     /// The fresh cut at `zone`, if another check left one.
