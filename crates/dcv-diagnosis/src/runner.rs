@@ -19,6 +19,7 @@ use futures::future::join_all;
 use crate::config::CheckConfig;
 use crate::model::{CaVerdict, Finding, Method, MethodVerdict, Report, Severity, Verdict};
 use crate::rules;
+use crate::rules::paths::rrset;
 
 /// Everything the probes saw, handed to the rules.
 #[derive(Debug)]
@@ -396,32 +397,13 @@ fn lookup_udp_edns(
         .collect()
 }
 
-/// The RRset of `qtype` in `records`, comparable across servers and paths:
-/// wire RDATA, sorted, no duplicates.
-fn comparable(records: &[dcv_dns::RecordEvidence], qtype: RecordType) -> Vec<Vec<u8>> {
-    let mut set: Vec<Vec<u8>> = records
-        .iter()
-        .filter(|r| r.rtype == qtype)
-        .map(|r| {
-            if r.wire_rdata.is_empty() {
-                r.rdata.as_bytes().to_vec()
-            } else {
-                r.wire_rdata.clone()
-            }
-        })
-        .collect();
-    set.sort();
-    set.dedup();
-    set
-}
-
 /// Whether the lookup's own answers leave nothing for the other paths to
 /// show: every server of `cut` answered over UDP+EDNS, NOERROR or NXDOMAIN,
 /// untruncated, short enough for a plain UDP answer ([`plain_size_bound`]:
 /// no path needs TCP for it), with the resolver's RRset. Anything else is
 /// probed over every path, as a single check does.
 fn own_answers_path_free(cut: &ZoneCut, q: &PathQuestion) -> bool {
-    let expected = comparable(&q.expected, q.qtype);
+    let expected = rrset(&q.expected, q.qtype);
     cut.servers.iter().all(|s| {
         q.asked_of(s.addr)
             .and_then(Exchange::response)
@@ -429,7 +411,7 @@ fn own_answers_path_free(cut: &ZoneCut, q: &PathQuestion) -> bool {
                 matches!(r.rcode, dcv_dns::Rcode::NOERROR | dcv_dns::Rcode::NXDOMAIN)
                     && !r.flags.tc
                     && plain_size_bound(r) <= PLAIN_UDP_MAX
-                    && comparable(&r.answer, q.qtype) == expected
+                    && rrset(&r.answer, q.qtype) == expected
             })
     })
 }
@@ -460,7 +442,7 @@ async fn zone_paths(engine: &Engine, cut: &ZoneCut) -> Option<PathProbes> {
         if r.rcode != dcv_dns::Rcode::NOERROR || r.flags.tc {
             return None;
         }
-        let got = comparable(&r.answer, RecordType::SOA);
+        let got = rrset(&r.answer, RecordType::SOA);
         if got.is_empty() || soa.as_ref().is_some_and(|s| *s != got) {
             return None;
         }

@@ -53,7 +53,8 @@ impl Failure {
 
 /// The RRset's records, comparable across paths: no signatures (a query
 /// without EDNS has no DO bit), wire RDATA, sorted, duplicates dropped.
-fn rrset(records: &[RecordEvidence], qtype: RecordType) -> Vec<Vec<u8>> {
+/// The runner compares servers' answers the same way.
+pub(crate) fn rrset(records: &[RecordEvidence], qtype: RecordType) -> Vec<Vec<u8>> {
     let mut set: Vec<Vec<u8>> = records
         .iter()
         .filter(|r| r.rtype == qtype)
