@@ -189,6 +189,18 @@ fn every_path() -> BTreeSet<String> {
     PROBED_PATHS.iter().map(ToString::to_string).collect()
 }
 
+/// The second of two batch checks of the first host (the first fills the
+/// shared cache) and a single check of it, after asserting both give the
+/// same verdict and codes.
+async fn warm_and_cold(lab: &Lab) -> [(Report, Observations); 2] {
+    let cache = SharedInfraCache::new();
+    observed(lab, HOSTS[0], Some(&cache)).await;
+    let warm = observed(lab, HOSTS[0], Some(&cache)).await;
+    let cold = observed(lab, HOSTS[0], None).await;
+    assert_eq!(outcome(&warm.0), outcome(&cold.0));
+    [warm, cold]
+}
+
 /// In a healthy zone a batch asks every server over every path once (SOA
 /// at the apex, shared with its age), and each hostname's own questions
 /// only over UDP+EDNS, taken from its own lookup; the CAA climb stops at
@@ -197,11 +209,7 @@ fn every_path() -> BTreeSet<String> {
 #[tokio::test]
 async fn a_healthy_zone_is_asked_over_every_path_once_per_batch() {
     let lab = Lab::start(dcv_doctor::demo::healthy()).await.expect("lab");
-    let cache = SharedInfraCache::new();
-    observed(&lab, HOSTS[0], Some(&cache)).await;
-    let (report, obs) = observed(&lab, HOSTS[0], Some(&cache)).await;
-    let (cold_report, cold) = observed(&lab, HOSTS[0], None).await;
-    assert_eq!(outcome(&report), outcome(&cold_report));
+    let [(report, obs), (cold_report, cold)] = warm_and_cold(&lab).await;
 
     let zone = obs
         .paths
@@ -264,11 +272,7 @@ async fn a_healthy_zone_is_asked_over_every_path_once_per_batch() {
 async fn a_server_failing_a_path_has_each_hostname_question_asked_over_every_path() {
     let scenario = dcv_doctor::demo::healthy().with_server(NS2, |s| s.behaviour.tcp_refused = true);
     let lab = Lab::start(scenario).await.expect("lab");
-    let cache = SharedInfraCache::new();
-    observed(&lab, HOSTS[0], Some(&cache)).await;
-    let (report, obs) = observed(&lab, HOSTS[0], Some(&cache)).await;
-    let (cold_report, _) = observed(&lab, HOSTS[0], None).await;
-    assert_eq!(outcome(&report), outcome(&cold_report));
+    let [(report, obs), _] = warm_and_cold(&lab).await;
     assert!(
         outcome(&report).1.contains("dns_path_inconsistent"),
         "{:?}",
@@ -299,11 +303,7 @@ async fn a_long_answer_is_asked_over_every_path() {
         ));
     });
     let lab = Lab::start(scenario).await.expect("lab");
-    let cache = SharedInfraCache::new();
-    observed(&lab, HOSTS[0], Some(&cache)).await;
-    let (report, obs) = observed(&lab, HOSTS[0], Some(&cache)).await;
-    let (cold_report, _) = observed(&lab, HOSTS[0], None).await;
-    assert_eq!(outcome(&report), outcome(&cold_report));
+    let [(_, obs), _] = warm_and_cold(&lab).await;
     let txt = obs
         .paths
         .iter()
@@ -329,11 +329,7 @@ async fn the_shared_caa_climb_goes_above_a_zone_without_caa() {
         z.records.retain(|r| !r.contains("CAA"));
     });
     let lab = Lab::start(scenario).await.expect("lab");
-    let cache = SharedInfraCache::new();
-    observed(&lab, HOSTS[0], Some(&cache)).await;
-    let (report, obs) = observed(&lab, HOSTS[0], Some(&cache)).await;
-    let (cold_report, cold) = observed(&lab, HOSTS[0], None).await;
-    assert_eq!(outcome(&report), outcome(&cold_report));
+    let [(_, obs), (_, cold)] = warm_and_cold(&lab).await;
     let names =
         |o: &Observations| -> Vec<String> { o.caa.iter().map(|l| l.qname.to_string()).collect() };
     assert_eq!(names(&obs), names(&cold));
