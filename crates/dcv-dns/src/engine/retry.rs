@@ -13,8 +13,6 @@
 
 use std::{collections::HashSet, net::SocketAddr, sync::Arc};
 
-use futures::future::join_all;
-
 use crate::{
     limits,
     lookup::{NameServer, ServerVerdict, ZoneCut},
@@ -25,6 +23,7 @@ use crate::{
 use super::Engine;
 use super::classify::choose_for;
 use super::ctx::Ctx;
+use super::walk::dedup_servers;
 
 /// What the retry at the zone below got: the cut as asked (the child's own
 /// servers not yet asked), the chosen server's verdict and reply, and where
@@ -64,31 +63,17 @@ impl Engine {
             .cloned()
             .collect();
         let with_address: HashSet<&DnsName> = found.servers.iter().map(|s| &s.name).collect();
-        let to_resolve: Vec<&DnsName> = found
+        let to_resolve: Vec<DnsName> = found
             .ns_names
             .iter()
             .filter(|n| !with_address.contains(n))
             .take(limits::MAX_NS_NAMES_PER_CUT)
+            .cloned()
             .collect();
-        let resolved = join_all(to_resolve.iter().map(|ns| self.resolve_ns(ns, &[]))).await;
-        let port = self.inner.config.port;
-        for (ns, (addrs, _, sub)) in to_resolve.into_iter().zip(resolved) {
-            ctx.merge(&sub, false);
-            servers.extend(
-                addrs
-                    .into_iter()
-                    .map(|ip| SocketAddr::new(ip, port))
-                    .filter(|addr| !asked.contains(addr))
-                    .map(|addr| NameServer {
-                        name: ns.clone(),
-                        addr,
-                        glue: false,
-                    }),
-            );
+        for (_, resolved, _) in self.resolve_ns_servers(&to_resolve, &[], ctx).await {
+            servers.extend(resolved.into_iter().filter(|s| !asked.contains(&s.addr)));
         }
-        let mut unique = HashSet::new();
-        servers.retain(|s| unique.insert(s.addr));
-        servers.truncate(limits::MAX_SERVERS_PER_CUT);
+        dedup_servers(&mut servers);
         if servers.is_empty() {
             return None;
         }

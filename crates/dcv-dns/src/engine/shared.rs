@@ -39,7 +39,9 @@
 //!   root, no interception) is what this machine can reach, not anything
 //!   of a hostname's; it is reused for [`SHARED_VANTAGE_TTL`]. A report
 //!   that found a limit or a blocker is never reused: each check asks for
-//!   itself, so a network that fails mid-batch is seen at once.
+//!   itself. So a network that fails mid-batch is seen by the first check
+//!   after the clean report expires, up to [`SHARED_VANTAGE_TTL`] late;
+//!   checks in between read its timeouts as the domain's.
 //! - The per-server round-trip state ([`crate::infra::Infra`]) stays per engine:
 //!   each check measures its servers as a cold CA perspective would, so the
 //!   slow-server evidence of one check never comes from another's packets.

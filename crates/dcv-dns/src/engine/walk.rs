@@ -206,26 +206,13 @@ impl Engine {
         }
         let mut inner = stack.to_vec();
         inner.push(child.clone());
-        let resolved = join_all(to_resolve.iter().map(|ns| self.resolve_ns(ns, &inner))).await;
-        for (ns, (addrs, reason, sub)) in to_resolve.iter().zip(resolved) {
-            ctx.merge(&sub, false);
-            if addrs.is_empty() {
-                unresolved.push(UnresolvedNs {
-                    name: ns.clone(),
-                    reason,
-                });
+        for (ns, found, reason) in self.resolve_ns_servers(&to_resolve, &inner, ctx).await {
+            if found.is_empty() {
+                unresolved.push(UnresolvedNs { name: ns, reason });
             }
-            for ip in addrs {
-                servers.push(NameServer {
-                    name: ns.clone(),
-                    addr: SocketAddr::new(ip, port),
-                    glue: false,
-                });
-            }
+            servers.extend(found);
         }
-        let mut unique = HashSet::new();
-        servers.retain(|s| unique.insert(s.addr));
-        servers.truncate(limits::MAX_SERVERS_PER_CUT);
+        dedup_servers(&mut servers);
         let cut = ZoneCut {
             zone: child.clone(),
             parent: Some(parent.zone.clone()),
@@ -295,6 +282,35 @@ impl Engine {
         shared.put_cut(cut.clone(), exchanges, asked, lifetime);
     }
 
+    /// The servers of NS names without glue: each name's addresses
+    /// ([`Self::resolve_ns`], all names at once) on the engine's port, or
+    /// why it has none. The lookups' evidence goes to `ctx`.
+    pub(super) async fn resolve_ns_servers(
+        &self,
+        names: &[DnsName],
+        stack: &[DnsName],
+        ctx: &mut Ctx,
+    ) -> Vec<(DnsName, Vec<NameServer>, String)> {
+        let port = self.inner.config.port;
+        let resolved = join_all(names.iter().map(|ns| self.resolve_ns(ns, stack))).await;
+        names
+            .iter()
+            .zip(resolved)
+            .map(|(ns, (addrs, reason, sub))| {
+                ctx.merge(&sub, false);
+                let servers = addrs
+                    .into_iter()
+                    .map(|ip| NameServer {
+                        name: ns.clone(),
+                        addr: SocketAddr::new(ip, port),
+                        glue: false,
+                    })
+                    .collect();
+                (ns.clone(), servers, reason)
+            })
+            .collect()
+    }
+
     /// Addresses of an out-of-bailiwick NS name (A, and AAAA if IPv6 is on),
     /// both asked at once as Unbound's target fetches are: behind a slow
     /// parent, asking AAAA only after A would add a whole answer delay to
@@ -350,4 +366,12 @@ impl Engine {
         }
         (addrs, reasons.join("; "), ctx)
     }
+}
+
+/// One server per address, at most [`limits::MAX_SERVERS_PER_CUT`], in the
+/// order given.
+pub(super) fn dedup_servers(servers: &mut Vec<NameServer>) {
+    let mut unique = HashSet::new();
+    servers.retain(|s| unique.insert(s.addr));
+    servers.truncate(limits::MAX_SERVERS_PER_CUT);
 }
