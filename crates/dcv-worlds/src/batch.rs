@@ -20,7 +20,7 @@ use crate::knot::{self, KnotFleet};
 use crate::stub::{self, Ask};
 use crate::unbound::{Placement, Unbound};
 use crate::verdict::{self, Verdict};
-use crate::world::{Authority, Question, World};
+use crate::world::{Authority, Question, World, in_zone};
 
 /// The lab root server's name (in the root zone; world TLDs are `w<seed>.`).
 pub const ROOT_SERVER: &str = "ns.root.";
@@ -97,19 +97,26 @@ pub struct Comparison {
     pub ours_secs: f64,
     /// Seconds Unbound took.
     pub unbound_secs: f64,
-    /// For disagreements in worlds with a stale copy: what each listed
-    /// server of the zones involved answers itself (evidence for
-    /// [`crate::judge::Rule::ServerChoice`]).
+    /// For disagreements in zones with a stale copy or a lame listed
+    /// server: what each listed server of the zones involved answers itself
+    /// (evidence for [`crate::judge::Rule::ServerChoice`] and
+    /// [`crate::judge::Rule::LameServer`]).
     pub server_answers: Vec<ServerAnswer>,
 }
 
-/// One authoritative server's own answer (RD=0) to a question.
+/// One listed server's own answer (RD=0) to a question: an authoritative
+/// answer or denial, or a reply without AA and without the data asked for
+/// (a referral: no answer, RFC 1034 §4.3.2).
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerAnswer {
     pub server: String,
     pub addr: SocketAddr,
     pub name: String,
+    /// The type asked: the question's, or SOA at a zone's apex.
+    pub rtype: u16,
     pub verdict: Verdict,
+    /// The AA bit: false for a referral or a lame server's reply.
+    pub authoritative: bool,
 }
 
 /// A world and its comparisons.
@@ -466,7 +473,7 @@ async fn run_world(
             let server_answers = if ours.agrees(&unbound) {
                 Vec::new()
             } else {
-                stale_zone_answers(world, served, q, qtype.0, [&ours, &unbound]).await
+                zone_server_answers(world, served, q, qtype.0, [&ours, &unbound]).await
             };
             Comparison {
                 question: q.clone(),
@@ -486,9 +493,14 @@ async fn run_world(
 /// Bound on one direct question to an authoritative server.
 const DIRECT_DEADLINE: Duration = Duration::from_secs(4);
 
-/// What every listed server of the stale-copy zones holding the question
-/// (or the owners of either side's answer) answers itself.
-async fn stale_zone_answers(
+/// What the listed servers say themselves, for the names of a
+/// disagreement (the question and the owners of either side's answer)
+/// whose resolution path has a zone with a stale copy or a listed server
+/// that does not serve it: every listed server of the name's own zone is
+/// asked the question, and every listed server of a path zone with such a
+/// server is asked the zone's apex SOA (an authoritative server sets AA, a
+/// lame one does not: RFC 1912 §2.8).
+async fn zone_server_answers(
     world: &World,
     served: &Served,
     q: &Question,
@@ -503,41 +515,74 @@ async fn stale_zone_answers(
             }
         }
     }
-    let mut out = Vec::new();
+    let suspect = |z: usize| {
+        let zone = &world.zones[z];
+        zone.stale.is_some() || !world.lame(zone).is_empty()
+    };
+    let mut asked: Vec<(String, u16)> = Vec::new();
     for name in names {
+        let path: Vec<usize> = (0..world.zones.len())
+            .filter(|&z| in_zone(&name, &world.zones[z].apex))
+            .collect();
+        if !path.iter().any(|&z| suspect(z)) {
+            continue;
+        }
+        asked.push((name.clone(), qtype));
+        for z in path {
+            if !world.lame(&world.zones[z]).is_empty() {
+                asked.push((world.zones[z].apex.clone(), SOA));
+            }
+        }
+    }
+    asked.sort();
+    asked.dedup();
+    let mut out = Vec::new();
+    for (name, rtype) in asked {
         let Some(z) = world.zone_of(&name) else {
             continue;
         };
-        let zone = &world.zones[z];
-        if zone.stale.is_none() {
-            continue;
-        }
-        for s in &zone.ns {
+        for s in &world.zones[z].ns {
             let server = &world.servers[*s].name;
             for addr in served.lab.server_socket_addrs(server) {
-                let ask = Ask {
-                    name: &name,
-                    rtype: qtype,
-                    recursion: false,
-                    deadline: DIRECT_DEADLINE,
-                    retransmit: Duration::from_secs(1),
-                };
-                let reply = stub::ask(addr, &ask).await;
-                if let Ok(r) = &reply
-                    && r.aa
-                    && (r.rcode == 0 || r.rcode == 3)
-                {
-                    out.push(ServerAnswer {
-                        server: server.clone(),
-                        addr,
-                        name: name.clone(),
-                        verdict: verdict::from_reply(&reply, qtype),
-                    });
+                if let Some(answer) = ask_server(server, addr, &name, rtype).await {
+                    out.push(answer);
                 }
             }
         }
     }
     out
+}
+
+/// The SOA type, asked at a zone's apex to tell its servers from lame ones.
+const SOA: u16 = 6;
+
+/// One listed server's own reply (RD=0), kept when it is an authoritative
+/// answer or denial, or a reply without AA and without answer records.
+async fn ask_server(
+    server: &str,
+    addr: SocketAddr,
+    name: &str,
+    rtype: u16,
+) -> Option<ServerAnswer> {
+    let ask = Ask {
+        name,
+        rtype,
+        recursion: false,
+        deadline: DIRECT_DEADLINE,
+        retransmit: Duration::from_secs(1),
+    };
+    let reply = stub::ask(addr, &ask).await;
+    let r = reply.as_ref().ok()?;
+    let answer = r.aa && (r.rcode == 0 || r.rcode == 3);
+    let no_answer = !r.aa && r.rcode == 0 && r.answer.is_empty();
+    (answer || no_answer).then(|| ServerAnswer {
+        server: server.to_owned(),
+        addr,
+        name: name.to_owned(),
+        rtype,
+        verdict: verdict::from_reply(&reply, rtype),
+        authoritative: r.aa,
+    })
 }
 
 fn failure(why: &str) -> Verdict {

@@ -10,12 +10,14 @@ use std::time::Duration;
 use dcv_lab::{Mode, Signing};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{Comparison, QUESTION_DEADLINE, WorldRun};
+use crate::batch::{Comparison, QUESTION_DEADLINE, ServerAnswer, WorldRun};
 use crate::delv::{DelvVerdict, ours_as_delv};
 use crate::verdict::{Status, Verdict};
 use crate::world::{Authority, World, in_zone};
 
-/// A rule that makes a disagreement correct behaviour on both sides.
+/// A written rule that explains a disagreement by what the servers answered
+/// or how long the oracle took, checked on that evidence for each case: the
+/// engine's verdict is one the standards (and the CA's own limits) give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Rule {
     /// The zone's listed servers give different answers (a stale secondary,
@@ -28,6 +30,20 @@ pub enum Rule {
     /// response MUST NOT get the AD bit, so the engine and Unbound say
     /// insecure (`dcv-dns/tests/delv_differential.rs` documents the same).
     DelvOptOut,
+    /// A listed server of the zone does not serve it (a lame delegation,
+    /// RFC 1912 §2.8): asked directly it replies without AA and without an
+    /// answer, a referral, which is no answer (RFC 1034 §4.3.2), so the
+    /// engine asks the zone's other servers and its verdict is what their
+    /// authoritative replies say. Unbound, when it picks the lame server,
+    /// takes that referral as NODATA, or fails validating the child's keys
+    /// or denials it could not get there (EDE 6-12). The product reports
+    /// the lame server (`dns_lame_delegation`).
+    LameServer,
+    /// The oracle answered only after the CA's whole lookup budget
+    /// ([`dcv_dns::limits::CA_LOOKUP_BUDGET`], Boulder's `dnsTries` x
+    /// `dnsTimeout`), and the engine, bound by that budget, failed at it:
+    /// the CA's client would have given up on the resolver too.
+    CaBudget,
     /// delv's resolver (the iterator-only Unbound) gave up fetching
     /// (`resolution failed: failure` / `timed out`: not a validator result)
     /// while the validating Unbound, asked the same question, agrees with the
@@ -40,6 +56,12 @@ impl fmt::Display for Rule {
         f.write_str(match self {
             Self::ServerChoice => {
                 "server choice: the zone's servers disagree (stale secondary, RFC 1996) and each verdict is one server's answer (RFC 1034 §4.3.2, RFC 2182 §3; a denial in an NSEC3 opt-out span is insecure, RFC 5155 §9.2)"
+            }
+            Self::LameServer => {
+                "lame server: a listed server replies without AA and without an answer (RFC 1034 §4.3.2, RFC 1912 §2.8); the engine's verdict is the zone's authoritative servers' answer, the oracle took the lame reply (NODATA) or failed validating through it"
+            }
+            Self::CaBudget => {
+                "CA budget: the oracle answered after the 10 s a CA waits for one lookup (dcv_dns::limits::CA_LOOKUP_BUDGET); the engine failed at that budget"
             }
             Self::DelvOptOut => {
                 "delv labels an NSEC3 opt-out denial secure; RFC 5155 §9.2: no AD for opt-out spans"
@@ -223,6 +245,12 @@ pub fn judge_unbound(world: &World, c: &Comparison, known: &Known) -> Judgement 
     if server_choice_explains(world, c) {
         return Judgement::Justified(Rule::ServerChoice);
     }
+    if lame_server_explains(c) {
+        return Judgement::Justified(Rule::LameServer);
+    }
+    if ca_budget_explains(c) {
+        return Judgement::Justified(Rule::CaBudget);
+    }
     match known.find(world, c, "unbound") {
         Some(k) => Judgement::Known {
             cause: k.cause.clone(),
@@ -288,26 +316,79 @@ pub fn judge_delv(world: &World, c: &Comparison, known: &Known) -> Option<Judgem
     })
 }
 
+/// Whether `v` (not a failure) is what one of the servers' authoritative
+/// replies says: the same status and, for an answer, the same records.
+fn seen_authoritative(c: &Comparison, v: &Verdict) -> bool {
+    v.status != Status::Fail
+        && question_answers(c).any(|s| {
+            s.authoritative
+                && s.verdict.status == v.status
+                && (v.status != Status::NoError || s.verdict.answer == v.answer)
+        })
+}
+
 /// The [`Rule::ServerChoice`] test on the servers' own answers, which the
-/// batch collects for disagreements in worlds with a stale copy.
+/// batch collects for disagreements in zones with a stale copy.
 fn server_choice_explains(world: &World, c: &Comparison) -> bool {
-    if c.server_answers.is_empty()
+    let answers: Vec<&Verdict> = question_answers(c)
+        .filter(|s| s.authoritative)
+        .map(|s| &s.verdict)
+        .collect();
+    if answers.is_empty()
         || (c.ours.secure != c.unbound.secure && !opt_out_denial_explains_security(world, c))
     {
         return false;
     }
-    let seen = |v: &Verdict| {
-        v.status != Status::Fail
-            && c.server_answers.iter().any(|s| {
-                s.verdict.status == v.status
-                    && (v.status != Status::NoError || s.verdict.answer == v.answer)
-            })
-    };
-    let servers_disagree = c
-        .server_answers
+    let servers_disagree = answers.iter().any(|v| !v.agrees_data(answers[0]));
+    servers_disagree && seen_authoritative(c, &c.ours) && seen_authoritative(c, &c.unbound)
+}
+
+/// The servers' replies to the question's own type (not the apex SOA
+/// probes).
+fn question_answers(c: &Comparison) -> impl Iterator<Item = &ServerAnswer> {
+    let qtype = c
+        .question
+        .rtype
+        .parse::<dcv_dns::RecordType>()
+        .ok()
+        .map(|t| t.0);
+    c.server_answers
         .iter()
-        .any(|s| !s.verdict.agrees_data(&c.server_answers[0].verdict));
-    servers_disagree && seen(&c.ours) && seen(&c.unbound)
+        .filter(move |s| Some(s.rtype) == qtype)
+}
+
+/// The [`Rule::LameServer`] test on the servers' own answers: a listed
+/// server of a zone on the path replied without AA and without an answer
+/// (to the zone's apex SOA, or to the question in the name's own zone),
+/// the engine's verdict is what the authoritative servers say, and the
+/// oracle's is the NODATA such a reply reads as, or a DNSSEC failure
+/// (EDE 6-12).
+fn lame_server_explains(c: &Comparison) -> bool {
+    let lame = c.server_answers.iter().any(|s| {
+        !s.authoritative && (s.rtype == SOA || s.name == c.question.name.to_ascii_lowercase())
+    });
+    let oracle_took_it =
+        (c.unbound.status == Status::NoError && c.unbound.answer.is_empty()) || c.unbound.bogus;
+    lame && oracle_took_it && seen_authoritative(c, &c.ours)
+}
+
+/// The SOA type: the batch asks it at a zone's apex to tell a lame listed
+/// server (no AA) from one that serves the zone.
+const SOA: u16 = 6;
+
+/// Slack under [`dcv_dns::limits::CA_LOOKUP_BUDGET`] within which the
+/// engine's failure counts as reaching the budget (its clock starts a
+/// little after the harness's).
+const BUDGET_SLACK: Duration = Duration::from_millis(250);
+
+/// The [`Rule::CaBudget`] test on the two sides' times: the engine failed
+/// at the CA's budget, the oracle answered after it.
+fn ca_budget_explains(c: &Comparison) -> bool {
+    let budget = dcv_dns::limits::CA_LOOKUP_BUDGET;
+    c.ours.status == Status::Fail
+        && c.unbound.status != Status::Fail
+        && c.ours_secs >= budget.saturating_sub(BUDGET_SLACK).as_secs_f64()
+        && c.unbound_secs > budget.as_secs_f64()
 }
 
 /// A security difference that follows from the server asked: in an NSEC3
@@ -511,8 +592,92 @@ mod tests {
             server: "ns1.w7.".into(),
             addr: "127.0.0.1:53".parse().unwrap(),
             name: "www.w7.".into(),
+            rtype: 1,
             verdict: v,
+            authoritative: true,
         }
+    }
+
+    /// A lame server's reply: no AA, no answer (a referral).
+    fn lame(v: Verdict) -> ServerAnswer {
+        ServerAnswer {
+            authoritative: false,
+            ..server(v)
+        }
+    }
+
+    /// Seed 1058: a server listed for the child but serving only the parent
+    /// refers the child's questions to the child; Unbound reads that as
+    /// NODATA, the engine asks the zone's other servers (NXDOMAIN).
+    #[test]
+    fn lame_server_needs_the_lame_reply_and_the_engines_verdict_from_the_zone() {
+        let world = crate::generate(1058, Authority::Lab);
+        let known = Known::default();
+        let mut c = comparison(
+            verdict(Status::NxDomain, true, None),
+            verdict(Status::NoError, false, None),
+        );
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        c.server_answers = vec![
+            lame(verdict(Status::NoError, false, None)),
+            server(verdict(Status::NxDomain, false, None)),
+        ];
+        assert!(matches!(
+            judge_unbound(&world, &c, &known),
+            Judgement::Justified(Rule::LameServer)
+        ));
+        // A DNSSEC failure after asking the lame server is covered too.
+        c.unbound = Verdict {
+            status: Status::Fail,
+            bogus: true,
+            ..verdict(Status::Fail, false, None)
+        };
+        assert!(matches!(
+            judge_unbound(&world, &c, &known),
+            Judgement::Justified(Rule::LameServer)
+        ));
+        // A failure that is not validation (a timeout) is not.
+        c.unbound.bogus = false;
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        // The engine's verdict must be what an authoritative server says.
+        c.unbound = verdict(Status::NoError, false, None);
+        c.ours = verdict(Status::NoError, true, Some(7));
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        // Without a lame reply there is nothing to explain it.
+        c.ours = verdict(Status::NxDomain, true, None);
+        c.server_answers = vec![server(verdict(Status::NxDomain, false, None))];
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+    }
+
+    /// Seed 668: the engine stops at the CA's 10 s budget, Unbound answers
+    /// at 15.3 s.
+    #[test]
+    fn ca_budget_needs_the_engine_at_the_budget_and_the_oracle_past_it() {
+        let world = crate::generate(668, Authority::Lab);
+        let known = Known::default();
+        let mut c = comparison(
+            verdict(Status::Fail, false, None),
+            verdict(Status::NoError, true, Some(1)),
+        );
+        c.ours_secs = 10.0;
+        c.unbound_secs = 15.3;
+        assert!(matches!(
+            judge_unbound(&world, &c, &known),
+            Judgement::Justified(Rule::CaBudget)
+        ));
+        // The oracle within the budget: the engine gave up too early.
+        c.unbound_secs = 9.0;
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        // The engine failing early is not the budget.
+        c.unbound_secs = 15.3;
+        c.ours_secs = 4.0;
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        // The other way round (the engine answers, the oracle fails late)
+        // is never this rule.
+        c.ours = verdict(Status::NoError, true, Some(1));
+        c.unbound = verdict(Status::Fail, false, None);
+        c.ours_secs = 10.0;
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
     }
 
     #[test]

@@ -179,11 +179,12 @@ impl Divergence {
         for s in &c.server_answers {
             let _ = writeln!(
                 out,
-                "  server {} ({}) for {}: {}",
+                "  server {} ({}) for {}: {}{}",
                 s.server,
                 s.addr,
                 s.name,
-                s.verdict.long()
+                s.verdict.long(),
+                if s.authoritative { "" } else { " (no AA)" }
             );
         }
         let features: Vec<&str> = self.features.iter().map(String::as_str).collect();
