@@ -74,6 +74,11 @@ struct Args {
     /// Do not run unexplained divergences' worlds again alone.
     #[arg(long)]
     no_confirm: bool,
+    /// Run Unbound without use-caps-for-id (Let's Encrypt runs it with):
+    /// shows which divergences its 0x20 fallback causes. Not for agreement
+    /// figures.
+    #[arg(long)]
+    unbound_no_caps_for_id: bool,
     /// Serve the worlds of --first-seed/--worlds/--knot with Unbound for this
     /// many seconds (for dig/delv/dcv-doctor by hand), then exit.
     #[arg(long)]
@@ -153,7 +158,10 @@ async fn serve_by_hand(args: &Args, secs: u64) -> ExitCode {
         .collect();
     worlds.extend((first..first.saturating_add(args.knot)).map(|s| generate(s, Authority::Knot)));
     let dir = std::env::temp_dir().join(format!("dcv-worlds-serve-{}", std::process::id()));
-    let cfg = RunConfig::default();
+    let cfg = RunConfig {
+        unbound_caps_for_id: !args.unbound_no_caps_for_id,
+        ..RunConfig::default()
+    };
     let served = match dcv_worlds::batch::serve(&worlds, &cfg, &dir).await {
         Ok(s) => s,
         Err(e) => {
@@ -214,6 +222,7 @@ async fn async_main(args: Args, known: Known) -> ExitCode {
         run: RunConfig {
             world_concurrency: args.concurrency,
             delv_every: args.delv_every,
+            unbound_caps_for_id: !args.unbound_no_caps_for_id,
             ..RunConfig::default()
         },
     };

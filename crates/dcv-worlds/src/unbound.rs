@@ -50,7 +50,16 @@ impl Drop for Unbound {
 
 /// The configuration text. `anchor`: the trust-anchor file of a validating
 /// instance; `None` for the iterator-only instance delv sits behind.
-pub fn config(dir: &Path, place: &Placement, hints: &Path, anchor: Option<&Path>) -> String {
+/// `caps_for_id`: 0x20 case randomisation, on as Let's Encrypt runs it;
+/// off only to show which divergences its fallback causes (see
+/// [`crate::batch::RunConfig::unbound_caps_for_id`]).
+pub fn config(
+    dir: &Path,
+    place: &Placement,
+    hints: &Path,
+    anchor: Option<&Path>,
+    caps_for_id: bool,
+) -> String {
     let d = dir.display();
     let mut out = format!("server:\n    interface: {}\n    port: 53\n", place.listen);
     for ip in &place.outgoing {
@@ -58,8 +67,9 @@ pub fn config(dir: &Path, place: &Placement, hints: &Path, anchor: Option<&Path>
     }
     let _ = write!(
         out,
-        "    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    logfile: \"{d}/unbound.log\"\n    use-syslog: no\n    verbosity: 1\n    log-servfail: yes\n    num-threads: 1\n    so-reuseport: no\n    do-ip4: yes\n    do-ip6: yes\n    do-not-query-localhost: no\n    discard-timeout: 0\n    root-hints: \"{}\"\n    qname-minimisation: no\n    use-caps-for-id: yes\n    harden-glue: yes\n    harden-below-nxdomain: yes\n    aggressive-nsec: no\n    prefetch: no\n    cache-max-negative-ttl: 0\n    cache-max-ttl: 5\n    ede: yes\n    edns-buffer-size: 1232\n    access-control: 127.0.0.0/8 allow\n    num-queries-per-thread: 4096\n    outgoing-range: 8192\n    incoming-num-tcp: 1024\n",
-        hints.display()
+        "    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    logfile: \"{d}/unbound.log\"\n    use-syslog: no\n    verbosity: 1\n    log-servfail: yes\n    num-threads: 1\n    so-reuseport: no\n    do-ip4: yes\n    do-ip6: yes\n    do-not-query-localhost: no\n    discard-timeout: 0\n    root-hints: \"{}\"\n    qname-minimisation: no\n    use-caps-for-id: {}\n    harden-glue: yes\n    harden-below-nxdomain: yes\n    aggressive-nsec: no\n    prefetch: no\n    cache-max-negative-ttl: 0\n    cache-max-ttl: 5\n    ede: yes\n    edns-buffer-size: 1232\n    access-control: 127.0.0.0/8 allow\n    num-queries-per-thread: 4096\n    outgoing-range: 8192\n    incoming-num-tcp: 1024\n",
+        hints.display(),
+        if caps_for_id { "yes" } else { "no" }
     );
     match anchor {
         Some(ta) => {
@@ -82,6 +92,7 @@ impl Unbound {
         place: &Placement,
         hints_text: &str,
         anchor_text: Option<&str>,
+        caps_for_id: bool,
     ) -> anyhow::Result<Self> {
         let program = tools::require("unbound")?;
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
@@ -96,7 +107,10 @@ impl Unbound {
             None => None,
         };
         let conf = dir.join("unbound.conf");
-        std::fs::write(&conf, config(dir, place, &hints, anchor.as_deref()))?;
+        std::fs::write(
+            &conf,
+            config(dir, place, &hints, anchor.as_deref(), caps_for_id),
+        )?;
         let child = Command::new(program)
             .args(["-d", "-c"])
             .arg(&conf)
