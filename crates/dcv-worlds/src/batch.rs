@@ -561,8 +561,9 @@ async fn zone_server_answers(
     out
 }
 
-/// The SOA type, asked at a zone's apex to tell its servers from lame ones.
-const SOA: u16 = 6;
+/// The SOA type, asked at a zone's apex to tell its servers from lame ones
+/// (an authoritative server sets AA, a lame one does not).
+pub const SOA: u16 = 6;
 
 /// One listed server's own reply (RD=0), kept when it is an authoritative
 /// answer or denial, or a reply without AA and without answer records.

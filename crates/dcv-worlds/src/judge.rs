@@ -10,7 +10,7 @@ use std::time::Duration;
 use dcv_lab::{Mode, Signing};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{Comparison, QUESTION_DEADLINE, ServerAnswer, WorldRun};
+use crate::batch::{Comparison, QUESTION_DEADLINE, SOA, ServerAnswer, WorldRun};
 use crate::delv::{DelvVerdict, ours_as_delv};
 use crate::verdict::{Status, Verdict};
 use crate::world::{Authority, World, in_zone};
@@ -371,10 +371,6 @@ fn lame_server_explains(c: &Comparison) -> bool {
         (c.unbound.status == Status::NoError && c.unbound.answer.is_empty()) || c.unbound.bogus;
     lame && oracle_took_it && seen_authoritative(c, &c.ours)
 }
-
-/// The SOA type: the batch asks it at a zone's apex to tell a lame listed
-/// server (no AA) from one that serves the zone.
-const SOA: u16 = 6;
 
 /// Slack under [`dcv_dns::limits::CA_LOOKUP_BUDGET`] within which the
 /// engine's failure counts as reaching the budget (its clock starts a
