@@ -503,7 +503,8 @@ const DIRECT_DEADLINE: Duration = Duration::from_secs(4);
 
 /// What the listed servers say themselves, for the names of a
 /// disagreement (the question and the owners of either side's answer)
-/// whose resolution path has a zone with a stale copy or a listed server
+/// whose resolution path (the zones above the name and those holding
+/// their servers' names) has a zone with a stale copy or a listed server
 /// that does not serve it: every listed server of the name's own zone is
 /// asked the question, and every listed server of a path zone with such a
 /// server is asked the zone's apex SOA (an authoritative server sets AA, a
@@ -529,9 +530,18 @@ async fn zone_server_answers(
     };
     let mut asked: Vec<(String, u16)> = Vec::new();
     for name in names {
-        let path: Vec<usize> = (0..world.zones.len())
+        // The zones above the name, and those holding their servers' names
+        // (a lame server there can cost a resolver the servers' addresses).
+        let mut path: Vec<usize> = (0..world.zones.len())
             .filter(|&z| in_zone(&name, &world.zones[z].apex))
             .collect();
+        let hosts: Vec<usize> = path
+            .iter()
+            .flat_map(|&z| world.server_host_zones(z))
+            .collect();
+        path.extend(hosts);
+        path.sort_unstable();
+        path.dedup();
         if !path.iter().any(|&z| suspect(z)) {
             continue;
         }

@@ -245,7 +245,7 @@ pub fn judge_unbound(world: &World, c: &Comparison, known: &Known) -> Judgement 
     if server_choice_explains(world, c) {
         return Judgement::Justified(Rule::ServerChoice);
     }
-    if lame_server_explains(c) {
+    if lame_server_explains(world, c) {
         return Judgement::Justified(Rule::LameServer);
     }
     if ca_budget_explains(c) {
@@ -363,13 +363,37 @@ fn question_answers(c: &Comparison) -> impl Iterator<Item = &ServerAnswer> {
 /// the engine's verdict is what the authoritative servers say, and the
 /// oracle's is the NODATA such a reply reads as, or a DNSSEC failure
 /// (EDE 6-12).
-fn lame_server_explains(c: &Comparison) -> bool {
+fn lame_server_explains(world: &World, c: &Comparison) -> bool {
     let lame = c.server_answers.iter().any(|s| {
         !s.authoritative && (s.rtype == SOA || s.name == c.question.name.to_ascii_lowercase())
     });
-    let oracle_took_it =
-        (c.unbound.status == Status::NoError && c.unbound.answer.is_empty()) || c.unbound.bogus;
+    let oracle_took_it = (c.unbound.status == Status::NoError && c.unbound.answer.is_empty())
+        || c.unbound.bogus
+        || (c.unbound.status == Status::Fail
+            && c.unbound_secs < QUESTION_DEADLINE.as_secs_f64()
+            && servers_only_behind_lame(world, c));
     lame && oracle_took_it && seen_authoritative(c, &c.ours)
+}
+
+/// Whether some zone above the question has every server name in zones
+/// shown lame (a listed server's apex SOA reply without AA): a resolver
+/// that takes that server's referral as NODATA for the server names has no
+/// address for the zone and answers SERVFAIL (seed 8968: `z4`'s only
+/// server is named in `prov`, one of whose listed servers serves only the
+/// parent).
+fn servers_only_behind_lame(world: &World, c: &Comparison) -> bool {
+    let shown_lame = |z: usize| {
+        c.server_answers
+            .iter()
+            .any(|s| !s.authoritative && s.rtype == SOA && s.name == world.zones[z].apex)
+    };
+    let qname = c.question.name.to_ascii_lowercase();
+    (0..world.zones.len())
+        .filter(|&z| in_zone(&qname, &world.zones[z].apex))
+        .any(|z| {
+            let hosts = world.server_host_zones(z);
+            !hosts.is_empty() && hosts.iter().all(|&h| shown_lame(h))
+        })
 }
 
 /// Slack under [`dcv_dns::limits::CA_LOOKUP_BUDGET`] within which the
@@ -642,6 +666,38 @@ mod tests {
         // Without a lame reply there is nothing to explain it.
         c.ours = verdict(Status::NxDomain, true, None);
         c.server_answers = vec![server(verdict(Status::NxDomain, false, None))];
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+    }
+
+    /// Seed 8968: `z4`'s only server is named in `prov`, whose listed
+    /// `ns1` serves only the parent; Unbound takes its referral for the
+    /// server's address as NODATA and SERVFAILs at once.
+    #[test]
+    fn lame_server_covers_a_servfail_when_every_server_name_lies_behind_it() {
+        let world = crate::generate(8968, Authority::Lab);
+        let known = Known::default();
+        let mut c = comparison(
+            verdict(Status::NxDomain, false, None),
+            verdict(Status::Fail, false, None),
+        );
+        c.question.name = "nx.z4.z3.z2.z1.w8968.".into();
+        c.unbound_secs = 0.4;
+        let prov_soa = ServerAnswer {
+            name: "prov.w8968.".into(),
+            rtype: SOA,
+            ..lame(verdict(Status::NoError, false, None))
+        };
+        c.server_answers = vec![prov_soa, server(verdict(Status::NxDomain, false, None))];
+        assert!(matches!(
+            judge_unbound(&world, &c, &known),
+            Judgement::Justified(Rule::LameServer)
+        ));
+        // A SERVFAIL only at the deadline is a timeout, not this.
+        c.unbound_secs = 30.0;
+        assert!(judge_unbound(&world, &c, &known).is_unexplained());
+        // A name whose zones' servers are not all behind the lame zone.
+        c.unbound_secs = 0.4;
+        c.question.name = "nx.z1.w8968.".into();
         assert!(judge_unbound(&world, &c, &known).is_unexplained());
     }
 

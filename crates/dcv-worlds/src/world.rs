@@ -111,6 +111,19 @@ impl World {
             .collect()
     }
 
+    /// The zones holding the names of zone `i`'s listed servers (where a
+    /// resolver looks up their addresses).
+    pub fn server_host_zones(&self, i: usize) -> Vec<usize> {
+        let mut hosts: Vec<usize> = self.zones[i]
+            .ns
+            .iter()
+            .filter_map(|s| self.zone_of(&self.servers[*s].name))
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        hosts
+    }
+
     /// The zone whose apex is `name` or the closest ancestor of it.
     pub fn zone_of(&self, name: &str) -> Option<usize> {
         self.zones
