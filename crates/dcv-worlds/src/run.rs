@@ -387,33 +387,13 @@ const CONFIRM_CONCURRENCY: usize = 32;
 /// Runs the worlds of unexplained divergences again, alone (small batch,
 /// few worlds at once): a divergence that gives another pair of verdicts
 /// then came from timing under load (the machine, not the engine), and is
-/// counted apart as not reproduced.
+/// counted apart as not reproduced. Those against Unbound that reproduce
+/// are run once more with Unbound's 0x20 off (when it was on): a pair that
+/// then agrees was Unbound's caps-for-id fallback, named as such (known).
 pub async fn confirm(summary: &mut Summary, cfg: &RunConfig, batch: usize) -> anyhow::Result<()> {
-    let mut worlds: Vec<World> = Vec::new();
-    for d in summary
-        .divergences
-        .iter()
-        .filter(|d| d.judgement.is_unexplained())
-    {
-        if let Some(w) = worlds
-            .iter_mut()
-            .find(|w| w.seed == d.world.seed && w.authority == d.world.authority)
-        {
-            if !w.questions.contains(&d.comparison.question) {
-                w.questions.push(d.comparison.question.clone());
-            }
-        } else {
-            let mut w = d.world.clone();
-            w.questions = vec![d.comparison.question.clone()];
-            worlds.push(w);
-        }
-    }
-    if worlds.is_empty() {
-        return Ok(());
-    }
-    let mut cfg = cfg.clone();
-    cfg.world_concurrency = CONFIRM_CONCURRENCY;
-    cfg.delv_only = Some(
+    let mut alone = cfg.clone();
+    alone.world_concurrency = CONFIRM_CONCURRENCY;
+    alone.delv_only = Some(
         summary
             .divergences
             .iter()
@@ -421,23 +401,12 @@ pub async fn confirm(summary: &mut Summary, cfg: &RunConfig, batch: usize) -> an
             .map(|d| (d.world.seed, d.world.authority))
             .collect(),
     );
-    let mut again: Vec<WorldRun> = Vec::new();
-    for chunk in worlds.chunks(batch.max(1)) {
-        again.extend(run_batch(chunk.to_vec(), &cfg).await?);
-    }
+    let again = rerun_unexplained(summary, &alone, batch, |_| true).await?;
     for d in &mut summary.divergences {
         if !d.judgement.is_unexplained() {
             continue;
         }
-        let rerun = again
-            .iter()
-            .find(|r| r.world.seed == d.world.seed && r.world.authority == d.world.authority)
-            .and_then(|r| {
-                r.comparisons
-                    .iter()
-                    .find(|c| c.question == d.comparison.question)
-            });
-        let Some(c) = rerun else {
+        let Some(c) = rerun_of(&again, d) else {
             continue;
         };
         let (ours, theirs) = match d.oracle {
@@ -463,7 +432,84 @@ pub async fn confirm(summary: &mut Summary, cfg: &RunConfig, batch: usize) -> an
             tally.not_reproduced += 1;
         }
     }
+    if !cfg.unbound_caps_for_id {
+        return Ok(());
+    }
+    let mut no_caps = alone;
+    no_caps.unbound_caps_for_id = false;
+    no_caps.delv_only = Some(Vec::new());
+    let against_unbound = |d: &Divergence| d.oracle == "unbound";
+    let again = rerun_unexplained(summary, &no_caps, batch, against_unbound).await?;
+    for d in &mut summary.divergences {
+        if !d.judgement.is_unexplained() || !against_unbound(d) {
+            continue;
+        }
+        if rerun_of(&again, d).is_some_and(|c| c.ours.agrees(&c.unbound)) {
+            let (cause, area) = (
+                CAPS_FALLBACK_CAUSE.to_owned(),
+                CAPS_FALLBACK_AREA.to_owned(),
+            );
+            *summary
+                .unbound
+                .known
+                .entry(format!("{area}: {cause}"))
+                .or_default() += 1;
+            summary.unbound.unexplained -= 1;
+            d.judgement = Judgement::Known { cause, area };
+        }
+    }
     Ok(())
+}
+
+/// The cause given to a divergence that disappears with Unbound's 0x20 off.
+const CAPS_FALLBACK_CAUSE: &str = "run again with Unbound's use-caps-for-id off, Unbound agrees with the engine: its 0x20 fallback after three timeouts decided";
+/// Its area.
+const CAPS_FALLBACK_AREA: &str = "oracle (Unbound caps-for-id fallback, shown by a run without it)";
+
+/// The worlds of the unexplained divergences `which` selects, each with
+/// just those questions, run under `cfg`.
+async fn rerun_unexplained(
+    summary: &Summary,
+    cfg: &RunConfig,
+    batch: usize,
+    which: impl Fn(&Divergence) -> bool,
+) -> anyhow::Result<Vec<WorldRun>> {
+    let mut worlds: Vec<World> = Vec::new();
+    for d in summary
+        .divergences
+        .iter()
+        .filter(|d| d.judgement.is_unexplained() && which(d))
+    {
+        if let Some(w) = worlds
+            .iter_mut()
+            .find(|w| w.seed == d.world.seed && w.authority == d.world.authority)
+        {
+            if !w.questions.contains(&d.comparison.question) {
+                w.questions.push(d.comparison.question.clone());
+            }
+        } else {
+            let mut w = d.world.clone();
+            w.questions = vec![d.comparison.question.clone()];
+            worlds.push(w);
+        }
+    }
+    let mut again: Vec<WorldRun> = Vec::new();
+    for chunk in worlds.chunks(batch.max(1)) {
+        again.extend(run_batch(chunk.to_vec(), cfg).await?);
+    }
+    Ok(again)
+}
+
+/// The re-run comparison of divergence `d`'s question, if its world ran.
+fn rerun_of<'a>(again: &'a [WorldRun], d: &Divergence) -> Option<&'a Comparison> {
+    again
+        .iter()
+        .find(|r| r.world.seed == d.world.seed && r.world.authority == d.world.authority)
+        .and_then(|r| {
+            r.comparisons
+                .iter()
+                .find(|c| c.question == d.comparison.question)
+        })
 }
 
 /// Slowest questions kept in the summary.
