@@ -387,9 +387,11 @@ const CONFIRM_CONCURRENCY: usize = 32;
 /// Runs the worlds of unexplained divergences again, alone (small batch,
 /// few worlds at once): a divergence that gives another pair of verdicts
 /// then came from timing under load (the machine, not the engine), and is
-/// counted apart as not reproduced. Those against Unbound that reproduce
-/// are run once more with Unbound's 0x20 off (when it was on): a pair that
-/// then agrees was Unbound's caps-for-id fallback, named as such (known).
+/// counted apart as not reproduced. Those against Unbound that reproduce,
+/// on a path with a server that times out (dead, slow, lossy or dropping a
+/// type), are run once more with Unbound's 0x20 off (when it was on): a
+/// pair that then agrees was Unbound's caps-for-id fallback, named as such
+/// (known).
 pub async fn confirm(summary: &mut Summary, cfg: &RunConfig, batch: usize) -> anyhow::Result<()> {
     let mut alone = cfg.clone();
     alone.world_concurrency = CONFIRM_CONCURRENCY;
@@ -438,7 +440,14 @@ pub async fn confirm(summary: &mut Summary, cfg: &RunConfig, batch: usize) -> an
     let mut no_caps = alone;
     no_caps.unbound_caps_for_id = false;
     no_caps.delv_only = Some(Vec::new());
-    let against_unbound = |d: &Divergence| d.oracle == "unbound";
+    // The fallback starts only after timeouts: only paths with a server
+    // that can cause them are tried.
+    let against_unbound = |d: &Divergence| {
+        d.oracle == "unbound"
+            && crate::judge::path_features(&d.world, &d.comparison.question.name)
+                .iter()
+                .any(|f| f.contains("Timeout") || f.contains("slow") || f.contains("lossy"))
+    };
     let again = rerun_unexplained(summary, &no_caps, batch, against_unbound).await?;
     for d in &mut summary.divergences {
         if !d.judgement.is_unexplained() || !against_unbound(d) {
