@@ -465,11 +465,7 @@ pub fn path_features(world: &World, qname: &str) -> BTreeSet<String> {
     }
     // Zones that hold the names of those zones' servers.
     for z in zones.clone() {
-        for s in &world.zones[z].ns {
-            if let Some(host) = world.zone_of(&world.servers[*s].name) {
-                zones.insert(host);
-            }
-        }
+        zones.extend(world.server_host_zones(z));
     }
     let mut tags = BTreeSet::new();
     for &z in &zones {
