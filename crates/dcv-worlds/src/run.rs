@@ -55,6 +55,14 @@ impl Tally {
         }
     }
 
+    /// Counts an unexplained divergence again under its new judgement (the
+    /// confirm step's re-runs).
+    fn rejudge_unexplained(&mut self, to: &Judgement) {
+        self.unexplained -= 1;
+        self.compared -= 1;
+        self.add(to);
+    }
+
     /// Share of questions with the same verdict, in percent.
     pub fn agreement_percent(&self) -> f64 {
         percent(self.agree, self.compared)
@@ -430,8 +438,7 @@ pub async fn confirm(summary: &mut Summary, cfg: &RunConfig, batch: usize) -> an
             } else {
                 &mut summary.unbound
             };
-            tally.unexplained -= 1;
-            tally.not_reproduced += 1;
+            tally.rejudge_unexplained(&d.judgement);
         }
     }
     if !cfg.unbound_caps_for_id {
@@ -454,17 +461,11 @@ pub async fn confirm(summary: &mut Summary, cfg: &RunConfig, batch: usize) -> an
             continue;
         }
         if rerun_of(&again, d).is_some_and(|c| c.ours.agrees(&c.unbound)) {
-            let (cause, area) = (
-                CAPS_FALLBACK_CAUSE.to_owned(),
-                CAPS_FALLBACK_AREA.to_owned(),
-            );
-            *summary
-                .unbound
-                .known
-                .entry(format!("{area}: {cause}"))
-                .or_default() += 1;
-            summary.unbound.unexplained -= 1;
-            d.judgement = Judgement::Known { cause, area };
+            d.judgement = Judgement::Known {
+                cause: CAPS_FALLBACK_CAUSE.to_owned(),
+                area: CAPS_FALLBACK_AREA.to_owned(),
+            };
+            summary.unbound.rejudge_unexplained(&d.judgement);
         }
     }
     Ok(())
