@@ -26,10 +26,10 @@ use crate::limits;
 
 /// One address's round-trip estimate, in milliseconds (Unbound `rtt_info`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Rtt {
+pub(crate) struct Rtt {
     srtt: i64,
     rttvar: i64,
-    rto: i64,
+    pub(crate) rto: i64,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -43,7 +43,7 @@ fn duration(ms: i64) -> Duration {
 impl Rtt {
     /// An address never heard from (Unbound `rtt_init`): SRTT 0 and RTTVAR a
     /// quarter of the initial RTO, so the first RTO is the initial one.
-    fn new(initial_rto: Duration) -> Self {
+    pub(crate) fn new(initial_rto: Duration) -> Self {
         let mut rtt = Self {
             srtt: 0,
             rttvar: ms(initial_rto) / 4,
@@ -69,7 +69,7 @@ impl Rtt {
     }
 
     /// A measured round trip (Unbound `rtt_update`, gains 1/8 and 1/4).
-    fn update(&mut self, sample: i64) {
+    pub(crate) fn update(&mut self, sample: i64) {
         let delta = sample - self.srtt;
         self.srtt += delta / 8;
         self.rttvar += (delta.abs() - self.rttvar) / 4;
@@ -80,7 +80,7 @@ impl Rtt {
     /// the RTO that try used, not the current one, so many queries timing
     /// out together back off once; ignore it if an answer has lowered the
     /// RTO since.
-    fn lost(&mut self, orig: i64) {
+    pub(crate) fn lost(&mut self, orig: i64) {
         if self.rto < orig {
             return;
         }

@@ -55,6 +55,7 @@
 //! Not covered: DNS cookies, RSA/MD5, DSA and Ed448 (unsupported, so
 //! Insecure), and validating the addresses of out-of-bailiwick name servers.
 
+pub mod cold_unbound;
 mod config;
 mod dnssec;
 mod engine;

@@ -1067,6 +1067,17 @@ fn classic() -> Vec<Scenario> {
 }
 
 /// A catalogue scenario by name.
+///
+/// `slow-<N>ms` (N from 1 to 30,000) names [`slow_servers`] with any delay,
+/// so that a resolver's timing can be studied at the latency a user reports.
 pub fn by_name(name: &str) -> Option<Scenario> {
+    let slow_ms = name
+        .strip_prefix("slow-")
+        .and_then(|n| n.strip_suffix("ms"))
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|ms| (1..=30_000).contains(ms));
+    if let Some(ms) = slow_ms {
+        return Some(slow_servers(std::time::Duration::from_millis(ms)));
+    }
     all().into_iter().find(|s| s.name == name)
 }

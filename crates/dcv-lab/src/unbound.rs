@@ -107,6 +107,12 @@ pub struct UnboundOptions {
     pub negative_ttl_cap: Option<u32>,
     /// When [`Unbound::start`] returns.
     pub readiness: Readiness,
+    /// `use-caps-for-id` (0x20), Let's Encrypt's setting, with the log at
+    /// verbosity 2 so that its fallback shows ("Capsforid: timeouts,
+    /// starting fallback"). Off in the verdict oracles, which have always
+    /// compared without it; `tests/caps_fallback_differential.rs` (dcv-dns)
+    /// turns it on to measure what it costs.
+    pub caps_for_id: bool,
 }
 
 impl UnboundOptions {
@@ -119,6 +125,7 @@ impl UnboundOptions {
             own_source_address: true,
             negative_ttl_cap: None,
             readiness: Readiness::Listening,
+            caps_for_id: false,
         }
     }
 
@@ -131,6 +138,7 @@ impl UnboundOptions {
             own_source_address: false,
             negative_ttl_cap: Some(1),
             readiness: Readiness::Answering,
+            caps_for_id: false,
         }
     }
 
@@ -442,7 +450,11 @@ pub fn config_text(
     line(&format!("logfile: \"{d}/unbound.log\""));
     // The log says why: SERVFAIL reasons (lab-notes.md: timeouts, REFUSED
     // and upstream SERVFAIL all come back as bare SERVFAIL).
-    line("verbosity: 1");
+    line(if options.caps_for_id {
+        "verbosity: 2"
+    } else {
+        "verbosity: 1"
+    });
     line("log-servfail: yes");
     // One thread, one socket per port: a small, deterministic oracle.
     line("num-threads: 1");
@@ -468,11 +480,14 @@ pub fn config_text(
     // fresh records"; `prefetch: no` is the default, stated).
     line("aggressive-nsec: no");
     line("prefetch: no");
-    // 0x20 stays off, Unbound's default, which every oracle here has run
-    // with (`slow_differential.rs` stated it). LE's is on
-    // (peers-and-ca-behaviour.md §3.2); turning it on changes what the
-    // differential tests compare, so it is left for a deliberate change.
-    line("use-caps-for-id: no");
+    // 0x20: LE's is on (peers-and-ca-behaviour.md §3.2). The verdict
+    // oracles keep Unbound's default, off, which every comparison here has
+    // run with; [`UnboundOptions::caps_for_id`] turns it on.
+    line(if options.caps_for_id {
+        "use-caps-for-id: yes"
+    } else {
+        "use-caps-for-id: no"
+    });
     line("access-control: 127.0.0.0/8 allow");
     if let Some(ttl) = options.negative_ttl_cap {
         line(&format!("cache-max-negative-ttl: {ttl}"));
