@@ -50,6 +50,29 @@ pub struct DnsTimingEvidence {
     /// The CA's patience for one lookup.
     pub ca_budget_ms: u64,
     pub servers: Vec<ServerTimingEvidence>,
+    /// What a cold Unbound as Let's Encrypt runs it (0x20 on) does with one
+    /// question to these servers (`dcv_dns::cold_unbound`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_unbound: Option<ColdUnboundEvidence>,
+}
+
+/// The cold-Unbound model's prediction for a zone, from the measured
+/// latencies: both ends of its server choice (luckiest, lowest RTO first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColdUnboundEvidence {
+    /// Questions modelled one after the other: the CA's, and the
+    /// validator's DNSKEY fetch when the domain is signed.
+    pub questions: u32,
+    /// Latency taken for each address, in the order of `servers` (an
+    /// address this machine could not reach takes the zone's median).
+    pub latencies_ms: Vec<Option<u64>>,
+    /// `never`, `possible` (some server choices) or `certain`.
+    pub caps_fallback: String,
+    /// Answers the fallback collected, luckiest and lowest-RTO-first.
+    pub fallback_answers: [Option<u32>; 2],
+    /// Time to the answer, luckiest and lowest-RTO-first.
+    pub best_ms: u64,
+    pub worst_ms: u64,
 }
 
 /// One server address's timings over the check.

@@ -330,6 +330,22 @@ fn render_timing(out: &mut String, t: &DnsTimingEvidence) {
             s.server, s.answered, s.questions, s.tries, s.lost, s.late
         );
     }
+    if let Some(c) = &t.cold_unbound {
+        let answers: Vec<String> = c
+            .fallback_answers
+            .iter()
+            .map(|n| n.map_or_else(|| "-".to_owned(), |n| n.to_string()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "        a cold Unbound with 0x20 (Let's Encrypt), {} question(s): {}-{}ms, 0x20 fallback {} (answers, luckiest/unluckiest: {})",
+            c.questions,
+            c.best_ms,
+            c.worst_ms,
+            c.caps_fallback,
+            answers.join("/")
+        );
+    }
 }
 
 fn render_paths(out: &mut String, p: &DnsPathsEvidence) {

@@ -10,7 +10,9 @@ use dcv_dns::{DnsName, Lookup, Outcome, Security, ServFailReason, ServerTiming, 
 
 use crate::codes::FindingCode;
 use crate::config::CheckConfig;
-use crate::evidence::{DnsLookupEvidence, DnsTimingEvidence, ServerTimingEvidence};
+use crate::evidence::{
+    ColdUnboundEvidence, DnsLookupEvidence, DnsTimingEvidence, ServerTimingEvidence,
+};
 use crate::messages;
 use crate::model::{Evidence, Finding, Method, Severity};
 use crate::runner::Observations;
@@ -469,6 +471,39 @@ fn slow_servers(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
             .max()
             .unwrap_or_default();
         let cold = dcv_dns::cold_resolver_cost(Duration::from_millis(slowest), initial_rto, tries);
+        let (prediction, model) = cold_unbound_prediction(obs, &servers);
+        let budget = cfg.dns.lookup_budget;
+        let mut timing = DnsTimingEvidence {
+            zone: zone.to_string(),
+            initial_rto_ms: ms(initial_rto),
+            ca_budget_ms: ms(budget),
+            servers: servers
+                .iter()
+                .map(|(t, ns)| {
+                    let cold = t.max_ms().and_then(|max| {
+                        dcv_dns::cold_resolver_cost(Duration::from_millis(max), initial_rto, tries)
+                    });
+                    ServerTimingEvidence {
+                        server: format!("{ns}@{}", t.server),
+                        questions: t.questions,
+                        answered: t.answered,
+                        tries: t.tries,
+                        lost: t.lost,
+                        late: t.late,
+                        median_ms: t.median_ms(),
+                        max_ms: t.max_ms(),
+                        cold_resolver_timeouts: cold.map(|(_, n)| n),
+                        cold_resolver_wait_ms: cold.map(|(w, _)| ms(w)),
+                    }
+                })
+                .collect(),
+            cold_unbound: None,
+        };
+        timing.cold_unbound = Some(model);
+        if prediction.best_case() > budget {
+            out.push(caps_fallback_timeout(cfg, &zone, &bad, &prediction, timing));
+            continue;
+        }
         let mut f = finding(
             FindingCode::DnsSlowServer,
             Severity::Warning,
@@ -492,44 +527,171 @@ fn slow_servers(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
                 "The slowest answer here ({slowest} ms) is slower than any of its {tries} tries waits: only the other servers get it through"
             ),
         };
+        let fallback = if prediction.worst_case() > budget {
+            format!(
+                " With unlucky server choices it is worse: three timeouts in a row on one question start Unbound's 0x20 fallback, which asks the servers one at a time until {} answers agree, {:.1} s in all (the luckiest choices take {:.1} s), past the CA's budget: validation then fails with \"query timed out\", and a retry may pass.",
+                fallback_answers(&prediction),
+                prediction.worst_case().as_secs_f64(),
+                prediction.best_case().as_secs_f64()
+            )
+        } else if prediction.fallback_possible() {
+            format!(
+                " Three timeouts in a row on one question start Unbound's 0x20 fallback (Let's Encrypt runs it with use-caps-for-id), which asks the servers one at a time until {} answers agree; here that still ends within the budget ({:.1} s at most).",
+                fallback_answers(&prediction),
+                prediction.worst_case().as_secs_f64()
+            )
+        } else {
+            String::new()
+        };
         f.explanation = format!(
-            "{} Let's Encrypt's resolver (Unbound) waits {} ms for a server it has no history of, then asks again and drops the late answer, doubling the wait each time. {cost}; every lost packet costs it one timeout more. The CA allows about {} s per lookup, so today it gets through; a little more delay or loss and validation fails with \"query timed out\".",
+            "{} Let's Encrypt's resolver (Unbound) waits {} ms for a server it has no history of, then asks again and drops the late answer, doubling the wait each time. {cost}; every lost packet costs it one timeout more. The CA allows about {} s per lookup, so today it gets through; a little more delay or loss and validation fails with \"query timed out\".{fallback}",
             FindingCode::DnsSlowServer.meaning(),
             ms(initial_rto),
-            cfg.dns.lookup_budget.as_secs()
+            budget.as_secs()
         );
-        f.fix = format!(
-            "Find out why these servers answer slowly or drop queries (an overloaded or distant server, rate limiting, a firewall or DDoS filter dropping packets, an anycast node far from the CA) and fix it, or remove them from the NS set of {} (at the zone and at its parent).",
-            zone.without_dot()
-        );
-        f.evidence.push(Evidence::DnsTiming(DnsTimingEvidence {
-            zone: zone.to_string(),
-            initial_rto_ms: ms(initial_rto),
-            ca_budget_ms: ms(cfg.dns.lookup_budget),
-            servers: servers
-                .iter()
-                .map(|(t, ns)| {
-                    let cold = t.max_ms().and_then(|max| {
-                        dcv_dns::cold_resolver_cost(Duration::from_millis(max), initial_rto, tries)
-                    });
-                    ServerTimingEvidence {
-                        server: format!("{ns}@{}", t.server),
-                        questions: t.questions,
-                        answered: t.answered,
-                        tries: t.tries,
-                        lost: t.lost,
-                        late: t.late,
-                        median_ms: t.median_ms(),
-                        max_ms: t.max_ms(),
-                        cold_resolver_timeouts: cold.map(|(_, n)| n),
-                        cold_resolver_wait_ms: cold.map(|(w, _)| ms(w)),
-                    }
-                })
-                .collect(),
-        }));
+        f.fix = slow_fix(&zone);
+        f.evidence.push(Evidence::DnsTiming(timing));
         out.push(f);
     }
     out
+}
+
+fn slow_fix(zone: &DnsName) -> String {
+    format!(
+        "Find out why these servers answer slowly or drop queries (an overloaded or distant server, rate limiting, a firewall or DDoS filter dropping packets, an anycast node far from the CA) and fix it, or remove them from the NS set of {} (at the zone and at its parent).",
+        zone.without_dot()
+    )
+}
+
+/// What a cold Unbound as Let's Encrypt runs it does with one question to
+/// the zone's servers, from their measured median latencies
+/// ([`dcv_dns::cold_unbound`]). An address this machine could not reach
+/// (IPv6 on an IPv4-only host) takes the median of the others: the CA
+/// reaches it, and it is most likely the same server. Two questions when
+/// the domain is signed: the validator then fetches the zone's DNSKEY.
+fn cold_unbound_prediction(
+    obs: &Observations,
+    servers: &[(&ServerTiming, &DnsName)],
+) -> (dcv_dns::cold_unbound::ColdEstimate, ColdUnboundEvidence) {
+    use dcv_dns::cold_unbound::{self, UnboundTimers, ZoneAddress};
+    let mut measured: Vec<u64> = servers
+        .iter()
+        .filter(|(t, _)| t.answered > 0)
+        .filter_map(|(t, _)| t.median_ms())
+        .collect();
+    measured.sort_unstable();
+    let zone_median = measured.get(measured.len() / 2).copied();
+    let latencies: Vec<Option<u64>> = servers
+        .iter()
+        .map(|(t, _)| {
+            if t.answered > 0 {
+                t.median_ms()
+            } else if super::vantage::excuses_verdict(obs, t.server.ip(), &ServerVerdict::Timeout) {
+                zone_median
+            } else {
+                None
+            }
+        })
+        .collect();
+    let addresses: Vec<ZoneAddress> = latencies
+        .iter()
+        .map(|l| ZoneAddress {
+            latency: l.map(Duration::from_millis),
+            usable: true,
+        })
+        .collect();
+    let signed = all_lookups(obs).any(|l| matches!(l.security, Security::Secure));
+    let questions = if signed { 2 } else { 1 };
+    let e = cold_unbound::estimate(&addresses, UnboundTimers::LETS_ENCRYPT, questions);
+    let evidence = ColdUnboundEvidence {
+        questions,
+        latencies_ms: latencies,
+        caps_fallback: if e.fallback_certain() {
+            "certain"
+        } else if e.fallback_possible() {
+            "possible"
+        } else {
+            "never"
+        }
+        .to_owned(),
+        fallback_answers: [e.luckiest.fallback_answers, e.lowest_rto.fallback_answers],
+        best_ms: ms(e.best_case()),
+        worst_ms: ms(e.worst_case()),
+    };
+    (e, evidence)
+}
+
+/// How many answers the fallback collects, as "12" or "10 to 12".
+fn fallback_answers(e: &dcv_dns::cold_unbound::ColdEstimate) -> String {
+    let mut n: Vec<u32> = [e.luckiest.fallback_answers, e.lowest_rto.fallback_answers]
+        .into_iter()
+        .flatten()
+        .collect();
+    n.sort_unstable();
+    n.dedup();
+    match n.as_slice() {
+        [] => "three per address".to_owned(),
+        [one] => one.to_string(),
+        [low, .., high] => format!("{low} to {high}"),
+    }
+}
+
+/// The zone's servers are slow enough that even the luckiest cold Unbound
+/// (Let's Encrypt's resolver, 0x20 on) spends longer than the CA's budget
+/// on one question: its 0x20 fallback (iterator.c, "Capsforid: timeouts,
+/// starting fallback") wants three answers per address, one at a time. An
+/// error for the CAs that run Unbound ([`crate::CaResolver::Unbound`]), a
+/// warning when none of the selected CAs does. A resolver that has asked
+/// these servers in the last 15 minutes (Unbound's `infra-host-ttl`, 900 s)
+/// knows their latency, times out less and may get through: the failure
+/// is that of a first attempt.
+fn caps_fallback_timeout(
+    cfg: &CheckConfig,
+    zone: &DnsName,
+    bad: &[String],
+    e: &dcv_dns::cold_unbound::ColdEstimate,
+    timing: DnsTimingEvidence,
+) -> Finding {
+    let unbound_cas: Vec<_> = cfg
+        .cas
+        .iter()
+        .copied()
+        .filter(|ca| ca.profile().resolver == crate::CaResolver::Unbound)
+        .collect();
+    let summary = format!(
+        "nameservers of {} are too slow for Let's Encrypt's resolver: a cold Unbound with 0x20 needs {:.1} s or more for one question, past the CA's {} s: {}",
+        zone.without_dot(),
+        e.best_case().as_secs_f64(),
+        cfg.dns.lookup_budget.as_secs(),
+        bad.join("; ")
+    );
+    let mut f = if unbound_cas.is_empty() {
+        finding(FindingCode::DnsSlowServer, Severity::Warning, summary)
+    } else {
+        let mut f = finding(FindingCode::DnsTimeout, Severity::Error, summary);
+        f.blocks = unbound_cas;
+        f
+    };
+    let (qtype, name) = if cfg.methods.contains(&Method::Dns) {
+        ("TXT", format!("_acme-challenge.{}", cfg.hostname.base()))
+    } else {
+        ("A", cfg.hostname.base().to_owned())
+    };
+    f.acme_detail = Some(format!(
+        "DNS problem: query timed out looking up {qtype} for {name}"
+    ));
+    f.explanation = format!(
+        "Every server of {} answers slower than the waits of a resolver that has no history of it (Unbound starts at {} ms and doubles the wait per timeout, dropping late answers). Let's Encrypt runs Unbound with use-caps-for-id: three timeouts in a row on one question make it suspect the servers of mangling the 0x20 case, and it then asks them one at a time until {} answers agree. At the latencies measured here that takes {:.1} s with the luckiest server choices ({:.1} s with the unluckiest), and the CA gives up after about {} s: validation fails with \"query timed out\". This check gets the answers because it asks every server at once and accepts late answers; the CA's resolver does not. A retry within about 15 minutes, while the resolver remembers the servers' latency, may pass.",
+        zone.without_dot(),
+        ms(cfg.dns.initial_rto),
+        fallback_answers(e),
+        e.best_case().as_secs_f64(),
+        e.worst_case().as_secs_f64(),
+        cfg.dns.lookup_budget.as_secs()
+    );
+    f.fix = slow_fix(zone);
+    f.evidence.push(Evidence::DnsTiming(timing));
+    f
 }
 
 /// Whether `zone` lies below the registrable domain of `hostname` (Public
