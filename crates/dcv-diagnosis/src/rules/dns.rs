@@ -276,6 +276,17 @@ fn server_label(answer: &dcv_dns::ServerAnswer) -> String {
     )
 }
 
+/// The selected CAs that validate through Unbound
+/// ([`crate::CaResolver::Unbound`]): the findings about Unbound's own
+/// readings (a self-referral as NODATA, the 0x20 fallback) block these.
+fn unbound_cas(cfg: &CheckConfig) -> Vec<crate::ca::CaId> {
+    cfg.cas
+        .iter()
+        .copied()
+        .filter(|ca| ca.profile().resolver == crate::CaResolver::Unbound)
+        .collect()
+}
+
 /// A self-referral finding and the (server, zone) pairs it names, so that
 /// the generic lame-server warning does not repeat them.
 type SelfReferralFinding = (Finding, Vec<(SocketAddr, DnsName)>);
@@ -308,12 +319,7 @@ fn self_referrals(cfg: &CheckConfig, obs: &Observations) -> Vec<SelfReferralFind
             "address",
         ),
     ];
-    let unbound_cas: Vec<_> = cfg
-        .cas
-        .iter()
-        .copied()
-        .filter(|ca| ca.profile().resolver == crate::CaResolver::Unbound)
-        .collect();
+    let unbound_cas = unbound_cas(cfg);
     let mut out = Vec::new();
     for (lookup, method, what) in needed {
         let Some(lookup) = lookup else { continue };
@@ -653,12 +659,7 @@ fn caps_fallback_timeout(
     e: &dcv_dns::cold_unbound::ColdEstimate,
     timing: DnsTimingEvidence,
 ) -> Finding {
-    let unbound_cas: Vec<_> = cfg
-        .cas
-        .iter()
-        .copied()
-        .filter(|ca| ca.profile().resolver == crate::CaResolver::Unbound)
-        .collect();
+    let unbound_cas = unbound_cas(cfg);
     let summary = format!(
         "nameservers of {} are too slow for Let's Encrypt's resolver: a cold Unbound with 0x20 needs {:.1} s or more for one question, past the CA's {} s: {}",
         zone.without_dot(),
