@@ -507,7 +507,15 @@ fn slow_servers(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
         };
         timing.cold_unbound = Some(model);
         if prediction.best_case() > budget {
-            out.push(caps_fallback_timeout(cfg, &zone, &bad, &prediction, timing));
+            let others_fast = fast_elsewhere(obs, &servers, initial_rto);
+            out.push(caps_fallback_timeout(
+                cfg,
+                &zone,
+                &bad,
+                &prediction,
+                others_fast,
+                timing,
+            ));
             continue;
         }
         let mut f = finding(
@@ -627,6 +635,26 @@ fn cold_unbound_prediction(
     (e, evidence)
 }
 
+/// Whether some server outside `zone_servers` (the root's, a registry's, a
+/// CNAME target's provider) answered this check within a first RTO: then
+/// this machine's round trips are fast and a zone's slowness is its
+/// servers'. Under local load (a starved host, fifty checks on two cores)
+/// every server looks slow, and blaming the domain for it would be blaming
+/// it for the machine the check runs on. `false` when nothing else was
+/// measured (a shared cache that skipped the walk): then it cannot be told.
+fn fast_elsewhere(
+    obs: &Observations,
+    zone_servers: &[(&ServerTiming, &DnsName)],
+    initial_rto: Duration,
+) -> bool {
+    obs.server_timings
+        .iter()
+        .filter(|t| t.answered > 0)
+        .filter(|t| !zone_servers.iter().any(|(z, _)| z.server == t.server))
+        .filter_map(ServerTiming::median_ms)
+        .any(|m| m <= ms(initial_rto))
+}
+
 /// How many answers the fallback collects, as "12" or "10 to 12".
 fn fallback_answers(e: &dcv_dns::cold_unbound::ColdEstimate) -> String {
     let mut n: Vec<u32> = [e.luckiest.fallback_answers, e.lowest_rto.fallback_answers]
@@ -657,6 +685,7 @@ fn caps_fallback_timeout(
     zone: &DnsName,
     bad: &[String],
     e: &dcv_dns::cold_unbound::ColdEstimate,
+    others_fast: bool,
     timing: DnsTimingEvidence,
 ) -> Finding {
     let unbound_cas = unbound_cas(cfg);
@@ -673,7 +702,7 @@ fn caps_fallback_timeout(
     // 1.7 s on the lab), and the CAA lookups after them meet servers whose
     // latency the resolver has learned: not modelled, so a warning.
     let dns01 = cfg.methods.contains(&Method::Dns);
-    let mut f = if unbound_cas.is_empty() || !dns01 {
+    let mut f = if unbound_cas.is_empty() || !dns01 || !others_fast {
         finding(FindingCode::DnsSlowServer, Severity::Warning, summary)
     } else {
         let mut f = finding(FindingCode::DnsTimeout, Severity::Error, summary);
@@ -698,6 +727,9 @@ fn caps_fallback_timeout(
         e.worst_case().as_secs_f64(),
         cfg.dns.lookup_budget.as_secs()
     );
+    if !others_fast {
+        f.explanation.push_str(" But every other server this check asked (the root's, the registry's) was slow too: this machine or its network may be what is slow (a busy host, a congested link), so this is a warning until a check from an unloaded machine confirms it.");
+    }
     if !dns01 {
         f.explanation.push_str(" This check covers HTTP-01 only, where Let's Encrypt asks A and AAAA at once; the two questions share the timeouts and may stay short of the fallback (not modelled), so this is a warning; DNS-01 would fail.");
     }
