@@ -479,7 +479,7 @@ fn slow_servers(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
         let cold = dcv_dns::cold_resolver_cost(Duration::from_millis(slowest), initial_rto, tries);
         let (prediction, model) = cold_unbound_prediction(obs, &servers);
         let budget = cfg.dns.lookup_budget;
-        let mut timing = DnsTimingEvidence {
+        let timing = DnsTimingEvidence {
             zone: zone.to_string(),
             initial_rto_ms: ms(initial_rto),
             ca_budget_ms: ms(budget),
@@ -503,9 +503,8 @@ fn slow_servers(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
                     }
                 })
                 .collect(),
-            cold_unbound: None,
+            cold_unbound: Some(model),
         };
-        timing.cold_unbound = Some(model);
         if prediction.best_case() > budget {
             let others_fast = fast_elsewhere(obs, &servers, initial_rto);
             out.push(caps_fallback_timeout(
