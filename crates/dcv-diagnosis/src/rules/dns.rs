@@ -506,7 +506,7 @@ fn slow_servers(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
             cold_unbound: Some(model),
         };
         if prediction.best_case() > budget {
-            let others_fast = fast_elsewhere(obs, &servers, initial_rto);
+            let others_fast = fast_elsewhere(&obs.server_timings, &servers, initial_rto);
             out.push(caps_fallback_timeout(
                 cfg,
                 &zone,
@@ -642,11 +642,11 @@ fn cold_unbound_prediction(
 /// it for the machine the check runs on. `false` when nothing else was
 /// measured (a shared cache that skipped the walk): then it cannot be told.
 fn fast_elsewhere(
-    obs: &Observations,
+    timings: &[ServerTiming],
     zone_servers: &[(&ServerTiming, &DnsName)],
     initial_rto: Duration,
 ) -> bool {
-    obs.server_timings
+    timings
         .iter()
         .filter(|t| t.answered > 0)
         .filter(|t| !zone_servers.iter().any(|(z, _)| z.server == t.server))
@@ -807,7 +807,7 @@ fn delegations(cfg: &CheckConfig, obs: &Observations) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::below_registrable_domain;
+    use super::{DnsName, Duration, ServerTiming, below_registrable_domain, fast_elsewhere};
 
     /// The registrar's delegation is not `ns_delegated`; a provider's below it is.
     #[test]
@@ -830,5 +830,37 @@ mod tests {
                 "{zone} for {host}"
             );
         }
+    }
+
+    fn timing(addr: &str, latencies_ms: &[u64]) -> ServerTiming {
+        ServerTiming {
+            server: addr.parse().unwrap(),
+            questions: 3,
+            answered: u32::try_from(latencies_ms.len()).unwrap(),
+            tries: 3,
+            lost: 0,
+            late: 0,
+            unanswered: 0,
+            latencies_ms: latencies_ms.to_vec(),
+            rto_ms: 0,
+        }
+    }
+
+    /// A zone's slowness is its servers' only when something else answered
+    /// this check quickly: when every server was slow, the machine may be.
+    #[test]
+    fn slowness_is_blamed_on_a_zone_only_when_other_servers_were_fast() {
+        let ns: DnsName = DnsName::parse("ns1.example.").unwrap();
+        let slow = timing("192.0.2.1:53", &[900, 950, 1000]);
+        let zone = [(&slow, &ns)];
+        let rto = Duration::from_millis(376);
+        let fast_root = timing("192.0.2.9:53", &[20, 30]);
+        let slow_root = timing("192.0.2.9:53", &[800, 900]);
+        let silent_root = timing("192.0.2.9:53", &[]);
+        assert!(fast_elsewhere(&[slow.clone(), fast_root], &zone, rto));
+        assert!(!fast_elsewhere(&[slow.clone(), slow_root], &zone, rto));
+        assert!(!fast_elsewhere(&[slow.clone(), silent_root], &zone, rto));
+        // Nothing else measured (a shared cache skipped the walk).
+        assert!(!fast_elsewhere(std::slice::from_ref(&slow), &zone, rto));
     }
 }
