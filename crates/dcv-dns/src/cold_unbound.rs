@@ -133,7 +133,19 @@ impl ColdEstimate {
         self.luckiest.fallback_answers.is_some() || self.lowest_rto.fallback_answers.is_some()
     }
 
-    /// The shorter of the two times, and whether both answered.
+    /// The fallback as the evidence and the tests name it: `certain`,
+    /// `possible` (some server choices) or `never`.
+    pub fn fallback(&self) -> &'static str {
+        if self.fallback_certain() {
+            "certain"
+        } else if self.fallback_possible() {
+            "possible"
+        } else {
+            "never"
+        }
+    }
+
+    /// The shorter of the two times.
     pub fn best_case(&self) -> Duration {
         self.luckiest.elapsed.min(self.lowest_rto.elapsed)
     }

@@ -12,6 +12,8 @@
 //! Each latency runs on its own lab and Unbound, all at once; needs root
 //! (the lab listens on port 53, Unbound's root hints carry no port).
 
+mod common;
+
 use std::{
     path::Path,
     process::Command,
@@ -72,9 +74,9 @@ async fn measure(ms: u64, dual_stack: bool) -> Measured {
         own_source_address: !dual_stack,
         ..UnboundOptions::cold_ca()
     };
-    let unbound =
-        tokio::task::block_in_place(|| Unbound::start(&lab, &format!("caps-{ms}"), &options))
-            .unwrap_or_else(|e| panic!("{ms} ms: {e}"));
+    let label = format!("caps-{ms}-{}", if dual_stack { "dual" } else { "v4" });
+    let unbound = tokio::task::block_in_place(|| Unbound::start(&lab, &label, &options))
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
     // Sending from its own IPv4 address (`own_source_address`), Unbound
     // counts the servers' IPv6 addresses in the fallback but never asks them.
     let addresses: Vec<ZoneAddress> = [catalogue::NS1, catalogue::NS2]
@@ -88,25 +90,13 @@ async fn measure(ms: u64, dual_stack: bool) -> Measured {
     let server = unbound.ip();
     let (status, elapsed) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let out = Command::new("/usr/bin/dig")
-            .arg(format!("@{server}"))
-            .args([
-                "-p", "53", "+dnssec", "+tries=1", "+time=45", QUESTION, "TXT",
-            ])
-            .output()
-            .expect("dig runs");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let status = text
-            .split("status: ")
-            .nth(1)
-            .and_then(|t| t.split(',').next())
-            .unwrap_or("no answer")
-            .to_owned();
+        let status = common::dig(server, QUESTION, "TXT", 45)
+            .map_or_else(|| "no answer".to_owned(), |(status, _)| status);
         (status, started.elapsed())
     })
     .await
     .expect("dig task");
-    let log = std::fs::read_to_string(unbound.dir().join("unbound.log")).unwrap_or_default();
+    let log = unbound.log();
     Measured {
         ms,
         dual_stack,
@@ -161,13 +151,7 @@ async fn cold_unbound_model_predicts_the_caps_fallback() {
             m.fallback_logged,
             e.best_case().as_secs_f64(),
             e.worst_case().as_secs_f64(),
-            if e.fallback_certain() {
-                "certain"
-            } else if e.fallback_possible() {
-                "possible"
-            } else {
-                "never"
-            }
+            e.fallback()
         );
         let mut wrong = Vec::new();
         if m.status != "NOERROR" {

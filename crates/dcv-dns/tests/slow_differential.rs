@@ -15,7 +15,6 @@ mod common;
 use std::{
     net::IpAddr,
     path::Path,
-    process::Command,
     time::{Duration, Instant},
 };
 
@@ -44,28 +43,8 @@ fn start_unbound(lab: &Lab, name: &str) -> Unbound {
 
 /// Unbound's verdict through `dig` with one patient try.
 fn dig(server: IpAddr, name: &str, qtype: RecordType) -> Verdict {
-    let Ok(out) = Command::new("/usr/bin/dig")
-        .arg(format!("@{server}"))
-        .args(["-p", "53", "+dnssec", "+tries=1", "+time=25", name])
-        .arg(qtype.to_string())
-        .output()
-    else {
-        return Verdict::Fail;
-    };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let Some(status) = text
-        .split("status: ")
-        .nth(1)
-        .and_then(|t| t.split(',').next())
-    else {
-        return Verdict::Fail;
-    };
-    let ad = text
-        .split("flags: ")
-        .nth(1)
-        .and_then(|t| t.split(';').next())
-        .is_some_and(|f| f.split_whitespace().any(|f| f == "ad"));
-    unbound_verdict(status, ad)
+    common::dig(server, name, &qtype.to_string(), 25)
+        .map_or(Verdict::Fail, |(status, ad)| unbound_verdict(&status, ad))
 }
 
 /// One scenario: our verdicts and time, Unbound's verdicts and time.

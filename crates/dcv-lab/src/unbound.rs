@@ -267,10 +267,15 @@ impl Unbound {
         &self.dir
     }
 
+    /// Its whole log so far (empty when it has written none).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("unbound.log")).unwrap_or_default()
+    }
+
     /// The last `n` lines of its log (`log-servfail: yes` says why it
     /// answered SERVFAIL; `val-log-level: 2` why validation failed).
     pub fn log_tail(&self, n: usize) -> String {
-        let log = std::fs::read_to_string(self.dir.join("unbound.log")).unwrap_or_default();
+        let log = self.log();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
     }

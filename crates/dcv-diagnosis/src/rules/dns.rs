@@ -619,14 +619,7 @@ fn cold_unbound_prediction(
     let evidence = ColdUnboundEvidence {
         questions,
         latencies_ms: latencies,
-        caps_fallback: if e.fallback_certain() {
-            "certain"
-        } else if e.fallback_possible() {
-            "possible"
-        } else {
-            "never"
-        }
-        .to_owned(),
+        caps_fallback: e.fallback().to_owned(),
         fallback_answers: [e.luckiest.fallback_answers, e.lowest_rto.fallback_answers],
         best_ms: ms(e.best_case()),
         worst_ms: ms(e.worst_case()),

@@ -198,3 +198,30 @@ pub fn our_unbound_verdict(
         _ => UnboundVerdict::Fail,
     }
 }
+
+/// What `dig` printed for one question to a resolver on port 53, asked once
+/// (`+tries=1`) with DO set, waiting `wait_secs`: the status (`NOERROR`,
+/// `SERVFAIL`, ...) and whether the AD flag was set; `None` when dig
+/// printed no header (no answer within the wait, or dig missing).
+pub fn dig(
+    server: std::net::IpAddr,
+    name: &str,
+    qtype: &str,
+    wait_secs: u32,
+) -> Option<(String, bool)> {
+    let out = std::process::Command::new("/usr/bin/dig")
+        .arg(format!("@{server}"))
+        .args(["-p", "53", "+dnssec", "+tries=1"])
+        .arg(format!("+time={wait_secs}"))
+        .args([name, qtype])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let status = text.split("status: ").nth(1)?.split(',').next()?.to_owned();
+    let ad = text
+        .split("flags: ")
+        .nth(1)
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|f| f.split_whitespace().any(|f| f == "ad"));
+    Some((status, ad))
+}
